@@ -1,0 +1,23 @@
+// Namespace URIs used across the server, named as the specs name them.
+export const NS = {
+  client: "jabber:client",
+  stream: "http://etherx.jabber.org/streams",
+  streams: "urn:ietf:params:xml:ns:xmpp-streams",
+  stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  sasl: "urn:ietf:params:xml:ns:xmpp-sasl",
+  tls: "urn:ietf:params:xml:ns:xmpp-tls",
+  bind: "urn:ietf:params:xml:ns:xmpp-bind",
+  session: "urn:ietf:params:xml:ns:xmpp-session",
+  streamLimits: "urn:xmpp:stream-limits:0",
+  roster: "jabber:iq:roster",
+  rosterVer: "urn:xmpp:features:rosterver",
+  preApproval: "urn:xmpp:features:pre-approval",
+  discoInfo: "http://jabber.org/protocol/disco#info",
+  discoItems: "http://jabber.org/protocol/disco#items",
+  ping: "urn:xmpp:ping",
+  version: "jabber:iq:version",
+  delay: "urn:xmpp:delay",
+  blocking: "urn:xmpp:blocking",
+  blockingErrors: "urn:xmpp:blocking:errors",
+  xml: "http://www.w3.org/XML/1998/namespace",
+} as const;
