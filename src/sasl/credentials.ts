@@ -1,0 +1,107 @@
+// Stored SCRAM credentials: RFC 5802 §3 (SaltedPassword, ClientKey, StoredKey,
+// ServerKey) for SCRAM-SHA-1 and RFC 7677 §3 for SCRAM-SHA-256. Only these salted
+// keys are ever stored; PLAIN (RFC 4616) is verified by re-deriving them.
+//
+// Password preparation approximates SASLprep (RFC 4013, which RFC 5802 §2.2
+// requires): characters "commonly mapped to nothing" (RFC 3454 B.1) are removed,
+// non-ASCII spaces (C.1.2) become U+0020, then NFKC. The prohibited-output,
+// unassigned and bidi checks of RFC 4013 §2.3-2.5 are not made: a password with
+// such characters is accepted (a SASLprep client would refuse to send it), which
+// costs nothing for the passwords both sides prepare alike.
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+
+export type ScramHash = "SHA-1" | "SHA-256";
+
+export interface ScramCredential {
+  hash: ScramHash;
+  /** base64 */
+  salt: string;
+  iterations: number;
+  /** base64 of H(ClientKey) */
+  storedKey: string;
+  /** base64 of HMAC(SaltedPassword, "Server Key") */
+  serverKey: string;
+}
+
+/** RFC 7677 §4: at least 4096 iterations. */
+export const DEFAULT_ITERATIONS = 4096;
+export const DEFAULT_SALT_OCTETS = 16;
+
+/** Node's digest name and output length of a SCRAM hash. */
+export function digestOf(hash: ScramHash): { name: "sha1" | "sha256"; octets: number } {
+  return hash === "SHA-1" ? { name: "sha1", octets: 20 } : { name: "sha256", octets: 32 };
+}
+
+export function hmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffer {
+  return createHmac(digestOf(hash).name, key).update(data).digest();
+}
+
+export function digest(hash: ScramHash, data: Buffer): Buffer {
+  return createHash(digestOf(hash).name).update(data).digest();
+}
+
+/** The SASLprep approximation described at the top of this file. */
+export function preparePassword(password: string): string {
+  return password
+    .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, "")
+    .replace(/[\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]/g, " ")
+    .normalize("NFKC");
+}
+
+/** Derives the stored keys for a password; a random salt unless one is given. */
+export function deriveScramCredential(
+  password: string,
+  hash: ScramHash,
+  iterations = DEFAULT_ITERATIONS,
+  salt: Buffer = randomBytes(DEFAULT_SALT_OCTETS),
+): ScramCredential {
+  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError(`invalid iteration count ${iterations}`);
+  if (salt.length === 0) throw new RangeError("empty salt");
+  const { storedKey, serverKey } = deriveKeys(password, hash, iterations, salt);
+  return {
+    hash,
+    salt: salt.toString("base64"),
+    iterations,
+    storedKey: storedKey.toString("base64"),
+    serverKey: serverKey.toString("base64"),
+  };
+}
+
+/** Whether a cleartext password (from PLAIN) matches a stored credential; constant-time comparison. */
+export function verifyPlainPassword(password: string, cred: ScramCredential): boolean {
+  const stored = Buffer.from(cred.storedKey, "base64");
+  const { storedKey } = deriveKeys(password, cred.hash, cred.iterations, Buffer.from(cred.salt, "base64"));
+  return stored.length === storedKey.length && timingSafeEqual(stored, storedKey);
+}
+
+function deriveKeys(password: string, hash: ScramHash, iterations: number, salt: Buffer): { storedKey: Buffer; serverKey: Buffer } {
+  const { name, octets } = digestOf(hash);
+  // SaltedPassword := Hi(Normalize(password), salt, i), and Hi is PBKDF2 with HMAC (RFC 5802 §2.2).
+  const salted = pbkdf2Sync(Buffer.from(preparePassword(password), "utf8"), salt, iterations, octets, name);
+  const clientKey = hmac(hash, salted, "Client Key");
+  return { storedKey: digest(hash, clientKey), serverKey: hmac(hash, salted, "Server Key") };
+}
+
+// Keys of this process for credentials of users that do not exist; see fakeCredential.
+const FAKE_SALT_KEY = randomBytes(32);
+const FAKE_KEYS = { "SHA-1": randomBytes(20), "SHA-256": randomBytes(32) } as const;
+
+/**
+ * A credential for a user that does not exist, so that a SCRAM exchange (or the
+ * time PLAIN takes) looks the same as for a real user until the proof fails. The
+ * salt is deterministic per process and username, otherwise asking twice would
+ * tell the two apart; the username is folded like a localpart so that case
+ * variants of an unknown name get one salt, as case variants of a real one do.
+ * No password matches it, short of breaking the hash.
+ */
+export function fakeCredential(username: string, hash: ScramHash): ScramCredential {
+  const key = username.normalize("NFKC").toLowerCase().normalize("NFC");
+  const salt = createHmac("sha256", FAKE_SALT_KEY).update(`${hash}\0${key}`).digest().subarray(0, DEFAULT_SALT_OCTETS);
+  return {
+    hash,
+    salt: salt.toString("base64"),
+    iterations: DEFAULT_ITERATIONS,
+    storedKey: FAKE_KEYS[hash].toString("base64"),
+    serverKey: FAKE_KEYS[hash].toString("base64"),
+  };
+}
