@@ -1,0 +1,80 @@
+// The I/O shell around the account decider: load a stream, decide, append.
+// Used by the CLI and the tests; login reads the credentials projection.
+import type { Database } from "better-sqlite3";
+import type { EventStore } from "../events/store.js";
+import { accountStreamId, type EventCause, type NewEvent } from "../events/types.js";
+import { deriveScramCredential, type ScramCredential, type ScramHash, DEFAULT_ITERATIONS } from "../sasl/credentials.js";
+import { decideAccount, evolveAccount, initialAccountState, AccountError, type AccountCommand, type AccountState } from "./decider.js";
+import { isAccountEvent } from "./events.js";
+
+export { AccountError } from "./decider.js";
+
+function credentialsFor(password: string, iterations: number): ScramCredential[] {
+  return [deriveScramCredential(password, "SHA-256", iterations), deriveScramCredential(password, "SHA-1", iterations)];
+}
+
+function loadAccount(store: EventStore, jid: string): { state: AccountState; version: number } {
+  let state = initialAccountState;
+  let version = 0;
+  for (const e of store.readStream(accountStreamId(jid))) {
+    version = e.streamVersion;
+    if (isAccountEvent(e)) state = evolveAccount(state, e);
+  }
+  return { state, version };
+}
+
+function execute(store: EventStore, jid: string, command: AccountCommand, by: EventCause): void {
+  const { state, version } = loadAccount(store, jid);
+  const events = decideAccount(command, state, by, new Date().toISOString());
+  store.append(accountStreamId(jid), version, events);
+}
+
+export function registerAccount(store: EventStore, jid: string, password: string, by: EventCause, iterations = DEFAULT_ITERATIONS): void {
+  execute(store, jid, { kind: "register", jid, credentials: credentialsFor(password, iterations) }, by);
+}
+
+/** Registers many accounts in one transaction: all or none. */
+export function registerAccounts(
+  store: EventStore,
+  entries: readonly { jid: string; password: string }[],
+  by: EventCause,
+  iterations = DEFAULT_ITERATIONS,
+): void {
+  const seen = new Set<string>();
+  const unique = entries.filter((e) => (seen.has(e.jid) ? false : (seen.add(e.jid), true)));
+  const prepared = unique.map((e) => ({ jid: e.jid, credentials: credentialsFor(e.password, iterations) }));
+  const now = new Date().toISOString();
+  store.db.transaction(() => {
+    for (const p of prepared) {
+      const { state, version } = loadAccount(store, p.jid);
+      const events: NewEvent[] = decideAccount({ kind: "register", jid: p.jid, credentials: p.credentials }, state, by, now);
+      store.append(accountStreamId(p.jid), version, events);
+    }
+  })();
+}
+
+export function changePassword(store: EventStore, jid: string, password: string, by: EventCause, iterations = DEFAULT_ITERATIONS): void {
+  execute(store, jid, { kind: "changePassword", jid, credentials: credentialsFor(password, iterations) }, by);
+}
+
+export function deleteAccount(store: EventStore, jid: string, by: EventCause, reason = "deleted by an administrator"): void {
+  execute(store, jid, { kind: "delete", jid, reason }, by);
+}
+
+export function getCredential(db: Database, jid: string, hash: ScramHash): ScramCredential | undefined {
+  const row = db.prepare(`SELECT hash, salt, iterations, stored_key AS storedKey, server_key AS serverKey
+    FROM account_credentials WHERE jid = ? AND hash = ?`).get(jid, hash) as ScramCredential | undefined;
+  return row;
+}
+
+export function accountExists(db: Database, jid: string): boolean {
+  return db.prepare("SELECT 1 FROM accounts WHERE jid = ?").get(jid) !== undefined;
+}
+
+export function listAccounts(db: Database): string[] {
+  return (db.prepare("SELECT jid FROM accounts ORDER BY jid").all() as { jid: string }[]).map((r) => r.jid);
+}
+
+export function isAccountError(err: unknown): err is AccountError {
+  return err instanceof AccountError;
+}

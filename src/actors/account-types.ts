@@ -1,0 +1,22 @@
+// Events an account actor accepts. An account actor is the single writer of
+// one user's state: sessions, presence, roster and block list.
+import type { XmlElement } from "../xml/element.js";
+import type { SessionRef } from "./session-types.js";
+
+export type AccountCommand =
+  /** A session authenticated as this user asks for a resource (RFC 6120 §7). */
+  | { type: "session.bind"; session: SessionRef; requestedResource: string | undefined }
+  /** A bound session ended, cleanly or not. */
+  | { type: "session.ended"; sessionId: string; resource: string }
+  /** A stanza one of this user's sessions sent; `from` is already the full JID. */
+  | { type: "stanza.outbound"; resource: string; stanza: XmlElement }
+  /** A stanza addressed to this user (bare or full JID) from anywhere. */
+  | { type: "stanza.inbound"; stanza: XmlElement }
+  /** The account was deleted (possibly by the CLI in another process). */
+  | { type: "account.deleted" }
+  /** Another process appended events to this account's stream; fold them in. */
+  | { type: "account.refresh" };
+
+export interface AccountRef {
+  send(command: AccountCommand): void;
+}

@@ -1,0 +1,24 @@
+// What a session actor needs from the server around it, named so the
+// machine can be driven by a test double as easily as by the real server.
+import type { ServerConfig } from "../config.js";
+import type { Logger } from "../util/logger.js";
+import type { StreamPort } from "./stream-port.js";
+import type { CredentialLookup } from "../sasl/mechanism.js";
+import type { AccountRef } from "./account-types.js";
+
+export interface SessionEnvironment {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly defaultDomain: string;
+  servesDomain(domain: string): boolean;
+  /** SASL mechanisms offered on this connection, in order of preference. */
+  mechanismsFor(conn: StreamPort): string[];
+  /** Whether this connection is secure enough to authenticate on. */
+  mayAuthenticate(conn: StreamPort): boolean;
+  credentialLookup(domain: string): CredentialLookup;
+  /** The account actor of a local user, started on demand. */
+  account(bareJid: string): AccountRef;
+  noteAuthFailure(address: string): void;
+  authFailuresFor(address: string): number;
+  sessionClosed(sessionId: string): void;
+}

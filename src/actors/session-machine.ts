@@ -1,0 +1,478 @@
+// The life of one client-to-server stream (RFC 6120), as an XState machine.
+//
+//   connected ──header──▶ streamOpen ──<auth/>──▶ authenticating ──success──▶ authenticated
+//                            ▲                        │ failure                    │ new header
+//                            └──── authFailed ◀───────┘ (growing delay)           ▼
+//                                                                         bindable ──<bind/>──▶ binding ──▶ bound
+//   any state: </stream:stream> ▶ closed;  stream error or kick ▶ closing ▶ closed;  socket gone ▶ closed
+//
+// Input that arrives in the wrong state is answered by the guard-ordered
+// transitions of that state (stream errors per RFC 6120 §4.9), never by flags.
+// The machine decides; the Connection does the bytes, the account actor owns
+// everything about the user.
+import { setup, assign, and, not } from "xstate";
+import type { XmlElement } from "../xml/element.js";
+import { el } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
+import type { StreamPort } from "./stream-port.js";
+import { errorReply, type StanzaErrorSpec, type StreamErrorCondition } from "../xmpp/errors.js";
+import type { SessionCommand } from "./session-types.js";
+import type { SessionEnvironment } from "./session-environment.js";
+import { streamFeatures, type FeatureStage } from "../xmpp/stream-features.js";
+import { checkStreamHeader, type StreamHeaderEvent } from "../xmpp/stream-header.js";
+import { createMechanism, type SaslServerMechanism, type SaslFailureCondition } from "../sasl/mechanism.js";
+import { parseJid, type Jid } from "../jid/jid.js";
+import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
+
+export interface SessionInput {
+  sessionId: string;
+  conn: StreamPort;
+  env: SessionEnvironment;
+}
+
+interface PendingFailure {
+  condition: SaslFailureCondition;
+  text?: string;
+  /** Counts toward the growing delay (wrong credentials, not client mistakes). */
+  counts: boolean;
+}
+
+export interface SessionContext {
+  sessionId: string;
+  conn: StreamPort;
+  env: SessionEnvironment;
+  /** The domain the client asked for in its stream header. */
+  domain: string;
+  mechanism?: SaslServerMechanism;
+  failure?: PendingFailure;
+  authFailures: number;
+  /** Bare JID after SASL success. */
+  user?: Jid;
+  /** Full JID after resource binding. */
+  jid?: Jid;
+  /** The id of the bind IQ awaiting the account actor's answer. */
+  pendingBindId?: string;
+}
+
+export type SessionEvent =
+  | StreamHeaderEvent
+  | { type: "xml.stanza"; stanza: XmlElement }
+  | { type: "xml.streamEnd" }
+  | { type: "xml.error"; condition: StreamErrorCondition; text: string }
+  | { type: "socket.closed" }
+  | { type: "sasl.challenge"; data: Buffer }
+  | { type: "sasl.success"; data: Buffer | undefined; user: Jid }
+  | { type: "sasl.failure"; failure: PendingFailure }
+  | { type: "idle.timeout" }
+  | SessionCommand;
+
+const isSasl = (name: string) => ({ event }: { event: SessionEvent }) =>
+  event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === NS.sasl;
+
+function bindRequest(stanza: XmlElement): XmlElement | undefined {
+  if (stanza.name !== "iq" || stanza.attrs.type !== "set") return undefined;
+  return stanza.getChild("bind", NS.bind);
+}
+
+function isSessionIq(stanza: XmlElement): boolean {
+  return stanza.name === "iq" && stanza.attrs.type === "set" && stanza.getChild("session", NS.session) !== undefined;
+}
+
+function stanzaOf(event: SessionEvent): XmlElement {
+  if (event.type !== "xml.stanza") throw new Error(`expected xml.stanza, got ${event.type}`);
+  return event.stanza;
+}
+
+/** Growing delay before a SASL failure is reported (brute-force damping). */
+export function saslFailureDelayMs(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(5000, 100 * 2 ** (failures - 1));
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as SessionInput,
+  },
+  guards: {
+    headerAcceptable: ({ context, event }) =>
+      event.type === "xml.streamStart" && checkStreamHeader(event, context.env) === undefined,
+    isSaslAuth: isSasl("auth"),
+    isSaslResponse: isSasl("response"),
+    isSaslAbort: isSasl("abort"),
+    mechanismOffered: ({ context, event }) => {
+      const name = stanzaOf(event).attrs.mechanism ?? "";
+      return context.env.mechanismsFor(context.conn).includes(name);
+    },
+    encryptionSatisfied: ({ context }) => context.env.mayAuthenticate(context.conn),
+    isBindRequest: ({ event }) => event.type === "xml.stanza" && bindRequest(event.stanza) !== undefined,
+    isSessionRequest: ({ event }) => event.type === "xml.stanza" && isSessionIq(event.stanza),
+    isSaslElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS.sasl,
+    isRoutableStanza: ({ event }) =>
+      event.type === "xml.stanza" && event.stanza.ns === NS.client &&
+      (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
+  },
+  delays: {
+    saslFailureDelay: ({ context }) =>
+      context.failure?.counts
+        ? saslFailureDelayMs(Math.max(context.authFailures, context.env.authFailuresFor(context.conn.remoteAddress)))
+        : 0,
+    closeGrace: 2000,
+  },
+  actions: {
+    openStream: ({ context }) => {
+      context.conn.openStream(context.domain, context.sessionId);
+    },
+    rememberDomain: assign({
+      domain: ({ context, event }) =>
+        event.type === "xml.streamStart" ? (event.attrs.to ?? context.env.defaultDomain).toLowerCase() : context.domain,
+    }),
+    sendFeatures: ({ context }, params: { stage: FeatureStage }) => {
+      context.conn.sendStanza(streamFeatures(params.stage, context.env, context.conn));
+    },
+    rejectHeader: ({ context, event }) => {
+      if (event.type !== "xml.streamStart") return;
+      const problem = checkStreamHeader(event, context.env);
+      context.conn.openStream(context.env.defaultDomain, context.sessionId);
+      if (problem) context.conn.sendStreamError(problem.condition, problem.text);
+      context.conn.sendStreamClose();
+      context.conn.close();
+    },
+    /** RFC 6120 §4.9.1.2: an error before our header still needs a header first. */
+    failBeforeHeader: ({ context, event }) => {
+      if (event.type !== "xml.error") return;
+      context.conn.openStream(context.env.defaultDomain, context.sessionId);
+      context.conn.sendStreamError(event.condition, event.text);
+      context.conn.sendStreamClose();
+      context.conn.close();
+    },
+    sendStreamError: ({ context }, params: { condition: StreamErrorCondition; text?: string }) => {
+      context.env.log.debug("stream error", { session: context.sessionId, condition: params.condition });
+      context.conn.sendStreamError(params.condition, params.text);
+    },
+    sendStreamErrorFromEvent: ({ context, event }) => {
+      if (event.type === "xml.error" || event.type === "session.kick") {
+        context.env.log.info("closing stream with error", {
+          session: context.sessionId, condition: event.condition, jid: context.jid?.toString(),
+        });
+        context.conn.sendStreamError(event.condition, event.text);
+      } else if (event.type === "idle.timeout") {
+        context.conn.sendStreamError("connection-timeout", "No data received for too long");
+      }
+    },
+    sendStreamClose: ({ context }) => context.conn.sendStreamClose(),
+    closeSocket: ({ context }) => context.conn.close(),
+    createMechanism: assign({
+      mechanism: ({ context, event }) => {
+        const name = stanzaOf(event).attrs.mechanism ?? "";
+        return createMechanism(name, context.env.credentialLookup(context.domain));
+      },
+    }),
+    /** Runs one SASL step; the outcome comes back to this machine as an event. */
+    runSaslStep: ({ context, event, self }) => {
+      const stanza = stanzaOf(event);
+      const mechanism = context.mechanism;
+      const payload = decodeSaslPayload(stanza.text());
+      if (!mechanism || payload === undefined) {
+        self.send({ type: "sasl.failure", failure: { condition: "incorrect-encoding", counts: false } });
+        return;
+      }
+      const step = mechanism.step(payload);
+      if (step.kind === "challenge") {
+        self.send({ type: "sasl.challenge", data: step.data });
+      } else if (step.kind === "failure") {
+        self.send({ type: "sasl.failure", failure: { condition: step.condition, text: step.text, counts: step.condition === "not-authorized" } });
+      } else {
+        const user = userFromSasl(step.username, step.authzid, context.domain);
+        if (typeof user === "string") {
+          self.send({ type: "sasl.failure", failure: { condition: "invalid-authzid", text: user, counts: false } });
+        } else {
+          self.send({ type: "sasl.success", data: step.data, user });
+        }
+      }
+    },
+    failWith: assign({ failure: (_, params: PendingFailure) => params }),
+    failWithEvent: assign({ failure: ({ event }) => (event.type === "sasl.failure" ? event.failure : undefined) }),
+    countFailure: assign({
+      authFailures: ({ context }) => (context.failure?.counts ? context.authFailures + 1 : context.authFailures),
+    }),
+    noteFailureForAddress: ({ context }) => {
+      if (context.failure?.counts) context.env.noteAuthFailure(context.conn.remoteAddress);
+    },
+    sendSaslFailure: ({ context }) => {
+      const f = context.failure ?? { condition: "not-authorized" as const, counts: false };
+      context.env.log.info("authentication failed", { session: context.sessionId, condition: f.condition, address: context.conn.remoteAddress });
+      context.conn.sendStanza(saslFailure(f.condition, f.text));
+    },
+    clearMechanism: assign({ mechanism: undefined, failure: undefined }),
+    sendChallenge: ({ context, event }) => {
+      if (event.type === "sasl.challenge") context.conn.sendStanza(saslChallenge(event.data));
+    },
+    acceptUser: assign({
+      user: ({ event }) => (event.type === "sasl.success" ? event.user : undefined),
+      mechanism: undefined,
+    }),
+    sendSaslSuccess: ({ context, event }) => {
+      if (event.type !== "sasl.success") return;
+      context.env.log.info("authenticated", { session: context.sessionId, user: event.user.toString() });
+      context.conn.sendStanza(saslSuccess(event.data));
+      context.conn.resetParser();
+    },
+    requestBind: ({ context, event, self }) => {
+      const bind = bindRequest(stanzaOf(event));
+      const user = context.user;
+      if (!bind || !user) return;
+      const requested = bind.getChildText("resource")?.trim();
+      context.env.account(user.bareString()).send({
+        type: "session.bind",
+        session: { sessionId: context.sessionId, send: (c) => self.send(c) },
+        requestedResource: requested === "" ? undefined : requested,
+      });
+    },
+    rememberBindId: assign({ pendingBindId: ({ event }) => stanzaOf(event).attrs.id }),
+    acceptJid: assign({ jid: ({ event }) => (event.type === "bind.result" ? event.jid : undefined) }),
+    sendBindResult: ({ context }) => {
+      const jid = context.jid;
+      if (!jid) return;
+      context.conn.sendStanza(el("iq", NS.client, { type: "result", id: context.pendingBindId },
+        el("bind", NS.bind, {}, el("jid", NS.bind, {}, jid.toString()))));
+      context.env.log.info("bound", { session: context.sessionId, jid: jid.toString() });
+    },
+    sendBindError: ({ context, event }) => {
+      if (event.type !== "bind.error") return;
+      context.conn.sendStanza(errorReply(
+        el("iq", NS.client, { id: context.pendingBindId }), event.error));
+    },
+    replySessionResult: ({ context, event }) => {
+      const iq = stanzaOf(event);
+      context.conn.sendStanza(el("iq", NS.client, { type: "result", id: iq.attrs.id }));
+    },
+    replyIqError: ({ context, event }, params: StanzaErrorSpec) => {
+      const iq = stanzaOf(event);
+      context.conn.sendStanza(errorReply(iq, params));
+    },
+    /** Hand a client stanza to the user's account actor, stamped with the full JID (RFC 6120 §8.1.2.1). */
+    routeOutbound: ({ context, event }) => {
+      const jid = context.jid;
+      if (!jid || event.type !== "xml.stanza") return;
+      const stanza = event.stanza;
+      context.env.account(jid.bareString()).send({
+        type: "stanza.outbound",
+        resource: jid.resource,
+        stanza: stanza.attrs.from === jid.toString() ? stanza : stanza.withAttrs({ from: jid.toString() }),
+      });
+    },
+    writeDelivered: ({ context, event }) => {
+      if (event.type === "deliver") context.conn.sendStanza(event.stanza);
+    },
+    /** The account actor learns of every bound session's end, clean or not. */
+    notifySessionEnded: ({ context }) => {
+      const jid = context.jid;
+      if (jid) {
+        context.env.account(jid.bareString()).send({ type: "session.ended", sessionId: context.sessionId, resource: jid.resource });
+      }
+      context.env.sessionClosed(context.sessionId);
+      context.env.log.debug("session closed", { session: context.sessionId, jid: jid?.toString() });
+    },
+  },
+}).createMachine({
+  id: "session",
+  context: ({ input }) => ({
+    sessionId: input.sessionId,
+    conn: input.conn,
+    env: input.env,
+    domain: input.env.defaultDomain,
+    authFailures: 0,
+  }),
+  initial: "connected",
+  on: {
+    // Defaults for every state; states override them where the answer differs.
+    "xml.streamEnd": { target: ".closed", actions: "sendStreamClose" },
+    "xml.error": { target: ".closing", actions: "sendStreamErrorFromEvent" },
+    "session.kick": { target: ".closing", actions: "sendStreamErrorFromEvent" },
+    "idle.timeout": { target: ".closing", actions: "sendStreamErrorFromEvent" },
+    "socket.closed": { target: ".closed" },
+    // A stream header in the middle of a stream is not well-formed XML (one root element).
+    "xml.streamStart": {
+      target: ".closing",
+      actions: { type: "sendStreamError", params: { condition: "not-well-formed", text: "Unexpected stream header" } },
+    },
+    // Stanzas for a session that is not bound are dropped: nobody can address it yet.
+    deliver: {},
+    "bind.result": {},
+    "bind.error": {},
+  },
+  states: {
+    connected: {
+      on: {
+        "xml.streamStart": [
+          {
+            guard: "headerAcceptable",
+            target: "streamOpen",
+            actions: ["rememberDomain", "openStream", { type: "sendFeatures", params: { stage: "pre-auth" } }],
+          },
+          { target: "closed", actions: "rejectHeader" },
+        ],
+        "xml.error": { target: "closed", actions: "failBeforeHeader" },
+        "session.kick": { target: "closed" },
+        "idle.timeout": { target: "closed" },
+      },
+    },
+    streamOpen: {
+      on: {
+        "xml.stanza": [
+          {
+            guard: and(["isSaslAuth", not("encryptionSatisfied")]),
+            target: "authFailed",
+            actions: {
+              type: "failWith",
+              params: {
+                condition: "encryption-required",
+                text: "Authentication without TLS is allowed only from loopback; this server has no TLS yet",
+                counts: false,
+              },
+            },
+          },
+          {
+            guard: and(["isSaslAuth", not("mechanismOffered")]),
+            target: "authFailed",
+            actions: { type: "failWith", params: { condition: "invalid-mechanism", counts: false } },
+          },
+          { guard: "isSaslAuth", target: "authenticating", actions: ["createMechanism", "runSaslStep"] },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
+          },
+        ],
+      },
+    },
+    authenticating: {
+      on: {
+        "xml.stanza": [
+          { guard: "isSaslResponse", actions: "runSaslStep" },
+          {
+            guard: "isSaslAbort",
+            target: "authFailed",
+            actions: { type: "failWith", params: { condition: "aborted", counts: false } },
+          },
+          {
+            guard: "isSaslAuth",
+            target: "authFailed",
+            actions: {
+              type: "failWith",
+              params: { condition: "malformed-request", text: "An authentication exchange is already in progress", counts: false },
+            },
+          },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
+          },
+        ],
+        "sasl.challenge": { actions: "sendChallenge" },
+        "sasl.success": { target: "authenticated", actions: ["acceptUser", "sendSaslSuccess"] },
+        "sasl.failure": { target: "authFailed", actions: "failWithEvent" },
+      },
+    },
+    authFailed: {
+      entry: ["countFailure", "noteFailureForAddress"],
+      after: {
+        saslFailureDelay: { target: "streamOpen", actions: ["sendSaslFailure", "clearMechanism"] },
+      },
+      on: {
+        "xml.stanza": [
+          // The client may abort or retry before it hears of the failure; its turn comes after it.
+          { guard: "isSaslElement" },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
+          },
+        ],
+      },
+    },
+    authenticated: {
+      on: {
+        "xml.streamStart": [
+          {
+            guard: "headerAcceptable",
+            target: "bindable",
+            actions: ["openStream", { type: "sendFeatures", params: { stage: "post-auth" } }],
+          },
+          { target: "closed", actions: "rejectHeader" },
+        ],
+      },
+    },
+    bindable: {
+      on: {
+        "xml.stanza": [
+          { guard: "isBindRequest", target: "binding", actions: ["rememberBindId", "requestBind"] },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Bind a resource first" } },
+          },
+        ],
+      },
+    },
+    binding: {
+      on: {
+        "bind.result": { target: "bound", actions: ["acceptJid", "sendBindResult"] },
+        "bind.error": { target: "bindable", actions: "sendBindError" },
+        "xml.stanza": {
+          target: "closing",
+          actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Wait for the bind result" } },
+        },
+      },
+    },
+    bound: {
+      on: {
+        "xml.stanza": [
+          { guard: "isSessionRequest", actions: "replySessionResult" },
+          {
+            guard: "isBindRequest",
+            actions: { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } },
+          },
+          { guard: "isRoutableStanza", actions: "routeOutbound" },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "unsupported-stanza-type", text: "Only message, presence and iq are allowed here" } },
+          },
+        ],
+        deliver: { actions: "writeDelivered" },
+      },
+    },
+    closing: {
+      entry: "sendStreamClose",
+      after: { closeGrace: { target: "closed" } },
+      on: {
+        "xml.streamEnd": { target: "closed" },
+        "xml.error": { target: "closed" },
+        "idle.timeout": { target: "closed" },
+        "xml.stanza": {},
+        "xml.streamStart": {},
+        "session.kick": {},
+      },
+    },
+    closed: {
+      type: "final",
+      entry: ["closeSocket", "notifySessionEnded"],
+    },
+  },
+});
+
+/** The authenticated bare JID, or a reason the authzid is refused (RFC 6120 §6.3.8). */
+function userFromSasl(username: string, authzid: string | undefined, domain: string): Jid | string {
+  let user: Jid;
+  try {
+    user = parseJid(`${username}@${domain}`);
+  } catch {
+    return `'${username}' is not a valid username`;
+  }
+  if (authzid !== undefined && authzid !== "") {
+    try {
+      if (!parseJid(authzid).equals(user)) return "authorization identity must be your own bare JID";
+    } catch {
+      return "authorization identity is not a valid JID";
+    }
+  }
+  return user;
+}

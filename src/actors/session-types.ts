@@ -1,0 +1,21 @@
+// What session actors and account actors say to each other. Kept apart from
+// both machines so neither imports the other.
+import type { XmlElement } from "../xml/element.js";
+import type { Jid } from "../jid/jid.js";
+import type { StanzaErrorSpec, StreamErrorCondition } from "../xmpp/errors.js";
+
+/** Events a session actor accepts from the rest of the server. */
+export type SessionCommand =
+  /** A stanza routed to this session's full JID; written to the socket as is. */
+  | { type: "deliver"; stanza: XmlElement }
+  /** The account actor bound the requested resource. */
+  | { type: "bind.result"; jid: Jid }
+  | { type: "bind.error"; error: StanzaErrorSpec }
+  /** Close the stream with a stream error: conflict, shutdown, idle, account deleted. */
+  | { type: "session.kick"; condition: StreamErrorCondition; text?: string };
+
+/** The part of a session actor other actors may use. */
+export interface SessionRef {
+  readonly sessionId: string;
+  send(command: SessionCommand): void;
+}

@@ -1,0 +1,15 @@
+// What a session actor may do to its stream. The real one is net/Connection;
+// tests drive the machine with a recording double.
+import type { XmlElement } from "../xml/element.js";
+import type { StreamErrorCondition } from "../xmpp/errors.js";
+
+export interface StreamPort {
+  readonly remoteAddress: string;
+  readonly isLoopback: boolean;
+  openStream(from: string, id: string, to?: string): void;
+  sendStanza(stanza: XmlElement): void;
+  sendStreamError(condition: StreamErrorCondition, text?: string): void;
+  sendStreamClose(): void;
+  resetParser(): void;
+  close(): void;
+}

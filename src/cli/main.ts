@@ -1,0 +1,213 @@
+// `parley` command line: start the server, manage accounts, run scansion
+// scripts. Each command validates its arguments and says what is wrong.
+import path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { mkdirSync } from "node:fs";
+import { defaultConfig, databasePath, type ServerConfig } from "../config.js";
+import type { LogLevel } from "../util/logger.js";
+import { ParleyServer } from "../server/server.js";
+import { parseJid, JidError } from "../jid/jid.js";
+import { EventStore } from "../events/store.js";
+import { registerStandardProjections } from "../projections/index.js";
+import { registerAccount, changePassword, deleteAccount, registerAccounts } from "../accounts/account-service.js";
+import { readPassword, readLines } from "./password.js";
+import { runFiles } from "../scansion/runner.js";
+
+const USAGE = `Usage: parley <command> [options]
+
+Commands:
+  start                     run the server in the foreground
+      --domain D            a domain to serve (repeatable; default localhost)
+      --c2s-port N          client port (default 5222)
+      --bind ADDR           address to listen on (default 127.0.0.1)
+      --data DIR            data directory (default ./data)
+      --log-level L         debug | info | warn | error (default info)
+  adduser JID [--data DIR]  create an account; the password is read from stdin or a prompt
+  adduser --batch           create accounts from 'jid password' lines on stdin, in one transaction
+  passwd JID [--data DIR]   change an account's password (stdin or prompt)
+  deluser JID [--data DIR]  delete an account
+  scansion FILE... [--host H] [--port N]
+                            run scansion scripts against a running server
+`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const CLI_ACTOR = { kind: "admin", tool: "cli" } as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "start":
+        return await start(rest);
+      case "adduser":
+        return await adduser(rest);
+      case "passwd":
+        return await passwd(rest);
+      case "deluser":
+        return deluser(rest);
+      case "scansion":
+        return await scansion(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`parley: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof Error) {
+      process.stderr.write(`parley ${command}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+type OptionValue = string | boolean | (string | boolean)[] | undefined;
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig["options"]>): { values: Record<string, OptionValue>; positionals: string[] } {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as { values: Record<string, OptionValue>; positionals: string[] };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function portNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number, got '${value}'`);
+  return n;
+}
+
+const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+async function start(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    domain: { type: "string", multiple: true },
+    "c2s-port": { type: "string" },
+    bind: { type: "string" },
+    data: { type: "string" },
+    "log-level": { type: "string" },
+  });
+  if (positionals.length > 0) throw new UsageError(`start takes no arguments, got '${positionals.join(" ")}'`);
+  const config: ServerConfig = defaultConfig();
+  if (Array.isArray(values.domain)) config.domains = values.domain.map((d: string | boolean) => String(d).toLowerCase());
+  if (typeof values["c2s-port"] === "string") config.c2s.port = portNumber(values["c2s-port"], "--c2s-port");
+  if (typeof values.bind === "string") config.c2s.host = values.bind;
+  if (typeof values.data === "string") config.dataDir = path.resolve(values.data);
+  const level = values["log-level"];
+  if (typeof level === "string") {
+    if (!LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+    config.logLevel = level as LogLevel;
+  }
+  const server = await ParleyServer.start(config);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.stop();
+  return 0;
+}
+
+function openStore(dataDir: string | undefined): EventStore {
+  const config = defaultConfig();
+  if (dataDir !== undefined) config.dataDir = path.resolve(dataDir);
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = EventStore.open(databasePath(config));
+  registerStandardProjections(store);
+  return store;
+}
+
+function bareJidArg(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one JID, e.g. 'parley ${command} romeo@localhost'`);
+  const raw = positionals[0] as string;
+  let jid;
+  try {
+    jid = parseJid(raw);
+  } catch (err) {
+    if (err instanceof JidError) throw new UsageError(`'${raw}' is not a valid JID: ${err.reason}`);
+    throw err;
+  }
+  if (jid.local === "" || jid.resource !== "") throw new UsageError(`'${raw}' must be a bare JID of the form user@domain`);
+  return jid.bareString();
+}
+
+async function adduser(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: "string" }, batch: { type: "boolean" } });
+  const data = typeof values.data === "string" ? values.data : undefined;
+  if (values.batch === true) {
+    if (positionals.length > 0) throw new UsageError("adduser --batch reads 'jid password' lines from stdin and takes no JID argument");
+    const entries = (await readLines()).map((line, i) => {
+      const m = /^\s*(\S+)\s+(.+?)\s*$/.exec(line);
+      if (!m) throw new UsageError(`line ${i + 1}: expected 'jid password'`);
+      return { jid: bareJidArg([m[1] as string], "adduser"), password: m[2] as string };
+    });
+    const store = openStore(data);
+    try {
+      registerAccounts(store, entries, CLI_ACTOR);
+    } finally {
+      store.close();
+    }
+    process.stderr.write(`added ${entries.length} accounts\n`);
+    return 0;
+  }
+  const jid = bareJidArg(positionals, "adduser");
+  const password = await readPassword();
+  const store = openStore(data);
+  try {
+    registerAccount(store, jid, password, CLI_ACTOR);
+  } finally {
+    store.close();
+  }
+  process.stderr.write(`added ${jid}\n`);
+  return 0;
+}
+
+async function passwd(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: "string" } });
+  const jid = bareJidArg(positionals, "passwd");
+  const password = await readPassword();
+  const store = openStore(typeof values.data === "string" ? values.data : undefined);
+  try {
+    changePassword(store, jid, password, CLI_ACTOR);
+  } finally {
+    store.close();
+  }
+  process.stderr.write(`changed the password of ${jid}\n`);
+  return 0;
+}
+
+function deluser(args: string[]): number {
+  const { values, positionals } = parse(args, { data: { type: "string" } });
+  const jid = bareJidArg(positionals, "deluser");
+  const store = openStore(typeof values.data === "string" ? values.data : undefined);
+  try {
+    deleteAccount(store, jid, CLI_ACTOR);
+  } finally {
+    store.close();
+  }
+  process.stderr.write(`deleted ${jid}\n`);
+  return 0;
+}
+
+async function scansion(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { host: { type: "string" }, port: { type: "string" } });
+  if (positionals.length === 0) throw new UsageError("scansion needs at least one .scs file");
+  const host = typeof values.host === "string" ? values.host : "127.0.0.1";
+  const port = typeof values.port === "string" ? portNumber(values.port, "--port") : 5222;
+  const { failed } = await runFiles(positionals, { host, port });
+  return failed === 0 ? 0 : 1;
+}

@@ -1,0 +1,77 @@
+// Server configuration: the embedded defaults a fresh `parley start` uses,
+// and the validation that turns bad values into messages naming the key.
+import path from "node:path";
+import type { LogLevel } from "./util/logger.js";
+
+export interface ServerConfig {
+  /** Virtual hosts served; the first is the default. */
+  domains: string[];
+  c2s: { host: string; port: number };
+  dataDir: string;
+  limits: {
+    /** XEP-0478 max-bytes: the largest stanza accepted, in bytes. */
+    maxStanzaBytes: number;
+    maxDepth: number;
+    /** XEP-0478 idle-seconds: a bound stream silent for longer is closed. */
+    idleSeconds: number;
+    /** A connection that has not authenticated within this many seconds is closed. */
+    unauthenticatedTimeoutSeconds: number;
+    /** Offline messages kept per account (XEP-0160). */
+    offlineMessagesPerAccount: number;
+  };
+  /** Seconds an account actor with no sessions stays in memory. */
+  accountIdleSeconds: number;
+  /** PBKDF2 iterations for newly stored SCRAM credentials. */
+  scramIterations: number;
+  logLevel: LogLevel;
+}
+
+export function defaultConfig(): ServerConfig {
+  return {
+    domains: ["localhost"],
+    c2s: { host: "127.0.0.1", port: 5222 },
+    dataDir: path.resolve("data"),
+    limits: {
+      maxStanzaBytes: 256 * 1024,
+      maxDepth: 64,
+      idleSeconds: 900,
+      unauthenticatedTimeoutSeconds: 60,
+      offlineMessagesPerAccount: 1000,
+    },
+    accountIdleSeconds: 60,
+    scramIterations: 4096,
+    logLevel: "info",
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, problem: string) {
+    super(`configuration: ${key}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Throws ConfigError naming the first bad key. */
+export function validateConfig(c: ServerConfig): ServerConfig {
+  if (c.domains.length === 0) throw new ConfigError("domains", "at least one domain is required");
+  for (const d of c.domains) {
+    if (!/^[a-z0-9.-]+$/i.test(d) && !/^\[[0-9a-f:.]+\]$/i.test(d)) {
+      throw new ConfigError("domains", `'${d}' is not a valid domain name`);
+    }
+  }
+  const port = c.c2s.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError("c2s.port", `${port} is not a port number (0-65535)`);
+  }
+  for (const [k, v] of Object.entries(c.limits)) {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`limits.${k}`, `${v} must be a positive integer`);
+  }
+  if (c.limits.maxStanzaBytes < 10_000) {
+    throw new ConfigError("limits.maxStanzaBytes", "must be at least 10000 (RFC 6120 §13.12)");
+  }
+  return c;
+}
+
+export function databasePath(c: ServerConfig): string {
+  return path.join(c.dataDir, "parley.sqlite");
+}

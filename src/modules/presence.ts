@@ -1,0 +1,108 @@
+// Presence for local users (RFC 6121 §4): broadcast of available and
+// unavailable presence to the user's own resources and subscribers,
+// directed presence, and delivery of inbound presence.
+import { el, type XmlElement } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
+import type { AccountContext } from "../server/host.js";
+import type { ResourceSession } from "../actors/account-runtime.js";
+import { deliverOfflineMessages } from "./message.js";
+import { presenceHooks } from "./presence-hooks.js";
+
+function priorityOf(stanza: XmlElement): number {
+  const text = stanza.getChildText("priority");
+  if (text === undefined) return 0;
+  const n = Number.parseInt(text.trim(), 10);
+  // RFC 6121 §4.7.2.3: an integer between -128 and +127.
+  return Number.isFinite(n) ? Math.max(-128, Math.min(127, n)) : 0;
+}
+
+/** Presence a resource sent. `from` is already its full JID. */
+export function presenceOutbound(ctx: AccountContext, resource: string, stanza: XmlElement): void {
+  const session = ctx.runtime.sessions.get(resource);
+  if (!session) return;
+  const type = stanza.attrs.type;
+  if (stanza.attrs.to !== undefined) {
+    if (type === undefined || type === "unavailable") return directedPresence(ctx, session, stanza);
+    // Subscription management and probes belong to the roster module.
+    if (presenceHooks.outboundSubscription(ctx, session, stanza)) return;
+    ctx.host.route(stanza);
+    return;
+  }
+  if (type === undefined) return broadcastAvailable(ctx, session, stanza);
+  if (type === "unavailable") return broadcastUnavailable(ctx, session, stanza);
+  // A subscription-type presence without `to` has no meaning (RFC 6121 §3): ignore it.
+}
+
+function broadcastAvailable(ctx: AccountContext, session: ResourceSession, stanza: XmlElement): void {
+  const initial = !session.available;
+  session.available = true;
+  session.priority = priorityOf(stanza);
+  session.presence = stanza;
+  session.presenceAt = ctx.host.now().toISOString();
+  broadcast(ctx, session, stanza);
+  if (initial) {
+    presenceHooks.initialPresence(ctx, session);
+    // XEP-0160 §4: offline messages go to the first resource with non-negative priority.
+    if (session.priority >= 0) deliverOfflineMessages(ctx, session.resource);
+  }
+}
+
+function broadcastUnavailable(ctx: AccountContext, session: ResourceSession, stanza: XmlElement): void {
+  if (!session.available) {
+    // Still tell the user's own resources: harmless, and clients expect the echo.
+    sendToOwnResources(ctx, stanza);
+    return;
+  }
+  session.available = false;
+  session.presence = undefined;
+  session.presenceAt = undefined;
+  broadcast(ctx, session, stanza);
+  // RFC 6121 §4.6.3: whoever got directed presence learns we left.
+  for (const to of session.directedTo) ctx.host.route(stanza.withAttrs({ to }));
+  session.directedTo.clear();
+}
+
+/** To the user's available resources (the sender included) and to the subscribers. */
+function broadcast(ctx: AccountContext, session: ResourceSession, stanza: XmlElement): void {
+  sendToOwnResources(ctx, stanza);
+  for (const contact of presenceHooks.subscribersFor(ctx)) {
+    session.directedTo.delete(contact);
+    ctx.host.route(stanza.withAttrs({ to: contact }));
+  }
+}
+
+function sendToOwnResources(ctx: AccountContext, stanza: XmlElement): void {
+  for (const s of ctx.runtime.sessions.values()) {
+    if (s.available || s.fullJid === stanza.attrs.from) {
+      s.session.send({ type: "deliver", stanza: stanza.withAttrs({ to: s.fullJid }) });
+    }
+  }
+}
+
+function directedPresence(ctx: AccountContext, session: ResourceSession, stanza: XmlElement): void {
+  const to = stanza.attrs.to as string;
+  if (stanza.attrs.type === "unavailable") session.directedTo.delete(to);
+  else if (!presenceHooks.isSubscriber(ctx, to)) session.directedTo.add(to);
+  ctx.host.route(stanza);
+}
+
+/** A session ended without unavailable presence: broadcast it on its behalf (RFC 6121 §4.5.2). */
+export function sessionWentAway(ctx: AccountContext, session: ResourceSession): void {
+  if (!session.available) return;
+  broadcastUnavailable(ctx, session, el("presence", NS.client, { type: "unavailable", from: session.fullJid }));
+}
+
+/** Presence addressed to this user from anywhere. */
+export function presenceInbound(ctx: AccountContext, stanza: XmlElement, toResource: string): void {
+  const type = stanza.attrs.type;
+  if (type !== undefined && type !== "unavailable" && type !== "error") {
+    presenceHooks.inboundSubscription(ctx, stanza);
+    return;
+  }
+  if (toResource !== "") {
+    // §4.6.3 / §8.5.3.2.2: presence to an absent full JID is dropped.
+    ctx.runtime.deliver(toResource, stanza);
+    return;
+  }
+  for (const s of ctx.runtime.availableSessions()) s.session.send({ type: "deliver", stanza });
+}

@@ -1,0 +1,27 @@
+// The projections the server registers, and the tools to compare live
+// tables with a rebuild from the log.
+import { createHash } from "node:crypto";
+import type { Database } from "better-sqlite3";
+import type { EventStore, Projection } from "../events/store.js";
+import { accountsProjection } from "./accounts.js";
+
+export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection];
+
+export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = []): void {
+  for (const p of [...STANDARD_PROJECTIONS, ...extra]) store.registerProjection(p);
+}
+
+/** Every row of the tables, ordered by every column: a deterministic dump. */
+export function snapshotTables(db: Database, tables: readonly string[]): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const table of tables) {
+    const columns = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    const order = columns.map((_, i) => String(i + 1)).join(", ");
+    out[table] = db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all();
+  }
+  return out;
+}
+
+export function checksumProjection(db: Database, p: Projection): string {
+  return createHash("sha256").update(JSON.stringify(snapshotTables(db, p.tables))).digest("hex");
+}

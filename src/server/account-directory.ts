@@ -1,0 +1,60 @@
+// Which accounts exist, in memory, so routing never asks the database.
+// It follows the event log: our own appends arrive through the store's
+// onAppended hook; appends by other processes (the CLI adding or deleting a
+// user while the server runs) are picked up by catchUp(), which runs on a
+// timer and whenever a lookup misses.
+import type { EventStore, StoredEvent } from "../events/store.js";
+
+const ACCOUNT_PREFIX = "account:";
+
+export type AccountChangeListener = (bareJid: string, deleted: boolean) => void;
+
+export class AccountDirectory {
+  private readonly accounts: Set<string>;
+  private lastSeq: number;
+  /** Sequence numbers this process appended; the tail skips them. */
+  private readonly own = new Set<number>();
+
+  constructor(
+    private readonly store: EventStore,
+    initial: Iterable<string>,
+    private readonly onForeignChange: AccountChangeListener,
+  ) {
+    this.accounts = new Set(initial);
+    this.lastSeq = store.lastSeq();
+    store.onAppended((events) => {
+      for (const e of events) {
+        this.own.add(e.seq);
+        this.apply(e);
+      }
+    });
+  }
+
+  exists(bareJid: string): boolean {
+    if (this.accounts.has(bareJid)) return true;
+    this.catchUp();
+    return this.accounts.has(bareJid);
+  }
+
+  /** Read events appended since we last looked, by anyone. */
+  catchUp(): void {
+    for (const e of this.store.readAll({ afterSeq: this.lastSeq })) {
+      this.lastSeq = e.seq;
+      if (this.own.delete(e.seq)) continue;
+      this.apply(e);
+      const jid = streamAccount(e);
+      if (jid !== undefined) this.onForeignChange(jid, e.type === "AccountDeleted");
+    }
+  }
+
+  private apply(e: StoredEvent): void {
+    const jid = streamAccount(e);
+    if (jid === undefined) return;
+    if (e.type === "AccountRegistered") this.accounts.add(jid);
+    else if (e.type === "AccountDeleted") this.accounts.delete(jid);
+  }
+}
+
+function streamAccount(e: StoredEvent): string | undefined {
+  return e.streamId.startsWith(ACCOUNT_PREFIX) ? e.streamId.slice(ACCOUNT_PREFIX.length) : undefined;
+}

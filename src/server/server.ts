@@ -1,0 +1,234 @@
+// A running Parley server: the event store, the actor system, the c2s
+// listener, and the Host/SessionEnvironment services the actors use.
+import { mkdirSync } from "node:fs";
+import { createActor, type Actor } from "xstate";
+import { el, type XmlElement } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
+import { tryParseJid, parseJid } from "../jid/jid.js";
+import { databasePath, validateConfig, type ServerConfig } from "../config.js";
+import { Logger } from "../util/logger.js";
+import { EventStore } from "../events/store.js";
+import { registerStandardProjections, checksumProjection } from "../projections/index.js";
+import { getCredential, listAccounts } from "../accounts/account-service.js";
+import { IqRegistry } from "../routing/iq-registry.js";
+import { OfflineStore } from "../modules/offline-store.js";
+import { errorReply, type StanzaErrorSpec } from "../xmpp/errors.js";
+import type { AccountContext, Host, ServerIqContext } from "./host.js";
+import type { SessionEnvironment } from "../actors/session-environment.js";
+import type { AccountRef } from "../actors/account-types.js";
+import type { AccountRuntime } from "../actors/account-runtime.js";
+import type { Connection } from "../net/connection.js";
+import type { StreamPort } from "../actors/stream-port.js";
+import { SUPPORTED_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
+import { serverMachine, accountSystemId, sessionSystemId } from "../actors/server-machine.js";
+import { serverIq } from "../modules/iq.js";
+import { installPing } from "../modules/ping.js";
+import { installVersion } from "../modules/version.js";
+import { installDisco } from "../modules/disco.js";
+import { C2sListener } from "../net/c2s-listener.js";
+import { AccountDirectory } from "./account-directory.js";
+import { AuthFailureTracker } from "./auth-failures.js";
+
+export class ParleyServer implements Host, SessionEnvironment {
+  readonly log: Logger;
+  readonly iq = new IqRegistry<ServerIqContext, AccountContext>();
+  readonly store: EventStore;
+  readonly offline: OfflineStore;
+  readonly defaultDomain: string;
+  private readonly domains: Set<string>;
+  private readonly system: Actor<typeof serverMachine>;
+  private readonly directory: AccountDirectory;
+  private readonly authFailures = new AuthFailureTracker();
+  private readonly c2s: C2sListener;
+  private tailTimer: NodeJS.Timeout | undefined;
+
+  private constructor(readonly config: ServerConfig, log: Logger) {
+    this.log = log;
+    this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
+    this.defaultDomain = config.domains[0] ?? "localhost";
+    mkdirSync(config.dataDir, { recursive: true });
+    this.store = EventStore.open(databasePath(config));
+    registerStandardProjections(this.store);
+    this.offline = new OfflineStore(this.store.db, config.limits.offlineMessagesPerAccount);
+    this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (jid, deleted) => {
+      const ref = this.runningAccount(jid);
+      if (!ref) return;
+      ref.send(deleted ? { type: "account.deleted" } : { type: "account.refresh" });
+    });
+    this.system = createActor(serverMachine);
+    this.system.start();
+    installPing(this);
+    installVersion(this);
+    installDisco(this);
+    this.c2s = new C2sListener(this);
+  }
+
+  static async start(config: ServerConfig, log = new Logger(config.logLevel)): Promise<ParleyServer> {
+    const server = new ParleyServer(validateConfig(config), log);
+    await server.c2s.listen(config.c2s.host, config.c2s.port);
+    server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
+    server.tailTimer.unref();
+    log.info("Parley started", { domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`, data: config.dataDir });
+    return server;
+  }
+
+  get c2sPort(): number {
+    return this.c2s.port;
+  }
+
+  /** Close every stream with system-shutdown, then the store. */
+  async stop(): Promise<void> {
+    if (this.tailTimer) clearInterval(this.tailTimer);
+    await this.c2s.close();
+    this.system.stop();
+    this.store.close();
+    this.log.info("Parley stopped");
+  }
+
+  /** A checksum per projection of its live tables (compare with one taken after a rebuild). */
+  projectionChecksums(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const p of this.store.projectionsRegistered()) out[p.name] = checksumProjection(this.store.db, p);
+    return out;
+  }
+
+  // ---- Host ----
+
+  servesDomain(domain: string): boolean {
+    return this.domains.has(domain);
+  }
+
+  accountExists(bareJid: string): boolean {
+    return this.directory.exists(bareJid);
+  }
+
+  now(): Date {
+    return new Date();
+  }
+
+  loadAccountState(_runtime: AccountRuntime): void {
+    // Roster and block-list state are folded in by the roster module.
+  }
+
+  route(stanza: XmlElement): void {
+    const to = stanza.attrs.to;
+    if (to === undefined) {
+      this.log.warn("dropping a routed stanza without 'to'", { from: stanza.attrs.from, name: stanza.name });
+      return;
+    }
+    const jid = tryParseJid(to);
+    if (!jid) {
+      this.bounce(stanza, { condition: "jid-malformed", text: `'${to}' is not a valid JID` }, this.defaultDomain);
+      return;
+    }
+    if (!this.servesDomain(jid.domain)) {
+      // No server-to-server yet: other domains are unreachable.
+      this.bounce(stanza, { condition: "remote-server-not-found", text: `${jid.domain} is not served here` });
+      return;
+    }
+    if (jid.local === "") {
+      this.toServer(stanza, jid.domain);
+      return;
+    }
+    const bare = jid.bareString();
+    if (!this.accountExists(bare)) {
+      this.toUnknownUser(stanza, bare);
+      return;
+    }
+    this.account(bare).send({ type: "stanza.inbound", stanza });
+  }
+
+  bounce(stanza: XmlElement, error: StanzaErrorSpec, from?: string): void {
+    if (stanza.attrs.type === "error" || stanza.attrs.from === undefined) return;
+    // Results need no answer either (RFC 6120 §8.2.3).
+    if (stanza.name === "iq" && stanza.attrs.type === "result") return;
+    this.route(errorReply(stanza, error, from ?? stanza.attrs.to ?? this.defaultDomain));
+  }
+
+  private toServer(stanza: XmlElement, domain: string): void {
+    const from = stanza.attrs.from;
+    const requester = from === undefined ? undefined : tryParseJid(from);
+    if (stanza.name === "iq") {
+      if (requester) serverIq(this, { host: this, domain, requester }, stanza);
+      return;
+    }
+    if (stanza.name === "message") this.bounce(stanza, { condition: "service-unavailable" });
+    // Presence to the server itself has no meaning here; dropped.
+  }
+
+  /** RFC 6121 §8.5.2.2 (messages, IQs) and §3.1.3/§4.3 (subscriptions, probes) for a user that does not exist. */
+  private toUnknownUser(stanza: XmlElement, bare: string): void {
+    if (stanza.name === "presence") {
+      const type = stanza.attrs.type;
+      const from = stanza.attrs.from;
+      if ((type === "subscribe" || type === "probe") && from !== undefined) {
+        // "unsubscribed" tells the asker this contact will never share presence.
+        this.route(el("presence", NS.client, { type: "unsubscribed", from: bare, to: from }));
+      }
+      return;
+    }
+    this.bounce(stanza, { condition: "service-unavailable" });
+  }
+
+  // ---- SessionEnvironment ----
+
+  mechanismsFor(_conn: StreamPort): string[] {
+    return [...SUPPORTED_MECHANISMS];
+  }
+
+  mayAuthenticate(conn: StreamPort): boolean {
+    return conn.isLoopback;
+  }
+
+  credentialLookup(domain: string): CredentialLookup {
+    return (username, hash) => {
+      const jid = tryParseJid(`${username}@${domain}`);
+      if (!jid || jid.resource !== "") return undefined;
+      return getCredential(this.store.db, jid.bareString(), hash);
+    };
+  }
+
+  account(bareJid: string): AccountRef {
+    const running = this.runningAccount(bareJid);
+    if (running) return running;
+    this.system.send({
+      type: "account.start",
+      input: {
+        jid: parseJid(bareJid),
+        host: this,
+        onStopped: (jid) => queueMicrotask(() => this.system.send({ type: "account.stop", bareJid: jid })),
+      },
+    });
+    const started = this.runningAccount(bareJid);
+    if (!started) throw new Error(`account actor for ${bareJid} did not start`);
+    return started;
+  }
+
+  private runningAccount(bareJid: string): AccountRef | undefined {
+    const ref = this.system.system.get(accountSystemId(bareJid));
+    if (!ref || ref.getSnapshot().status !== "active") return undefined;
+    return ref as AccountRef;
+  }
+
+  noteAuthFailure(address: string): void {
+    this.authFailures.note(address);
+  }
+
+  authFailuresFor(address: string): number {
+    return this.authFailures.count(address);
+  }
+
+  sessionClosed(sessionId: string): void {
+    this.c2s.forget(sessionId);
+    queueMicrotask(() => this.system.send({ type: "session.stop", sessionId }));
+  }
+
+  /** Start a session actor for a new connection (called by the c2s listener). */
+  startSession(sessionId: string, conn: Connection) {
+    this.system.send({ type: "session.start", input: { sessionId, conn, env: this } });
+    const ref = this.system.system.get(sessionSystemId(sessionId));
+    if (!ref) throw new Error(`session actor ${sessionId} did not start`);
+    return ref;
+  }
+}
+

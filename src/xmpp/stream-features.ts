@@ -1,0 +1,35 @@
+// Stream features (RFC 6120 §4.3.2): what each stage of the stream offers.
+import { el, type XmlElement } from "../xml/element.js";
+import { NS } from "./namespaces.js";
+import type { StreamPort } from "../actors/stream-port.js";
+import type { ServerConfig } from "../config.js";
+
+export type FeatureStage = "pre-auth" | "post-auth";
+
+export interface FeatureSource {
+  readonly config: ServerConfig;
+  mechanismsFor(conn: StreamPort): string[];
+}
+
+/** XEP-0478: tell the client the limits it must stay within. */
+function limits(config: ServerConfig): XmlElement {
+  return el("limits", NS.streamLimits, {},
+    el("max-bytes", NS.streamLimits, {}, String(config.limits.maxStanzaBytes)),
+    el("idle-seconds", NS.streamLimits, {}, String(config.limits.idleSeconds)));
+}
+
+export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn: StreamPort): XmlElement {
+  if (stage === "pre-auth") {
+    return el("features", NS.stream, {},
+      el("mechanisms", NS.sasl, {},
+        ...source.mechanismsFor(conn).map((m) => el("mechanism", NS.sasl, {}, m))),
+      limits(source.config));
+  }
+  return el("features", NS.stream, {},
+    el("bind", NS.bind),
+    // RFC 6121 Appendix E: the session IQ is a no-op kept for old clients.
+    el("session", NS.session, {}, el("optional", NS.session)),
+    el("ver", NS.rosterVer),
+    el("sub", NS.preApproval),
+    limits(source.config));
+}

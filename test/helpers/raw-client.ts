@@ -1,0 +1,97 @@
+// A raw TCP peer for tests that must send what no real client would:
+// malformed XML, oversized stanzas, stanzas out of order.
+import net from "node:net";
+
+export const HEADER = (to = "localhost") =>
+  `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' version='1.0'>`;
+
+export class RawClient {
+  private received = "";
+  private closed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => { this.received += d; this.wake(); });
+    socket.on("close", () => { this.closed = true; this.wake(); });
+    socket.on("error", () => { this.closed = true; this.wake(); });
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1", () => resolve(new RawClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  get text(): string {
+    return this.received;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Waits until the received text matches, failing with what arrived after `ms`. */
+  async waitFor(pattern: RegExp, ms = 3000): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(this.received)) {
+      if (this.closed) throw new Error(`connection closed before ${pattern}; received: ${this.received}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${pattern}; received: ${this.received}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    return this.received;
+  }
+
+  async waitClosed(ms = 3000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open after ${ms} ms; received: ${this.received}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+  }
+
+  /** PLAIN login, stream restart and bind; returns the bound full JID. */
+  async login(user: string, password: string, resource?: string): Promise<string> {
+    this.write(HEADER());
+    await this.waitFor(/<\/stream:features>/);
+    const plain = Buffer.from(`\0${user}\0${password}`).toString("base64");
+    this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`);
+    const outcome = await this.waitFor(/<success|<failure[\s\S]*<\/failure>/);
+    if (!/<success/.test(outcome)) throw new Error(`authentication failed: ${outcome}`);
+    this.received = "";
+    this.write(HEADER());
+    await this.waitFor(/<\/stream:features>/);
+    const res = resource ? `<resource>${resource}</resource>` : "";
+    this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${res}</bind></iq>`);
+    const text = await this.waitFor(/<jid>([^<]+)<\/jid>/);
+    this.received = "";
+    return (/<jid>([^<]+)<\/jid>/.exec(text) as RegExpExecArray)[1] as string;
+  }
+
+  clear(): void {
+    this.received = "";
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

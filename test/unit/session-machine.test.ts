@@ -1,0 +1,226 @@
+// The session machine driven directly, with a recording stream port and a
+// fake environment: every transition a client can cause, and what the
+// client would observe on the wire.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createActor } from "xstate";
+import { sessionMachine, saslFailureDelayMs, type SessionEvent } from "../../src/actors/session-machine.js";
+import type { StreamPort } from "../../src/actors/stream-port.js";
+import type { SessionEnvironment } from "../../src/actors/session-environment.js";
+import type { AccountCommand } from "../../src/actors/account-types.js";
+import { defaultConfig } from "../../src/config.js";
+import { Logger } from "../../src/util/logger.js";
+import { el, type XmlElement } from "../../src/xml/element.js";
+import { serialize } from "../../src/xml/serialize.js";
+import { NS } from "../../src/xmpp/namespaces.js";
+import { deriveScramCredential } from "../../src/sasl/credentials.js";
+import { parseJid } from "../../src/jid/jid.js";
+
+class RecordingPort implements StreamPort {
+  out: string[] = [];
+  closed = false;
+  resets = 0;
+  constructor(readonly isLoopback = true, readonly remoteAddress = "127.0.0.1") {}
+  openStream(from: string): void { this.out.push(`<stream from=${from}>`); }
+  sendStanza(s: XmlElement): void { this.out.push(serialize(s, NS.client)); }
+  sendStreamError(condition: string): void { this.out.push(`<stream:error ${condition}>`); }
+  sendStreamClose(): void { this.out.push("</stream>"); }
+  resetParser(): void { this.resets++; }
+  close(): void { this.closed = true; }
+  get text(): string { return this.out.join("\n"); }
+}
+
+function environment(accountEvents: AccountCommand[]): SessionEnvironment {
+  const cred256 = deriveScramCredential("pw", "SHA-256", 4096);
+  const cred1 = deriveScramCredential("pw", "SHA-1", 4096);
+  return {
+    config: defaultConfig(),
+    log: new Logger("silent"),
+    defaultDomain: "localhost",
+    servesDomain: (d) => d === "localhost",
+    mechanismsFor: () => ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"],
+    mayAuthenticate: (conn) => conn.isLoopback,
+    credentialLookup: () => (user, hash) => (user === "romeo" ? (hash === "SHA-256" ? cred256 : cred1) : undefined),
+    account: () => ({
+      send(command: AccountCommand) {
+        accountEvents.push(command);
+        if (command.type === "session.bind") {
+          command.session.send({ type: "bind.result", jid: parseJid(`romeo@localhost/${command.requestedResource ?? "gen"}`) });
+        }
+      },
+    }),
+    noteAuthFailure: () => {},
+    authFailuresFor: () => 0,
+    sessionClosed: () => {},
+  };
+}
+
+const header = (attrs: Record<string, string> = { to: "localhost", version: "1.0" }): SessionEvent => ({
+  type: "xml.streamStart", attrs, ns: NS.stream, localName: "stream", defaultNs: NS.client,
+});
+const stanza = (s: XmlElement): SessionEvent => ({ type: "xml.stanza", stanza: s });
+const plainAuth = (password: string) =>
+  stanza(el("auth", NS.sasl, { mechanism: "PLAIN" }, Buffer.from(`\0romeo\0${password}`).toString("base64")));
+const bindIq = (resource?: string) =>
+  stanza(el("iq", NS.client, { type: "set", id: "b1" }, el("bind", NS.bind, {}, resource ? el("resource", NS.bind, {}, resource) : undefined)));
+
+function start(port = new RecordingPort(), accountEvents: AccountCommand[] = []) {
+  const actor = createActor(sessionMachine, { input: { sessionId: "s1", conn: port, env: environment(accountEvents) } });
+  actor.start();
+  return { actor, port, accountEvents };
+}
+
+function bound() {
+  const s = start();
+  s.actor.send(header());
+  s.actor.send(plainAuth("pw"));
+  s.actor.send(header());
+  s.actor.send(bindIq("balcony"));
+  return s;
+}
+
+test("a valid header opens the stream and offers mechanisms", () => {
+  const { actor, port } = start();
+  actor.send(header());
+  assert.is(actor.getSnapshot().value, "streamOpen");
+  assert.match(port.text, /<stream from=localhost>/);
+  assert.match(port.text, /<mechanism>PLAIN<\/mechanism>/);
+});
+
+test("a header for another host is rejected with host-unknown and the socket closed", () => {
+  const { actor, port } = start();
+  actor.send(header({ to: "example.org", version: "1.0" }));
+  assert.is(actor.getSnapshot().status, "done");
+  assert.match(port.text, /<stream:error host-unknown>/);
+  assert.ok(port.closed);
+});
+
+test("a message before authentication is not-authorized", () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(stanza(el("message", NS.client, { to: "juliet@localhost" })));
+  assert.is(actor.getSnapshot().value, "closing");
+  assert.match(port.text, /<stream:error not-authorized>/);
+});
+
+test("PLAIN success resets the parser and waits for the new header", () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(plainAuth("pw"));
+  assert.is(actor.getSnapshot().value, "authenticated");
+  assert.match(port.text, /<success xmlns=['"]urn:ietf:params:xml:ns:xmpp-sasl['"]/);
+  assert.is(port.resets, 1);
+});
+
+test("a wrong password leads to authFailed and, after the delay, back to streamOpen", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(plainAuth("nope"));
+  assert.is(actor.getSnapshot().value, "authFailed");
+  await new Promise((r) => setTimeout(r, saslFailureDelayMs(1) + 50));
+  assert.is(actor.getSnapshot().value, "streamOpen");
+  assert.match(port.text, /<not-authorized\/>/);
+});
+
+test("the failure delay grows with each failure and is capped", () => {
+  assert.ok(saslFailureDelayMs(2) > saslFailureDelayMs(1));
+  assert.ok(saslFailureDelayMs(3) > saslFailureDelayMs(2));
+  assert.is(saslFailureDelayMs(50), 5000);
+  assert.is(saslFailureDelayMs(0), 0);
+});
+
+test("authentication from a non-loopback address without TLS is refused with encryption-required", async () => {
+  const { actor, port } = start(new RecordingPort(false, "192.0.2.7"));
+  actor.send(header());
+  actor.send(plainAuth("pw"));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.match(port.text, /<encryption-required\/>/);
+  assert.is(actor.getSnapshot().value, "streamOpen");
+});
+
+test("a stanza before binding is not-authorized", () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(plainAuth("pw"));
+  actor.send(header());
+  actor.send(stanza(el("presence", NS.client)));
+  assert.match(port.text, /<stream:error not-authorized>/);
+});
+
+test("bind asks the account actor and answers with the full JID", () => {
+  const { actor, port, accountEvents } = bound();
+  assert.is(actor.getSnapshot().value, "bound");
+  assert.is(accountEvents[0]?.type, "session.bind");
+  assert.match(port.text, /<jid>romeo@localhost\/balcony<\/jid>/);
+});
+
+test("in bound, stanzas go to the account actor stamped with the full JID", () => {
+  const { actor, accountEvents } = bound();
+  actor.send(stanza(el("message", NS.client, { to: "juliet@localhost", from: "tybalt@localhost" })));
+  const last = accountEvents[accountEvents.length - 1];
+  assert.is(last?.type, "stanza.outbound");
+  if (last?.type === "stanza.outbound") assert.is(last.stanza.attrs.from, "romeo@localhost/balcony");
+});
+
+test("in bound, an unknown top-level element is unsupported-stanza-type", () => {
+  const { actor, port } = bound();
+  actor.send(stanza(el("banana", NS.client)));
+  assert.match(port.text, /<stream:error unsupported-stanza-type>/);
+});
+
+test("a second bind on a bound stream gets not-allowed and the stream stays bound", () => {
+  const { actor, port } = bound();
+  actor.send(bindIq("again"));
+  assert.is(actor.getSnapshot().value, "bound");
+  assert.match(port.text, /<not-allowed/);
+});
+
+test("delivered stanzas are written only once bound", () => {
+  const s = start();
+  s.actor.send(header());
+  s.actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "early" }) });
+  assert.not.match(s.port.text, /early/);
+  const b = bound();
+  b.actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "late" }) });
+  assert.match(b.port.text, /id=['"]late['"]/);
+});
+
+test("the client's </stream:stream> is answered in kind and the session ends and tells its account", () => {
+  const { actor, port, accountEvents } = bound();
+  actor.send({ type: "xml.streamEnd" });
+  assert.is(actor.getSnapshot().status, "done");
+  assert.match(port.text, /<\/stream>$/);
+  assert.ok(port.closed);
+  assert.is(accountEvents[accountEvents.length - 1]?.type, "session.ended");
+});
+
+test("a kick (resource conflict) sends the stream error and waits for the client's close", () => {
+  const { actor, port } = bound();
+  actor.send({ type: "session.kick", condition: "conflict" });
+  assert.is(actor.getSnapshot().value, "closing");
+  assert.match(port.text, /<stream:error conflict>\n<\/stream>/);
+  actor.send({ type: "xml.streamEnd" });
+  assert.is(actor.getSnapshot().status, "done");
+});
+
+test("a parse error before the header opens a stream to carry the error", () => {
+  const { actor, port } = start();
+  actor.send({ type: "xml.error", condition: "restricted-xml", text: "DOCTYPE" });
+  assert.match(port.text, /^<stream from=localhost>\n<stream:error restricted-xml>/);
+  assert.is(actor.getSnapshot().status, "done");
+});
+
+test("a second stream header mid-stream is not-well-formed", () => {
+  const { actor, port } = bound();
+  actor.send(header());
+  assert.match(port.text, /<stream:error not-well-formed>/);
+});
+
+test("the socket going away ends a bound session and tells the account actor", () => {
+  const { actor, accountEvents } = bound();
+  actor.send({ type: "socket.closed" });
+  assert.is(actor.getSnapshot().status, "done");
+  assert.is(accountEvents[accountEvents.length - 1]?.type, "session.ended");
+});
+
+test.run();
