@@ -11,7 +11,6 @@ import { EventStore } from "../events/store.js";
 import { registerStandardProjections } from "../projections/index.js";
 import { registerAccount, changePassword, deleteAccount, registerAccounts } from "../accounts/account-service.js";
 import { readPassword, readLines } from "./password.js";
-import { runFiles } from "../scansion/runner.js";
 
 const USAGE = `Usage: parley <command> [options]
 
@@ -208,6 +207,8 @@ async function scansion(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("scansion needs at least one .scs file");
   const host = typeof values.host === "string" ? values.host : "127.0.0.1";
   const port = typeof values.port === "string" ? portNumber(values.port, "--port") : 5222;
+  // Loaded on demand: the server and account commands do not need the runner.
+  const { runFiles } = await import("../scansion/runner.js");
   const { failed } = await runFiles(positionals, { host, port });
   return failed === 0 ? 0 : 1;
 }

@@ -1,0 +1,124 @@
+// The `parley` command as an operator uses it: account commands against the
+// data directory of a running server, which sees the changes at once.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn, spawnSync } from "node:child_process";
+import path from "node:path";
+import { RawClient } from "../helpers/raw-client.js";
+import { startTestServer } from "../helpers/test-server.js";
+import { repoRoot } from "../helpers/paths.js";
+
+const BIN = path.join(repoRoot(), "bin", "parley.js");
+
+function parley(args: string[], input?: string) {
+  return spawnSync(process.execPath, [BIN, ...args], { input, encoding: "utf8", timeout: 30_000 });
+}
+
+test("adduser on a running server's data directory: the account can log in at once", async () => {
+  const ts = await startTestServer();
+  try {
+    const add = parley(["adduser", "mercutio@localhost", "--data", ts.dataDir], "queen mab\n");
+    assert.is(add.status, 0, add.stderr);
+    assert.match(add.stderr, /added mercutio@localhost/);
+    const c = await RawClient.connect(ts.port);
+    const jid = await c.login("mercutio", "queen mab");
+    assert.match(jid, /^mercutio@localhost\//);
+    c.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("passwd changes the password; the old one stops working", async () => {
+  const ts = await startTestServer({ accounts: [{ jid: "tybalt@localhost", password: "old" }] });
+  try {
+    const change = parley(["passwd", "tybalt@localhost", "--data", ts.dataDir], "new\n");
+    assert.is(change.status, 0, change.stderr);
+    const ok = await RawClient.connect(ts.port);
+    await ok.login("tybalt", "new");
+    ok.destroy();
+    const bad = await RawClient.connect(ts.port);
+    let refused = false;
+    try {
+      await bad.login("tybalt", "old");
+    } catch {
+      refused = true;
+    }
+    assert.ok(refused, "the old password must no longer log in");
+    bad.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("deluser disconnects the account's sessions and makes it unknown", async () => {
+  const ts = await startTestServer({ accounts: [{ jid: "paris@localhost", password: "p" }, { jid: "romeo@localhost", password: "r" }] });
+  try {
+    const paris = await RawClient.connect(ts.port);
+    await paris.login("paris", "p");
+    const del = parley(["deluser", "paris@localhost", "--data", ts.dataDir]);
+    assert.is(del.status, 0, del.stderr);
+    await paris.waitFor(/<stream:error>/, 5000);
+    await paris.waitClosed();
+    const romeo = await RawClient.connect(ts.port);
+    await romeo.login("romeo", "r");
+    romeo.write("<message type='chat' to='paris@localhost' id='x'><body>hello?</body></message>");
+    await romeo.waitFor(/<service-unavailable/);
+    romeo.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("bad input names the problem: invalid JID, existing account, missing account, empty password", async () => {
+  const ts = await startTestServer({ accounts: [{ jid: "nurse@localhost", password: "n" }] });
+  try {
+    const invalid = parley(["adduser", "not a jid@localhost", "--data", ts.dataDir], "x\n");
+    assert.is(invalid.status, 2);
+    assert.match(invalid.stderr, /not a valid JID/);
+    const exists = parley(["adduser", "nurse@localhost", "--data", ts.dataDir], "x\n");
+    assert.is(exists.status, 1);
+    assert.match(exists.stderr, /nurse@localhost/);
+    assert.match(exists.stderr, /exist/);
+    const missing = parley(["deluser", "ghost@localhost", "--data", ts.dataDir]);
+    assert.is(missing.status, 1);
+    assert.match(missing.stderr, /ghost@localhost/);
+    const empty = parley(["adduser", "friar@localhost", "--data", ts.dataDir], "\n");
+    assert.is(empty.status, 1);
+    assert.match(empty.stderr, /empty/);
+    const unknown = parley(["frobnicate"]);
+    assert.is(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("start runs in the foreground and exits 0 on SIGTERM after closing streams", async () => {
+  const ts = await startTestServer(); // only for a free data dir; its port is not used
+  const dataDir = ts.dataDir + "-cli";
+  await ts.stop();
+  const child = spawn(process.execPath, [BIN, "start", "--c2s-port", "0", "--data", dataDir, "--log-level", "info"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr.setEncoding("utf8");
+  const started = new Promise<number>((resolve, reject) => {
+    child.stderr.on("data", (d: string) => {
+      log += d;
+      const m = /c2s=127\.0\.0\.1:(\d+)/.exec(log);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", () => reject(new Error(`server exited early: ${log}`)));
+  });
+  const port = await started;
+  const add = parley(["adduser", "balthasar@localhost", "--data", dataDir], "b\n");
+  assert.is(add.status, 0, add.stderr);
+  const c = await RawClient.connect(port);
+  await c.login("balthasar", "b");
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.kill("SIGTERM");
+  await c.waitFor(/<system-shutdown/);
+  assert.is(await exited, 0);
+  c.destroy();
+});
+
+test.run();
