@@ -1,11 +1,11 @@
 // The in-memory state of one user while their account actor runs: bound
-// sessions with their presence. Roster and block list state live beside it
-// (see account-state in the roster/blocking modules) and are folded from the
-// account's event stream when the actor starts, so no stanza reads the
+// sessions with their presence, and the roster and block list folded from
+// the account's event stream when the actor starts, so no stanza reads the
 // database. Only the account actor mutates this object.
 import type { XmlElement } from "../xml/element.js";
 import type { Jid } from "../jid/jid.js";
 import type { SessionRef } from "./session-types.js";
+import { emptyRosterState, type RosterState } from "../roster/roster-types.js";
 
 export interface ResourceSession {
   readonly resource: string;
@@ -20,6 +20,8 @@ export interface ResourceSession {
   presenceAt: string | undefined;
   /** Requested the roster in this session: receives roster pushes (RFC 6121 §2.1.6). */
   interested: boolean;
+  /** Requested the block list in this session: receives block-list pushes (XEP-0191 §3.2). */
+  blocklistInterested: boolean;
   /** Full or bare JIDs this resource sent directed presence to (RFC 6121 §4.6). */
   readonly directedTo: Set<string>;
 }
@@ -27,6 +29,10 @@ export interface ResourceSession {
 export class AccountRuntime {
   readonly sessions = new Map<string, ResourceSession>();
   readonly bareJid: string;
+  /** Roster, pending requests and block list, folded from the account's stream. */
+  roster: RosterState = emptyRosterState;
+  /** The account stream's version this state reflects (for optimistic concurrency). */
+  streamVersion = 0;
 
   constructor(readonly jid: Jid) {
     this.bareJid = jid.bareString();
@@ -42,6 +48,7 @@ export class AccountRuntime {
       presence: undefined,
       presenceAt: undefined,
       interested: false,
+      blocklistInterested: false,
       directedTo: new Set(),
     };
     this.sessions.set(resource, entry);

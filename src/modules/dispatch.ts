@@ -9,23 +9,25 @@ import { errorReply, type StreamErrorCondition } from "../xmpp/errors.js";
 import { messageInbound, messageOutbound } from "./message.js";
 import { presenceInbound, presenceOutbound } from "./presence.js";
 import { accountIq, iqToResource } from "./iq.js";
-import { inboundFilter, outboundFilter } from "./stanza-filters.js";
-import { presenceHooks } from "./presence-hooks.js";
+import { inboundBlockingFilter, outboundBlockingFilter } from "./blocking.js";
+import { isContactSubscribed } from "../roster/subscription.js";
 
 /** The context for one stanza: who asks (a full JID string) and whether it is the user. */
 export function accountContext(scope: AccountScope, requester: string): AccountContext {
   const jid = parseJid(requester);
   const self = jid.bareString() === scope.runtime.bareJid;
-  const ctx: AccountContext = {
+  const deferred: (() => void)[] = [];
+  return {
     runtime: scope.runtime,
     host: scope.host,
     requester: jid,
     self,
     get mayDiscover() {
-      return self || presenceHooks.isSubscriber(ctx, jid.bareString());
+      return self || isContactSubscribed(scope.runtime.roster, jid.bareString());
     },
+    afterReply: (action) => deferred.push(action),
+    runDeferred: () => { for (const a of deferred.splice(0)) a(); },
   };
-  return ctx;
 }
 
 export function handleOutbound(scope: AccountScope, resource: string, stanza: XmlElement): void {
@@ -39,7 +41,7 @@ export function handleOutbound(scope: AccountScope, resource: string, stanza: Xm
     }
     return;
   }
-  if (!outboundFilter(ctx, stanza)) return;
+  if (!outboundBlockingFilter(ctx, stanza)) return;
   switch (stanza.name) {
     case "message":
       return messageOutbound(ctx, stanza);
@@ -55,7 +57,7 @@ export function handleInbound(scope: AccountScope, stanza: XmlElement): void {
   const from = stanza.attrs.from;
   if (from === undefined) return; // everything routed to an account carries `from`
   const ctx = accountContext(scope, from);
-  if (!inboundFilter(ctx, stanza)) return;
+  if (!inboundBlockingFilter(ctx, stanza)) return;
   const to = stanza.attrs.to;
   const slash = to === undefined ? -1 : to.indexOf("/");
   const resource = slash === -1 || to === undefined ? "" : to.slice(slash + 1);

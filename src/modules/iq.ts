@@ -57,6 +57,7 @@ export function accountIq(ctx: AccountContext, iq: XmlElement): void {
     return;
   }
   deliverReply(ctx, reply.withAttrs({ from, to: iq.attrs.from }));
+  ctx.runDeferred();
 }
 
 /** A reply to one of the user's own resources goes straight to it; others are routed. */

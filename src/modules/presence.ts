@@ -6,7 +6,10 @@ import { NS } from "../xmpp/namespaces.js";
 import type { AccountContext } from "../server/host.js";
 import type { ResourceSession } from "../actors/account-runtime.js";
 import { deliverOfflineMessages } from "./message.js";
-import { presenceHooks } from "./presence-hooks.js";
+import { parseFragment } from "../xml/fragment.js";
+import { subscribersOf, subscriptionsOf, isContactSubscribed } from "../roster/subscription.js";
+import { isBlocked } from "../blocking/blocklist.js";
+import { inboundSubscription, outboundSubscription } from "./subscriptions.js";
 
 function priorityOf(stanza: XmlElement): number {
   const text = stanza.getChildText("priority");
@@ -23,10 +26,8 @@ export function presenceOutbound(ctx: AccountContext, resource: string, stanza: 
   const type = stanza.attrs.type;
   if (stanza.attrs.to !== undefined) {
     if (type === undefined || type === "unavailable") return directedPresence(ctx, session, stanza);
-    // Subscription management and probes belong to the roster module.
-    if (presenceHooks.outboundSubscription(ctx, session, stanza)) return;
-    ctx.host.route(stanza);
-    return;
+    if (type === "error") return ctx.host.route(stanza);
+    return outboundSubscription(ctx, stanza);
   }
   if (type === undefined) return broadcastAvailable(ctx, session, stanza);
   if (type === "unavailable") return broadcastUnavailable(ctx, session, stanza);
@@ -41,7 +42,20 @@ function broadcastAvailable(ctx: AccountContext, session: ResourceSession, stanz
   session.presenceAt = ctx.host.now().toISOString();
   broadcast(ctx, session, stanza);
   if (initial) {
-    presenceHooks.initialPresence(ctx, session);
+    // RFC 6121 §4.2.2: probe the contacts whose presence we receive.
+    for (const contact of subscriptionsOf(ctx.runtime.roster)) {
+      if (isBlocked(ctx.runtime.roster, contact)) continue;
+      ctx.host.route(el("presence", NS.client, { type: "probe", from: session.fullJid, to: contact }));
+    }
+    // The user's other available resources introduce themselves to the new one.
+    for (const other of ctx.runtime.availableSessions()) {
+      if (other !== session && other.presence) session.session.send({ type: "deliver", stanza: other.presence.withAttrs({ to: session.fullJid }) });
+    }
+    // RFC 6121 §3.1.3: pending subscription requests are delivered again.
+    for (const [contact, stored] of ctx.runtime.roster.pendingIn) {
+      const request = parseFragment(stored);
+      if (request) session.session.send({ type: "deliver", stanza: request.withAttrs({ from: contact }) });
+    }
     // XEP-0160 §4: offline messages go to the first resource with non-negative priority.
     if (session.priority >= 0) deliverOfflineMessages(ctx, session.resource);
   }
@@ -65,7 +79,9 @@ function broadcastUnavailable(ctx: AccountContext, session: ResourceSession, sta
 /** To the user's available resources (the sender included) and to the subscribers. */
 function broadcast(ctx: AccountContext, session: ResourceSession, stanza: XmlElement): void {
   sendToOwnResources(ctx, stanza);
-  for (const contact of presenceHooks.subscribersFor(ctx)) {
+  for (const contact of subscribersOf(ctx.runtime.roster)) {
+    // XEP-0191: a blocked contact gets no presence, even as a subscriber.
+    if (isBlocked(ctx.runtime.roster, contact)) continue;
     session.directedTo.delete(contact);
     ctx.host.route(stanza.withAttrs({ to: contact }));
   }
@@ -82,7 +98,7 @@ function sendToOwnResources(ctx: AccountContext, stanza: XmlElement): void {
 function directedPresence(ctx: AccountContext, session: ResourceSession, stanza: XmlElement): void {
   const to = stanza.attrs.to as string;
   if (stanza.attrs.type === "unavailable") session.directedTo.delete(to);
-  else if (!presenceHooks.isSubscriber(ctx, to)) session.directedTo.add(to);
+  else if (!isContactSubscribed(ctx.runtime.roster, to.split("/")[0] as string)) session.directedTo.add(to);
   ctx.host.route(stanza);
 }
 
@@ -96,7 +112,7 @@ export function sessionWentAway(ctx: AccountContext, session: ResourceSession): 
 export function presenceInbound(ctx: AccountContext, stanza: XmlElement, toResource: string): void {
   const type = stanza.attrs.type;
   if (type !== undefined && type !== "unavailable" && type !== "error") {
-    presenceHooks.inboundSubscription(ctx, stanza);
+    inboundSubscription(ctx, stanza);
     return;
   }
   if (toResource !== "") {

@@ -4,8 +4,9 @@ import { createHash } from "node:crypto";
 import type { Database } from "better-sqlite3";
 import type { EventStore, Projection } from "../events/store.js";
 import { accountsProjection } from "./accounts.js";
+import { rosterProjection } from "./roster.js";
 
-export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection];
+export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection, rosterProjection];
 
 export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = []): void {
   for (const p of [...STANDARD_PROJECTIONS, ...extra]) store.registerProjection(p);

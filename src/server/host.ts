@@ -5,6 +5,7 @@ import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { Jid } from "../jid/jid.js";
 import type { StanzaErrorSpec } from "../xmpp/errors.js";
+import type { NewEvent, StoredEvent } from "../events/types.js";
 import type { IqRegistry } from "../routing/iq-registry.js";
 import type { AccountRuntime } from "../actors/account-runtime.js";
 import type { OfflineStore } from "../modules/offline-store.js";
@@ -23,6 +24,8 @@ export interface Host {
   now(): Date;
   /** Fold the user's stored state (roster, block list) into a starting account actor. */
   loadAccountState(runtime: AccountRuntime): void;
+  /** Append to an account stream last seen at `expectedVersion`; throws ConcurrencyError if it moved. */
+  appendAccountEvents(bareJid: string, expectedVersion: number, events: NewEvent[]): StoredEvent[];
 }
 
 /** An account actor's own view: the user's runtime and the host. */
@@ -38,6 +41,10 @@ export interface AccountContext extends AccountScope {
   readonly self: boolean;
   /** The requester may see this account's disco#info (self, or subscribed to its presence). */
   readonly mayDiscover: boolean;
+  /** Run after the reply to the current IQ is sent (pushes follow results, RFC 6121 §2.3.2). */
+  afterReply(action: () => void): void;
+  /** Runs what afterReply queued; called by the IQ dispatcher once the reply is out. */
+  runDeferred(): void;
 }
 
 export interface ServerIqContext {

@@ -8,6 +8,9 @@ import { tryParseJid, parseJid } from "../jid/jid.js";
 import { databasePath, validateConfig, type ServerConfig } from "../config.js";
 import { Logger } from "../util/logger.js";
 import { EventStore } from "../events/store.js";
+import { accountStreamId, type NewEvent, type StoredEvent } from "../events/types.js";
+import { emptyRosterState, isRosterEvent } from "../roster/roster-types.js";
+import { evolveRoster } from "../roster/roster-evolve.js";
 import { registerStandardProjections, checksumProjection } from "../projections/index.js";
 import { getCredential, listAccounts } from "../accounts/account-service.js";
 import { IqRegistry } from "../routing/iq-registry.js";
@@ -25,6 +28,8 @@ import { serverIq } from "../modules/iq.js";
 import { installPing } from "../modules/ping.js";
 import { installVersion } from "../modules/version.js";
 import { installDisco } from "../modules/disco.js";
+import { installRoster } from "../modules/roster.js";
+import { installBlocking } from "../modules/blocking.js";
 import { C2sListener } from "../net/c2s-listener.js";
 import { AccountDirectory } from "./account-directory.js";
 import { AuthFailureTracker } from "./auth-failures.js";
@@ -60,6 +65,8 @@ export class ParleyServer implements Host, SessionEnvironment {
     installPing(this);
     installVersion(this);
     installDisco(this);
+    installRoster(this);
+    installBlocking(this);
     this.c2s = new C2sListener(this);
   }
 
@@ -106,8 +113,20 @@ export class ParleyServer implements Host, SessionEnvironment {
     return new Date();
   }
 
-  loadAccountState(_runtime: AccountRuntime): void {
-    // Roster and block-list state are folded in by the roster module.
+  loadAccountState(runtime: AccountRuntime): void {
+    let roster = emptyRosterState;
+    let version = 0;
+    for (const e of this.store.readStream(accountStreamId(runtime.bareJid))) {
+      version = e.streamVersion;
+      if (e.type === "AccountDeleted") roster = emptyRosterState;
+      else if (isRosterEvent(e)) roster = evolveRoster(roster, e);
+    }
+    runtime.roster = roster;
+    runtime.streamVersion = version;
+  }
+
+  appendAccountEvents(bareJid: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] {
+    return this.store.append(accountStreamId(bareJid), expectedVersion, events);
   }
 
   route(stanza: XmlElement): void {
