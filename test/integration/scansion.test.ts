@@ -40,6 +40,10 @@ for (const file of [...own, ...shared]) {
       } else if (!result.ok) {
         assert.unreachable(formatFailure(file, result));
       }
+      // Whatever the conversation did, the projections equal a rebuild from the log.
+      const live = ts.server.projectionChecksums();
+      ts.server.store.rebuildProjections();
+      assert.equal(ts.server.projectionChecksums(), live, "projection tables differ from a rebuild of the event log");
     } finally {
       await ts.stop();
     }
