@@ -47,9 +47,18 @@ export class ScansionClient {
     return new XmlStreamParser({
       streamStart: () => {},
       stanza: (stanza) => this.receive(stanza),
-      streamEnd: () => { this.streamClosedByServer = true; this.wake(); },
+      streamEnd: () => this.serverClosed(),
       error: (err) => { this.closed = true; this.queue.push(el("parse-error", "urn:scansion:client", {}, err.message)); this.wake(); },
     }, { maxStanzaBytes: 16 * 1024 * 1024, maxDepth: 1000 });
+  }
+
+  /** The server closed its stream: answer in kind; pings still waiting will never be answered. */
+  private serverClosed(): void {
+    this.streamClosedByServer = true;
+    for (const done of this.pendingPings.values()) done();
+    this.pendingPings.clear();
+    this.socket?.end("</stream:stream>");
+    this.wake();
   }
 
   private receive(stanza: XmlElement): void {
@@ -179,7 +188,7 @@ export class ScansionClient {
 
   /** XEP-0199 ping to the server; resolves when the reply arrives. */
   ping(domain: string, timeoutMs: number): Promise<void> {
-    if (this.closed || !this.socket) return Promise.resolve();
+    if (this.closed || this.streamClosedByServer || !this.socket) return Promise.resolve();
     const id = `${BARRIER_PREFIX}${++this.pingCounter}`;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -197,6 +206,11 @@ export class ScansionClient {
 
   async close(timeoutMs: number): Promise<void> {
     if (!this.socket || this.closed) return;
+    if (this.streamClosedByServer) {
+      this.socket.destroy();
+      this.closed = true;
+      return;
+    }
     this.send("</stream:stream>");
     try {
       await this.waitUntil(() => (this.streamClosedByServer || this.closed ? true : undefined), timeoutMs, "the server to close the stream");
