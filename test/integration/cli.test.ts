@@ -2,13 +2,15 @@
 // data directory of a running server, which sees the changes at once.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { spawnServer, PARLEY_BIN } from "../helpers/server-process.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { startTestServer } from "../helpers/test-server.js";
-import { repoRoot } from "../helpers/paths.js";
 
-const BIN = path.join(repoRoot(), "bin", "parley.js");
+const BIN = PARLEY_BIN;
 
 function parley(args: string[], input?: string) {
   return spawnSync(process.execPath, [BIN, ...args], { input, encoding: "utf8", timeout: 30_000 });
@@ -95,30 +97,20 @@ test("bad input names the problem: invalid JID, existing account, missing accoun
 });
 
 test("start runs in the foreground and exits 0 on SIGTERM after closing streams", async () => {
-  const ts = await startTestServer(); // only for a free data dir; its port is not used
-  const dataDir = ts.dataDir + "-cli";
-  await ts.stop();
-  const child = spawn(process.execPath, [BIN, "start", "--c2s-port", "0", "--data", dataDir, "--log-level", "info"], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr.setEncoding("utf8");
-  const started = new Promise<number>((resolve, reject) => {
-    child.stderr.on("data", (d: string) => {
-      log += d;
-      const m = /c2s=127\.0\.0\.1:(\d+)/.exec(log);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once("exit", () => reject(new Error(`server exited early: ${log}`)));
-  });
-  const port = await started;
-  const add = parley(["adduser", "balthasar@localhost", "--data", dataDir], "b\n");
-  assert.is(add.status, 0, add.stderr);
-  const c = await RawClient.connect(port);
-  await c.login("balthasar", "b");
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  child.kill("SIGTERM");
-  await c.waitFor(/<system-shutdown/);
-  assert.is(await exited, 0);
-  c.destroy();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-cli-"));
+  try {
+    const server = await spawnServer(dataDir);
+    const add = parley(["adduser", "balthasar@localhost", "--data", dataDir], "b\n");
+    assert.is(add.status, 0, add.stderr);
+    const c = await RawClient.connect(server.port);
+    await c.login("balthasar", "b");
+    const exited = server.stop();
+    await c.waitFor(/<system-shutdown/);
+    assert.is(await exited, 0);
+    c.destroy();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 test.run();
