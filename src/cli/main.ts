@@ -11,6 +11,9 @@ import { EventStore } from "../events/store.js";
 import { registerStandardProjections } from "../projections/index.js";
 import { registerAccount, changePassword, deleteAccount, registerAccounts } from "../accounts/account-service.js";
 import { readPassword, readLines } from "./password.js";
+import { openExisting, listEvents, replayAccount, diffAccount, explain, printReports, exportEvents, importEvents } from "./debug.js";
+import { parseLogPoint, type LogPoint } from "../replay/replay.js";
+import { verifyProjections, rebuildAndReport } from "../replay/verify.js";
 
 const USAGE = `Usage: parley <command> [options]
 
@@ -27,6 +30,20 @@ Commands:
   deluser JID [--data DIR]  delete an account
   scansion FILE... [--host H] [--port N]
                             run scansion scripts against a running server
+
+Debugging (work on a running server's data directory; only rebuild and import write):
+  events [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow]
+                            one line per event (or JSON lines); --follow waits for new ones
+  replay --account JID [--until SEQ|TIME]
+                            the account's roster, pending requests and block list at that point
+  replay --account JID --diff A B
+                            what changed between two points, and the events that changed it
+  replay --account JID --explain CONTACT
+                            the chain of events behind the subscription with CONTACT
+  verify                    compare every projection with a replay of the log (writes nothing)
+  rebuild                   rebuild every projection from the log; report any divergence
+  export                    the event log as JSON lines on stdout
+  import FILE|-             load exported JSON lines into an empty data directory
 `;
 
 export class UsageError extends Error {
@@ -52,6 +69,17 @@ export async function main(argv: string[]): Promise<number> {
         return deluser(rest);
       case "scansion":
         return await scansion(rest);
+      case "events":
+        return await events(rest);
+      case "replay":
+        return replay(rest);
+      case "verify":
+      case "rebuild":
+        return projections(command, rest);
+      case "export":
+        return exportCommand(rest);
+      case "import":
+        return await importCommand(rest);
       case undefined:
       case "help":
       case "--help":
@@ -211,4 +239,105 @@ async function scansion(args: string[]): Promise<number> {
   const { runFiles } = await import("../scansion/runner.js");
   const { failed } = await runFiles(positionals, { host, port });
   return failed === 0 ? 0 : 1;
+}
+
+const out = (line: string) => process.stdout.write(line + "\n");
+
+function dataOption(values: Record<string, OptionValue>): string | undefined {
+  return typeof values.data === "string" ? values.data : undefined;
+}
+
+function point(value: OptionValue, flag: string): LogPoint | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") throw new UsageError(`${flag} needs a value`);
+  try {
+    return parseLogPoint(value);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+}
+
+async function events(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    data: { type: "string" }, account: { type: "string" }, type: { type: "string", multiple: true },
+    since: { type: "string" }, until: { type: "string" }, json: { type: "boolean" }, follow: { type: "boolean" },
+  });
+  if (positionals.length > 0) throw new UsageError(`events takes no arguments, got '${positionals.join(" ")}'`);
+  const store = openExisting(dataOption(values), true);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    await listEvents(store, {
+      account: typeof values.account === "string" ? bareJidArg([values.account], "events --account") : undefined,
+      types: Array.isArray(values.type) ? values.type.map(String) : undefined,
+      since: point(values.since, "--since"),
+      until: point(values.until, "--until"),
+    }, values.json === true, out, values.follow === true ? { signal: controller.signal, intervalMs: 250 } : undefined);
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    store.close();
+  }
+  return 0;
+}
+
+function replay(args: string[]): number {
+  const { values, positionals } = parse(args, {
+    data: { type: "string" }, account: { type: "string" }, until: { type: "string" },
+    diff: { type: "boolean" }, explain: { type: "string" },
+  });
+  if (typeof values.account !== "string") throw new UsageError("replay needs --account JID");
+  const account = bareJidArg([values.account], "replay --account");
+  const store = openExisting(dataOption(values), true);
+  try {
+    if (values.diff === true) {
+      if (positionals.length !== 2) throw new UsageError("replay --diff needs two points: A B (sequence numbers or times)");
+      diffAccount(store, account, point(positionals[0], "--diff A") as LogPoint, point(positionals[1], "--diff B") as LogPoint, out);
+    } else if (typeof values.explain === "string") {
+      explain(store, account, bareJidArg([values.explain], "replay --explain"), out);
+    } else {
+      if (positionals.length > 0) throw new UsageError(`unexpected '${positionals.join(" ")}'`);
+      replayAccount(store, account, point(values.until, "--until"), out);
+    }
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+function projections(command: "verify" | "rebuild", args: string[]): number {
+  const { values, positionals } = parse(args, { data: { type: "string" } });
+  if (positionals.length > 0) throw new UsageError(`${command} takes no arguments`);
+  const store = openExisting(dataOption(values), command === "verify");
+  try {
+    const reports = command === "verify" ? verifyProjections(store) : rebuildAndReport(store);
+    const ok = printReports(reports, out);
+    if (command === "rebuild") out(ok ? "rebuilt; the projections already matched the log" : "rebuilt; the projections marked DIFF had diverged from the log and now match it");
+    return ok || command === "rebuild" ? 0 : 1;
+  } finally {
+    store.close();
+  }
+}
+
+function exportCommand(args: string[]): number {
+  const { values, positionals } = parse(args, { data: { type: "string" } });
+  if (positionals.length > 0) throw new UsageError("export takes no arguments; it writes to stdout");
+  const store = openExisting(dataOption(values), true);
+  try {
+    const n = exportEvents(store, out);
+    process.stderr.write(`exported ${n} events\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+async function importCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: "string" } });
+  if (positionals.length !== 1) throw new UsageError("import takes one file (or - for stdin)");
+  const n = await importEvents(dataOption(values), positionals[0] as string);
+  process.stderr.write(`imported ${n} events and rebuilt the projections\n`);
+  return 0;
 }

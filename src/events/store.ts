@@ -160,14 +160,38 @@ export class EventStore {
 
   /** Empty every projection and replay the whole log into them, in one transaction. */
   rebuildProjections(): void {
+    this.db.transaction(() => this.replayIntoProjections()).immediate();
+  }
+
+  private replayIntoProjections(): void {
+    for (const p of this.projections) p.reset(this.db);
+    // .all(), not .iterate(): projections write on this connection while we read.
+    for (const row of this.db.prepare("SELECT * FROM events ORDER BY seq").all() as EventRow[]) {
+      const event = this.fromRow(row);
+      for (const p of this.projections) p.apply(this.db, event);
+    }
+  }
+
+  /**
+   * Writes events exactly as exported (same seq, stream, version, time) into a
+   * database that has no events yet, then rebuilds the projections. For
+   * `parley import`; all or nothing.
+   */
+  importEvents(events: Iterable<StoredEvent>): number {
+    const insert = this.db.prepare(`INSERT INTO events
+      (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    let count = 0;
     this.db.transaction(() => {
-      for (const p of this.projections) p.reset(this.db);
-      const rows = this.db.prepare("SELECT * FROM events ORDER BY seq").all() as EventRow[];
-      for (const row of rows) {
-        const event = this.fromRow(row);
-        for (const p of this.projections) p.apply(this.db, event);
+      if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
+      for (const e of events) {
+        insert.run(e.seq, e.streamId, e.streamVersion, e.type, e.schemaVersion,
+          JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
+        count++;
       }
+      this.replayIntoProjections();
     }).immediate();
+    return count;
   }
 
   close(): void {

@@ -38,7 +38,8 @@ export class AccountDirectory {
 
   /** Read events appended since we last looked, by anyone. */
   catchUp(): void {
-    for (const e of this.store.readAll({ afterSeq: this.lastSeq })) {
+    // Collected first: the listeners may use the database while we would still be iterating.
+    for (const e of [...this.store.readAll({ afterSeq: this.lastSeq })]) {
       this.lastSeq = e.seq;
       if (this.own.delete(e.seq)) continue;
       this.apply(e);

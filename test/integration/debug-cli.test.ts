@@ -1,0 +1,178 @@
+// The debugging commands on the log of a scripted session: events, replay
+// (--until, --diff, --explain), verify, rebuild, export/import, --follow.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { RawClient } from "../helpers/raw-client.js";
+import { startTestServer } from "../helpers/test-server.js";
+import { PARLEY_BIN } from "../helpers/server-process.js";
+
+function parley(args: string[], input?: string) {
+  return spawnSync(process.execPath, [PARLEY_BIN, ...args], { input, encoding: "utf8", timeout: 30_000 });
+}
+
+async function sync(c: RawClient, id: string): Promise<void> {
+  c.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  await c.waitFor(new RegExp(`id=['"]${id}['"]`));
+}
+
+let dataDir = "";
+
+test.before(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-debug-"));
+  const ts = await startTestServer({
+    dataDir,
+    accounts: [{ jid: "romeo@localhost", password: "r" }, { jid: "juliet@localhost", password: "j" }],
+  });
+  const romeo = await RawClient.connect(ts.port);
+  await romeo.login("romeo", "r", "laptop");
+  const juliet = await RawClient.connect(ts.port);
+  await juliet.login("juliet", "j", "balcony");
+  romeo.write("<presence/>");
+  juliet.write("<presence/>");
+  await sync(romeo, "s1");
+  await sync(juliet, "s2");
+  romeo.write("<presence type='subscribe' to='juliet@localhost'/>");
+  await sync(romeo, "s3");
+  juliet.write("<presence type='subscribed' to='romeo@localhost'/>");
+  await sync(juliet, "s4");
+  juliet.write("<presence type='subscribe' to='romeo@localhost'/>");
+  await sync(juliet, "s5");
+  romeo.write("<presence type='subscribed' to='juliet@localhost'/>");
+  await sync(romeo, "s6");
+  juliet.write("<presence type='unsubscribed' to='romeo@localhost'/>");
+  await sync(juliet, "s7");
+  romeo.write("<iq type='set' id='b'><block xmlns='urn:xmpp:blocking'><item jid='tybalt@localhost'/></block></iq>");
+  await sync(romeo, "s8");
+  romeo.destroy();
+  juliet.destroy();
+  await ts.stop();
+});
+
+test.after(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataDir + "-imported", { recursive: true, force: true });
+});
+
+test("events lists every event with who caused it; filters by account and type; JSON lines", () => {
+  const all = parley(["events", "--data", dataDir]);
+  assert.is(all.status, 0, all.stderr);
+  assert.match(all.stdout, /#1 .* romeo@localhost  AccountRegistered/);
+  assert.match(all.stdout, /SubscriptionRequestReceived  romeo@localhost asked to see our presence \(pending in\) by the contact romeo@localhost/);
+  const romeo = parley(["events", "--data", dataDir, "--account", "romeo@localhost", "--type", "SubscriptionGranted"]);
+  assert.is(romeo.stdout.trim().split("\n").length, 1, romeo.stdout);
+  assert.match(romeo.stdout, /juliet@localhost approved us/);
+  const json = parley(["events", "--data", dataDir, "--json", "--since", "2"]);
+  const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { seq: number });
+  assert.ok(lines.length > 3);
+  assert.ok(lines.every((e) => e.seq > 2));
+});
+
+test("replay shows the roster now, and as it was before a given event", () => {
+  const now = parley(["replay", "--account", "romeo@localhost", "--data", dataDir]);
+  assert.is(now.status, 0, now.stderr);
+  // Juliet's unsubscribed cancelled romeo's subscription to her: both → from.
+  assert.match(now.stdout, /juliet@localhost\s+from\n/);
+  assert.match(now.stdout, /blocked: tybalt@localhost/);
+  const events = parley(["events", "--data", dataDir, "--account", "romeo@localhost", "--type", "SubscriptionGranted", "--json"]);
+  const granted = (JSON.parse(events.stdout.trim()) as { seq: number }).seq;
+  const before = parley(["replay", "--account", "romeo@localhost", "--until", String(granted - 1), "--data", dataDir]);
+  assert.match(before.stdout, /juliet@localhost\s+none \+ pending out/);
+  const at = parley(["replay", "--account", "romeo@localhost", "--until", String(granted), "--data", dataDir]);
+  assert.match(at.stdout, /juliet@localhost\s+to\n/);
+});
+
+test("replay --diff names what changed and the events that changed it", () => {
+  const diff = parley(["replay", "--account", "romeo@localhost", "--diff", "1", "1000", "--data", dataDir]);
+  assert.is(diff.status, 0, diff.stderr);
+  assert.match(diff.stdout, /juliet@localhost: not in the roster → from/);
+  assert.match(diff.stdout, /#\d+ .* SubscriptionCancelled: we no longer see juliet@localhost's presence by the contact juliet@localhost/);
+  assert.match(diff.stdout, /blocked: nobody → tybalt@localhost/);
+});
+
+test("replay --explain tells why romeo and juliet are `from` and not `both`", () => {
+  const why = parley(["replay", "--account", "romeo@localhost", "--explain", "juliet@localhost", "--data", dataDir]);
+  assert.is(why.status, 0, why.stderr);
+  const text = why.stdout;
+  const order = ["SubscriptionRequested", "SubscriptionGranted", "SubscriptionRequestReceived", "ContactApproved", "SubscriptionCancelled"];
+  let at = 0;
+  for (const type of order) {
+    const i = text.indexOf(type, at);
+    assert.ok(i >= 0, `${type} missing or out of order in:\n${text}`);
+    at = i;
+  }
+  assert.match(text, /SubscriptionCancelled by the contact juliet@localhost\n\s+→ from/);
+  assert.match(text, /now: from/);
+});
+
+test("verify finds a tampered projection; rebuild repairs it", () => {
+  assert.is(parley(["verify", "--data", dataDir]).status, 0);
+  const db = new Database(path.join(dataDir, "parley.sqlite"));
+  db.prepare("UPDATE roster_items SET subscription = 'both' WHERE account = 'romeo@localhost'").run();
+  db.close();
+  const bad = parley(["verify", "--data", dataDir]);
+  assert.is(bad.status, 1);
+  assert.match(bad.stdout, /DIFF roster/);
+  assert.match(bad.stdout, /roster_items/);
+  const rebuilt = parley(["rebuild", "--data", dataDir]);
+  assert.is(rebuilt.status, 0, rebuilt.stderr);
+  assert.match(rebuilt.stdout, /had diverged/);
+  const good = parley(["verify", "--data", dataDir]);
+  assert.is(good.status, 0, good.stdout);
+  assert.match(good.stdout, /OK   roster/);
+});
+
+test("export then import into a fresh data directory gives the same log and projections", () => {
+  const exported = parley(["export", "--data", dataDir]);
+  assert.is(exported.status, 0, exported.stderr);
+  const file = path.join(dataDir, "log.jsonl");
+  writeFileSync(file, exported.stdout);
+  const imported = parley(["import", file, "--data", dataDir + "-imported"]);
+  assert.is(imported.status, 0, imported.stderr);
+  const again = parley(["export", "--data", dataDir + "-imported"]);
+  assert.is(again.stdout, exported.stdout);
+  const verify = parley(["verify", "--data", dataDir + "-imported"]);
+  assert.is(verify.status, 0, verify.stdout);
+  const replayed = parley(["replay", "--account", "romeo@localhost", "--data", dataDir + "-imported"]);
+  assert.match(replayed.stdout, /juliet@localhost\s+from\n/);
+  const twice = parley(["import", file, "--data", dataDir + "-imported"]);
+  assert.is(twice.status, 1);
+  assert.match(twice.stderr, /already has events/);
+});
+
+test("events --follow prints events appended by another process", async () => {
+  const child = spawn(process.execPath, [PARLEY_BIN, "events", "--follow", "--data", dataDir, "--type", "AccountRegistered"], { stdio: ["ignore", "pipe", "pipe"] });
+  let seen = "";
+  child.stdout.setEncoding("utf8");
+  const appeared = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not followed: ${seen}`)), 10_000);
+    child.stdout.on("data", (d: string) => {
+      seen += d;
+      if (seen.includes("benvolio@localhost")) { clearTimeout(timer); resolve(); }
+    });
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(parley(["adduser", "benvolio@localhost", "--data", dataDir], "b\n").status, 0);
+  await appeared;
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.kill("SIGINT");
+  assert.is(await exit, 0);
+});
+
+test("bad input names the problem", () => {
+  const missing = parley(["events", "--data", path.join(dataDir, "nowhere")]);
+  assert.is(missing.status, 1);
+  assert.match(missing.stderr, /no Parley database/);
+  const badPoint = parley(["replay", "--account", "romeo@localhost", "--until", "yesterday-ish", "--data", dataDir]);
+  assert.is(badPoint.status, 2);
+  assert.match(badPoint.stderr, /neither an event sequence number nor a time/);
+  const noAccount = parley(["replay", "--data", dataDir]);
+  assert.is(noAccount.status, 2);
+  assert.match(noAccount.stderr, /--account/);
+});
+
+test.run();
