@@ -441,7 +441,9 @@ export const sessionMachine = setup({
       },
     },
     closing: {
-      entry: "sendStreamClose",
+      // RFC 6120 §4.4: we close our stream and our half of the TCP connection,
+      // then give the client a moment to close its own.
+      entry: ["sendStreamClose", "closeSocket"],
       after: { closeGrace: { target: "closed" } },
       on: {
         "xml.streamEnd": { target: "closed" },

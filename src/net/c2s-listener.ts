@@ -47,6 +47,12 @@ export class C2sListener {
     });
   }
 
+  /** The state of a session actor (for tests and debugging); undefined once it is gone. */
+  stateOf(sessionId: string): string | undefined {
+    const s = this.sessions.get(sessionId);
+    return s ? String(s.actor.getSnapshot().value) : undefined;
+  }
+
   forget(sessionId: string): void {
     this.sessions.delete(sessionId);
   }

@@ -79,6 +79,11 @@ export class ParleyServer implements Host, SessionEnvironment {
     return server;
   }
 
+  /** A session actor's state by stream id (the id in the server's stream header). */
+  sessionState(sessionId: string): string | undefined {
+    return this.c2s.stateOf(sessionId);
+  }
+
   get c2sPort(): number {
     return this.c2s.port;
   }

@@ -95,3 +95,29 @@ export class RawClient {
     this.socket.destroy();
   }
 }
+
+/** A SCRAM-SHA-256 exchange (RFC 5802/7677) on a raw client whose stream is open; resolves on <success/>. */
+export async function scramSha256(c: RawClient, user: string, password: string): Promise<void> {
+  const { randomBytes, pbkdf2Sync } = await import("node:crypto");
+  const { hmac, digest, preparePassword } = await import("../../src/sasl/credentials.js");
+  const cnonce = randomBytes(18).toString("base64");
+  const first = `n=${user},r=${cnonce}`;
+  c.clear();
+  c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${Buffer.from(`n,,${first}`).toString("base64")}</auth>`);
+  const challengeText = await c.waitFor(/<challenge[^>]*>([^<]+)<\/challenge>/);
+  const serverFirst = Buffer.from((/<challenge[^>]*>([^<]+)<\/challenge>/.exec(challengeText) as RegExpExecArray)[1] as string, "base64").toString();
+  const fields = new Map(serverFirst.split(",").map((kv) => [kv[0] as string, kv.slice(2)]));
+  const salted = pbkdf2Sync(preparePassword(password), Buffer.from(fields.get("s") ?? "", "base64"), Number(fields.get("i")), 32, "sha256");
+  const clientKey = hmac("SHA-256", salted, "Client Key");
+  const withoutProof = `c=biws,r=${fields.get("r")}`;
+  const authMessage = `${first},${serverFirst},${withoutProof}`;
+  const signature = hmac("SHA-256", digest("SHA-256", clientKey), authMessage);
+  const proof = Buffer.from(clientKey.map((b, i) => b ^ (signature[i] as number))).toString("base64");
+  c.clear();
+  c.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(`${withoutProof},p=${proof}`).toString("base64")}</response>`);
+  const done = await c.waitFor(/<success[^>]*>([^<]*)<\/success>|<failure/);
+  const m = /<success[^>]*>([^<]*)<\/success>/.exec(done);
+  if (!m) throw new Error(`SCRAM failed: ${done}`);
+  const expected = hmac("SHA-256", hmac("SHA-256", salted, "Server Key"), authMessage).toString("base64");
+  if (Buffer.from(m[1] as string, "base64").toString() !== `v=${expected}`) throw new Error("the server's SCRAM signature is wrong");
+}
