@@ -9,7 +9,7 @@ import { databasePath, validateConfig, type ServerConfig } from "../config.js";
 import { Logger } from "../util/logger.js";
 import { EventStore } from "../events/store.js";
 import { accountStreamId, type NewEvent, type StoredEvent } from "../events/types.js";
-import { emptyRosterState, isRosterEvent } from "../roster/roster-types.js";
+import { emptyRosterState, isRosterEvent, type RosterState } from "../roster/roster-types.js";
 import { evolveRoster } from "../roster/roster-evolve.js";
 import { registerStandardProjections, checksumProjection } from "../projections/index.js";
 import { getCredential, listAccounts } from "../accounts/account-service.js";
@@ -77,6 +77,13 @@ export class ParleyServer implements Host, SessionEnvironment {
     server.tailTimer.unref();
     log.info("Parley started", { domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`, data: config.dataDir });
     return server;
+  }
+
+  /** The in-memory roster state of a running account actor (for tests and debugging). */
+  accountState(bareJid: string): RosterState | undefined {
+    const ref = this.system.system.get(accountSystemId(bareJid));
+    if (!ref || ref.getSnapshot().status !== "active") return undefined;
+    return (ref.getSnapshot() as { context: { runtime: AccountRuntime } }).context.runtime.roster;
   }
 
   /** A session actor's state by stream id (the id in the server's stream header). */
