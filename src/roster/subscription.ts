@@ -63,12 +63,15 @@ export function subscriptionsOf(state: RosterState): string[] {
 export function decideOutbound(state: RosterState, type: SubscriptionType, contact: string): Decision {
   switch (type) {
     case "subscribe": {
-      // §3.1.2: route it always; pending out unless already pending or subscribed.
+      // §3.1.2: routed in every state (it lets a contact's server that lost
+      // state resynchronise, and Prosody does the same); pending out unless
+      // already pending or subscribed.
       if (isContactPendingOut(state, contact) || isUserSubscribed(state, contact)) return none(true);
       return { ...none(true), events: [{ type: "SubscriptionRequested", payload: { jid: contact } }] };
     }
     case "unsubscribe": {
-      // §3.3.2: route it; the user's subscription (and any pending request) ends.
+      // §3.3.2: routed in every state, like subscribe; the user's
+      // subscription (and any pending request) ends.
       if (!isUserSubscribed(state, contact) && !isContactPendingOut(state, contact)) return none(true);
       return { ...none(true), events: [{ type: "SubscriptionCancelled", payload: { jid: contact } }] };
     }
@@ -79,10 +82,8 @@ export function decideOutbound(state: RosterState, type: SubscriptionType, conta
         if (isUserSubscribed(state, contact)) effects.push({ kind: "presence", type: "probe", to: contact });
         return { events: [{ type: "ContactApproved", payload: { jid: contact } }], pass: true, audience: "interested", effects };
       }
-      if (isContactSubscribed(state, contact)) {
-        // Already approved: repeat the approval and our presence, change nothing.
-        return { ...none(true), effects: [{ kind: "currentPresence", to: contact, orUnavailable: false }] };
-      }
+      // A.2.3: From, From + Pending Out, Both: nothing to approve; not routed.
+      if (isContactSubscribed(state, contact)) return none(false);
       // §3.4: no request to answer: remember a pre-approval instead; nothing is routed.
       if (isContactPreApproved(state, contact)) return none(false);
       return { ...none(false), events: [{ type: "ContactPreApproved", payload: { jid: contact } }] };
