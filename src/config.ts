@@ -6,7 +6,15 @@ import type { LogLevel } from "./util/logger.js";
 export interface ServerConfig {
   /** Virtual hosts served; the first is the default. */
   domains: string[];
-  c2s: { host: string; port: number };
+  /** Client connections: STARTTLS on `port`, Direct TLS (XEP-0368) on `directTlsPort`. */
+  c2s: { host: string; port: number; directTlsPort: number };
+  tls: {
+    /** PEM files; when absent a self-signed certificate is generated into the data directory. */
+    certFile?: string;
+    keyFile?: string;
+    /** Refuse authentication before TLS, loopback included (otherwise loopback counts as secure). */
+    requireEncryption: boolean;
+  };
   dataDir: string;
   limits: {
     /** XEP-0478 max-bytes: the largest stanza accepted, in bytes. */
@@ -29,7 +37,8 @@ export interface ServerConfig {
 export function defaultConfig(): ServerConfig {
   return {
     domains: ["localhost"],
-    c2s: { host: "127.0.0.1", port: 5222 },
+    c2s: { host: "127.0.0.1", port: 5222, directTlsPort: 5223 },
+    tls: { requireEncryption: false },
     dataDir: path.resolve("data"),
     limits: {
       maxStanzaBytes: 256 * 1024,
@@ -59,9 +68,13 @@ export function validateConfig(c: ServerConfig): ServerConfig {
       throw new ConfigError("domains", `'${d}' is not a valid domain name`);
     }
   }
-  const port = c.c2s.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError("c2s.port", `${port} is not a port number (0-65535)`);
+  for (const [key, port] of [["c2s.port", c.c2s.port], ["c2s.directTlsPort", c.c2s.directTlsPort]] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(key, `${port} is not a port number (0-65535)`);
+    }
+  }
+  if ((c.tls.certFile === undefined) !== (c.tls.keyFile === undefined)) {
+    throw new ConfigError(c.tls.certFile === undefined ? "tls.certFile" : "tls.keyFile", "certFile and keyFile go together");
   }
   for (const [k, v] of Object.entries(c.limits)) {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`limits.${k}`, `${v} must be a positive integer`);

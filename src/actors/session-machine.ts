@@ -64,6 +64,8 @@ export type SessionEvent =
   | { type: "sasl.success"; data: Buffer | undefined; user: Jid }
   | { type: "sasl.failure"; failure: PendingFailure }
   | { type: "idle.timeout" }
+  | { type: "tls.established" }
+  | { type: "tls.failed"; reason: string }
   | SessionCommand;
 
 const isSasl = (name: string) => ({ event }: { event: SessionEvent }) =>
@@ -109,6 +111,8 @@ export const sessionMachine = setup({
     isBindRequest: ({ event }) => event.type === "xml.stanza" && bindRequest(event.stanza) !== undefined,
     isSessionRequest: ({ event }) => event.type === "xml.stanza" && isSessionIq(event.stanza),
     isSaslElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS.sasl,
+    isStartTls: ({ event }) => event.type === "xml.stanza" && event.stanza.name === "starttls" && event.stanza.ns === NS.tls,
+    tlsAvailable: ({ context }) => context.conn.canStartTls,
     isRoutableStanza: ({ event }) =>
       event.type === "xml.stanza" && event.stanza.ns === NS.client &&
       (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
@@ -162,6 +166,20 @@ export const sessionMachine = setup({
       }
     },
     sendStreamClose: ({ context }) => context.conn.sendStreamClose(),
+    /** RFC 6120 §5.4.2.3: proceed, then the TLS handshake on the same socket. */
+    proceedWithTls: ({ context }) => {
+      context.conn.sendStanza(el("proceed", NS.tls));
+      context.conn.startTls();
+    },
+    /** RFC 6120 §5.4.2.2: STARTTLS is not possible here: failure, then close. */
+    refuseTls: ({ context }) => {
+      context.conn.sendStanza(el("failure", NS.tls));
+      context.conn.sendStreamClose();
+      context.conn.close();
+    },
+    logTlsFailure: ({ context, event }) => {
+      if (event.type === "tls.failed") context.env.log.info("TLS negotiation failed", { session: context.sessionId, reason: event.reason });
+    },
     closeSocket: ({ context }) => context.conn.close(),
     createMechanism: assign({
       mechanism: ({ context, event }) => {
@@ -322,6 +340,8 @@ export const sessionMachine = setup({
     streamOpen: {
       on: {
         "xml.stanza": [
+          { guard: and(["isStartTls", "tlsAvailable"]), target: "negotiatingTls", actions: "proceedWithTls" },
+          { guard: "isStartTls", target: "closed", actions: "refuseTls" },
           {
             guard: and(["isSaslAuth", not("encryptionSatisfied")]),
             target: "authFailed",
@@ -329,7 +349,7 @@ export const sessionMachine = setup({
               type: "failWith",
               params: {
                 condition: "encryption-required",
-                text: "Authentication without TLS is allowed only from loopback; this server has no TLS yet",
+                text: "Authentication requires TLS here: use STARTTLS (or Direct TLS) first",
                 counts: false,
               },
             },
@@ -345,6 +365,14 @@ export const sessionMachine = setup({
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
           },
         ],
+      },
+    },
+    // After <proceed/>: the TLS handshake; then the client opens a new stream (RFC 6120 §5.4.3.3).
+    negotiatingTls: {
+      on: {
+        "tls.established": { target: "connected" },
+        "tls.failed": { target: "closed", actions: "logTlsFailure" },
+        "xml.stanza": {},
       },
     },
     authenticating: {

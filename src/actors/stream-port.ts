@@ -6,6 +6,12 @@ import type { StreamErrorCondition } from "../xmpp/errors.js";
 export interface StreamPort {
   readonly remoteAddress: string;
   readonly isLoopback: boolean;
+  /** TLS is in place (after STARTTLS, or Direct TLS). */
+  readonly secure: boolean;
+  /** STARTTLS can be offered: a certificate is configured and TLS is not yet in place. */
+  readonly canStartTls: boolean;
+  /** Switch to TLS after <proceed/>; the outcome arrives as tls.established or tls.failed. */
+  startTls(): void;
   openStream(from: string, id: string, to?: string): void;
   sendStanza(stanza: XmlElement): void;
   sendStreamError(condition: StreamErrorCondition, text?: string): void;

@@ -20,7 +20,10 @@ const USAGE = `Usage: parley <command> [options]
 Commands:
   start                     run the server in the foreground
       --domain D            a domain to serve (repeatable; default localhost)
-      --c2s-port N          client port (default 5222)
+      --c2s-port N          client port, STARTTLS (default 5222)
+      --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
+      --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
+      --require-encryption  refuse authentication before TLS, loopback included
       --bind ADDR           address to listen on (default 127.0.0.1)
       --data DIR            data directory (default ./data)
       --log-level L         debug | info | warn | error (default info)
@@ -124,6 +127,10 @@ async function start(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     domain: { type: "string", multiple: true },
     "c2s-port": { type: "string" },
+    "direct-tls-port": { type: "string" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    "require-encryption": { type: "boolean" },
     bind: { type: "string" },
     data: { type: "string" },
     "log-level": { type: "string" },
@@ -132,6 +139,10 @@ async function start(args: string[]): Promise<number> {
   const config: ServerConfig = defaultConfig();
   if (Array.isArray(values.domain)) config.domains = values.domain.map((d: string | boolean) => String(d).toLowerCase());
   if (typeof values["c2s-port"] === "string") config.c2s.port = portNumber(values["c2s-port"], "--c2s-port");
+  if (typeof values["direct-tls-port"] === "string") config.c2s.directTlsPort = portNumber(values["direct-tls-port"], "--direct-tls-port");
+  if (typeof values.cert === "string") config.tls.certFile = path.resolve(values.cert);
+  if (typeof values.key === "string") config.tls.keyFile = path.resolve(values.key);
+  if (values["require-encryption"] === true) config.tls.requireEncryption = true;
   if (typeof values.bind === "string") config.c2s.host = values.bind;
   if (typeof values.data === "string") config.dataDir = path.resolve(values.data);
   const level = values["log-level"];

@@ -1,6 +1,8 @@
-// The byte side of a c2s stream: a socket, the XML parser fed from it, and
-// writes. The session actor owns one and decides; this only does I/O.
+// The byte side of a c2s stream: a socket (plain, or TLS after STARTTLS or
+// for Direct TLS), the XML parser fed from it, and writes. The session actor
+// owns one and decides; this only does I/O.
 import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import type { XmlElement } from "../xml/element.js";
@@ -13,44 +15,98 @@ export interface ConnectionLimits {
   maxDepth: number;
 }
 
+export interface ConnectionEvents {
+  /** The transport is gone (either side closed it, or it failed). */
+  closed(): void;
+  /** STARTTLS finished (or failed: `error` set). */
+  tlsDone(error?: Error): void;
+  debug(message: string): void;
+}
+
 export class Connection implements StreamPort {
   private readonly parser: XmlStreamParser;
-  private closed = false;
+  private socket: Socket;
+  private closing = false;
+  private readonly onData = (chunk: Buffer) => {
+    this.lastActivity = Date.now();
+    this.parser.write(chunk);
+  };
+  private readonly onClose = () => this.events.closed();
+  private readonly onError = (err: Error) => this.events.debug(`socket error: ${err.message}`);
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();
 
   constructor(
-    readonly socket: Socket,
+    socket: Socket,
     listener: StreamListener,
     limits: ConnectionLimits,
+    private readonly events: ConnectionEvents,
+    private readonly tlsContext: SecureContext | undefined,
   ) {
     this.parser = new XmlStreamParser(listener, limits);
+    this.socket = socket;
     socket.setNoDelay(true);
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("data", this.onData);
+    socket.on("close", this.onClose);
+    socket.on("error", this.onError);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off("data", this.onData);
+    socket.off("close", this.onClose);
+    socket.off("error", this.onError);
   }
 
   get remoteAddress(): string {
     return this.socket.remoteAddress ?? "unknown";
   }
 
-  /** RFC 6120 §13.8: until TLS exists, only loopback may authenticate in the clear. */
+  /** RFC 6120 §13.8: loopback may be treated as secure unless configured otherwise. */
   get isLoopback(): boolean {
     const a = this.socket.remoteAddress ?? "";
     return a === "::1" || a.startsWith("127.") || a.startsWith("::ffff:127.");
   }
 
-  /** Feed received bytes to the parser. */
-  receive(chunk: Buffer): void {
-    this.lastActivity = Date.now();
-    this.parser.write(chunk);
+  get secure(): boolean {
+    return this.socket instanceof TLSSocket && this.socket.encrypted;
   }
 
-  /** A new stream starts after SASL success (RFC 6120 §6.4.6). */
+  get canStartTls(): boolean {
+    return this.tlsContext !== undefined && !this.secure;
+  }
+
+  get tlsSocket(): TLSSocket | undefined {
+    return this.socket instanceof TLSSocket ? this.socket : undefined;
+  }
+
+  /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */
   resetParser(): void {
     this.parser.reset();
   }
 
+  /**
+   * RFC 6120 §5.4.3.3: after <proceed/>, the next bytes are the client's TLS
+   * handshake. The plain socket stops feeding the parser; the TLS socket
+   * wrapped around it takes over.
+   */
+  startTls(): void {
+    if (!this.tlsContext || this.secure) throw new Error("TLS is not available on this connection");
+    const plain = this.socket;
+    this.detach(plain);
+    this.parser.reset();
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tlsContext, ALPNProtocols: ["xmpp-client"] });
+    this.socket = secure;
+    this.attach(secure);
+    secure.once("secure", () => this.events.tlsDone());
+    secure.once("error", (err) => this.events.tlsDone(err));
+  }
+
   write(data: string): void {
-    if (this.closed || this.socket.destroyed) return;
+    if (this.closing || this.socket.destroyed) return;
     this.socket.write(data);
   }
 
@@ -72,11 +128,22 @@ export class Connection implements StreamPort {
 
   /** Half-close, then destroy if the peer does not finish within a grace period. */
   close(graceMs = 2000): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.socket.end();
-    const timer = setTimeout(() => this.socket.destroy(), graceMs);
+    if (this.closing) return;
+    this.closing = true;
+    const socket = this.socket;
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), graceMs);
     timer.unref();
-    this.socket.once("close", () => clearTimeout(timer));
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Resolves once the transport is closed. */
+  closed(): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once("close", () => resolve()));
   }
 }

@@ -3,6 +3,7 @@
 // optional legacy session; then a queue of received stanzas and a ping the
 // runner uses as a barrier (its replies never reach the queue).
 import net from "node:net";
+import tls from "node:tls";
 import { randomBytes, pbkdf2Sync } from "node:crypto";
 import { XmlStreamParser } from "../xml/stream-parser.js";
 import { el, type XmlElement } from "../xml/element.js";
@@ -108,6 +109,12 @@ export class ScansionClient {
     this.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS.stream}' to='${domain}' version='1.0'>`);
   }
 
+  private listen(socket: net.Socket): void {
+    socket.on("data", (d: Buffer) => this.parser.write(d));
+    socket.on("close", () => { this.closed = true; this.wake(); });
+    socket.on("error", () => { this.closed = true; this.wake(); });
+  }
+
   async connect(host: string, port: number, timeoutMs: number): Promise<string> {
     const domain = this.jid.slice(this.jid.indexOf("@") + 1);
     const user = this.jid.slice(0, this.jid.indexOf("@"));
@@ -115,11 +122,25 @@ export class ScansionClient {
       const s = net.connect(port, host, () => resolve(s));
       s.once("error", (err) => reject(new ClientError(this.name, `cannot connect to ${host}:${port}: ${err.message}`)));
     });
-    this.socket.on("data", (d: Buffer) => this.parser.write(d));
-    this.socket.on("close", () => { this.closed = true; this.wake(); });
-    this.socket.on("error", () => { this.closed = true; this.wake(); });
+    this.listen(this.socket);
     this.openStream(domain);
-    const features = await this.nextRaw(timeoutMs, "stream features");
+    let features = await this.nextRaw(timeoutMs, "stream features");
+    // The README: STARTTLS only when the server requires it.
+    if (features.getChild("starttls", NS.tls)?.getChild("required", NS.tls)) {
+      this.send(el("starttls", NS.tls));
+      const proceed = await this.nextRaw(timeoutMs, "the STARTTLS answer");
+      if (proceed.name !== "proceed") throw new ClientError(this.name, `the server refused STARTTLS: <${proceed.name}>`);
+      const plain = this.socket;
+      plain.removeAllListeners("data");
+      this.parser.reset();
+      this.socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const secure = tls.connect({ socket: plain, servername: domain, rejectUnauthorized: false }, () => resolve(secure));
+        secure.once("error", (err) => reject(new ClientError(this.name, `TLS failed: ${err.message}`)));
+      });
+      this.listen(this.socket);
+      this.openStream(domain);
+      features = await this.nextRaw(timeoutMs, "stream features after TLS");
+    }
     const offered = features.getChild("mechanisms", NS.sasl)?.getChildren("mechanism").map((m) => m.text()) ?? [];
     if (offered.includes("SCRAM-SHA-1")) await this.scramSha1(user, timeoutMs);
     else if (offered.includes("PLAIN")) await this.plain(user, timeoutMs);

@@ -31,6 +31,7 @@ import { installDisco } from "../modules/disco.js";
 import { installRoster } from "../modules/roster.js";
 import { installBlocking } from "../modules/blocking.js";
 import { C2sListener } from "../net/c2s-listener.js";
+import { loadOrCreateCertificate } from "../net/certificates.js";
 import { AccountDirectory } from "./account-directory.js";
 import { AuthFailureTracker } from "./auth-failures.js";
 
@@ -47,11 +48,10 @@ export class ParleyServer implements Host, SessionEnvironment {
   private readonly c2s: C2sListener;
   private tailTimer: NodeJS.Timeout | undefined;
 
-  private constructor(readonly config: ServerConfig, log: Logger) {
+  private constructor(readonly config: ServerConfig, log: Logger, tlsCredentials: { key: string; cert: string }) {
     this.log = log;
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
     this.defaultDomain = config.domains[0] ?? "localhost";
-    mkdirSync(config.dataDir, { recursive: true });
     this.store = EventStore.open(databasePath(config));
     registerStandardProjections(this.store);
     this.offline = new OfflineStore(this.store.db, config.limits.offlineMessagesPerAccount);
@@ -67,15 +67,28 @@ export class ParleyServer implements Host, SessionEnvironment {
     installDisco(this);
     installRoster(this);
     installBlocking(this);
-    this.c2s = new C2sListener(this);
+    this.c2s = new C2sListener(this, tlsCredentials);
   }
 
   static async start(config: ServerConfig, log = new Logger(config.logLevel)): Promise<ParleyServer> {
-    const server = new ParleyServer(validateConfig(config), log);
-    await server.c2s.listen(config.c2s.host, config.c2s.port);
+    validateConfig(config);
+    mkdirSync(config.dataDir, { recursive: true });
+    const certificate = await loadOrCreateCertificate(config, log);
+    const server = new ParleyServer(config, log, { key: certificate.key, cert: certificate.cert });
+    try {
+      await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort);
+    } catch (err) {
+      server.system.stop();
+      server.store.close();
+      throw err;
+    }
     server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
     server.tailTimer.unref();
-    log.info("Parley started", { domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`, data: config.dataDir });
+    log.info("Parley started", {
+      domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
+      directTls: `${config.c2s.host}:${server.directTlsPort}`, data: config.dataDir,
+      certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
+    });
     return server;
   }
 
@@ -93,6 +106,10 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   get c2sPort(): number {
     return this.c2s.port;
+  }
+
+  get directTlsPort(): number {
+    return this.c2s.directTlsPort;
   }
 
   /** Close every stream with system-shutdown, then the store. */
@@ -203,12 +220,14 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   // ---- SessionEnvironment ----
 
-  mechanismsFor(_conn: StreamPort): string[] {
-    return [...SUPPORTED_MECHANISMS];
+  /** RFC 6120 §6.4.1: no mechanisms are offered where authentication is not allowed yet. */
+  mechanismsFor(conn: StreamPort): string[] {
+    return this.mayAuthenticate(conn) ? [...SUPPORTED_MECHANISMS] : [];
   }
 
+  /** TLS first (RFC 6120 §5.3.1); loopback counts as secure unless encryption is required. */
   mayAuthenticate(conn: StreamPort): boolean {
-    return conn.isLoopback;
+    return conn.secure || (conn.isLoopback && !this.config.tls.requireEncryption);
   }
 
   credentialLookup(domain: string): CredentialLookup {

@@ -9,6 +9,7 @@ export type FeatureStage = "pre-auth" | "post-auth";
 export interface FeatureSource {
   readonly config: ServerConfig;
   mechanismsFor(conn: StreamPort): string[];
+  mayAuthenticate(conn: StreamPort): boolean;
 }
 
 /** XEP-0478: tell the client the limits it must stay within. */
@@ -20,9 +21,11 @@ function limits(config: ServerConfig): XmlElement {
 
 export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn: StreamPort): XmlElement {
   if (stage === "pre-auth") {
+    const mechanisms = source.mechanismsFor(conn);
     return el("features", NS.stream, {},
-      el("mechanisms", NS.sasl, {},
-        ...source.mechanismsFor(conn).map((m) => el("mechanism", NS.sasl, {}, m))),
+      // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate where authentication needs it.
+      conn.canStartTls && el("starttls", NS.tls, {}, !source.mayAuthenticate(conn) && el("required", NS.tls)),
+      mechanisms.length > 0 && el("mechanisms", NS.sasl, {}, ...mechanisms.map((m) => el("mechanism", NS.sasl, {}, m))),
       limits(source.config));
   }
   return el("features", NS.stream, {},

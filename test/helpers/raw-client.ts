@@ -17,6 +17,16 @@ export class RawClient {
     socket.on("error", () => { this.closed = true; this.wake(); });
   }
 
+  /** A raw client over an already connected socket (e.g. a TLS socket). */
+  static wrap(socket: net.Socket): RawClient {
+    return new RawClient(socket);
+  }
+
+  /** The underlying socket, for STARTTLS. */
+  get rawSocket(): net.Socket {
+    return this.socket;
+  }
+
   static connect(port: number): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(port, "127.0.0.1", () => resolve(new RawClient(socket)));
@@ -70,9 +80,13 @@ export class RawClient {
   }
 
   /** PLAIN login, stream restart and bind; returns the bound full JID. */
-  async login(user: string, password: string, resource?: string): Promise<string> {
-    this.write(HEADER());
-    await this.waitFor(/<\/stream:features>/);
+  /** `streamOpen`: the stream header was already sent and the features received. */
+  async login(user: string, password: string, resource?: string, options: { streamOpen?: boolean } = {}): Promise<string> {
+    if (!options.streamOpen) {
+      this.clear();
+      this.write(HEADER());
+      await this.waitFor(/<\/stream:features>/);
+    }
     const plain = Buffer.from(`\0${user}\0${password}`).toString("base64");
     this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`);
     const outcome = await this.waitFor(/<success|<failure[\s\S]*<\/failure>/);

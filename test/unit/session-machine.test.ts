@@ -21,6 +21,9 @@ class RecordingPort implements StreamPort {
   closed = false;
   resets = 0;
   constructor(readonly isLoopback = true, readonly remoteAddress = "127.0.0.1") {}
+  secure = false;
+  canStartTls = false;
+  startTls(): void { this.out.push("<starttls>"); }
   openStream(from: string): void { this.out.push(`<stream from=${from}>`); }
   sendStanza(s: XmlElement): void { this.out.push(serialize(s, NS.client)); }
   sendStreamError(condition: string): void { this.out.push(`<stream:error ${condition}>`); }
@@ -39,7 +42,7 @@ function environment(accountEvents: AccountCommand[]): SessionEnvironment {
     defaultDomain: "localhost",
     servesDomain: (d) => d === "localhost",
     mechanismsFor: () => ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"],
-    mayAuthenticate: (conn) => conn.isLoopback,
+    mayAuthenticate: (conn) => conn.secure || conn.isLoopback,
     credentialLookup: () => (user, hash) => (user === "romeo" ? (hash === "SHA-256" ? cred256 : cred1) : undefined),
     account: () => ({
       send(command: AccountCommand) {
