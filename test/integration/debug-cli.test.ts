@@ -163,6 +163,26 @@ test("events --follow prints events appended by another process", async () => {
   assert.is(await exit, 0);
 });
 
+test("the debugging commands work on the database of a running server, and write nothing", async () => {
+  const ts = await startTestServer({ dataDir });
+  try {
+    const c = await RawClient.connect(ts.port);
+    await c.login("juliet", "j", "live");
+    c.write("<iq type='set' id='add'><query xmlns='jabber:iq:roster'><item jid='nurse@localhost'/></query></iq>");
+    await c.waitFor(/id='add'/);
+    const before = parley(["events", "--data", dataDir, "--json"]).stdout;
+    assert.match(before, /nurse@localhost/, "an event the running server just appended is visible");
+    assert.is(parley(["verify", "--data", dataDir]).status, 0);
+    assert.is(parley(["replay", "--account", "juliet@localhost", "--data", dataDir]).status, 0);
+    assert.is(parley(["events", "--data", dataDir, "--json"]).stdout, before, "reading wrote no events");
+    c.write("<iq type='set' id='add2'><query xmlns='jabber:iq:roster'><item jid='friar@localhost'/></query></iq>");
+    await c.waitFor(/id='add2'/);
+    c.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test("bad input names the problem", () => {
   const missing = parley(["events", "--data", path.join(dataDir, "nowhere")]);
   assert.is(missing.status, 1);
