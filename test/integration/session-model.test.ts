@@ -10,6 +10,7 @@ import type { SnapshotFrom } from "xstate";
 import { c2sModel, type ModelEvent } from "../model/c2s-model.js";
 import { RawClient, HEADER, scramSha256 } from "../helpers/raw-client.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
+import { pathsCoveringEveryTransition } from "../model/transition-paths.js";
 
 type Snapshot = SnapshotFrom<typeof c2sModel>;
 
@@ -92,47 +93,9 @@ function checkServer(world: World, snapshot: Snapshot): void {
 }
 
 const model = createTestModel(c2sModel);
-const key = (p: { steps: { event: { type: string } }[] }) => p.steps.map((s) => s.event.type).join(" → ");
-const paths = new Map<string, ReturnType<typeof model.getShortestPaths>[number]>();
-for (const p of [...model.getShortestPaths(), ...model.getSimplePaths()]) paths.set(key(p), p);
-
-// Every transition of the model: a path to its source state plus that event.
-type Step = { event: { type: string }; state: Snapshot };
-const isInit = (e: { type: string }) => e.type === "xstate.init";
-function transitionsOf(steps: readonly Step[]): string[] {
-  const out: string[] = [];
-  let prev: Snapshot | undefined;
-  for (const s of steps) {
-    if (prev && !isInit(s.event)) out.push(`${String(prev.value)} --${s.event.type}-->`);
-    prev = s.state;
-  }
-  return out;
-}
-const adjacency = model.getAdjacencyMap();
 const shortest = model.getShortestPaths();
-const allTransitions = new Set<string>();
-const coveredTransitions = new Set<string>();
-const reachedStates = new Set<string>();
-const record = (steps: readonly Step[]) => {
-  for (const t of transitionsOf(steps)) coveredTransitions.add(t);
-  for (const st of steps) reachedStates.add(String(st.state.value));
-};
-for (const p of paths.values()) record(p.steps as readonly Step[]);
-for (const entry of Object.values(adjacency)) {
-  const from = String(entry.state.value);
-  for (const t of Object.values(entry.transitions) as { event: ModelEvent }[]) {
-    const label = `${from} --${t.event.type}-->`;
-    allTransitions.add(label);
-    if (coveredTransitions.has(label)) continue;
-    const prefix = shortest.find((p) => String(p.state.value) === from);
-    if (!prefix) continue;
-    const events = [...prefix.steps.map((st) => st.event).filter((e) => !isInit(e)), t.event] as ModelEvent[];
-    for (const p of model.getPathsFromEvents(events)) {
-      paths.set(key(p), p);
-      record(p.steps as readonly Step[]);
-    }
-  }
-}
+const { paths, allTransitions, covered: coveredTransitions, reachedStates } =
+  pathsCoveringEveryTransition(model, [...shortest, ...model.getSimplePaths()], shortest);
 
 for (const [name, path] of paths) {
   test(`session path: ${name || "(initial)"}`, async () => {

@@ -6,6 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { World, type Command } from "./subscription-world.js";
+import { commandArbitrary } from "./commands.js";
 import { emptyRosterState, type RosterState } from "../../src/roster/roster-types.js";
 import { foldRoster } from "../../src/roster/roster-evolve.js";
 
@@ -13,14 +14,7 @@ const USERS = ["alice@localhost", "bob@localhost", "carol@localhost"];
 const runs = Number(process.env.PARLEY_PROPERTY_RUNS ?? 0);
 const settings: fc.Parameters<[Command[]]> = runs > 0 ? { numRuns: runs } : { numRuns: 300, seed: 6121 };
 
-const user = fc.integer({ min: 0, max: USERS.length - 1 });
-const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("presence" as const), from: user, to: user, type: fc.constantFrom("subscribe", "subscribed", "unsubscribe", "unsubscribed") }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("rosterSet" as const), owner: user, contact: user, name: fc.constantFrom("A", "B") }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("rosterRemove" as const), owner: user, contact: user }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("block" as const), owner: user, contact: user }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("unblock" as const), owner: user, contact: fc.oneof(user, fc.constant("all" as const)) }) },
-);
+const command = commandArbitrary(USERS.length);
 
 function plain(s: RosterState) {
   return {

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { ScansionClient } from "../../src/scansion/client.js";
 import { startTestServer } from "../helpers/test-server.js";
 import { World, type Command } from "./subscription-world.js";
+import { commandArbitrary } from "./commands.js";
 import type { RosterState } from "../../src/roster/roster-types.js";
 import { replayTo } from "../../src/replay/replay.js";
 import { accountStreamId } from "../../src/events/types.js";
@@ -21,11 +22,7 @@ type Step = Command | { kind: "message"; from: number; to: number } | { kind: "a
 
 const user = fc.integer({ min: 0, max: USERS.length - 1 });
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("presence" as const), from: user, to: user, type: fc.constantFrom("subscribe", "subscribed", "unsubscribe", "unsubscribed") }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("rosterSet" as const), owner: user, contact: user, name: fc.constantFrom("A", "B") }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("rosterRemove" as const), owner: user, contact: user }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("block" as const), owner: user, contact: user }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("unblock" as const), owner: user, contact: fc.oneof(user, fc.constant("all" as const)) }) },
+  { weight: 10, arbitrary: commandArbitrary(USERS.length, 2) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("message" as const), from: user, to: user }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("available" as const), from: user }) },
 );
