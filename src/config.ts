@@ -8,6 +8,8 @@ export interface ServerConfig {
   domains: string[];
   /** Client connections: STARTTLS on `port`, Direct TLS (XEP-0368) on `directTlsPort`. */
   c2s: { host: string; port: number; directTlsPort: number };
+  /** HTTP port for XMPP over WebSocket (RFC 7395) at /xmpp-websocket, on the c2s host. */
+  http: { port: number };
   tls: {
     /** PEM files; when absent a self-signed certificate is generated into the data directory. */
     certFile?: string;
@@ -38,6 +40,7 @@ export function defaultConfig(): ServerConfig {
   return {
     domains: ["localhost"],
     c2s: { host: "127.0.0.1", port: 5222, directTlsPort: 5223 },
+    http: { port: 5280 },
     tls: { requireEncryption: false },
     dataDir: path.resolve("data"),
     limits: {
@@ -68,7 +71,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
       throw new ConfigError("domains", `'${d}' is not a valid domain name`);
     }
   }
-  for (const [key, port] of [["c2s.port", c.c2s.port], ["c2s.directTlsPort", c.c2s.directTlsPort]] as const) {
+  for (const [key, port] of [["c2s.port", c.c2s.port], ["c2s.directTlsPort", c.c2s.directTlsPort], ["http.port", c.http.port]] as const) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new ConfigError(key, `${port} is not a port number (0-65535)`);
     }

@@ -22,6 +22,7 @@ Commands:
       --domain D            a domain to serve (repeatable; default localhost)
       --c2s-port N          client port, STARTTLS (default 5222)
       --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
+      --http-port N         XMPP over WebSocket at /xmpp-websocket, RFC 7395 (default 5280)
       --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
       --require-encryption  refuse authentication before TLS, loopback included
       --bind ADDR           address to listen on (default 127.0.0.1)
@@ -128,6 +129,7 @@ async function start(args: string[]): Promise<number> {
     domain: { type: "string", multiple: true },
     "c2s-port": { type: "string" },
     "direct-tls-port": { type: "string" },
+    "http-port": { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
     "require-encryption": { type: "boolean" },
@@ -140,6 +142,7 @@ async function start(args: string[]): Promise<number> {
   if (Array.isArray(values.domain)) config.domains = values.domain.map((d: string | boolean) => String(d).toLowerCase());
   if (typeof values["c2s-port"] === "string") config.c2s.port = portNumber(values["c2s-port"], "--c2s-port");
   if (typeof values["direct-tls-port"] === "string") config.c2s.directTlsPort = portNumber(values["direct-tls-port"], "--direct-tls-port");
+  if (typeof values["http-port"] === "string") config.http.port = portNumber(values["http-port"], "--http-port");
   if (typeof values.cert === "string") config.tls.certFile = path.resolve(values.cert);
   if (typeof values.key === "string") config.tls.keyFile = path.resolve(values.key);
   if (values["require-encryption"] === true) config.tls.requireEncryption = true;

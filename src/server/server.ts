@@ -20,7 +20,6 @@ import type { AccountContext, Host, ServerIqContext } from "./host.js";
 import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { AccountRef } from "../actors/account-types.js";
 import type { AccountRuntime } from "../actors/account-runtime.js";
-import type { Connection } from "../net/connection.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { SUPPORTED_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
 import { serverMachine, accountSystemId, sessionSystemId } from "../actors/server-machine.js";
@@ -31,6 +30,8 @@ import { installDisco } from "../modules/disco.js";
 import { installRoster } from "../modules/roster.js";
 import { installBlocking } from "../modules/blocking.js";
 import { C2sListener } from "../net/c2s-listener.js";
+import { WebSocketListener, WEBSOCKET_PATH } from "../net/websocket-listener.js";
+import { SessionRegistry } from "../net/session-registry.js";
 import { loadOrCreateCertificate } from "../net/certificates.js";
 import { AccountDirectory } from "./account-directory.js";
 import { AuthFailureTracker } from "./auth-failures.js";
@@ -46,6 +47,8 @@ export class ParleyServer implements Host, SessionEnvironment {
   private readonly directory: AccountDirectory;
   private readonly authFailures = new AuthFailureTracker();
   private readonly c2s: C2sListener;
+  private readonly websocket: WebSocketListener;
+  private readonly sessions: SessionRegistry;
   private tailTimer: NodeJS.Timeout | undefined;
 
   private constructor(readonly config: ServerConfig, log: Logger, tlsCredentials: { key: string; cert: string }) {
@@ -67,7 +70,9 @@ export class ParleyServer implements Host, SessionEnvironment {
     installDisco(this);
     installRoster(this);
     installBlocking(this);
-    this.c2s = new C2sListener(this, tlsCredentials);
+    this.sessions = new SessionRegistry(config.limits);
+    this.c2s = new C2sListener(this, this.sessions, tlsCredentials);
+    this.websocket = new WebSocketListener(this, this.sessions);
   }
 
   static async start(config: ServerConfig, log = new Logger(config.logLevel)): Promise<ParleyServer> {
@@ -77,7 +82,10 @@ export class ParleyServer implements Host, SessionEnvironment {
     const server = new ParleyServer(config, log, { key: certificate.key, cert: certificate.cert });
     try {
       await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort);
+      await server.websocket.listen(config.c2s.host, config.http.port);
     } catch (err) {
+      await server.c2s.close();
+      await server.websocket.close();
       server.system.stop();
       server.store.close();
       throw err;
@@ -86,7 +94,8 @@ export class ParleyServer implements Host, SessionEnvironment {
     server.tailTimer.unref();
     log.info("Parley started", {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
-      directTls: `${config.c2s.host}:${server.directTlsPort}`, data: config.dataDir,
+      directTls: `${config.c2s.host}:${server.directTlsPort}`,
+      websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
     });
     return server;
@@ -101,7 +110,7 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   /** A session actor's state by stream id (the id in the server's stream header). */
   sessionState(sessionId: string): string | undefined {
-    return this.c2s.stateOf(sessionId);
+    return this.sessions.stateOf(sessionId);
   }
 
   get c2sPort(): number {
@@ -112,10 +121,16 @@ export class ParleyServer implements Host, SessionEnvironment {
     return this.c2s.directTlsPort;
   }
 
+  get httpPort(): number {
+    return this.websocket.port;
+  }
+
   /** Close every stream with system-shutdown, then the store. */
   async stop(): Promise<void> {
     if (this.tailTimer) clearInterval(this.tailTimer);
-    await this.c2s.close();
+    const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
+    await this.sessions.closeAll();
+    await listenersClosed;
     this.system.stop();
     this.store.close();
     this.log.info("Parley stopped");
@@ -269,12 +284,12 @@ export class ParleyServer implements Host, SessionEnvironment {
   }
 
   sessionClosed(sessionId: string): void {
-    this.c2s.forget(sessionId);
+    this.sessions.forget(sessionId);
     queueMicrotask(() => this.system.send({ type: "session.stop", sessionId }));
   }
 
   /** Start a session actor for a new connection (called by the c2s listener). */
-  startSession(sessionId: string, conn: Connection) {
+  startSession(sessionId: string, conn: StreamPort) {
     this.system.send({ type: "session.start", input: { sessionId, conn, env: this } });
     const ref = this.system.system.get(sessionSystemId(sessionId));
     if (!ref) throw new Error(`session actor ${sessionId} did not start`);

@@ -1,0 +1,68 @@
+// The live sessions of every listener (TCP, TLS, WebSocket): for the idle
+// sweep, for closing them all at shutdown, and for asking a session's state.
+import type { AnyActorRef } from "xstate";
+import type { ServerConfig } from "../config.js";
+
+/** What the registry needs of a transport. */
+export interface LiveTransport {
+  readonly lastActivity: number;
+  closed(): Promise<void>;
+  destroy(): void;
+}
+
+interface LiveSession {
+  actor: AnyActorRef;
+  transport: LiveTransport;
+  startedAt: number;
+}
+
+const SWEEP_INTERVAL_MS = 5000;
+const UNAUTHENTICATED_STATES = new Set(["connected", "streamOpen", "negotiatingTls", "authenticating", "authFailed", "authenticated", "bindable", "binding"]);
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LiveSession>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly limits: ServerConfig["limits"]) {
+    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  add(sessionId: string, actor: AnyActorRef, transport: LiveTransport): void {
+    this.sessions.set(sessionId, { actor, transport, startedAt: Date.now() });
+  }
+
+  forget(sessionId: string): void {
+    this.sessions.delete(sessionId);
+  }
+
+  /** The state of a session actor (for tests and debugging); undefined once it is gone. */
+  stateOf(sessionId: string): string | undefined {
+    const s = this.sessions.get(sessionId);
+    return s ? String(s.actor.getSnapshot().value) : undefined;
+  }
+
+  /** Closes connections that never authenticated, and streams silent for longer than idle-seconds. */
+  sweep(now = Date.now()): void {
+    for (const s of this.sessions.values()) {
+      const unauthenticated = UNAUTHENTICATED_STATES.has(String(s.actor.getSnapshot().value));
+      if (unauthenticated && now - s.startedAt > this.limits.unauthenticatedTimeoutSeconds * 1000) {
+        s.actor.send({ type: "idle.timeout" });
+      } else if (now - s.transport.lastActivity > this.limits.idleSeconds * 1000) {
+        s.actor.send({ type: "idle.timeout" });
+      }
+    }
+  }
+
+  /** Every stream gets system-shutdown; waits (briefly) for the transports to close. */
+  async closeAll(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.sessions.values()].map(async (s) => {
+      const done = s.transport.closed();
+      s.actor.send({ type: "session.kick", condition: "system-shutdown", text: "The server is shutting down" });
+      const timer = setTimeout(() => s.transport.destroy(), 1500);
+      await done;
+      clearTimeout(timer);
+    }));
+  }
+}

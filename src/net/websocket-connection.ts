@@ -1,0 +1,121 @@
+// XMPP over WebSocket (RFC 7395): each WebSocket message is one complete XML
+// element. The framing elements <open/> and <close/> stand in for the stream
+// header and </stream:stream>; everything else is the same session actor.
+import type { WebSocket } from "ws";
+import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
+import { el, type XmlElement } from "../xml/element.js";
+import { serialize } from "../xml/serialize.js";
+import type { StreamPort } from "../actors/stream-port.js";
+import { NS } from "../xmpp/namespaces.js";
+import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
+import type { ConnectionLimits } from "./connection.js";
+
+export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
+
+/** What the session actor is told, in the same terms as a TCP stream. */
+export interface FramedStreamEvents {
+  streamStart(attrs: Record<string, string>): void;
+  stanza(stanza: XmlElement): void;
+  streamEnd(): void;
+  error(condition: StreamErrorCondition, text: string): void;
+  closed(): void;
+}
+
+// Messages are parsed inside one long-lived synthetic stream, so the parser's
+// limits and restricted-XML rules apply to each of them unchanged.
+const WRAPPER = `<stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'>`;
+
+/** RFC 7395 §3.3.3: every message is a stand-alone document, so the stream prefix is declared where used. */
+function standalone(stanza: XmlElement): string {
+  const xml = serialize(stanza, undefined);
+  return stanza.ns === NS.stream ? xml.replace(/^<stream:(\w+)/, `<stream:$1 xmlns:stream='${NS.stream}'`) : xml;
+}
+
+export class WebSocketConnection implements StreamPort {
+  private readonly parser: XmlStreamParser;
+  private closing = false;
+  lastActivity = Date.now();
+  readonly secure: boolean;
+  readonly canStartTls = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    secure: boolean,
+    limits: ConnectionLimits,
+    events: FramedStreamEvents,
+  ) {
+    this.secure = secure;
+    const listener: StreamListener = {
+      streamStart: () => {},
+      stanza: (stanza) => {
+        if (stanza.ns === FRAMING_NS && stanza.name === "open") events.streamStart(stanza.attrs);
+        else if (stanza.ns === FRAMING_NS && stanza.name === "close") events.streamEnd();
+        else events.stanza(stanza);
+      },
+      streamEnd: () => events.streamEnd(),
+      error: (err) => events.error(err.condition, err.message),
+    };
+    this.parser = new XmlStreamParser(listener, limits);
+    this.parser.write(WRAPPER);
+    ws.on("message", (data, isBinary) => {
+      this.lastActivity = Date.now();
+      // RFC 7395 §3.2: XMPP messages are text frames.
+      if (isBinary) {
+        events.error("bad-format", "XMPP over WebSocket uses text messages");
+        return;
+      }
+      this.parser.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
+    });
+    ws.on("close", () => events.closed());
+    ws.on("error", () => events.closed());
+  }
+
+  get isLoopback(): boolean {
+    const a = this.remoteAddress;
+    return a === "::1" || a.startsWith("127.") || a.startsWith("::ffff:127.");
+  }
+
+  private send(text: string): void {
+    if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(text);
+  }
+
+  openStream(from: string, id: string): void {
+    this.send(serialize(el("open", FRAMING_NS, { from, id, version: "1.0", "xml:lang": "en" }), undefined));
+  }
+
+  sendStanza(stanza: XmlElement): void {
+    this.send(standalone(stanza));
+  }
+
+  sendStreamError(condition: StreamErrorCondition, text?: string): void {
+    this.send(standalone(streamErrorElement(condition, text)));
+  }
+
+  sendStreamClose(): void {
+    this.send(serialize(el("close", FRAMING_NS), undefined));
+  }
+
+  /** Each message is a document of its own: nothing to reset after SASL. */
+  resetParser(): void {}
+
+  startTls(): void {
+    throw new Error("STARTTLS does not exist over WebSocket (RFC 7395 §3.6): use wss://");
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(1000);
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+
+  closed(): Promise<void> {
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.ws.once("close", () => resolve()));
+  }
+}

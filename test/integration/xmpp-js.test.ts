@@ -1,0 +1,92 @@
+// A real client library, @xmpp/client (xmpp.js), against a real server: over
+// TCP with STARTTLS and SASL, and over WebSocket. Login, roster get, a
+// message round trip, and block/unblock (XEP-0191).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { client, xml, type Client, type Element } from "@xmpp/client";
+import WebSocket from "ws";
+import { startTestServer, type TestServer } from "../helpers/test-server.js";
+
+const ACCOUNTS = [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }];
+
+// The server's certificate is self-signed: this test process trusts it.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+process.removeAllListeners("warning");
+// Node 20 has no global WebSocket (Node 22 does); xmpp.js's WebSocket transport needs one.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+async function online(service: string, username: string, password: string): Promise<{ xmpp: Client; stanzas: Element[] }> {
+  const xmpp = client({ service, domain: "localhost", resource: "xmppjs", username, password });
+  const stanzas: Element[] = [];
+  xmpp.on("stanza", (s: Element) => stanzas.push(s));
+  xmpp.on("error", () => {});
+  await xmpp.start();
+  return { xmpp, stanzas };
+}
+
+async function waitFor(stanzas: Element[], match: (s: Element) => boolean, ms = 3000): Promise<Element> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = stanzas.find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`not received; got ${stanzas.map(String).join(" | ")}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function conversation(ts: TestServer, service: (ts: TestServer) => string): Promise<void> {
+  const alice = await online(service(ts), "alice", "wonderland");
+  const bob = await online(service(ts), "bob", "builder");
+  try {
+    assert.is(alice.xmpp.jid?.toString(), "alice@localhost/xmppjs");
+    const roster = await alice.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
+    assert.ok(roster.getChild("query", "jabber:iq:roster"), "roster result");
+    await alice.xmpp.send(xml("presence"));
+    await bob.xmpp.send(xml("presence"));
+
+    await alice.xmpp.send(xml("message", { to: "bob@localhost", type: "chat" }, xml("body", {}, "Hello Bob")));
+    const got = await waitFor(bob.stanzas, (s) => s.is("message") && s.getChildText("body") === "Hello Bob");
+    assert.is(got.attrs.from, "alice@localhost/xmppjs");
+    await bob.xmpp.send(xml("message", { to: got.attrs.from ?? "", type: "chat" }, xml("body", {}, "Hello Alice")));
+    await waitFor(alice.stanzas, (s) => s.is("message") && s.getChildText("body") === "Hello Alice");
+
+    await alice.xmpp.iqCaller.request(xml("iq", { type: "set" }, xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "bob@localhost" }))));
+    const list = await alice.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("blocklist", { xmlns: "urn:xmpp:blocking" })));
+    assert.is(list.getChild("blocklist")?.getChildren("item")[0]?.attrs.jid, "bob@localhost");
+    await bob.xmpp.send(xml("message", { to: "alice@localhost", type: "chat" }, xml("body", {}, "Still there?")));
+    const bounced = await waitFor(bob.stanzas, (s) => s.is("message") && s.attrs.type === "error");
+    assert.ok(bounced.getChild("error")?.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.not.ok(alice.stanzas.some((s) => s.getChildText("body") === "Still there?"), "nothing crosses the block");
+
+    await alice.xmpp.iqCaller.request(xml("iq", { type: "set" }, xml("unblock", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "bob@localhost" }))));
+    await bob.xmpp.send(xml("message", { to: "alice@localhost", type: "chat" }, xml("body", {}, "And now?")));
+    await waitFor(alice.stanzas, (s) => s.getChildText("body") === "And now?");
+  } finally {
+    await alice.xmpp.stop();
+    await bob.xmpp.stop();
+  }
+}
+
+test("@xmpp/client over TCP with STARTTLS: login, roster, messages, block and unblock", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.tls.requireEncryption = true; } });
+  try {
+    await conversation(ts, (t) => `xmpp://127.0.0.1:${t.port}`);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("@xmpp/client over WebSocket: login, roster, messages, block and unblock", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    await conversation(ts, (t) => `ws://127.0.0.1:${t.server.httpPort}/xmpp-websocket`);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test.after(() => {
+  delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+});
+
+test.run();
