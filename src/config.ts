@@ -29,6 +29,8 @@ export interface ServerConfig {
     /** Offline messages kept per account (XEP-0160). */
     offlineMessagesPerAccount: number;
   };
+  /** XEP-0157 contact addresses by kind (admin, abuse, support, security…), as URIs. */
+  contactAddresses: Record<string, string[]>;
   /** Seconds an account actor with no sessions stays in memory. */
   accountIdleSeconds: number;
   /** PBKDF2 iterations for newly stored SCRAM credentials. */
@@ -50,6 +52,7 @@ export function defaultConfig(): ServerConfig {
       unauthenticatedTimeoutSeconds: 60,
       offlineMessagesPerAccount: 1000,
     },
+    contactAddresses: {},
     accountIdleSeconds: 60,
     scramIterations: 4096,
     logLevel: "info",

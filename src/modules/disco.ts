@@ -19,7 +19,8 @@ export function installDisco(host: Host): void {
   host.iq.onServer("get", NS.discoInfo, "query", (ctx, _iq, payload) => {
     // Nodes are not used by this server.
     if (payload.attrs.node !== undefined) throw new StanzaError({ condition: "item-not-found" });
-    return info({ category: "server", type: "im", name: "Parley" }, ctx.host.iq.features("server"));
+    return info({ category: "server", type: "im", name: "Parley" }, ctx.host.iq.features("server"))
+      .withChildren(...ctx.host.iq.serverExtensionForms());
   });
   host.iq.onServer("get", NS.discoItems, "query", (_ctx, _iq, payload) => {
     if (payload.attrs.node !== undefined) throw new StanzaError({ condition: "item-not-found" });

@@ -71,6 +71,10 @@ function broadcastUnavailable(ctx: AccountContext, session: ResourceSession, sta
   session.presence = undefined;
   session.presenceAt = undefined;
   broadcast(ctx, session, stanza);
+  // XEP-0012: the account's last activity is when its last resource went away.
+  if (ctx.runtime.availableSessions().length === 0) {
+    ctx.host.lastActivity.wentOffline(ctx.runtime.bareJid, ctx.host.now(), stanza.getChildText("status"));
+  }
   // RFC 6121 §4.6.3: whoever got directed presence learns we left.
   for (const to of session.directedTo) ctx.host.route(stanza.withAttrs({ to }));
   session.directedTo.clear();

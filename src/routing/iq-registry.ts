@@ -18,6 +18,7 @@ export class IqRegistry<ServerCtx, AccountCtx> {
   private readonly account = new Map<string, IqHandler<AccountCtx>>();
   private readonly serverFeatures = new Set<string>();
   private readonly accountFeatures = new Set<string>();
+  private readonly serverExtensions: (() => XmlElement | undefined)[] = [];
 
   private static key(type: "get" | "set", ns: string, name: string): string {
     return `${type} ${ns} ${name}`;
@@ -34,6 +35,20 @@ export class IqRegistry<ServerCtx, AccountCtx> {
   /** Features advertised in disco#info (XEP-0030) for each scope. */
   addFeature(scope: IqScope, feature: string): void {
     (scope === "server" ? this.serverFeatures : this.accountFeatures).add(feature);
+  }
+
+  /** XEP-0128 extended information (data forms) for the server's disco#info. */
+  addServerExtension(form: () => XmlElement | undefined): void {
+    this.serverExtensions.push(form);
+  }
+
+  serverExtensionForms(): XmlElement[] {
+    const out: XmlElement[] = [];
+    for (const f of this.serverExtensions) {
+      const form = f();
+      if (form) out.push(form);
+    }
+    return out;
   }
 
   features(scope: IqScope): string[] {

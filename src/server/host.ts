@@ -9,12 +9,14 @@ import type { NewEvent, StoredEvent } from "../events/types.js";
 import type { IqRegistry } from "../routing/iq-registry.js";
 import type { AccountRuntime } from "../actors/account-runtime.js";
 import type { OfflineStore } from "../modules/offline-store.js";
+import type { LastActivityStore } from "../modules/last-activity.js";
 
 export interface Host {
   readonly config: ServerConfig;
   readonly log: Logger;
   readonly iq: IqRegistry<ServerIqContext, AccountContext>;
   readonly offline: OfflineStore;
+  readonly lastActivity: LastActivityStore;
   servesDomain(domain: string): boolean;
   accountExists(bareJid: string): boolean;
   /** Send a stanza toward its `to`: a local account, the server itself, or an error back. */

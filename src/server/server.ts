@@ -29,6 +29,9 @@ import { installVersion } from "../modules/version.js";
 import { installDisco } from "../modules/disco.js";
 import { installRoster } from "../modules/roster.js";
 import { installBlocking } from "../modules/blocking.js";
+import { installEntityTime } from "../modules/entity-time.js";
+import { installLastActivity, LastActivityStore } from "../modules/last-activity.js";
+import { installContactAddresses } from "../modules/contact-addresses.js";
 import { C2sListener } from "../net/c2s-listener.js";
 import { WebSocketListener, WEBSOCKET_PATH } from "../net/websocket-listener.js";
 import { SessionRegistry } from "../net/session-registry.js";
@@ -41,6 +44,7 @@ export class ParleyServer implements Host, SessionEnvironment {
   readonly iq = new IqRegistry<ServerIqContext, AccountContext>();
   readonly store: EventStore;
   readonly offline: OfflineStore;
+  readonly lastActivity: LastActivityStore;
   readonly defaultDomain: string;
   private readonly domains: Set<string>;
   private readonly system: Actor<typeof serverMachine>;
@@ -58,6 +62,7 @@ export class ParleyServer implements Host, SessionEnvironment {
     this.store = EventStore.open(databasePath(config));
     registerStandardProjections(this.store);
     this.offline = new OfflineStore(this.store.db, config.limits.offlineMessagesPerAccount);
+    this.lastActivity = new LastActivityStore(this.store.db);
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (jid, deleted) => {
       const ref = this.runningAccount(jid);
       if (!ref) return;
@@ -70,6 +75,9 @@ export class ParleyServer implements Host, SessionEnvironment {
     installDisco(this);
     installRoster(this);
     installBlocking(this);
+    installEntityTime(this);
+    installLastActivity(this, new Date());
+    installContactAddresses(this);
     this.sessions = new SessionRegistry(config.limits);
     this.c2s = new C2sListener(this, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this, this.sessions);

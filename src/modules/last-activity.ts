@@ -1,0 +1,44 @@
+// XEP-0012 Last Activity: the server's uptime, and how long ago a user's last
+// resource went offline — for the user and for contacts subscribed to the
+// user's presence (§3: anyone else is forbidden).
+import type { Database, Statement } from "better-sqlite3";
+import { el } from "../xml/element.js";
+import { StanzaError } from "../xmpp/errors.js";
+import type { Host } from "../server/host.js";
+
+const NS_LAST = "jabber:iq:last";
+
+export class LastActivityStore {
+  private readonly upsert: Statement<[string, string, string | null]>;
+  private readonly select: Statement<[string], { at: string; status: string | null }>;
+
+  constructor(db: Database) {
+    this.upsert = db.prepare(`INSERT INTO last_activity (account, at, status) VALUES (?, ?, ?)
+      ON CONFLICT (account) DO UPDATE SET at = excluded.at, status = excluded.status`);
+    this.select = db.prepare("SELECT at, status FROM last_activity WHERE account = ?");
+  }
+
+  wentOffline(account: string, at: Date, status: string | undefined): void {
+    this.upsert.run(account, at.toISOString(), status ?? null);
+  }
+
+  get(account: string): { at: string; status: string | null } | undefined {
+    return this.select.get(account);
+  }
+}
+
+export function installLastActivity(host: Host, startedAt: Date): void {
+  host.iq.onServer("get", NS_LAST, "query", (ctx) =>
+    el("query", NS_LAST, { seconds: String(Math.floor((ctx.host.now().getTime() - startedAt.getTime()) / 1000)) }));
+  host.iq.onAccount("get", NS_LAST, "query", (ctx) => {
+    if (!ctx.mayDiscover) throw new StanzaError({ condition: "forbidden", text: "Last activity is shown to subscribed contacts only" });
+    // Someone online has no "last" activity to report.
+    if (ctx.runtime.availableSessions().length > 0) return el("query", NS_LAST, { seconds: "0" });
+    const last = ctx.host.lastActivity.get(ctx.runtime.bareJid);
+    if (!last) throw new StanzaError({ condition: "item-not-found", text: "No recorded activity" });
+    const seconds = Math.max(0, Math.floor((ctx.host.now().getTime() - Date.parse(last.at)) / 1000));
+    return el("query", NS_LAST, { seconds: String(seconds) }, last.status ?? undefined);
+  });
+  host.iq.addFeature("server", NS_LAST);
+  host.iq.addFeature("account", NS_LAST);
+}
