@@ -29,6 +29,8 @@ export interface ServerConfig {
     /** Offline messages kept per account (XEP-0160). */
     offlineMessagesPerAccount: number;
   };
+  /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
+  registration: { allowed: boolean };
   /** XEP-0157 contact addresses by kind (admin, abuse, support, security…), as URIs. */
   contactAddresses: Record<string, string[]>;
   /** Seconds an account actor with no sessions stays in memory. */
@@ -52,6 +54,7 @@ export function defaultConfig(): ServerConfig {
       unauthenticatedTimeoutSeconds: 60,
       offlineMessagesPerAccount: 1000,
     },
+    registration: { allowed: false },
     contactAddresses: {},
     accountIdleSeconds: 60,
     scramIterations: 4096,

@@ -5,6 +5,7 @@ import type { Logger } from "../util/logger.js";
 import type { StreamPort } from "./stream-port.js";
 import type { CredentialLookup } from "../sasl/mechanism.js";
 import type { AccountRef } from "./account-types.js";
+import type { XmlElement } from "../xml/element.js";
 
 export interface SessionEnvironment {
   readonly config: ServerConfig;
@@ -21,4 +22,6 @@ export interface SessionEnvironment {
   noteAuthFailure(address: string): void;
   authFailuresFor(address: string): number;
   sessionClosed(sessionId: string): void;
+  /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
+  preAuthRegistration(domain: string, iq: XmlElement): XmlElement;
 }

@@ -113,6 +113,9 @@ export const sessionMachine = setup({
     isSaslElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS.sasl,
     isStartTls: ({ event }) => event.type === "xml.stanza" && event.stanza.name === "starttls" && event.stanza.ns === NS.tls,
     tlsAvailable: ({ context }) => context.conn.canStartTls,
+    isRegistrationIq: ({ event }) =>
+      event.type === "xml.stanza" && event.stanza.name === "iq" && event.stanza.ns === NS.client &&
+      event.stanza.getChild("query", NS.register) !== undefined,
     isRoutableStanza: ({ event }) =>
       event.type === "xml.stanza" && event.stanza.ns === NS.client &&
       (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
@@ -166,6 +169,10 @@ export const sessionMachine = setup({
       }
     },
     sendStreamClose: ({ context }) => context.conn.sendStreamClose(),
+    /** XEP-0077: account registration is the one IQ allowed before authentication. */
+    answerRegistration: ({ context, event }) => {
+      context.conn.sendStanza(context.env.preAuthRegistration(context.domain, stanzaOf(event)));
+    },
     /** RFC 6120 §5.4.2.3: proceed, then the TLS handshake on the same socket. */
     proceedWithTls: ({ context }) => {
       context.conn.sendStanza(el("proceed", NS.tls));
@@ -342,6 +349,7 @@ export const sessionMachine = setup({
         "xml.stanza": [
           { guard: and(["isStartTls", "tlsAvailable"]), target: "negotiatingTls", actions: "proceedWithTls" },
           { guard: "isStartTls", target: "closed", actions: "refuseTls" },
+          { guard: and(["isRegistrationIq", "encryptionSatisfied"]), actions: "answerRegistration" },
           {
             guard: and(["isSaslAuth", not("encryptionSatisfied")]),
             target: "authFailed",

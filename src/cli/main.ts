@@ -25,6 +25,7 @@ Commands:
       --http-port N         XMPP over WebSocket at /xmpp-websocket, RFC 7395 (default 5280)
       --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
       --require-encryption  refuse authentication before TLS, loopback included
+      --allow-registration  let anyone create an account in-band (XEP-0077)
       --bind ADDR           address to listen on (default 127.0.0.1)
       --data DIR            data directory (default ./data)
       --log-level L         debug | info | warn | error (default info)
@@ -133,6 +134,7 @@ async function start(args: string[]): Promise<number> {
     cert: { type: "string" },
     key: { type: "string" },
     "require-encryption": { type: "boolean" },
+    "allow-registration": { type: "boolean" },
     bind: { type: "string" },
     data: { type: "string" },
     "log-level": { type: "string" },
@@ -146,6 +148,7 @@ async function start(args: string[]): Promise<number> {
   if (typeof values.cert === "string") config.tls.certFile = path.resolve(values.cert);
   if (typeof values.key === "string") config.tls.keyFile = path.resolve(values.key);
   if (values["require-encryption"] === true) config.tls.requireEncryption = true;
+  if (values["allow-registration"] === true) config.registration.allowed = true;
   if (typeof values.bind === "string") config.c2s.host = values.bind;
   if (typeof values.data === "string") config.dataDir = path.resolve(values.data);
   const level = values["log-level"];

@@ -26,6 +26,9 @@ export class AccountDirectory {
       for (const e of events) {
         this.own.add(e.seq);
         this.apply(e);
+        // A deletion made in this process (XEP-0077 cancel) still ends the account's sessions.
+        const jid = streamAccount(e);
+        if (jid !== undefined && e.type === "AccountDeleted") this.onForeignChange(jid, true);
       }
     });
   }

@@ -32,6 +32,7 @@ import { installBlocking } from "../modules/blocking.js";
 import { installEntityTime } from "../modules/entity-time.js";
 import { installLastActivity, LastActivityStore } from "../modules/last-activity.js";
 import { installContactAddresses } from "../modules/contact-addresses.js";
+import { installRegistration, preAuthRegistration, type RegistrationDeps } from "../modules/registration.js";
 import { C2sListener } from "../net/c2s-listener.js";
 import { WebSocketListener, WEBSOCKET_PATH } from "../net/websocket-listener.js";
 import { SessionRegistry } from "../net/session-registry.js";
@@ -45,6 +46,7 @@ export class ParleyServer implements Host, SessionEnvironment {
   readonly store: EventStore;
   readonly offline: OfflineStore;
   readonly lastActivity: LastActivityStore;
+  private readonly registration: RegistrationDeps;
   readonly defaultDomain: string;
   private readonly domains: Set<string>;
   private readonly system: Actor<typeof serverMachine>;
@@ -63,6 +65,7 @@ export class ParleyServer implements Host, SessionEnvironment {
     registerStandardProjections(this.store);
     this.offline = new OfflineStore(this.store.db, config.limits.offlineMessagesPerAccount);
     this.lastActivity = new LastActivityStore(this.store.db);
+    this.registration = { store: this.store, allowed: config.registration.allowed, iterations: config.scramIterations };
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (jid, deleted) => {
       const ref = this.runningAccount(jid);
       if (!ref) return;
@@ -78,6 +81,7 @@ export class ParleyServer implements Host, SessionEnvironment {
     installEntityTime(this);
     installLastActivity(this, new Date());
     installContactAddresses(this);
+    installRegistration(this, this.registration);
     this.sessions = new SessionRegistry(config.limits);
     this.c2s = new C2sListener(this, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this, this.sessions);
@@ -294,6 +298,10 @@ export class ParleyServer implements Host, SessionEnvironment {
   sessionClosed(sessionId: string): void {
     this.sessions.forget(sessionId);
     queueMicrotask(() => this.system.send({ type: "session.stop", sessionId }));
+  }
+
+  preAuthRegistration(domain: string, iq: XmlElement): XmlElement {
+    return preAuthRegistration(this.registration, domain, iq);
   }
 
   /** Start a session actor for a new connection (called by the c2s listener). */

@@ -18,6 +18,8 @@ export const NS = {
   version: "jabber:iq:version",
   delay: "urn:xmpp:delay",
   blocking: "urn:xmpp:blocking",
+  register: "jabber:iq:register",
+  registerFeature: "http://jabber.org/features/iq-register",
   blockingErrors: "urn:xmpp:blocking:errors",
   xml: "http://www.w3.org/XML/1998/namespace",
 } as const;

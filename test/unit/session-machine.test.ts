@@ -55,6 +55,7 @@ function environment(accountEvents: AccountCommand[]): SessionEnvironment {
     noteAuthFailure: () => {},
     authFailuresFor: () => 0,
     sessionClosed: () => {},
+    preAuthRegistration: (_domain, iq) => iq,
   };
 }
 
