@@ -4,6 +4,8 @@ import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { mkdirSync } from "node:fs";
 import { defaultConfig, databasePath, type ServerConfig } from "../config.js";
+import { resolveConfig } from "../config-file.js";
+import { checkConfiguration } from "./check.js";
 import type { LogLevel } from "../util/logger.js";
 import { ParleyServer } from "../server/server.js";
 import { parseJid, JidError } from "../jid/jid.js";
@@ -19,6 +21,8 @@ const USAGE = `Usage: parley <command> [options]
 
 Commands:
   start                     run the server in the foreground
+      --config FILE         a TOML configuration file (or PARLEY_CONFIG); PARLEY_* variables
+                            and these flags override it
       --domain D            a domain to serve (repeatable; default localhost)
       --c2s-port N          client port, STARTTLS (default 5222)
       --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
@@ -29,6 +33,7 @@ Commands:
       --bind ADDR           address to listen on (default 127.0.0.1)
       --data DIR            data directory (default ./data)
       --log-level L         debug | info | warn | error (default info)
+  check [--config FILE]     check the configuration, certificate, data directory and ports
   adduser JID [--data DIR]  create an account; the password is read from stdin or a prompt
   adduser --batch           create accounts from 'jid password' lines on stdin, in one transaction
   passwd JID [--data DIR]   change an account's password (stdin or prompt)
@@ -66,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "start":
         return await start(rest);
+      case "check":
+        return await check(rest);
       case "adduser":
         return await adduser(rest);
       case "passwd":
@@ -125,8 +132,25 @@ function portNumber(value: string, flag: string): number {
 
 const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 
+function configFile(values: Record<string, OptionValue>): string | undefined {
+  if (typeof values.config === "string") return values.config;
+  const fromEnv = process.env.PARLEY_CONFIG;
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined;
+}
+
+async function check(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string" } });
+  if (positionals.length > 0) throw new UsageError("check takes no arguments");
+  const result = await checkConfiguration(resolveConfig(configFile(values)));
+  for (const line of result.ok) out(`OK       ${line}`);
+  for (const line of result.problems) out(`PROBLEM  ${line}`);
+  out(result.problems.length === 0 ? "All checks passed." : `${result.problems.length} problem(s) found.`);
+  return result.problems.length === 0 ? 0 : 1;
+}
+
 async function start(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
+    config: { type: "string" },
     domain: { type: "string", multiple: true },
     "c2s-port": { type: "string" },
     "direct-tls-port": { type: "string" },
@@ -140,7 +164,7 @@ async function start(args: string[]): Promise<number> {
     "log-level": { type: "string" },
   });
   if (positionals.length > 0) throw new UsageError(`start takes no arguments, got '${positionals.join(" ")}'`);
-  const config: ServerConfig = defaultConfig();
+  const config: ServerConfig = resolveConfig(configFile(values));
   if (Array.isArray(values.domain)) config.domains = values.domain.map((d: string | boolean) => String(d).toLowerCase());
   if (typeof values["c2s-port"] === "string") config.c2s.port = portNumber(values["c2s-port"], "--c2s-port");
   if (typeof values["direct-tls-port"] === "string") config.c2s.directTlsPort = portNumber(values["direct-tls-port"], "--direct-tls-port");

@@ -1,0 +1,207 @@
+// The configuration file (TOML) and environment overrides. TOML because
+// operators know it from many tools, it has comments, and it has none of
+// YAML's indentation and typing surprises. Precedence, lowest first:
+// built-in defaults, the file, PARLEY_* environment variables, command-line
+// flags. Every problem names the key (and the file or variable) at fault.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse, TomlError } from "smol-toml";
+import { ConfigError, defaultConfig, type ServerConfig } from "./config.js";
+import type { LogLevel } from "./util/logger.js";
+
+type Table = Record<string, unknown>;
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+/** Reads values out of a parsed table, checking types and refusing keys it does not know. */
+class Reader {
+  private readonly seen = new Set<string>();
+  constructor(private readonly table: Table, private readonly prefix: string, private readonly source: string) {}
+
+  private key(k: string): string {
+    return this.prefix ? `${this.prefix}.${k}` : k;
+  }
+
+  private fail(k: string, problem: string): never {
+    throw new ConfigError(`${this.key(k)} (${this.source})`, problem);
+  }
+
+  private get(k: string): unknown {
+    this.seen.add(k);
+    return this.table[k];
+  }
+
+  string(k: string): string | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v === "") this.fail(k, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  integer(k: string): number | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isInteger(v)) this.fail(k, `must be an integer, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  boolean(k: string): boolean | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (typeof v !== "boolean") this.fail(k, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  strings(k: string): string[] | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) this.fail(k, "must be a list of strings");
+    return v as string[];
+  }
+
+  table_(k: string): Reader | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(k, "must be a table");
+    return new Reader(v as Table, this.key(k), this.source);
+  }
+
+  keys(): string[] {
+    for (const k of Object.keys(this.table)) this.seen.add(k);
+    return Object.keys(this.table);
+  }
+
+  /** Keys present in the file that nothing read: typos, most often. */
+  rejectUnknown(): void {
+    for (const k of Object.keys(this.table)) if (!this.seen.has(k)) this.fail(k, "is not a known setting");
+  }
+}
+
+function positive(n: number | undefined, key: string, source: string): number | undefined {
+  if (n !== undefined && n <= 0) throw new ConfigError(`${key} (${source})`, `must be positive, got ${n}`);
+  return n;
+}
+
+/** Applies a parsed TOML document to a configuration. `baseDir` resolves relative paths. */
+export function applyConfigTable(config: ServerConfig, table: Table, source: string, baseDir: string): ServerConfig {
+  const root = new Reader(table, "", source);
+  const resolve = (p: string | undefined) => (p === undefined ? undefined : path.resolve(baseDir, p));
+  config.domains = root.strings("domains")?.map((d) => d.toLowerCase()) ?? config.domains;
+  config.dataDir = resolve(root.string("data_dir")) ?? config.dataDir;
+  const level = root.string("log_level");
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level as LogLevel)) throw new ConfigError(`log_level (${source})`, `must be one of ${LOG_LEVELS.join(", ")}`);
+    config.logLevel = level as LogLevel;
+  }
+  config.accountIdleSeconds = positive(root.integer("account_idle_seconds"), "account_idle_seconds", source) ?? config.accountIdleSeconds;
+  config.scramIterations = positive(root.integer("scram_iterations"), "scram_iterations", source) ?? config.scramIterations;
+  const c2s = root.table_("c2s");
+  if (c2s) {
+    config.c2s.host = c2s.string("bind") ?? config.c2s.host;
+    config.c2s.port = c2s.integer("port") ?? config.c2s.port;
+    config.c2s.directTlsPort = c2s.integer("direct_tls_port") ?? config.c2s.directTlsPort;
+    c2s.rejectUnknown();
+  }
+  const http = root.table_("http");
+  if (http) {
+    config.http.port = http.integer("port") ?? config.http.port;
+    http.rejectUnknown();
+  }
+  const tls = root.table_("tls");
+  if (tls) {
+    const cert = resolve(tls.string("cert"));
+    const key = resolve(tls.string("key"));
+    if (cert !== undefined) config.tls.certFile = cert;
+    if (key !== undefined) config.tls.keyFile = key;
+    config.tls.requireEncryption = tls.boolean("require_encryption") ?? config.tls.requireEncryption;
+    tls.rejectUnknown();
+  }
+  const registration = root.table_("registration");
+  if (registration) {
+    config.registration.allowed = registration.boolean("allowed") ?? config.registration.allowed;
+    registration.rejectUnknown();
+  }
+  const limits = root.table_("limits");
+  if (limits) {
+    const l = config.limits;
+    l.maxStanzaBytes = limits.integer("max_stanza_bytes") ?? l.maxStanzaBytes;
+    l.maxDepth = limits.integer("max_depth") ?? l.maxDepth;
+    l.idleSeconds = limits.integer("idle_seconds") ?? l.idleSeconds;
+    l.unauthenticatedTimeoutSeconds = limits.integer("unauthenticated_timeout_seconds") ?? l.unauthenticatedTimeoutSeconds;
+    l.offlineMessagesPerAccount = limits.integer("offline_messages_per_account") ?? l.offlineMessagesPerAccount;
+    limits.rejectUnknown();
+  }
+  const contacts = root.table_("contact_addresses");
+  if (contacts) {
+    const out: Record<string, string[]> = {};
+    for (const kind of contacts.keys()) out[kind] = contacts.strings(kind) ?? [];
+    config.contactAddresses = out;
+  }
+  root.rejectUnknown();
+  return config;
+}
+
+export function loadConfigFile(config: ServerConfig, file: string): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, `cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let table: Table;
+  try {
+    table = parse(text) as Table;
+  } catch (err) {
+    if (err instanceof TomlError) throw new ConfigError(file, `not valid TOML at line ${err.line}, column ${err.column}: ${err.message.split("\n")[0]}`);
+    throw err;
+  }
+  return applyConfigTable(config, table, file, path.dirname(path.resolve(file)));
+}
+
+const ENV: Record<string, (c: ServerConfig, v: string, name: string) => void> = {
+  PARLEY_DOMAINS: (c, v) => { c.domains = v.split(",").map((d) => d.trim().toLowerCase()).filter((d) => d !== ""); },
+  PARLEY_DATA_DIR: (c, v) => { c.dataDir = path.resolve(v); },
+  PARLEY_LOG_LEVEL: (c, v, name) => {
+    if (!LOG_LEVELS.includes(v as LogLevel)) throw new ConfigError(name, `must be one of ${LOG_LEVELS.join(", ")}`);
+    c.logLevel = v as LogLevel;
+  },
+  PARLEY_C2S_BIND: (c, v) => { c.c2s.host = v; },
+  PARLEY_C2S_PORT: (c, v, name) => { c.c2s.port = envInteger(v, name); },
+  PARLEY_DIRECT_TLS_PORT: (c, v, name) => { c.c2s.directTlsPort = envInteger(v, name); },
+  PARLEY_HTTP_PORT: (c, v, name) => { c.http.port = envInteger(v, name); },
+  PARLEY_TLS_CERT: (c, v) => { c.tls.certFile = path.resolve(v); },
+  PARLEY_TLS_KEY: (c, v) => { c.tls.keyFile = path.resolve(v); },
+  PARLEY_REQUIRE_ENCRYPTION: (c, v, name) => { c.tls.requireEncryption = envBoolean(v, name); },
+  PARLEY_ALLOW_REGISTRATION: (c, v, name) => { c.registration.allowed = envBoolean(v, name); },
+};
+
+function envInteger(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ConfigError(name, `must be an integer, got '${v}'`);
+  return n;
+}
+
+function envBoolean(v: string, name: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(name, `must be true or false, got '${v}'`);
+}
+
+export function applyEnvironment(config: ServerConfig, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  for (const [name, apply] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== "") apply(config, v, name);
+  }
+  return config;
+}
+
+export const ENVIRONMENT_VARIABLES = Object.keys(ENV);
+
+/** Defaults, then the file (if any), then the environment; validated. */
+export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const config = defaultConfig();
+  if (file !== undefined) loadConfigFile(config, file);
+  applyEnvironment(config, env);
+  return config;
+}
+

@@ -1,0 +1,114 @@
+// The TOML configuration file and PARLEY_* environment overrides: values,
+// precedence, and errors that name the key and the file or variable.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { resolveConfig, ENVIRONMENT_VARIABLES } from "../../src/config-file.js";
+import { ConfigError } from "../../src/config.js";
+import { PARLEY_BIN } from "../helpers/server-process.js";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "parley-config-"));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const GOOD = `# Parley configuration
+domains = ["Example.org", "chat.example.org"]
+data_dir = "state"
+log_level = "warn"
+
+[c2s]
+bind = "0.0.0.0"
+port = 15222
+direct_tls_port = 15223
+
+[http]
+port = 15280
+
+[tls]
+require_encryption = true
+
+[registration]
+allowed = true
+
+[limits]
+max_stanza_bytes = 100000
+offline_messages_per_account = 50
+
+[contact_addresses]
+admin = ["xmpp:admin@example.org"]
+`;
+
+test("a configuration file sets every section; relative paths are relative to the file", () => {
+  const c = resolveConfig(file("good.toml", GOOD), {});
+  assert.equal(c.domains, ["example.org", "chat.example.org"]);
+  assert.is(c.dataDir, path.join(dir, "state"));
+  assert.is(c.logLevel, "warn");
+  assert.equal(c.c2s, { host: "0.0.0.0", port: 15222, directTlsPort: 15223 });
+  assert.is(c.http.port, 15280);
+  assert.is(c.tls.requireEncryption, true);
+  assert.is(c.registration.allowed, true);
+  assert.is(c.limits.maxStanzaBytes, 100000);
+  assert.is(c.limits.offlineMessagesPerAccount, 50);
+  assert.is(c.limits.maxDepth, 64, "unset values keep their defaults");
+  assert.equal(c.contactAddresses, { admin: ["xmpp:admin@example.org"] });
+});
+
+test("environment variables override the file", () => {
+  const c = resolveConfig(file("good2.toml", GOOD), { PARLEY_C2S_PORT: "25222", PARLEY_DOMAINS: "a.example, b.example", PARLEY_REQUIRE_ENCRYPTION: "false" });
+  assert.is(c.c2s.port, 25222);
+  assert.equal(c.domains, ["a.example", "b.example"]);
+  assert.is(c.tls.requireEncryption, false);
+  assert.ok(ENVIRONMENT_VARIABLES.includes("PARLEY_DATA_DIR"));
+});
+
+function problem(text: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    resolveConfig(text === "" ? undefined : file(`bad-${Math.random()}.toml`, text), env);
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    return (err as Error).message;
+  }
+  assert.unreachable("expected a ConfigError");
+  return "";
+}
+
+test("errors name the key and the problem", () => {
+  assert.match(problem("[c2s]\nprot = 5222\n"), /c2s\.prot .*is not a known setting/);
+  assert.match(problem("[c2s]\nport = \"5222\"\n"), /c2s\.port .*must be an integer/);
+  assert.match(problem("log_level = \"loud\"\n"), /log_level .*must be one of/);
+  assert.match(problem("[tls]\nrequire_encryption = \"yes\"\n"), /tls\.require_encryption .*must be true or false/);
+  assert.match(problem("domains = \n"), /not valid TOML at line 1/);
+  assert.match(problem("", { PARLEY_C2S_PORT: "many" }), /PARLEY_C2S_PORT.*must be an integer/);
+});
+
+test("parley check reports each problem and exits 1; a sound configuration passes", () => {
+  const bad = file("check-bad.toml", `data_dir = "d"\n[tls]\ncert = "missing.crt"\nkey = "missing.key"\n[c2s]\nport = 0\ndirect_tls_port = 0\n[http]\nport = 0\n`);
+  const r = spawnSync(process.execPath, [PARLEY_BIN, "check", "--config", bad], { encoding: "utf8" });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /PROBLEM  certificate: .*missing\.crt/);
+  const good = file("check-good.toml", `data_dir = "d2"\n[c2s]\nport = 0\ndirect_tls_port = 0\n[http]\nport = 0\n`);
+  const ok = spawnSync(process.execPath, [PARLEY_BIN, "check", "--config", good], { encoding: "utf8" });
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /All checks passed/);
+  const start = spawnSync(process.execPath, [PARLEY_BIN, "start", "--config", file("typo.toml", "[limits]\nmax_bytes = 1\n")], { encoding: "utf8" });
+  assert.is(start.status, 1);
+  assert.match(start.stderr, /limits\.max_bytes .*typo\.toml.*is not a known setting/);
+});
+
+test("the example configuration in the repository is valid and matches the defaults", async () => {
+  const { repoRoot } = await import("../helpers/paths.js");
+  const { defaultConfig } = await import("../../src/config.js");
+  const c = resolveConfig(path.join(repoRoot(), "parley.example.toml"), {});
+  const d = defaultConfig();
+  assert.equal({ ...c, dataDir: "" }, { ...d, dataDir: "" });
+});
+
+test.run();
