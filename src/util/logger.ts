@@ -1,42 +1,36 @@
-// A small structured logger: one line per record on stderr, `key=value`
-// fields after the message, so a line can be grepped by session id.
-// Never pass passwords or SASL payloads as fields.
+// Structured logging on pino: one JSON object per line on stderr, with the
+// level, time, message and fields such as the session id, so lines can be
+// filtered by session. Passwords and SASL payloads are never passed as
+// fields; `password` and `payload` are redacted all the same.
+import { pino, destination, stdTimeFunctions, type Logger as PinoLogger } from "pino";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
 export class Logger {
-  constructor(
-    private readonly level: LogLevel = "info",
-    private readonly fields: LogFields = {},
-    private readonly sink: (line: string) => void = (line) => process.stderr.write(line + "\n"),
-  ) {}
+  private readonly impl: PinoLogger;
+
+  constructor(level: LogLevel = "info", impl?: PinoLogger) {
+    this.impl = impl ?? pino({
+      level,
+      base: undefined,
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: ["password", "payload", "*.password", "*.payload"], censor: "[redacted]" },
+    }, destination({ dest: 2, sync: true }));
+  }
 
   child(fields: LogFields): Logger {
-    return new Logger(this.level, { ...this.fields, ...fields }, this.sink);
+    return new Logger(this.impl.level as LogLevel, this.impl.child(fields));
   }
 
   enabled(level: LogLevel): boolean {
-    return ORDER[level] >= ORDER[this.level];
+    return level !== "silent" && this.impl.isLevelEnabled(level);
   }
 
-  debug(msg: string, fields?: LogFields): void { this.write("debug", msg, fields); }
-  info(msg: string, fields?: LogFields): void { this.write("info", msg, fields); }
-  warn(msg: string, fields?: LogFields): void { this.write("warn", msg, fields); }
-  error(msg: string, fields?: LogFields): void { this.write("error", msg, fields); }
-
-  private write(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (ORDER[level] < ORDER[this.level]) return;
-    let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}`;
-    const all = fields ? { ...this.fields, ...fields } : this.fields;
-    for (const k in all) {
-      const v = all[k];
-      if (v === undefined) continue;
-      const s = String(v);
-      line += ` ${k}=${/[\s"=]/.test(s) ? JSON.stringify(s) : s}`;
-    }
-    this.sink(line);
-  }
+  debug(msg: string, fields?: LogFields): void { this.impl.debug(fields ?? {}, msg); }
+  info(msg: string, fields?: LogFields): void { this.impl.info(fields ?? {}, msg); }
+  warn(msg: string, fields?: LogFields): void { this.impl.warn(fields ?? {}, msg); }
+  error(msg: string, fields?: LogFields): void { this.impl.error(fields ?? {}, msg); }
 }
