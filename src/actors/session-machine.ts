@@ -191,7 +191,10 @@ export const sessionMachine = setup({
     createMechanism: assign({
       mechanism: ({ context, event }) => {
         const name = stanzaOf(event).attrs.mechanism ?? "";
-        return createMechanism(name, context.env.credentialLookup(context.domain));
+        return createMechanism(name, context.env.credentialLookup(context.domain), {
+          channelBindings: context.conn.channelBindings(),
+          channelBindingAdvertised: context.env.mechanismsFor(context.conn).some((m) => m.endsWith("-PLUS")),
+        });
       },
     }),
     /** Runs one SASL step; the outcome comes back to this machine as an event. */

@@ -12,6 +12,8 @@ export interface StreamPort {
   readonly canStartTls: boolean;
   /** Switch to TLS after <proceed/>; the outcome arrives as tls.established or tls.failed. */
   startTls(): void;
+  /** SASL channel bindings this connection offers, by type (RFC 9266 tls-exporter, RFC 5929 tls-server-end-point). */
+  channelBindings(): Record<string, Buffer>;
   openStream(from: string, id: string, to?: string): void;
   sendStanza(stanza: XmlElement): void;
   sendStreamError(condition: StreamErrorCondition, text?: string): void;

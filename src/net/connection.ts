@@ -3,6 +3,7 @@
 // owns one and decides; this only does I/O.
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
+import { createHash } from "node:crypto";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import type { XmlElement } from "../xml/element.js";
@@ -81,6 +82,22 @@ export class Connection implements StreamPort {
 
   get tlsSocket(): TLSSocket | undefined {
     return this.socket instanceof TLSSocket ? this.socket : undefined;
+  }
+
+  /**
+   * tls-exporter only on TLS 1.3 (RFC 9266 §3: under 1.2 it is safe only with
+   * extended master secret, which we cannot confirm); tls-server-end-point is
+   * the SHA-256 of our certificate (RFC 5929 §4.1: SHA-256 for SHA-1/SHA-256
+   * signed certificates, which is what we generate and what CAs issue).
+   */
+  channelBindings(): Record<string, Buffer> {
+    const socket = this.tlsSocket;
+    if (!socket?.encrypted) return {};
+    const out: Record<string, Buffer> = {};
+    if (socket.getProtocol() === "TLSv1.3") out["tls-exporter"] = socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
+    const cert = socket.getCertificate();
+    if (cert && "raw" in cert && cert.raw) out["tls-server-end-point"] = createHash("sha256").update(cert.raw).digest();
+    return out;
   }
 
   /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */

@@ -100,6 +100,11 @@ export class WebSocketConnection implements StreamPort {
   /** Each message is a document of its own: nothing to reset after SASL. */
   resetParser(): void {}
 
+  /** No TLS layer of ours under ws://, so nothing to bind to. */
+  channelBindings(): Record<string, Buffer> {
+    return {};
+  }
+
   startTls(): void {
     throw new Error("STARTTLS does not exist over WebSocket (RFC 7395 §3.6): use wss://");
   }

@@ -47,6 +47,9 @@ export type MechanismOptions = ScramOptions;
 /** In order of preference, strongest first, as the stream features list them. */
 export const SUPPORTED_MECHANISMS: readonly string[] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"];
 
+/** Offered only on TLS connections, before the others. */
+export const CHANNEL_BINDING_MECHANISMS: readonly string[] = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"];
+
 /** A fresh exchange for a mechanism name; undefined when the name is not supported (→ invalid-mechanism). */
 export function createMechanism(
   name: string,
@@ -54,6 +57,10 @@ export function createMechanism(
   options: MechanismOptions = {},
 ): SaslServerMechanism | undefined {
   switch (name) {
+    case "SCRAM-SHA-256-PLUS":
+      return new ScramServerMechanism("SHA-256", lookup, options, true);
+    case "SCRAM-SHA-1-PLUS":
+      return new ScramServerMechanism("SHA-1", lookup, options, true);
     case "SCRAM-SHA-256":
       return new ScramServerMechanism("SHA-256", lookup, options);
     case "SCRAM-SHA-1":

@@ -1,9 +1,9 @@
 // Server side of SCRAM-SHA-1 (RFC 5802 §3, §5, §7) and SCRAM-SHA-256 (RFC 7677),
-// without channel binding: the client's gs2 flag must be "n" or "y" (§6); "p="
-// is refused, as the -PLUS variants are not offered yet. To add them, a -PLUS
-// mechanism would accept "p=<cb-name>" for the binding type it offers and compare
-// c= against the gs2 header followed by the connection's binding data (§6, RFC
-// 9266); `channelBindingAdvertised` already makes "y" a downgrade when it is set.
+// and their -PLUS variants with channel binding (§6; tls-exporter, RFC 9266;
+// tls-server-end-point, RFC 5929). Plain SCRAM takes the gs2 flag "n" or "y"
+// ("y" is refused as a downgrade when -PLUS is offered); -PLUS takes only
+// "p=<type>" for a binding type this connection has, and c= must then carry the
+// gs2 header followed by that binding's data.
 //
 // Login never re-derives keys: the client's proof is checked with StoredKey and
 // the server's signature made with ServerKey (§3). An unknown user gets a
@@ -22,6 +22,8 @@ export interface ScramOptions {
    * then under a downgrade attack and must be refused (RFC 5802 §6).
    */
   channelBindingAdvertised?: boolean;
+  /** For a -PLUS mechanism: the channel bindings of this connection, by type name. */
+  channelBindings?: Readonly<Record<string, Buffer>>;
 }
 
 /** Longer client messages are refused; real ones are a few hundred octets. */
@@ -33,6 +35,8 @@ type State =
   | {
       phase: "awaiting-final";
       gs2Header: string;
+      /** The binding data c= must carry after the gs2 header (empty without channel binding). */
+      bindingData: Buffer;
       username: string;
       authzid: string | undefined;
       nonce: string;
@@ -56,8 +60,9 @@ export class ScramServerMechanism implements SaslServerMechanism {
     readonly hash: ScramHash,
     private readonly lookup: CredentialLookup,
     private readonly options: ScramOptions = {},
+    private readonly plus = false,
   ) {
-    this.name = `SCRAM-${hash}`;
+    this.name = `SCRAM-${hash}${plus ? "-PLUS" : ""}`;
   }
 
   step(input: Buffer): SaslStep {
@@ -91,10 +96,18 @@ export class ScramServerMechanism implements SaslServerMechanism {
     const c2 = c1 < 0 ? -1 : text.indexOf(",", c1 + 1);
     if (c2 < 0) throw malformed("missing GS2 header");
     const flag = text.slice(0, c1);
-    if (flag.startsWith("p=")) {
-      throw new Failure("malformed-request", `channel binding is not supported with ${this.name}`);
+    let bindingData: Buffer = Buffer.alloc(0);
+    if (this.plus) {
+      if (!flag.startsWith("p=")) throw malformed(`${this.name} needs channel binding (p=<type>)`);
+      const type = flag.slice(2);
+      const data = this.options.channelBindings?.[type];
+      if (!data) throw new Failure("malformed-request", `channel binding type '${type}' is not available on this connection`);
+      bindingData = data;
+    } else if (flag.startsWith("p=")) {
+      throw new Failure("malformed-request", `channel binding needs ${this.name}-PLUS`);
+    } else if (flag !== "n" && flag !== "y") {
+      throw malformed(`invalid channel binding flag '${flag}'`);
     }
-    if (flag !== "n" && flag !== "y") throw malformed(`invalid channel binding flag '${flag}'`);
     if (flag === "y" && this.options.channelBindingAdvertised) {
       throw new Failure("not-authorized", "channel binding is offered but the client says it is not");
     }
@@ -127,6 +140,7 @@ export class ScramServerMechanism implements SaslServerMechanism {
     this.#state = {
       phase: "awaiting-final",
       gs2Header,
+      bindingData,
       username,
       authzid,
       nonce,
@@ -151,8 +165,13 @@ export class ScramServerMechanism implements SaslServerMechanism {
     if (!binding?.startsWith("c=")) throw malformed("missing channel binding");
     const cbind = decodeBase64(binding.slice(2));
     if (!cbind) throw malformed("invalid channel binding encoding");
-    // Without channel binding, c= carries just the GS2 header of the first message (§6, §7).
-    if (!cbind.equals(Buffer.from(state.gs2Header, "utf8"))) throw malformed("channel binding does not match the GS2 header");
+    // c= carries the GS2 header of the first message, then any channel binding data (§6, §7).
+    const expected = Buffer.concat([Buffer.from(state.gs2Header, "utf8"), state.bindingData]);
+    if (cbind.length !== expected.length || !timingSafeEqual(cbind, expected)) {
+      throw state.bindingData.length > 0
+        ? new Failure("not-authorized", "channel binding data does not match this connection")
+        : malformed("channel binding does not match the GS2 header");
+    }
     if (!nonceAttr?.startsWith("r=")) throw malformed("missing nonce");
     if (nonceAttr.slice(2) !== state.nonce) throw malformed("nonce does not match");
     checkExtensions(extensions);

@@ -21,7 +21,7 @@ import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { AccountRef } from "../actors/account-types.js";
 import type { AccountRuntime } from "../actors/account-runtime.js";
 import type { StreamPort } from "../actors/stream-port.js";
-import { SUPPORTED_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
+import { SUPPORTED_MECHANISMS, CHANNEL_BINDING_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
 import { serverMachine, accountSystemId, sessionSystemId } from "../actors/server-machine.js";
 import { serverIq } from "../modules/iq.js";
 import { installPing } from "../modules/ping.js";
@@ -249,7 +249,9 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   /** RFC 6120 §6.4.1: no mechanisms are offered where authentication is not allowed yet. */
   mechanismsFor(conn: StreamPort): string[] {
-    return this.mayAuthenticate(conn) ? [...SUPPORTED_MECHANISMS] : [];
+    if (!this.mayAuthenticate(conn)) return [];
+    const plus = conn.secure && Object.keys(conn.channelBindings()).length > 0;
+    return plus ? [...CHANNEL_BINDING_MECHANISMS, ...SUPPORTED_MECHANISMS] : [...SUPPORTED_MECHANISMS];
   }
 
   /** TLS first (RFC 6120 §5.3.1); loopback counts as secure unless encryption is required. */

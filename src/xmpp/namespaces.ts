@@ -5,6 +5,7 @@ export const NS = {
   streams: "urn:ietf:params:xml:ns:xmpp-streams",
   stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
   sasl: "urn:ietf:params:xml:ns:xmpp-sasl",
+  saslChannelBinding: "urn:xmpp:sasl-cb:0",
   tls: "urn:ietf:params:xml:ns:xmpp-tls",
   bind: "urn:ietf:params:xml:ns:xmpp-bind",
   session: "urn:ietf:params:xml:ns:xmpp-session",

@@ -26,6 +26,9 @@ export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn:
       // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate where authentication needs it.
       conn.canStartTls && el("starttls", NS.tls, {}, !source.mayAuthenticate(conn) && el("required", NS.tls)),
       mechanisms.length > 0 && el("mechanisms", NS.sasl, {}, ...mechanisms.map((m) => el("mechanism", NS.sasl, {}, m))),
+      // XEP-0440: which channel bindings the -PLUS mechanisms can use here.
+      mechanisms.some((m) => m.endsWith("-PLUS")) && el("sasl-channel-binding", NS.saslChannelBinding, {},
+        ...Object.keys(conn.channelBindings()).map((type) => el("channel-binding", NS.saslChannelBinding, { type }))),
       // XEP-0077 §4: registration is offered where authentication would be.
       source.config.registration.allowed && mechanisms.length > 0 && el("register", NS.registerFeature),
       limits(source.config));

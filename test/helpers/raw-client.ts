@@ -110,20 +110,26 @@ export class RawClient {
   }
 }
 
-/** A SCRAM-SHA-256 exchange (RFC 5802/7677) on a raw client whose stream is open; resolves on <success/>. */
-export async function scramSha256(c: RawClient, user: string, password: string): Promise<void> {
+/**
+ * A SCRAM-SHA-256 exchange (RFC 5802/7677) on a raw client whose stream is open; resolves on <success/>.
+ * With `binding`, SCRAM-SHA-256-PLUS over that channel binding (type and data as the client sees them).
+ */
+export async function scramSha256(c: RawClient, user: string, password: string, binding?: { type: string; data: Buffer }): Promise<void> {
   const { randomBytes, pbkdf2Sync } = await import("node:crypto");
   const { hmac, digest, preparePassword } = await import("../../src/sasl/credentials.js");
   const cnonce = randomBytes(18).toString("base64");
   const first = `n=${user},r=${cnonce}`;
+  const gs2 = binding ? `p=${binding.type},,` : "n,,";
+  const mechanism = binding ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";
   c.clear();
-  c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${Buffer.from(`n,,${first}`).toString("base64")}</auth>`);
+  c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mechanism}'>${Buffer.from(`${gs2}${first}`).toString("base64")}</auth>`);
   const challengeText = await c.waitFor(/<challenge[^>]*>([^<]+)<\/challenge>/);
   const serverFirst = Buffer.from((/<challenge[^>]*>([^<]+)<\/challenge>/.exec(challengeText) as RegExpExecArray)[1] as string, "base64").toString();
   const fields = new Map(serverFirst.split(",").map((kv) => [kv[0] as string, kv.slice(2)]));
   const salted = pbkdf2Sync(preparePassword(password), Buffer.from(fields.get("s") ?? "", "base64"), Number(fields.get("i")), 32, "sha256");
   const clientKey = hmac("SHA-256", salted, "Client Key");
-  const withoutProof = `c=biws,r=${fields.get("r")}`;
+  const cbind = Buffer.concat([Buffer.from(gs2), binding?.data ?? Buffer.alloc(0)]).toString("base64");
+  const withoutProof = `c=${cbind},r=${fields.get("r")}`;
   const authMessage = `${first},${serverFirst},${withoutProof}`;
   const signature = hmac("SHA-256", digest("SHA-256", clientKey), authMessage);
   const proof = Buffer.from(clientKey.map((b, i) => b ^ (signature[i] as number))).toString("base64");

@@ -7,7 +7,8 @@ import tls from "node:tls";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { X509Certificate } from "node:crypto";
-import { RawClient, HEADER } from "../helpers/raw-client.js";
+import { createHash } from "node:crypto";
+import { RawClient, HEADER, scramSha256 } from "../helpers/raw-client.js";
 import { startTestServer } from "../helpers/test-server.js";
 
 const ACCOUNTS = [{ jid: "romeo@localhost", password: "s3cret" }];
@@ -132,6 +133,69 @@ test("a TLS handshake that stops halfway ends the session without harming the se
 });
 
 
+
+async function directTls(port: number): Promise<{ c: RawClient; socket: tls.TLSSocket; features: string }> {
+  const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect({ port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const c = RawClient.wrap(socket);
+  c.write(HEADER());
+  const features = await c.waitFor(/<\/stream:features>/);
+  return { c, socket, features };
+}
+
+test("XEP-0440: on TLS, SCRAM-*-PLUS and the channel-binding types are offered; plain TCP offers neither", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    const { c, features } = await directTls(ts.server.directTlsPort);
+    assert.match(features, /<mechanism>SCRAM-SHA-256-PLUS<\/mechanism><mechanism>SCRAM-SHA-1-PLUS<\/mechanism><mechanism>SCRAM-SHA-256<\/mechanism>/);
+    assert.match(features, /<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'\/><channel-binding type='tls-server-end-point'\/><\/sasl-channel-binding>/);
+    c.destroy();
+    const plain = await RawClient.connect(ts.port);
+    plain.write(HEADER());
+    const plainFeatures = await plain.waitFor(/<\/stream:features>/);
+    assert.not.match(plainFeatures, /PLUS|sasl-channel-binding/);
+    plain.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("SCRAM-SHA-256-PLUS with tls-exporter and with tls-server-end-point logs in; wrong binding data is refused", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    const a = await directTls(ts.server.directTlsPort);
+    const exporter = a.socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
+    await scramSha256(a.c, "romeo", "s3cret", { type: "tls-exporter", data: exporter });
+    a.c.destroy();
+
+    const b = await directTls(ts.server.directTlsPort);
+    const endPoint = createHash("sha256").update(b.socket.getPeerCertificate().raw).digest();
+    await scramSha256(b.c, "romeo", "s3cret", { type: "tls-server-end-point", data: endPoint });
+    b.c.destroy();
+
+    // A man in the middle would have different binding data: refused even with the right password.
+    const m = await directTls(ts.server.directTlsPort);
+    let refused = "";
+    try {
+      await scramSha256(m.c, "romeo", "s3cret", { type: "tls-exporter", data: Buffer.alloc(32, 7) });
+    } catch (err) {
+      refused = (err as Error).message;
+    }
+    assert.match(refused, /not-authorized/);
+    m.c.destroy();
+
+    // A client that could bind but says it cannot ("y") while we offer -PLUS: a downgrade.
+    const d = await directTls(ts.server.directTlsPort);
+    d.c.clear();
+    d.c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${Buffer.from("y,,n=romeo,r=abcdefghijkl").toString("base64")}</auth>`);
+    await d.c.waitFor(/<not-authorized\/>/);
+    d.c.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
 
 test("the scansion runner negotiates STARTTLS when the server requires it", async () => {
   const { parseScript } = await import("../../src/scansion/script.js");

@@ -14,6 +14,7 @@ import {
 import {
   createMechanism,
   SUPPORTED_MECHANISMS,
+  CHANNEL_BINDING_MECHANISMS,
   type CredentialLookup,
   type SaslServerMechanism,
   type SaslStep,
@@ -267,10 +268,36 @@ test("a lookup that throws, or a corrupt stored credential, is a temporary-auth-
 
 test("createMechanism knows the supported names and nothing else", () => {
   assert.equal([...SUPPORTED_MECHANISMS], ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]);
-  for (const name of SUPPORTED_MECHANISMS) assert.is(createMechanism(name, directory({}))?.name, name);
-  for (const name of ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS", "DIGEST-MD5", "scram-sha-1", ""]) {
+  for (const name of [...SUPPORTED_MECHANISMS, ...CHANNEL_BINDING_MECHANISMS]) assert.is(createMechanism(name, directory({}))?.name, name);
+  for (const name of ["DIGEST-MD5", "scram-sha-1", "SCRAM-SHA-512-PLUS", ""]) {
     assert.is(createMechanism(name, directory({})), undefined, name);
   }
+});
+
+test("SCRAM-SHA-256-PLUS: binds to the connection's data; other types, other data and a plain flag are refused", () => {
+  const lookup = directory({ user: "pencil" });
+  const bindings = { "tls-exporter": Buffer.alloc(32, 1) };
+  const run = (gs2: string, data: Buffer) => {
+    const m = createMechanism("SCRAM-SHA-256-PLUS", lookup, { channelBindings: bindings }) as NonNullable<ReturnType<typeof createMechanism>>;
+    const first = `n=user,r=clientnonce`;
+    const challenge = m.step(Buffer.from(gs2 + first));
+    if (challenge.kind !== "challenge") return challenge;
+    const serverFirst = challenge.data.toString();
+    const fields = new Map(serverFirst.split(",").map((kv) => [kv[0] as string, kv.slice(2)]));
+    const salted = pbkdf2Sync("pencil", Buffer.from(fields.get("s") ?? "", "base64"), Number(fields.get("i")), 32, "sha256");
+    const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+    const withoutProof = `c=${Buffer.concat([Buffer.from(gs2), data]).toString("base64")},r=${fields.get("r")}`;
+    const signature = createHmac("sha256", createHash("sha256").update(clientKey).digest()).update(`${first},${serverFirst},${withoutProof}`).digest();
+    const proof = Buffer.from(clientKey.map((b, i) => b ^ (signature[i] as number)));
+    return m.step(Buffer.from(`${withoutProof},p=${proof.toString("base64")}`));
+  };
+  assert.is(run("p=tls-exporter,,", Buffer.alloc(32, 1)).kind, "success");
+  const wrongData = run("p=tls-exporter,,", Buffer.alloc(32, 2));
+  assert.is(wrongData.kind === "failure" && wrongData.condition, "not-authorized");
+  const wrongType = run("p=tls-unique,,", Buffer.alloc(12));
+  assert.is(wrongType.kind === "failure" && wrongType.condition, "malformed-request");
+  const noBinding = run("n,,", Buffer.alloc(0));
+  assert.is(noBinding.kind === "failure" && noBinding.condition, "malformed-request");
 });
 
 test("deriveScramCredential stores salted keys, never the password, with a fresh salt each time", () => {

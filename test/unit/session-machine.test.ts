@@ -24,6 +24,7 @@ class RecordingPort implements StreamPort {
   secure = false;
   canStartTls = false;
   startTls(): void { this.out.push("<starttls>"); }
+  channelBindings(): Record<string, Buffer> { return {}; }
   openStream(from: string): void { this.out.push(`<stream from=${from}>`); }
   sendStanza(s: XmlElement): void { this.out.push(serialize(s, NS.client)); }
   sendStreamError(condition: string): void { this.out.push(`<stream:error ${condition}>`); }
