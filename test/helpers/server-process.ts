@@ -8,6 +8,8 @@ export const PARLEY_BIN = path.join(repoRoot(), "bin", "parley.js");
 
 export interface ServerProcess {
   port: number;
+  directTlsPort: number;
+  httpPort: number;
   child: ChildProcess;
   log(): string;
   /** SIGTERM and wait for the exit code. */
@@ -20,18 +22,21 @@ export async function spawnServer(dataDir: string, extraArgs: string[] = []): Pr
   });
   let log = "";
   child.stderr?.setEncoding("utf8");
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<[number, number, number]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time: ${log}`)), 15_000);
     child.stderr?.on("data", (d: string) => {
       log += d;
-      const m = /"c2s":"127\.0\.0\.1:(\d+)"/.exec(log);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      const m = /"c2s":"127\.0\.0\.1:(\d+)","directTls":"127\.0\.0\.1:(\d+)","websocket":"ws:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+      if (m) { clearTimeout(timer); resolve([Number(m[1]), Number(m[2]), Number(m[3])]); }
     });
     child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited early (${code}): ${log}`)); });
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const [port, directTlsPort, httpPort] = ports;
   return {
     port,
+    directTlsPort,
+    httpPort,
     child,
     log: () => log,
     async stop() {

@@ -1,11 +1,15 @@
-// A real client library, @xmpp/client (xmpp.js), against a real server: over
-// TCP with STARTTLS and SASL, and over WebSocket. Login, roster get, a
+// A real client library, @xmpp/client (xmpp.js), against a real server
+// process (`parley start`): over TCP with STARTTLS and SASL, and over WebSocket. Login, roster get, a
 // message round trip, and block/unblock (XEP-0191).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { client, xml, type Client, type Element } from "@xmpp/client";
 import WebSocket from "ws";
-import { startTestServer, type TestServer } from "../helpers/test-server.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawnServer, type ServerProcess } from "../helpers/server-process.js";
+import { addUsers } from "../helpers/process-accounts.js";
 
 const ACCOUNTS = [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }];
 
@@ -34,7 +38,22 @@ async function waitFor(stanzas: Element[], match: (s: Element) => boolean, ms = 
   }
 }
 
-async function conversation(ts: TestServer, service: (ts: TestServer) => string): Promise<void> {
+async function withServer(args: string[], run: (server: ServerProcess) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-xmppjs-"));
+  try {
+    addUsers(dataDir, ACCOUNTS);
+    const server = await spawnServer(dataDir, args);
+    try {
+      await run(server);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function conversation(ts: ServerProcess, service: (ts: ServerProcess) => string): Promise<void> {
   const alice = await online(service(ts), "alice", "wonderland");
   const bob = await online(service(ts), "bob", "builder");
   try {
@@ -68,21 +87,11 @@ async function conversation(ts: TestServer, service: (ts: TestServer) => string)
 }
 
 test("@xmpp/client over TCP with STARTTLS: login, roster, messages, block and unblock", async () => {
-  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.tls.requireEncryption = true; } });
-  try {
-    await conversation(ts, (t) => `xmpp://127.0.0.1:${t.port}`);
-  } finally {
-    await ts.stop();
-  }
+  await withServer(["--require-encryption"], (server) => conversation(server, (s) => `xmpp://127.0.0.1:${s.port}`));
 });
 
 test("@xmpp/client over WebSocket: login, roster, messages, block and unblock", async () => {
-  const ts = await startTestServer({ accounts: ACCOUNTS });
-  try {
-    await conversation(ts, (t) => `ws://127.0.0.1:${t.server.httpPort}/xmpp-websocket`);
-  } finally {
-    await ts.stop();
-  }
+  await withServer([], (server) => conversation(server, (s) => `ws://127.0.0.1:${s.httpPort}/xmpp-websocket`));
 });
 
 test.after(() => {
