@@ -129,6 +129,10 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.idleSeconds = limits.integer("idle_seconds") ?? l.idleSeconds;
     l.unauthenticatedTimeoutSeconds = limits.integer("unauthenticated_timeout_seconds") ?? l.unauthenticatedTimeoutSeconds;
     l.offlineMessagesPerAccount = limits.integer("offline_messages_per_account") ?? l.offlineMessagesPerAccount;
+    l.sessionsPerAccount = limits.integer("sessions_per_account") ?? l.sessionsPerAccount;
+    l.connectionsPerAddress = limits.integer("connections_per_address") ?? l.connectionsPerAddress;
+    l.rosterItems = limits.integer("roster_items") ?? l.rosterItems;
+    l.blockedItems = limits.integer("blocked_items") ?? l.blockedItems;
     limits.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");

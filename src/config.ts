@@ -28,6 +28,14 @@ export interface ServerConfig {
     unauthenticatedTimeoutSeconds: number;
     /** Offline messages kept per account (XEP-0160). */
     offlineMessagesPerAccount: number;
+    /** Bound sessions one account may have at once. */
+    sessionsPerAccount: number;
+    /** Open connections from one remote address. */
+    connectionsPerAddress: number;
+    /** Items in one roster. */
+    rosterItems: number;
+    /** Entries in one block list. */
+    blockedItems: number;
   };
   /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
   registration: { allowed: boolean };
@@ -53,6 +61,10 @@ export function defaultConfig(): ServerConfig {
       idleSeconds: 900,
       unauthenticatedTimeoutSeconds: 60,
       offlineMessagesPerAccount: 1000,
+      sessionsPerAccount: 10,
+      connectionsPerAddress: 100,
+      rosterItems: 1000,
+      blockedItems: 1000,
     },
     registration: { allowed: false },
     contactAddresses: {},

@@ -20,6 +20,7 @@ import type { SessionCommand } from "./session-types.js";
 import type { SessionEnvironment } from "./session-environment.js";
 import { streamFeatures, type FeatureStage } from "../xmpp/stream-features.js";
 import { checkStreamHeader, type StreamHeaderEvent } from "../xmpp/stream-header.js";
+import { stanzaProblem } from "../xmpp/stanza-checks.js";
 import { createMechanism, type SaslServerMechanism, type SaslFailureCondition } from "../sasl/mechanism.js";
 import { parseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
@@ -116,6 +117,7 @@ export const sessionMachine = setup({
     isRegistrationIq: ({ event }) =>
       event.type === "xml.stanza" && event.stanza.name === "iq" && event.stanza.ns === NS.client &&
       event.stanza.getChild("query", NS.register) !== undefined,
+    isMalformedStanza: ({ event }) => event.type === "xml.stanza" && stanzaProblem(event.stanza) !== undefined,
     isRoutableStanza: ({ event }) =>
       event.type === "xml.stanza" && event.stanza.ns === NS.client &&
       (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
@@ -290,6 +292,13 @@ export const sessionMachine = setup({
         resource: jid.resource,
         stanza: stanza.attrs.from === jid.toString() ? stanza : stanza.withAttrs({ from: jid.toString() }),
       });
+    },
+    replyStanzaProblem: ({ context, event }) => {
+      const stanza = stanzaOf(event);
+      const problem = stanzaProblem(stanza);
+      // An error is never answered with an error (RFC 6120 §8.3.1).
+      if (!problem || stanza.attrs.type === "error") return;
+      context.conn.sendStanza(errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
     },
     writeDelivered: ({ context, event }) => {
       if (event.type === "deliver") context.conn.sendStanza(event.stanza);
@@ -470,6 +479,7 @@ export const sessionMachine = setup({
             guard: "isBindRequest",
             actions: { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } },
           },
+          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: "replyStanzaProblem" },
           { guard: "isRoutableStanza", actions: "routeOutbound" },
           {
             target: "closing",

@@ -3,7 +3,7 @@ import type { RosterEvent, RosterState } from "../roster/roster-types.js";
 import { isContactSubscribed } from "../roster/subscription.js";
 
 export class BlockingError extends Error {
-  constructor(readonly condition: "bad-request", message: string) {
+  constructor(readonly condition: "bad-request" | "policy-violation", message: string) {
     super(message);
     this.name = "BlockingError";
   }
@@ -36,9 +36,10 @@ export interface BlockDecision {
   resendPresenceTo: string[];
 }
 
-export function decideBlock(state: RosterState, jids: string[]): BlockDecision {
+export function decideBlock(state: RosterState, jids: string[], maxItems = Infinity): BlockDecision {
   if (jids.length === 0) throw new BlockingError("bad-request", "A block request needs at least one item");
   const fresh = jids.filter((j) => !state.blocked.has(j));
+  if (state.blocked.size + fresh.length > maxItems) throw new BlockingError("policy-violation", `A block list holds at most ${maxItems} entries`);
   return {
     events: fresh.length > 0 ? [{ type: "ContactsBlocked", payload: { jids: fresh } }] : [],
     withdrawPresenceFrom: fresh.filter((j) => isContactSubscribed(state, j)),

@@ -30,7 +30,7 @@ function edit(action: "block" | "unblock") {
     let d;
     try {
       d = decideAndCommit(ctx, { kind: "user", resource: ctx.requester.resource },
-        () => (action === "block" ? decideBlock(ctx.runtime.roster, jids) : decideUnblock(ctx.runtime.roster, jids)));
+        () => (action === "block" ? decideBlock(ctx.runtime.roster, jids, ctx.host.config.limits.blockedItems) : decideUnblock(ctx.runtime.roster, jids)));
     } catch (err) {
       if (err instanceof BlockingError) throw new StanzaError({ condition: err.condition, text: err.message });
       throw err;

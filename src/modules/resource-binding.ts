@@ -26,6 +26,12 @@ export function bindResource(scope: AccountScope, session: SessionRef, requested
     resource = jid.resource;
   }
   const existing = runtime.sessions.get(resource);
+  const limit = host.config.limits.sessionsPerAccount;
+  if (!existing && runtime.sessions.size >= limit) {
+    // RFC 6120 §7.6.2.1: the account has reached its number of connected resources.
+    session.send({ type: "bind.error", error: { condition: "resource-constraint", text: `At most ${limit} sessions per account` } });
+    return;
+  }
   if (existing) {
     // RFC 6120 §7.7.2.2: we take the "override the old session" option.
     host.log.info("resource conflict: replacing older session", { jid: existing.fullJid });

@@ -60,7 +60,7 @@ function rosterSet(ctx: AccountContext, _iq: XmlElement, query: XmlElement): Xml
   const by = { kind: "user" as const, resource: ctx.requester.resource };
   try {
     if (request.kind === "set") {
-      const d = decideAndCommit(ctx, by, () => decideRosterSet(ctx.runtime.roster, owner, jid, request.name, request.groups));
+      const d = decideAndCommit(ctx, by, () => decideRosterSet(ctx.runtime.roster, owner, jid, request.name, request.groups, ctx.host.config.limits.rosterItems));
       if (d.events.length > 0) ctx.afterReply(() => pushRosterItems(ctx, [jid]));
       return null;
     }

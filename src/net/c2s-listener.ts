@@ -9,6 +9,9 @@ import type { StreamListener } from "../xml/stream-parser.js";
 import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import type { SessionRegistry } from "./session-registry.js";
+import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
+import { streamErrorElement } from "../xmpp/errors.js";
+import { NS } from "../xmpp/namespaces.js";
 
 export interface SessionStarter extends SessionEnvironment {
   startSession(sessionId: string, conn: StreamPort): AnyActorRef;
@@ -62,6 +65,15 @@ export class C2sListener {
   }
 
   private accept(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? "unknown";
+    if (!this.registry.admits(address)) {
+      // Refused before any actor exists: a header, the stream error, the close (RFC 6120 §4.9.1.2).
+      this.env.log.warn("refusing a connection: too many from this address", { address });
+      socket.on("error", () => {});
+      socket.end(streamHeader({ from: this.env.defaultDomain, id: newSessionId(), version: "1.0" }) +
+        serialize(streamErrorElement("policy-violation", "Too many connections from your address"), NS.client) + STREAM_CLOSE);
+      return;
+    }
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
     const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
@@ -80,7 +92,7 @@ export class C2sListener {
       debug: (message) => this.env.log.debug(message, { session: sessionId }),
     }, this.tlsContext);
     actor = this.env.startSession(sessionId, conn);
-    this.registry.add(sessionId, actor, conn);
+    this.registry.add(sessionId, actor, conn, address);
     this.env.log.debug("connection accepted", { session: sessionId, address: conn.remoteAddress, tls: conn.secure });
   }
 

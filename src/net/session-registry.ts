@@ -14,6 +14,7 @@ interface LiveSession {
   actor: AnyActorRef;
   transport: LiveTransport;
   startedAt: number;
+  address: string;
 }
 
 const SWEEP_INTERVAL_MS = 5000;
@@ -21,6 +22,7 @@ const UNAUTHENTICATED_STATES = new Set(["connected", "streamOpen", "negotiatingT
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
+  private readonly perAddress = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly limits: ServerConfig["limits"]) {
@@ -28,12 +30,23 @@ export class SessionRegistry {
     this.timer.unref();
   }
 
-  add(sessionId: string, actor: AnyActorRef, transport: LiveTransport): void {
-    this.sessions.set(sessionId, { actor, transport, startedAt: Date.now() });
+  add(sessionId: string, actor: AnyActorRef, transport: LiveTransport, address: string): void {
+    this.sessions.set(sessionId, { actor, transport, startedAt: Date.now(), address });
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
   }
 
   forget(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
     this.sessions.delete(sessionId);
+    const n = (this.perAddress.get(s.address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(s.address);
+    else this.perAddress.set(s.address, n);
+  }
+
+  /** Whether one more connection from this address stays within limits.connectionsPerAddress. */
+  admits(address: string): boolean {
+    return (this.perAddress.get(address) ?? 0) < this.limits.connectionsPerAddress;
   }
 
   /** The state of a session actor (for tests and debugging); undefined once it is gone. */

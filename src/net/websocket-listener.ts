@@ -44,6 +44,11 @@ export class WebSocketListener {
   }
 
   private accept(ws: import("ws").WebSocket, address: string): void {
+    if (!this.registry.admits(address)) {
+      this.env.log.warn("refusing a WebSocket: too many connections from this address", { address });
+      ws.close(1008, "Too many connections from your address");
+      return;
+    }
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
     const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
@@ -58,7 +63,7 @@ export class WebSocketListener {
       closed: () => send({ type: "socket.closed" }),
     });
     actor = this.env.startSession(sessionId, conn);
-    this.registry.add(sessionId, actor, conn);
+    this.registry.add(sessionId, actor, conn, address);
     this.env.log.debug("WebSocket accepted", { session: sessionId, address });
   }
 

@@ -3,7 +3,7 @@ import type { RosterEvent, RosterState } from "./roster-types.js";
 import { isContactSubscribed, isUserSubscribed, isContactPendingIn, isContactPendingOut, type Effect } from "./subscription.js";
 
 export class RosterError extends Error {
-  constructor(readonly condition: "bad-request" | "not-allowed" | "item-not-found" | "not-acceptable", message: string) {
+  constructor(readonly condition: "bad-request" | "not-allowed" | "item-not-found" | "not-acceptable" | "policy-violation", message: string) {
     super(message);
     this.name = "RosterError";
   }
@@ -16,10 +16,11 @@ export interface RosterDecision {
   sends: ("unsubscribe" | "unsubscribed")[];
 }
 
-export function decideRosterSet(state: RosterState, owner: string, jid: string, name: string | undefined, groups: string[]): RosterDecision {
+export function decideRosterSet(state: RosterState, owner: string, jid: string, name: string | undefined, groups: string[], maxItems = Infinity): RosterDecision {
   // RFC 6121 §2.3.3 / §2.5: the user's own JID is not a contact.
   if (jid === owner) throw new RosterError("not-allowed", "You cannot add yourself to your roster");
   const item = state.items.get(jid);
+  if (!item && state.items.size >= maxItems) throw new RosterError("policy-violation", `A roster holds at most ${maxItems} items`);
   if (item && item.name === name && item.groups.length === groups.length && item.groups.every((g, i) => g === groups[i])) {
     return { events: [], effects: [], sends: [] };
   }
