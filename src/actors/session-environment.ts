@@ -19,8 +19,10 @@ export interface SessionEnvironment {
   credentialLookup(domain: string): CredentialLookup;
   /** The account actor of a local user, started on demand. */
   account(bareJid: string): AccountRef;
-  noteAuthFailure(address: string): void;
-  authFailuresFor(address: string): number;
+  /** A failed authentication from this address, for this account (when the client named one). */
+  noteAuthFailure(address: string, account: string | undefined): void;
+  /** Recent failures: the larger of the address's and the account's counts. */
+  authFailuresFor(address: string, account: string | undefined): number;
   sessionClosed(sessionId: string): void;
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
   preAuthRegistration(domain: string, iq: XmlElement): XmlElement;

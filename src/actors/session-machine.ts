@@ -125,7 +125,8 @@ export const sessionMachine = setup({
   delays: {
     saslFailureDelay: ({ context }) =>
       context.failure?.counts
-        ? saslFailureDelayMs(Math.max(context.authFailures, context.env.authFailuresFor(context.conn.remoteAddress)))
+        ? saslFailureDelayMs(Math.max(context.authFailures,
+          context.env.authFailuresFor(context.conn.remoteAddress, attemptedAccount(context))))
         : 0,
     closeGrace: 2000,
   },
@@ -228,7 +229,7 @@ export const sessionMachine = setup({
       authFailures: ({ context }) => (context.failure?.counts ? context.authFailures + 1 : context.authFailures),
     }),
     noteFailureForAddress: ({ context }) => {
-      if (context.failure?.counts) context.env.noteAuthFailure(context.conn.remoteAddress);
+      if (context.failure?.counts) context.env.noteAuthFailure(context.conn.remoteAddress, attemptedAccount(context));
     },
     sendSaslFailure: ({ context }) => {
       const f = context.failure ?? { condition: "not-authorized" as const, counts: false };
@@ -509,6 +510,12 @@ export const sessionMachine = setup({
     },
   },
 });
+
+/** The account a failed attempt was for (per-account failure counting), if the client named one. */
+function attemptedAccount(context: SessionContext): string | undefined {
+  const name = context.mechanism?.attemptedUsername;
+  return name === undefined ? undefined : `${name.toLowerCase()}@${context.domain}`;
+}
 
 /** The authenticated bare JID, or a reason the authzid is refused (RFC 6120 §6.3.8). */
 function userFromSasl(username: string, authzid: string | undefined, domain: string): Jid | string {

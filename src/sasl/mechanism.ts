@@ -36,6 +36,8 @@ export type SaslFailureCondition =
 export interface SaslServerMechanism {
   readonly name: string;
   step(input: Buffer): SaslStep;
+  /** The username the client tried, once known: failures are also counted per account. */
+  readonly attemptedUsername: string | undefined;
 }
 
 /** Looks up the stored credentials of a username (the localpart) for a hash; undefined when no such user. */

@@ -18,6 +18,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class PlainServerMechanism implements SaslServerMechanism {
   readonly name = "PLAIN";
+  attemptedUsername: string | undefined;
   #phase: "initial" | "asked" | "done" = "initial";
 
   constructor(private readonly lookup: CredentialLookup) {}
@@ -47,6 +48,7 @@ export class PlainServerMechanism implements SaslServerMechanism {
     try {
       authzid = utf8.decode(authzidOctets);
       authcid = utf8.decode(authcidOctets);
+      this.attemptedUsername = authcid;
       password = utf8.decode(passwordOctets);
     } catch {
       return malformed("message is not UTF-8");

@@ -54,6 +54,7 @@ class Failure {
 
 export class ScramServerMechanism implements SaslServerMechanism {
   readonly name: string;
+  attemptedUsername: string | undefined;
   #state: State = { phase: "initial", askedForResponse: false };
 
   constructor(
@@ -125,6 +126,7 @@ export class ScramServerMechanism implements SaslServerMechanism {
     if (user?.startsWith("m=")) throw malformed("mandatory extension 'm' is not supported");
     if (!user?.startsWith("n=")) throw malformed("missing username");
     const username = decodeSaslname(user.slice(2), "username");
+    this.attemptedUsername = username;
     if (!nonceAttr?.startsWith("r=")) throw malformed("missing nonce");
     const clientNonce = nonceAttr.slice(2);
     if (!isNonce(clientNonce)) throw malformed("invalid nonce");

@@ -289,12 +289,15 @@ export class ParleyServer implements Host, SessionEnvironment {
     return ref as AccountRef;
   }
 
-  noteAuthFailure(address: string): void {
-    this.authFailures.note(address);
+  noteAuthFailure(address: string, account: string | undefined): void {
+    this.authFailures.note(`address ${address}`);
+    // Per account too, so that guessing one account's password from many addresses slows down as well.
+    if (account !== undefined) this.authFailures.note(`account ${account}`);
   }
 
-  authFailuresFor(address: string): number {
-    return this.authFailures.count(address);
+  authFailuresFor(address: string, account: string | undefined): number {
+    const byAddress = this.authFailures.count(`address ${address}`);
+    return account === undefined ? byAddress : Math.max(byAddress, this.authFailures.count(`account ${account}`));
   }
 
   sessionClosed(sessionId: string): void {

@@ -34,6 +34,8 @@ class RecordingPort implements StreamPort {
   get text(): string { return this.out.join("\n"); }
 }
 
+const failuresNoted: [string, string | undefined][] = [];
+
 function environment(accountEvents: AccountCommand[]): SessionEnvironment {
   const cred256 = deriveScramCredential("pw", "SHA-256", 4096);
   const cred1 = deriveScramCredential("pw", "SHA-1", 4096);
@@ -53,7 +55,7 @@ function environment(accountEvents: AccountCommand[]): SessionEnvironment {
         }
       },
     }),
-    noteAuthFailure: () => {},
+    noteAuthFailure: (address, account) => { failuresNoted.push([address, account]); },
     authFailuresFor: () => 0,
     sessionClosed: () => {},
     preAuthRegistration: (_domain, iq) => iq,
@@ -125,6 +127,15 @@ test("a wrong password leads to authFailed and, after the delay, back to streamO
   await new Promise((r) => setTimeout(r, saslFailureDelayMs(1) + 50));
   assert.is(actor.getSnapshot().value, "streamOpen");
   assert.match(port.text, /<not-authorized\/>/);
+});
+
+test("a failed login is counted for the address and for the account the client named", async () => {
+  failuresNoted.length = 0;
+  const { actor } = start();
+  actor.send(header());
+  actor.send(plainAuth("wrong"));
+  await new Promise((r) => setTimeout(r, saslFailureDelayMs(1) + 50));
+  assert.equal(failuresNoted, [["127.0.0.1", "romeo@localhost"]]);
 });
 
 test("the failure delay grows with each failure and is capped", () => {
