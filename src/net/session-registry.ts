@@ -26,7 +26,9 @@ export class SessionRegistry {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly limits: ServerConfig["limits"]) {
-    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    // Often enough that no timeout is overshot by more than half its length.
+    const interval = Math.min(SWEEP_INTERVAL_MS, (Math.min(limits.unauthenticatedTimeoutSeconds, limits.idleSeconds) * 1000) / 2);
+    this.timer = setInterval(() => this.sweep(), interval);
     this.timer.unref();
   }
 
