@@ -133,6 +133,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.connectionsPerAddress = limits.integer("connections_per_address") ?? l.connectionsPerAddress;
     l.rosterItems = limits.integer("roster_items") ?? l.rosterItems;
     l.blockedItems = limits.integer("blocked_items") ?? l.blockedItems;
+    l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
+    l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     limits.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");

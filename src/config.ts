@@ -36,6 +36,10 @@ export interface ServerConfig {
     rosterItems: number;
     /** Entries in one block list. */
     blockedItems: number;
+    /** Stanzas a second one client connection may send on average… */
+    stanzasPerSecond: number;
+    /** …and in a burst, before its reads are throttled. */
+    stanzaBurst: number;
   };
   /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
   registration: { allowed: boolean };
@@ -65,6 +69,8 @@ export function defaultConfig(): ServerConfig {
       connectionsPerAddress: 100,
       rosterItems: 1000,
       blockedItems: 1000,
+      stanzasPerSecond: 500,
+      stanzaBurst: 2000,
     },
     registration: { allowed: false },
     contactAddresses: {},

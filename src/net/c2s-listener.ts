@@ -9,6 +9,7 @@ import type { StreamListener } from "../xml/stream-parser.js";
 import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import type { SessionRegistry } from "./session-registry.js";
+import { TokenBucket } from "./rate-limiter.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import { streamErrorElement } from "../xmpp/errors.js";
 import { NS } from "../xmpp/namespaces.js";
@@ -76,14 +77,29 @@ export class C2sListener {
     }
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
+    let conn: Connection | undefined;
     const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
+    const limits = this.env.config.limits;
+    const bucket = new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst);
+    let flooded = false;
     const listener: StreamListener = {
       streamStart: (attrs, info) => send({ type: "xml.streamStart", attrs, ns: info.ns, localName: info.localName, defaultNs: info.defaultNs }),
-      stanza: (stanza) => send({ type: "xml.stanza", stanza }),
+      stanza: (stanza) => {
+        if (flooded) return;
+        const charge = bucket.charge();
+        if (charge.kind === "flood") {
+          flooded = true;
+          this.env.log.warn("closing a flooding connection", { session: sessionId, address });
+          send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
+          return;
+        }
+        if (charge.kind === "throttle") conn?.pauseReading(charge.waitMs);
+        send({ type: "xml.stanza", stanza });
+      },
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (err) => send({ type: "xml.error", condition: err.condition, text: err.message }),
     };
-    const conn = new Connection(socket, listener, {
+    conn = new Connection(socket, listener, {
       maxStanzaBytes: this.env.config.limits.maxStanzaBytes,
       maxDepth: this.env.config.limits.maxDepth,
     }, {

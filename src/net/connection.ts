@@ -36,6 +36,7 @@ export class Connection implements StreamPort {
   private readonly onError = (err: Error) => this.events.debug(`socket error: ${err.message}`);
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();
+  private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     socket: Socket,
@@ -98,6 +99,17 @@ export class Connection implements StreamPort {
     const cert = socket.getCertificate();
     if (cert && "raw" in cert && cert.raw) out["tls-server-end-point"] = createHash("sha256").update(cert.raw).digest();
     return out;
+  }
+
+  /** Stop reading for a while (stanza rate limiting): the client's own TCP window then slows it down. */
+  pauseReading(ms: number): void {
+    if (this.resumeTimer || this.closing) return;
+    this.socket.pause();
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      if (!this.socket.destroyed) this.socket.resume();
+    }, ms);
+    this.resumeTimer.unref();
   }
 
   /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */

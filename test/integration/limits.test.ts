@@ -94,4 +94,23 @@ test("roster and block-list sizes are limited with policy-violation", async () =
   }
 });
 
+test("a client over its stanza rate is throttled, and one that keeps flooding gets policy-violation", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.stanzasPerSecond = 20; c.limits.stanzaBurst = 10; } });
+  try {
+    const c = await RawClient.connect(ts.port);
+    await c.login("romeo", "r");
+    // 15 pings: 10 free, 5 within the allowed debt: all answered, nothing closed.
+    c.write(Array.from({ length: 15 }, (_, i) => `<iq type='get' id='t${i}'><ping xmlns='urn:xmpp:ping'/></iq>`).join(""));
+    await c.waitFor(/id='t14'/, 5000);
+    assert.not.match(c.text, /stream:error/);
+    await new Promise((r) => setTimeout(r, 1200)); // the bucket refills
+    c.clear();
+    c.write(Array.from({ length: 60 }, (_, i) => `<iq type='get' id='f${i}'><ping xmlns='urn:xmpp:ping'/></iq>`).join(""));
+    await c.waitFor(/<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await c.waitClosed();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();
