@@ -119,6 +119,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   const registration = root.table_("registration");
   if (registration) {
     config.registration.allowed = registration.boolean("allowed") ?? config.registration.allowed;
+    config.registration.perAddressPerHour = positive(registration.integer("per_address_per_hour"), "registration.per_address_per_hour", source) ?? config.registration.perAddressPerHour;
     registration.rejectUnknown();
   }
   const limits = root.table_("limits");

@@ -42,7 +42,7 @@ export interface ServerConfig {
     stanzaBurst: number;
   };
   /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
-  registration: { allowed: boolean };
+  registration: { allowed: boolean; perAddressPerHour: number };
   /** XEP-0157 contact addresses by kind (admin, abuse, support, security…), as URIs. */
   contactAddresses: Record<string, string[]>;
   /** Seconds an account actor with no sessions stays in memory. */
@@ -72,7 +72,7 @@ export function defaultConfig(): ServerConfig {
       stanzasPerSecond: 500,
       stanzaBurst: 2000,
     },
-    registration: { allowed: false },
+    registration: { allowed: false, perAddressPerHour: 5 },
     contactAddresses: {},
     accountIdleSeconds: 60,
     scramIterations: 4096,

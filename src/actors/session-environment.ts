@@ -25,5 +25,5 @@ export interface SessionEnvironment {
   authFailuresFor(address: string, account: string | undefined): number;
   sessionClosed(sessionId: string): void;
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
-  preAuthRegistration(domain: string, iq: XmlElement): XmlElement;
+  preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement;
 }

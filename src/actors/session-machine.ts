@@ -174,7 +174,7 @@ export const sessionMachine = setup({
     sendStreamClose: ({ context }) => context.conn.sendStreamClose(),
     /** XEP-0077: account registration is the one IQ allowed before authentication. */
     answerRegistration: ({ context, event }) => {
-      context.conn.sendStanza(context.env.preAuthRegistration(context.domain, stanzaOf(event)));
+      context.conn.sendStanza(context.env.preAuthRegistration(context.domain, stanzaOf(event), context.conn.remoteAddress));
     },
     /** RFC 6120 §5.4.2.3: proceed, then the TLS handshake on the same socket. */
     proceedWithTls: ({ context }) => {

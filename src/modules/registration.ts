@@ -28,15 +28,37 @@ export interface RegistrationDeps {
   readonly store: EventStore;
   readonly allowed: boolean;
   iterations: number;
+  /** Accounts one remote address may create per hour (registration flood control). */
+  readonly perAddressPerHour: number;
+  /** Creation times per address within the last hour. */
+  readonly recent: Map<string, number[]>;
+}
+
+/** Whether this address may register once more now; records the attempt when it may. */
+function admitRegistration(deps: RegistrationDeps, address: string, now = Date.now()): boolean {
+  const hourAgo = now - 3_600_000;
+  const times = (deps.recent.get(address) ?? []).filter((t) => t > hourAgo);
+  if (times.length >= deps.perAddressPerHour) {
+    deps.recent.set(address, times);
+    return false;
+  }
+  times.push(now);
+  deps.recent.set(address, times);
+  // Bounded memory: forget the oldest addresses under a flood of many.
+  if (deps.recent.size > 100_000) {
+    const oldest = deps.recent.keys().next().value;
+    if (oldest !== undefined) deps.recent.delete(oldest);
+  }
+  return true;
 }
 
 /**
  * An IQ in the jabber:iq:register namespace before authentication. Returns
  * the reply to send on the stream.
  */
-export function preAuthRegistration(deps: RegistrationDeps, domain: string, iq: XmlElement): XmlElement {
+export function preAuthRegistration(deps: RegistrationDeps, domain: string, iq: XmlElement, address: string): XmlElement {
   const query = iq.getChild("query", NS.register);
-  const fail = (condition: "service-unavailable" | "bad-request" | "not-acceptable" | "conflict", text?: string) =>
+  const fail = (condition: "service-unavailable" | "bad-request" | "not-acceptable" | "conflict" | "resource-constraint", text?: string) =>
     errorReply(iq, { condition, text }, domain);
   if (!deps.allowed || !query) return fail("service-unavailable", "In-band registration is not enabled on this server");
   if (iq.attrs.type === "get") return el("iq", NS.client, { type: "result", id: iq.attrs.id }, registrationForm());
@@ -45,6 +67,9 @@ export function preAuthRegistration(deps: RegistrationDeps, domain: string, iq: 
   if (!username || !password) return fail("not-acceptable", "Both a username and a password are required");
   const jid = tryParseJid(`${username}@${domain}`);
   if (!jid || jid.resource !== "") return fail("not-acceptable", `'${username}' is not a valid username`);
+  if (!admitRegistration(deps, address)) {
+    return fail("resource-constraint", `At most ${deps.perAddressPerHour} accounts per hour may be registered from one address`);
+  }
   try {
     registerAccount(deps.store, jid.bareString(), password, { kind: "server", reason: "in-band registration (XEP-0077)" }, deps.iterations);
   } catch (err) {

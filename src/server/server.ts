@@ -65,7 +65,10 @@ export class ParleyServer implements Host, SessionEnvironment {
     registerStandardProjections(this.store);
     this.offline = new OfflineStore(this.store.db, config.limits.offlineMessagesPerAccount);
     this.lastActivity = new LastActivityStore(this.store.db);
-    this.registration = { store: this.store, allowed: config.registration.allowed, iterations: config.scramIterations };
+    this.registration = {
+      store: this.store, allowed: config.registration.allowed, iterations: config.scramIterations,
+      perAddressPerHour: config.registration.perAddressPerHour, recent: new Map(),
+    };
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (jid, deleted) => {
       const ref = this.runningAccount(jid);
       if (!ref) return;
@@ -305,8 +308,8 @@ export class ParleyServer implements Host, SessionEnvironment {
     queueMicrotask(() => this.system.send({ type: "session.stop", sessionId }));
   }
 
-  preAuthRegistration(domain: string, iq: XmlElement): XmlElement {
-    return preAuthRegistration(this.registration, domain, iq);
+  preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement {
+    return preAuthRegistration(this.registration, domain, iq, address);
   }
 
   /** Start a session actor for a new connection (called by the c2s listener). */

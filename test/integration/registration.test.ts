@@ -54,6 +54,23 @@ test("when allowed: the form, a new account that can log in, conflict and invali
   }
 });
 
+test("registration flood control: one address may create only so many accounts an hour", async () => {
+  const ts = await startTestServer({ configure: (c) => { c.registration.allowed = true; c.registration.perAddressPerHour = 2; } });
+  try {
+    const { c } = await preAuth(ts.port);
+    for (const [i, name] of ["one", "two", "three"].entries()) {
+      c.clear();
+      c.write(`<iq type='set' id='r${i}'><query xmlns='jabber:iq:register'><username>${name}</username><password>pw</password></query></iq>`);
+      const reply = await c.waitFor(new RegExp(`id='r${i}'[\\s\\S]*?(/>|</iq>)`));
+      if (i < 2) assert.match(reply, new RegExp(`<iq type='result' id='r${i}'`));
+      else assert.match(reply, /<resource-constraint/);
+    }
+    c.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test("a logged-in user changes their password, then cancels their account", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "mercutio@localhost", password: "mab" }] });
   try {

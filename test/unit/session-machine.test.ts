@@ -58,7 +58,7 @@ function environment(accountEvents: AccountCommand[]): SessionEnvironment {
     noteAuthFailure: (address, account) => { failuresNoted.push([address, account]); },
     authFailuresFor: () => 0,
     sessionClosed: () => {},
-    preAuthRegistration: (_domain, iq) => iq,
+    preAuthRegistration: (_domain, iq, _address) => iq,
   };
 }
 
