@@ -107,6 +107,20 @@ export function jid(local: string, domain: string, resource?: string): Jid {
  * Throws JidError.
  */
 export function parseJid(s: string): Jid {
+  const cached = PARSED.get(s);
+  if (cached) return cached;
+  const parsed = parseUncached(s);
+  // The same addresses come back on every stanza of a conversation: Jids are
+  // immutable, so one parse serves them all. Bounded: cleared when full.
+  if (PARSED.size >= PARSED_LIMIT) PARSED.clear();
+  PARSED.set(s, parsed);
+  return parsed;
+}
+
+const PARSED = new Map<string, Jid>();
+const PARSED_LIMIT = 10_000;
+
+function parseUncached(s: string): Jid {
   // No valid JID is this long even before preparation (NFC shrinks at most 3:1);
   // refusing early keeps the work on hostile input bounded.
   if (s.length > 4 * (3 * MAX_PART_OCTETS + 2)) throw new JidError(s, "too long");
