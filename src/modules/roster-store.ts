@@ -7,7 +7,7 @@ import type { AccountScope } from "../server/host.js";
 import type { EventCause } from "../events/types.js";
 import { ConcurrencyError } from "../events/store.js";
 import type { RosterEvent, RosterItem } from "../roster/roster-types.js";
-import { evolveRoster, sameItem } from "../roster/roster-evolve.js";
+import { evolveAccountStream, sameItem } from "../roster/roster-evolve.js";
 
 export function decideAndCommit<D extends { events: RosterEvent[] }>(
   scope: AccountScope,
@@ -30,7 +30,7 @@ function commitDecision<D extends { events: RosterEvent[] }>(scope: AccountScope
   const stored = host.appendAccountEvents(runtime.bareJid, runtime.streamVersion,
     decision.events.map((e) => ({ type: e.type, payload: e.payload, meta: { by, at } })));
   for (const s of stored) {
-    runtime.roster = evolveRoster(runtime.roster, { type: s.type, payload: s.payload } as RosterEvent);
+    runtime.roster = evolveAccountStream(runtime.roster, s);
     runtime.streamVersion = s.streamVersion;
   }
   return decision;

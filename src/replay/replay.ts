@@ -2,7 +2,7 @@
 // explaining the chain of events behind a subscription state.
 import type { StoredEvent } from "../events/types.js";
 import { emptyRosterState, isRosterEvent, type RosterState } from "../roster/roster-types.js";
-import { evolveRoster, sameItem, subjectOf } from "../roster/roster-evolve.js";
+import { evolveRoster, evolveAccountStream, sameItem, subjectOf } from "../roster/roster-evolve.js";
 import { describeSubscription } from "./describe.js";
 
 /** A point in the log: a sequence number or a time. */
@@ -29,8 +29,7 @@ export function replayTo(events: readonly StoredEvent[], point?: LogPoint): { st
   let last: StoredEvent | undefined;
   for (const e of events) {
     if (point && !isAtOrBefore(e, point)) break;
-    if (e.type === "AccountDeleted") state = emptyRosterState;
-    else if (isRosterEvent(e)) state = evolveRoster(state, e);
+    state = evolveAccountStream(state, e);
     last = e;
   }
   return last ? { state, last } : { state };

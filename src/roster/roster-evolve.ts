@@ -1,7 +1,7 @@
 // evolve(state, event) → state for rosters, subscriptions and blocking.
 // The per-item transitions are exported so the SQL projection applies the
 // very same rules as the in-memory state: a rebuild cannot disagree.
-import type { RosterEvent, RosterItem, RosterState, Subscription } from "./roster-types.js";
+import { emptyRosterState, isRosterEvent, type RosterEvent, type RosterItem, type RosterState, type Subscription } from "./roster-types.js";
 
 const newItem = (jid: string): RosterItem => ({ jid, groups: [], subscription: "none", ask: false, approved: false });
 
@@ -120,6 +120,16 @@ export function evolveRoster(state: RosterState, event: RosterEvent): RosterStat
       return { items, pendingIn, version, blocked: state.blocked };
     }
   }
+}
+
+/**
+ * The roster after any event of an account stream: roster events fold in,
+ * AccountDeleted starts afresh (a re-registered account begins empty), the
+ * other account events change nothing. Every reader of a stream uses this.
+ */
+export function evolveAccountStream(state: RosterState, event: { type: string; payload: unknown }): RosterState {
+  if (event.type === "AccountDeleted") return emptyRosterState;
+  return isRosterEvent(event) ? evolveRoster(state, event) : state;
 }
 
 export function foldRoster(events: Iterable<RosterEvent>, from: RosterState): RosterState {

@@ -9,8 +9,8 @@ import { databasePath, validateConfig, type ServerConfig } from "../config.js";
 import { Logger } from "../util/logger.js";
 import { EventStore } from "../events/store.js";
 import { accountStreamId, type NewEvent, type StoredEvent } from "../events/types.js";
-import { emptyRosterState, isRosterEvent, type RosterState } from "../roster/roster-types.js";
-import { evolveRoster } from "../roster/roster-evolve.js";
+import { emptyRosterState, type RosterState } from "../roster/roster-types.js";
+import { evolveAccountStream } from "../roster/roster-evolve.js";
 import { registerStandardProjections, checksumProjection } from "../projections/index.js";
 import { getCredential, listAccounts } from "../accounts/account-service.js";
 import { IqRegistry } from "../routing/iq-registry.js";
@@ -177,8 +177,7 @@ export class ParleyServer implements Host, SessionEnvironment {
     let version = 0;
     for (const e of this.store.readStream(accountStreamId(runtime.bareJid))) {
       version = e.streamVersion;
-      if (e.type === "AccountDeleted") roster = emptyRosterState;
-      else if (isRosterEvent(e)) roster = evolveRoster(roster, e);
+      roster = evolveAccountStream(roster, e);
     }
     runtime.roster = roster;
     runtime.streamVersion = version;
