@@ -1,6 +1,7 @@
 // Projection: which accounts exist and their credentials, for login.
 import type { Database } from "better-sqlite3";
 import type { Projection, StoredEvent } from "../events/store.js";
+import { statement } from "./statements.js";
 import { isAccountEvent } from "../accounts/events.js";
 
 export const accountsProjection: Projection = {
@@ -12,10 +13,10 @@ export const accountsProjection: Projection = {
     switch (event.type) {
       case "AccountRegistered":
       case "PasswordChanged": {
-        db.prepare(`INSERT INTO accounts (jid, created_at, updated_at) VALUES (?, ?, ?)
+        statement(db, `INSERT INTO accounts (jid, created_at, updated_at) VALUES (?, ?, ?)
           ON CONFLICT (jid) DO UPDATE SET updated_at = excluded.updated_at`).run(jid, event.meta.at, event.meta.at);
-        db.prepare("DELETE FROM account_credentials WHERE jid = ?").run(jid);
-        const insert = db.prepare(`INSERT INTO account_credentials
+        statement(db, "DELETE FROM account_credentials WHERE jid = ?").run(jid);
+        const insert = statement(db, `INSERT INTO account_credentials
           (jid, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)`);
         for (const c of event.payload.credentials) {
           insert.run(jid, c.hash, c.salt, c.iterations, c.storedKey, c.serverKey);
@@ -23,8 +24,8 @@ export const accountsProjection: Projection = {
         return;
       }
       case "AccountDeleted":
-        db.prepare("DELETE FROM account_credentials WHERE jid = ?").run(jid);
-        db.prepare("DELETE FROM accounts WHERE jid = ?").run(jid);
+        statement(db, "DELETE FROM account_credentials WHERE jid = ?").run(jid);
+        statement(db, "DELETE FROM accounts WHERE jid = ?").run(jid);
         return;
     }
   },

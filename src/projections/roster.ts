@@ -3,6 +3,7 @@
 // (evolveItem/evolvePending), so a rebuild from the log yields the same rows.
 import type { Database } from "better-sqlite3";
 import type { Projection, StoredEvent } from "../events/store.js";
+import { statement } from "./statements.js";
 import { isRosterEvent, type RosterItem, type Subscription } from "../roster/roster-types.js";
 import { evolveItem, evolvePending, sameItem, subjectOf } from "../roster/roster-evolve.js";
 
@@ -18,7 +19,7 @@ interface ItemRow {
 }
 
 function readItem(db: Database, account: string, jid: string): RosterItem | undefined {
-  const row = db.prepare("SELECT jid, name, groups, subscription, ask, approved FROM roster_items WHERE account = ? AND jid = ?")
+  const row = statement(db, "SELECT jid, name, groups, subscription, ask, approved FROM roster_items WHERE account = ? AND jid = ?")
     .get(account, jid) as ItemRow | undefined;
   if (!row) return undefined;
   const base = { jid: row.jid, groups: JSON.parse(row.groups) as string[], subscription: row.subscription, ask: row.ask === 1, approved: row.approved === 1 };
@@ -32,52 +33,52 @@ export const rosterProjection: Projection = {
     if (!event.streamId.startsWith(ACCOUNT)) return;
     const account = event.streamId.slice(ACCOUNT.length);
     if (event.type === "AccountDeleted") {
-      for (const t of this.tables) db.prepare(`DELETE FROM ${t} WHERE account = ?`).run(account);
+      for (const t of this.tables) statement(db, `DELETE FROM ${t} WHERE account = ?`).run(account);
       return;
     }
     if (!isRosterEvent(event)) return;
     switch (event.type) {
       case "ContactsBlocked": {
-        const insert = db.prepare("INSERT OR IGNORE INTO blocklist (account, jid) VALUES (?, ?)");
-        const unpend = db.prepare("DELETE FROM roster_pending_in WHERE account = ? AND jid = ?");
+        const insert = statement(db, "INSERT OR IGNORE INTO blocklist (account, jid) VALUES (?, ?)");
+        const unpend = statement(db, "DELETE FROM roster_pending_in WHERE account = ? AND jid = ?");
         for (const jid of event.payload.jids) { insert.run(account, jid); unpend.run(account, jid); }
         return;
       }
       case "ContactsUnblocked": {
-        const del = db.prepare("DELETE FROM blocklist WHERE account = ? AND jid = ?");
+        const del = statement(db, "DELETE FROM blocklist WHERE account = ? AND jid = ?");
         for (const jid of event.payload.jids) del.run(account, jid);
         return;
       }
       case "AllContactsUnblocked":
-        db.prepare("DELETE FROM blocklist WHERE account = ?").run(account);
+        statement(db, "DELETE FROM blocklist WHERE account = ?").run(account);
         return;
       default: {
         const jid = subjectOf(event) as string;
         const before = readItem(db, account, jid);
         const after = evolveItem(before, event);
         if (after) {
-          db.prepare(`INSERT INTO roster_items (account, jid, name, groups, subscription, ask, approved)
+          statement(db, `INSERT INTO roster_items (account, jid, name, groups, subscription, ask, approved)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (account, jid) DO UPDATE SET name = excluded.name, groups = excluded.groups,
               subscription = excluded.subscription, ask = excluded.ask, approved = excluded.approved`)
             .run(account, jid, after.name ?? null, JSON.stringify(after.groups), after.subscription, after.ask ? 1 : 0, after.approved ? 1 : 0);
         } else if (before) {
-          db.prepare("DELETE FROM roster_items WHERE account = ? AND jid = ?").run(account, jid);
+          statement(db, "DELETE FROM roster_items WHERE account = ? AND jid = ?").run(account, jid);
         }
-        const pendingRow = db.prepare("SELECT stanza FROM roster_pending_in WHERE account = ? AND jid = ?").get(account, jid) as { stanza: string } | undefined;
+        const pendingRow = statement(db, "SELECT stanza FROM roster_pending_in WHERE account = ? AND jid = ?").get(account, jid) as { stanza: string } | undefined;
         const pending = evolvePending(pendingRow?.stanza, event);
         if (pending !== pendingRow?.stanza) {
-          if (pending === undefined) db.prepare("DELETE FROM roster_pending_in WHERE account = ? AND jid = ?").run(account, jid);
-          else db.prepare("INSERT OR REPLACE INTO roster_pending_in (account, jid, stanza) VALUES (?, ?, ?)").run(account, jid, pending);
+          if (pending === undefined) statement(db, "DELETE FROM roster_pending_in WHERE account = ? AND jid = ?").run(account, jid);
+          else statement(db, "INSERT OR REPLACE INTO roster_pending_in (account, jid, stanza) VALUES (?, ?, ?)").run(account, jid, pending);
         }
         if (!sameItem(before, after)) {
-          db.prepare(`INSERT INTO roster_versions (account, version) VALUES (?, 1)
+          statement(db, `INSERT INTO roster_versions (account, version) VALUES (?, 1)
             ON CONFLICT (account) DO UPDATE SET version = version + 1`).run(account);
         }
       }
     }
   },
   reset(db: Database): void {
-    for (const t of this.tables) db.prepare(`DELETE FROM ${t}`).run();
+    for (const t of this.tables) statement(db, `DELETE FROM ${t}`).run();
   },
 };
