@@ -9,7 +9,7 @@ import type { StreamListener } from "../xml/stream-parser.js";
 import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import type { SessionRegistry } from "./session-registry.js";
-import { TokenBucket } from "./rate-limiter.js";
+import { TokenBucket, stanzaGate } from "./rate-limiter.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import { streamErrorElement } from "../xmpp/errors.js";
 import { NS } from "../xmpp/namespaces.js";
@@ -80,22 +80,16 @@ export class C2sListener {
     let conn: Connection | undefined;
     const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
     const limits = this.env.config.limits;
-    const bucket = new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst);
-    let flooded = false;
     const listener: StreamListener = {
       streamStart: (attrs, info) => send({ type: "xml.streamStart", attrs, ns: info.ns, localName: info.localName, defaultNs: info.defaultNs }),
-      stanza: (stanza) => {
-        if (flooded) return;
-        const charge = bucket.charge();
-        if (charge.kind === "flood") {
-          flooded = true;
+      stanza: stanzaGate(new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst), {
+        pass: (stanza) => send({ type: "xml.stanza", stanza }),
+        pauseReading: (ms) => conn?.pauseReading(ms),
+        flood: () => {
           this.env.log.warn("closing a flooding connection", { session: sessionId, address });
           send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
-          return;
-        }
-        if (charge.kind === "throttle") conn?.pauseReading(charge.waitMs);
-        send({ type: "xml.stanza", stanza });
-      },
+        },
+      }),
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (err) => send({ type: "xml.error", condition: err.condition, text: err.message }),
     };

@@ -37,6 +37,7 @@ export class Connection implements StreamPort {
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();
   private resumeTimer: NodeJS.Timeout | undefined;
+  private resumeAt = 0;
 
   constructor(
     socket: Socket,
@@ -103,14 +104,23 @@ export class Connection implements StreamPort {
 
   /** Stop reading for a while (stanza rate limiting): the client's own TCP window then slows it down. */
   pauseReading(ms: number): void {
-    if (this.resumeTimer || this.closing) return;
-    this.socket.pause();
+    if (this.closing) return;
+    // A later charge may owe more: the pause lasts until the largest debt is repaid.
+    const until = Date.now() + ms;
+    if (this.resumeTimer) {
+      if (until <= this.resumeAt) return;
+      clearTimeout(this.resumeTimer);
+    } else {
+      this.socket.pause();
+    }
+    this.resumeAt = until;
     this.resumeTimer = setTimeout(() => {
       this.resumeTimer = undefined;
       if (!this.socket.destroyed) this.socket.resume();
     }, ms);
     this.resumeTimer.unref();
   }
+
 
   /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */
   resetParser(): void {

@@ -22,3 +22,31 @@ export class TokenBucket {
     return { kind: "throttle", waitMs: Math.ceil((-this.tokens / this.rate) * 1000) };
   }
 }
+
+/** What a transport gives the gate: how to pause its reads, and how to refuse a flooder. */
+export interface GateHooks<S> {
+  pass(stanza: S): void;
+  pauseReading(ms: number): void;
+  flood(): void;
+}
+
+/**
+ * Charges each client stanza to a token bucket, the same for TCP, TLS and
+ * WebSocket: within the rate it passes, over it the transport stops reading for
+ * a while, and past a second burst of debt the flood is refused once and
+ * every later stanza dropped.
+ */
+export function stanzaGate<S>(bucket: TokenBucket, hooks: GateHooks<S>): (stanza: S) => void {
+  let flooded = false;
+  return (stanza) => {
+    if (flooded) return;
+    const charge = bucket.charge();
+    if (charge.kind === "flood") {
+      flooded = true;
+      hooks.flood();
+      return;
+    }
+    if (charge.kind === "throttle") hooks.pauseReading(charge.waitMs);
+    hooks.pass(stanza);
+  };
+}

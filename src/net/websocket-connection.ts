@@ -34,6 +34,8 @@ function standalone(stanza: XmlElement): string {
 export class WebSocketConnection implements StreamPort {
   private readonly parser: XmlStreamParser;
   private closing = false;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private resumeAt = 0;
   lastActivity = Date.now();
   readonly secure: boolean;
   readonly canStartTls = false;
@@ -96,6 +98,26 @@ export class WebSocketConnection implements StreamPort {
   sendStreamClose(): void {
     this.send(serialize(el("close", FRAMING_NS), undefined));
   }
+
+  /** Stop reading WebSocket frames for a while (the stanza-rate throttle); TCP backpressure does the rest. */
+  pauseReading(ms: number): void {
+    if (this.closing) return;
+    // A later charge may owe more: the pause lasts until the largest debt is repaid.
+    const until = Date.now() + ms;
+    if (this.resumeTimer) {
+      if (until <= this.resumeAt) return;
+      clearTimeout(this.resumeTimer);
+    } else {
+      this.ws.pause();
+    }
+    this.resumeAt = until;
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+    }, ms);
+    this.resumeTimer.unref();
+  }
+
 
   /** Each message is a document of its own: nothing to reset after SASL. */
   resetParser(): void {}

@@ -7,6 +7,7 @@ import { WebSocketConnection } from "./websocket-connection.js";
 import { NS } from "../xmpp/namespaces.js";
 import { listenOn, portOf, newSessionId, type SessionStarter } from "./c2s-listener.js";
 import type { SessionRegistry } from "./session-registry.js";
+import { TokenBucket, stanzaGate } from "./rate-limiter.js";
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
 
@@ -52,12 +53,21 @@ export class WebSocketListener {
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
     const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
-    const conn = new WebSocketConnection(ws, address, false, {
-      maxStanzaBytes: this.env.config.limits.maxStanzaBytes,
-      maxDepth: this.env.config.limits.maxDepth,
+    const limits = this.env.config.limits;
+    const conn: WebSocketConnection = new WebSocketConnection(ws, address, false, {
+      maxStanzaBytes: limits.maxStanzaBytes,
+      maxDepth: limits.maxDepth,
     }, {
       streamStart: (attrs) => send({ type: "xml.streamStart", attrs, ns: NS.stream, localName: "stream", defaultNs: NS.client }),
-      stanza: (stanza) => send({ type: "xml.stanza", stanza }),
+      // The same per-session stanza rate as TCP: pause the WebSocket's reads, then policy-violation.
+      stanza: stanzaGate(new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst), {
+        pass: (stanza) => send({ type: "xml.stanza", stanza }),
+        pauseReading: (ms) => conn.pauseReading(ms),
+        flood: () => {
+          this.env.log.warn("closing a flooding WebSocket", { session: sessionId, address });
+          send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
+        },
+      }),
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (condition, text) => send({ type: "xml.error", condition, text }),
       closed: () => send({ type: "socket.closed" }),

@@ -60,6 +60,46 @@ stream("an oversized stanza gets policy-violation before it is complete", async 
   await c.waitClosed();
 });
 
+stream("elements nested deeper than the limit get policy-violation, and other clients are unaffected", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  const other = await RawClient.connect(ts.port);
+  await other.login("juliet", "balcony");
+  c.write(`<message to='juliet@localhost'>${"<x>".repeat(200)}`);
+  const text = await c.waitFor(streamError("policy-violation"));
+  assert.match(text, /nest deeper than 64/);
+  await c.waitClosed();
+  other.write("<iq type='get' id='still'><ping xmlns='urn:xmpp:ping'/></iq>");
+  await other.waitFor(/<iq type='result' id='still'/);
+  other.destroy();
+});
+
+stream("an element with a huge number of attributes gets policy-violation", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  const attrs = Array.from({ length: 5000 }, (_, i) => `a${i}='v'`).join(" ");
+  c.write(`<message to='juliet@localhost' ${attrs}><body>hi</body></message>`);
+  const text = await c.waitFor(streamError("policy-violation"));
+  assert.match(text, /more than 256 attributes/);
+  await c.waitClosed();
+});
+
+stream("a reference to an undeclared entity gets restricted-xml", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  c.write("<message to='juliet@localhost'><body>&lol9;</body></message>");
+  await c.waitFor(streamError("restricted-xml"));
+  await c.waitClosed();
+});
+
+stream("an entity declaration inside the stream gets restricted-xml", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  c.write("<!ENTITY lol 'lol'><message to='juliet@localhost'><body>&lol;</body></message>");
+  await c.waitFor(streamError("restricted-xml"));
+  await c.waitClosed();
+});
+
 stream("a wrong stream namespace gets invalid-namespace", async ({ ts }) => {
   const c = await RawClient.connect(ts.port);
   c.write("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>");

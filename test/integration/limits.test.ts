@@ -103,6 +103,11 @@ test("a client over its stanza rate is throttled, and one that keeps flooding ge
     c.write(Array.from({ length: 15 }, (_, i) => `<iq type='get' id='t${i}'><ping xmlns='urn:xmpp:ping'/></iq>`).join(""));
     await c.waitFor(/id='t14'/, 5000);
     assert.not.match(c.text, /stream:error/);
+    // Five over the burst at 20 a second: reading stops for a quarter of a second.
+    const started = Date.now();
+    c.write("<iq type='get' id='late'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await c.waitFor(/id='late'/, 5000);
+    assert.ok(Date.now() - started >= 150, `the throttled ping took ${Date.now() - started} ms`);
     await new Promise((r) => setTimeout(r, 1200)); // the bucket refills
     c.clear();
     c.write(Array.from({ length: 60 }, (_, i) => `<iq type='get' id='f${i}'><ping xmlns='urn:xmpp:ping'/></iq>`).join(""));

@@ -102,4 +102,39 @@ test("malformed XML in a WebSocket message gets a stream error", async () => {
   }
 });
 
+async function loginOverWebSocket(c: WsClient, user: string, password: string): Promise<void> {
+  c.send(OPEN);
+  await c.next(/features/);
+  c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString("base64")}</auth>`);
+  await c.next(/^<success/);
+  c.send(OPEN);
+  await c.next(/features/);
+  c.send("<iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+  await c.next(/id='bind'/);
+}
+
+test("the stanza rate limit applies to WebSockets: a burst is throttled, a flood gets policy-violation", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.stanzasPerSecond = 20; c.limits.stanzaBurst = 10; } });
+  try {
+    const c = await WsClient.open(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`);
+    await loginOverWebSocket(c, "romeo", "r");
+    await new Promise((r) => setTimeout(r, 1000)); // the login's stanzas are paid back
+    for (let i = 0; i < 15; i++) c.send(`<iq xmlns='jabber:client' type='get' id='t${i}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await c.next(/id='t14'/, 5000);
+    // 5 over the burst at 20 a second: reading stops for about a quarter of a second,
+    // so a ping sent now is answered only after that.
+    const started = Date.now();
+    c.send("<iq xmlns='jabber:client' type='get' id='late'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await c.next(/id='late'/, 5000);
+    assert.ok(Date.now() - started >= 150, `the throttled ping took ${Date.now() - started} ms`);
+    assert.not.ok(c.received.some((m) => m.includes("stream:error")));
+    await new Promise((r) => setTimeout(r, 1200));
+    for (let i = 0; i < 60; i++) c.send(`<iq xmlns='jabber:client' type='get' id='f${i}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    assert.match(await c.next(/stream:error/, 5000), /<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await c.next(/^<close /);
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();
