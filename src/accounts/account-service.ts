@@ -3,7 +3,7 @@
 import type { Database } from "better-sqlite3";
 import type { EventStore } from "../events/store.js";
 import { accountStreamId, type EventCause, type NewEvent } from "../events/types.js";
-import { deriveScramCredential, type ScramCredential, type ScramHash, DEFAULT_ITERATIONS } from "../sasl/credentials.js";
+import { deriveScramCredential, deriveScramCredentialAsync, type ScramCredential, type ScramHash, DEFAULT_ITERATIONS } from "../sasl/credentials.js";
 import { decideAccount, evolveAccount, initialAccountState, AccountError, type AccountCommand, type AccountState } from "./decider.js";
 import { isAccountEvent } from "./events.js";
 
@@ -33,16 +33,25 @@ export function registerAccount(store: EventStore, jid: string, password: string
   execute(store, jid, { kind: "register", jid, credentials: credentialsFor(password, iterations) }, by);
 }
 
-/** Registers many accounts in one transaction: all or none. */
-export function registerAccounts(
+/**
+ * Registers many accounts in one transaction: all or none. The key derivations,
+ * which are nearly all the cost, run on the thread pool first, in parallel.
+ */
+export async function registerAccounts(
   store: EventStore,
   entries: readonly { jid: string; password: string }[],
   by: EventCause,
   iterations = DEFAULT_ITERATIONS,
-): void {
+): Promise<void> {
   const seen = new Set<string>();
   const unique = entries.filter((e) => (seen.has(e.jid) ? false : (seen.add(e.jid), true)));
-  const prepared = unique.map((e) => ({ jid: e.jid, credentials: credentialsFor(e.password, iterations) }));
+  const prepared = await Promise.all(unique.map(async (e) => ({
+    jid: e.jid,
+    credentials: await Promise.all([
+      deriveScramCredentialAsync(e.password, "SHA-256", iterations),
+      deriveScramCredentialAsync(e.password, "SHA-1", iterations),
+    ]),
+  })));
   const now = new Date().toISOString();
   store.db.transaction(() => {
     for (const p of prepared) {

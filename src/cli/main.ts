@@ -13,6 +13,7 @@ import { EventStore } from "../events/store.js";
 import { registerStandardProjections } from "../projections/index.js";
 import { registerAccount, changePassword, deleteAccount, registerAccounts } from "../accounts/account-service.js";
 import { readPassword, readLines } from "./password.js";
+import { DEFAULT_ITERATIONS } from "../sasl/credentials.js";
 import { openExisting, listEvents, replayAccount, diffAccount, explain, printReports, exportEvents, importEvents } from "./debug.js";
 import { parseLogPoint, type LogPoint } from "../replay/replay.js";
 import { verifyProjections, rebuildAndReport } from "../replay/verify.js";
@@ -36,6 +37,7 @@ Commands:
   check [--config FILE]     check the configuration, certificate, data directory and ports
   adduser JID [--data DIR]  create an account; the password is read from stdin or a prompt
   adduser --batch           create accounts from 'jid password' lines on stdin, in one transaction
+    [--iterations N]        PBKDF2 iterations for the new credentials (default 4096)
   passwd JID [--data DIR]   change an account's password (stdin or prompt)
   deluser JID [--data DIR]  delete an account
   scansion FILE... [--host H] [--port N]
@@ -213,9 +215,20 @@ function bareJidArg(positionals: string[], command: string): string {
   return jid.bareString();
 }
 
+/** PBKDF2 iterations for new credentials: RFC 7677 §4 asks for at least 4096. */
+function iterationsArg(raw: unknown): number {
+  if (raw === undefined) return DEFAULT_ITERATIONS;
+  const n = Number(raw);
+  if (typeof raw !== "string" || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 4096) {
+    throw new UsageError(`--iterations must be a whole number of at least 4096, not '${String(raw)}'`);
+  }
+  return n;
+}
+
 async function adduser(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string" }, batch: { type: "boolean" } });
+  const { values, positionals } = parse(args, { data: { type: "string" }, batch: { type: "boolean" }, iterations: { type: "string" } });
   const data = typeof values.data === "string" ? values.data : undefined;
+  const iterations = iterationsArg(values.iterations);
   if (values.batch === true) {
     if (positionals.length > 0) throw new UsageError("adduser --batch reads 'jid password' lines from stdin and takes no JID argument");
     const entries = (await readLines()).map((line, i) => {
@@ -225,7 +238,7 @@ async function adduser(args: string[]): Promise<number> {
     });
     const store = openStore(data);
     try {
-      registerAccounts(store, entries, CLI_ACTOR);
+      await registerAccounts(store, entries, CLI_ACTOR, iterations);
     } finally {
       store.close();
     }
@@ -236,7 +249,7 @@ async function adduser(args: string[]): Promise<number> {
   const password = await readPassword();
   const store = openStore(data);
   try {
-    registerAccount(store, jid, password, CLI_ACTOR);
+    registerAccount(store, jid, password, CLI_ACTOR, iterations);
   } finally {
     store.close();
   }

@@ -8,7 +8,7 @@
 // unassigned and bidi checks of RFC 4013 §2.3-2.5 are not made: a password with
 // such characters is accepted (a SASLprep client would refuse to send it), which
 // costs nothing for the passwords both sides prepare alike.
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 
 export type ScramHash = "SHA-1" | "SHA-256";
 
@@ -55,9 +55,43 @@ export function deriveScramCredential(
   iterations = DEFAULT_ITERATIONS,
   salt: Buffer = randomBytes(DEFAULT_SALT_OCTETS),
 ): ScramCredential {
+  checkDerivationInput(iterations, salt);
+  const { name, octets } = digestOf(hash);
+  const salted = pbkdf2Sync(passwordOctets(password), salt, iterations, octets, name);
+  return credentialFrom(hash, iterations, salt, salted);
+}
+
+/**
+ * The same on libuv's thread pool: many of these at once use every core and
+ * leave the event loop free (bulk account creation).
+ */
+export function deriveScramCredentialAsync(
+  password: string,
+  hash: ScramHash,
+  iterations = DEFAULT_ITERATIONS,
+  salt: Buffer = randomBytes(DEFAULT_SALT_OCTETS),
+): Promise<ScramCredential> {
+  checkDerivationInput(iterations, salt);
+  const { name, octets } = digestOf(hash);
+  return new Promise((resolve, reject) => {
+    pbkdf2(passwordOctets(password), salt, iterations, octets, name, (err, salted) => {
+      if (err) reject(new Error(`deriving a ${hash} credential: ${err.message}`));
+      else resolve(credentialFrom(hash, iterations, salt, salted));
+    });
+  });
+}
+
+function checkDerivationInput(iterations: number, salt: Buffer): void {
   if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError(`invalid iteration count ${iterations}`);
   if (salt.length === 0) throw new RangeError("empty salt");
-  const { storedKey, serverKey } = deriveKeys(password, hash, iterations, salt);
+}
+
+function passwordOctets(password: string): Buffer {
+  return Buffer.from(preparePassword(password), "utf8");
+}
+
+function credentialFrom(hash: ScramHash, iterations: number, salt: Buffer, salted: Buffer): ScramCredential {
+  const { storedKey, serverKey } = keysFromSalted(hash, salted);
   return {
     hash,
     salt: salt.toString("base64"),
@@ -77,7 +111,10 @@ export function verifyPlainPassword(password: string, cred: ScramCredential): bo
 function deriveKeys(password: string, hash: ScramHash, iterations: number, salt: Buffer): { storedKey: Buffer; serverKey: Buffer } {
   const { name, octets } = digestOf(hash);
   // SaltedPassword := Hi(Normalize(password), salt, i), and Hi is PBKDF2 with HMAC (RFC 5802 §2.2).
-  const salted = pbkdf2Sync(Buffer.from(preparePassword(password), "utf8"), salt, iterations, octets, name);
+  return keysFromSalted(hash, pbkdf2Sync(passwordOctets(password), salt, iterations, octets, name));
+}
+
+function keysFromSalted(hash: ScramHash, salted: Buffer): { storedKey: Buffer; serverKey: Buffer } {
   const clientKey = hmac(hash, salted, "Client Key");
   return { storedKey: digest(hash, clientKey), serverKey: hmac(hash, salted, "Server Key") };
 }

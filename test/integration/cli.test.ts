@@ -31,6 +31,35 @@ test("adduser on a running server's data directory: the account can log in at on
   }
 });
 
+test("adduser --batch adds every line in one go, with the iterations asked for, and names a bad line", async () => {
+  const ts = await startTestServer();
+  try {
+    const lines = Array.from({ length: 50 }, (_, i) => `user${i}@localhost secret ${i}`).join("\n");
+    const add = parley(["adduser", "--batch", "--iterations", "5000", "--data", ts.dataDir], `${lines}\n`);
+    assert.is(add.status, 0, add.stderr);
+    assert.match(add.stderr, /added 50 accounts/);
+    const c = await RawClient.connect(ts.port);
+    assert.match(await c.login("user49", "secret 49"), /^user49@localhost\//);
+    c.destroy();
+    const events = parley(["events", "--account", "user7@localhost", "--json", "--data", ts.dataDir]);
+    assert.match(events.stdout, /"iterations":5000/);
+    // A bad line refuses the whole batch: nothing half-added.
+    const bad = parley(["adduser", "--batch", "--data", ts.dataDir], "late@localhost pw\nnot-a-line\n");
+    assert.is(bad.status, 2);
+    assert.match(bad.stderr, /line 2: expected 'jid password'/);
+    const c2 = await RawClient.connect(ts.port);
+    let error = "";
+    try { await c2.login("late", "pw"); } catch (err) { error = (err as Error).message; }
+    assert.match(c2.text + error, /not-authorized/);
+    c2.destroy();
+    const weak = parley(["adduser", "--batch", "--iterations", "100", "--data", ts.dataDir], "");
+    assert.is(weak.status, 2);
+    assert.match(weak.stderr, /--iterations must be a whole number of at least 4096, not '100'/);
+  } finally {
+    await ts.stop();
+  }
+});
+
 test("passwd changes the password; the old one stops working", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "tybalt@localhost", password: "old" }] });
   try {
