@@ -1,0 +1,372 @@
+// The load scenarios. Each runs against a freshly started server process and
+// returns its figures; the server's CPU and memory come from /proc, the load
+// generator's own CPU from process.cpuUsage, so a saturated generator shows.
+import { performance } from "node:perf_hooks";
+import { LoadClient, hasId } from "./load-client.js";
+import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
+
+export interface ScenarioSizes {
+  messagePairs: number;
+  messageWindow: number;
+  seconds: number;
+  logins: number;
+  loginConcurrency: number;
+  presenceUsers: number;
+  idleSessions: number[];
+  eventClients: number;
+}
+
+export const FULL_SIZES: ScenarioSizes = {
+  messagePairs: 50, messageWindow: 10, seconds: 10, logins: 1000, loginConcurrency: 50,
+  presenceUsers: 100, idleSessions: [2000, 10000], eventClients: 20,
+};
+
+export const QUICK_SIZES: ScenarioSizes = {
+  messagePairs: 10, messageWindow: 5, seconds: 3, logins: 100, loginConcurrency: 20,
+  presenceUsers: 20, idleSessions: [200], eventClients: 5,
+};
+
+/** Figures of one run; names end in their unit. */
+export type Metrics = Record<string, number>;
+
+export interface Scenario {
+  name: "message" | "login" | "presence" | "idle" | "events";
+  describe: string;
+  /** Which metric decides, and whether more is better. */
+  headline: { metric: string; higherIsBetter: boolean }[];
+  run(server: ServerUnderTest, sizes: ScenarioSizes): Promise<Metrics>;
+}
+
+const PASSWORD = "bench-password";
+/** Prosody 0.12's default for new credentials; the login scenario uses it on both servers. */
+export const LOGIN_ITERATIONS = 10_000;
+const ITERATIONS = 4096;
+
+export function accountsFor(sizes: ScenarioSizes): Account[] {
+  const accounts: Account[] = [];
+  const add = (prefix: string, n: number, iterations = ITERATIONS) => {
+    for (let i = 0; i < n; i++) accounts.push({ user: `${prefix}${i}`, password: PASSWORD, iterations });
+  };
+  add("m", sizes.messagePairs * 2);
+  add("l", Math.min(sizes.logins, 200), LOGIN_ITERATIONS);
+  add("p", sizes.presenceUsers);
+  add("i", Math.max(...sizes.idleSessions));
+  add("e", sizes.eventClients + 2);
+  return accounts;
+}
+
+/** Runs `task` over items with at most `limit` at once. */
+async function pool<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function loginAll(server: ServerUnderTest, users: readonly string[], concurrency: number, presence = true): Promise<LoadClient[]> {
+  return pool(users, concurrency, async (user) => {
+    const c = await LoadClient.connect(server.port, server.domain);
+    await c.login(user, PASSWORD, "bench", { presence });
+    return c;
+  });
+}
+
+const range = (prefix: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => `${prefix}${i + from}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Measures the server's and the generator's CPU over a window. */
+function cpuMeter(pid: number) {
+  const server0 = cpuSeconds(pid);
+  const gen0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const wall = (performance.now() - t0) / 1000;
+    const gen = process.cpuUsage(gen0);
+    return { wall, server: cpuSeconds(pid) - server0, generator: (gen.user + gen.system) / 1e6 };
+  };
+}
+
+async function waitUntil(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(20);
+}
+
+const bodyTime = (stanza: string): number => {
+  const i = stanza.indexOf("<body>");
+  return i < 0 ? NaN : parseFloat(stanza.slice(i + 6, stanza.indexOf("<", i + 6)));
+};
+
+export const message: Scenario = {
+  name: "message",
+  describe: "pairs of clients exchange chat messages, a bounded number in flight per sender",
+  headline: [
+    { metric: "messages_per_s", higherIsBetter: true },
+    { metric: "server_cpu_s_per_10k", higherIsBetter: false },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+  ],
+  async run(server, sizes) {
+    const clients = await loginAll(server, range("m", sizes.messagePairs * 2), 50);
+    let running = true;
+    let measuring = false;
+    let sent = 0;
+    let received = 0;
+    let delivered = 0;
+    const latencies: number[] = [];
+    const inflight = new Int32Array(clients.length);
+    const sendFrom = (i: number) => {
+      const peer = clients[i ^ 1] as LoadClient;
+      (clients[i] as LoadClient).send(`<message to='${peer.jid}' type='chat' id='m${sent}'><body>${performance.now().toFixed(3)}</body></message>`);
+      sent++;
+      inflight[i]!++;
+    };
+    clients.forEach((c, i) => {
+      c.onStanza = (stanza, name) => {
+        if (name !== "message") return;
+        const sender = i ^ 1;
+        received++;
+        inflight[sender]!--;
+        if (measuring) {
+          delivered++;
+          latencies.push(performance.now() - bodyTime(stanza));
+        }
+        if (running) sendFrom(sender);
+      };
+    });
+    for (let i = 0; i < clients.length; i++) for (let w = 0; w < sizes.messageWindow; w++) sendFrom(i);
+    await sleep(1000); // warm-up
+    measuring = true;
+    const meter = cpuMeter(server.pid);
+    await sleep(sizes.seconds * 1000);
+    const cpu = meter();
+    measuring = false;
+    running = false;
+    await waitUntil(() => received === sent, 10_000);
+    const sorted = Float64Array.from(latencies).sort();
+    await Promise.all(clients.map((c) => c.close()));
+    return {
+      messages_per_s: delivered / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / delivered) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      latency_p50_ms: percentile(sorted, 50),
+      latency_p99_ms: percentile(sorted, 99),
+      lost: sent - received,
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
+export const login: Scenario = {
+  name: "login",
+  describe: `connect + SASL PLAIN (PBKDF2, ${LOGIN_ITERATIONS} iterations) + bind + initial presence, then close`,
+  headline: [{ metric: "logins_per_s", higherIsBetter: true }],
+  async run(server, sizes) {
+    const users = Array.from({ length: sizes.logins }, (_, i) => `l${i % Math.min(sizes.logins, 200)}`);
+    const meter = cpuMeter(server.pid);
+    let n = 0;
+    await pool(users, sizes.loginConcurrency, async (user) => {
+      const c = await LoadClient.connect(server.port, server.domain);
+      await c.login(user, PASSWORD, `r${n++}`);
+      await c.close();
+    });
+    const cpu = meter();
+    return {
+      logins_per_s: users.length / cpu.wall,
+      server_cpu_ms_per_login: (cpu.server / users.length) * 1000,
+      server_cores: cpu.server / cpu.wall,
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
+/** Makes every pair of `users` subscribed both ways, over the protocol, so it works on any server. */
+async function subscribeEveryone(server: ServerUnderTest, users: readonly string[]): Promise<void> {
+  // Subscription requests reach only available resources (RFC 6121 §3.1.3), hence initial presence.
+  const clients = await loginAll(server, users, 50);
+  const jids = clients.map((c) => c.jid.split("/")[0] as string);
+  for (const c of clients) {
+    c.onStanza = (stanza, name) => {
+      const from = /from=['"]([^'"/]+)/.exec(stanza)?.[1];
+      if (name === "presence" && /type=['"]subscribe['"]/.test(stanza) && from) c.send(`<presence type='subscribed' to='${from}'/>`);
+    };
+  }
+  clients.forEach((c, i) => {
+    for (const [j, jid] of jids.entries()) if (j !== i) c.send(`<presence type='subscribe' to='${jid}'/>`);
+  });
+  const expected = users.length - 1;
+  const complete = async (c: LoadClient, k: number) => {
+    const roster = c.waitFor((s, n) => n === "iq" && hasId(s, `roster${k}`), 60_000, "the roster");
+    c.send(`<iq type='get' id='roster${k}'><query xmlns='jabber:iq:roster'/></iq>`);
+    return ((await roster).match(/subscription=['"]both['"]/g) ?? []).length === expected;
+  };
+  for (let k = 0; ; k++) {
+    const states = await Promise.all(clients.map((c) => complete(c, k)));
+    if (states.every(Boolean)) break;
+    if (k > 60) throw new Error("the presence users did not all end up subscribed both ways");
+    await sleep(1000);
+  }
+  await Promise.all(clients.map((c) => c.close()));
+}
+
+const subscribedServers = new Set<string>();
+
+export const presence: Scenario = {
+  name: "presence",
+  describe: "users with mutual subscriptions all changing presence; counts presence stanzas delivered",
+  headline: [{ metric: "presence_per_s", higherIsBetter: true }],
+  async run(server, sizes) {
+    const users = range("p", sizes.presenceUsers);
+    // Rosters live in the server's data directory, which outlives one process.
+    const key = `${server.name}:${server.dataDir}`;
+    if (!subscribedServers.has(key)) {
+      await subscribeEveryone(server, users);
+      subscribedServers.add(key);
+    }
+    const clients = await loginAll(server, users, 50);
+    await sleep(1000); // the initial presences settle
+    const fanout = users.length; // every contact and the sender's own resource
+    let running = true;
+    let measuring = false;
+    let updates = 0;
+    let received = 0;
+    let counted = 0;
+    // The generator keeps at most two rounds of broadcasts outstanding.
+    const cap = fanout * users.length * 2;
+    let turn = 0;
+    const pump = () => {
+      while (running && updates * fanout - received < cap) {
+        const c = clients[turn++ % clients.length] as LoadClient;
+        c.send(`<presence><show>${updates % 2 === 0 ? "away" : "dnd"}</show><status>${updates}</status></presence>`);
+        updates++;
+      }
+    };
+    for (const c of clients) {
+      c.onStanza = (_stanza, name) => {
+        if (name !== "presence") return;
+        received++;
+        if (measuring) counted++;
+        if (received % 64 === 0) pump();
+      };
+    }
+    received = 0;
+    pump();
+    const ticker = setInterval(pump, 5);
+    await sleep(1000);
+    measuring = true;
+    const meter = cpuMeter(server.pid);
+    await sleep(sizes.seconds * 1000);
+    const cpu = meter();
+    measuring = false;
+    running = false;
+    clearInterval(ticker);
+    await waitUntil(() => received >= updates * fanout, 10_000);
+    await Promise.all(clients.map((c) => c.close()));
+    return {
+      presence_per_s: counted / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      undelivered: Math.max(0, updates * fanout - received),
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
+export const idle: Scenario = {
+  name: "idle",
+  describe: "resident memory per idle authenticated session (bound, initial presence sent)",
+  headline: [] as { metric: string; higherIsBetter: boolean }[],
+  async run(server, sizes) {
+    const metrics: Metrics = {};
+    await sleep(500);
+    const base = residentBytes(server.pid);
+    let open: LoadClient[] = [];
+    let from = 0;
+    for (const n of sizes.idleSessions) {
+      const more = await loginAll(server, range("i", n - open.length, from), 100);
+      open = open.concat(more);
+      from = open.length;
+      await sleep(3000); // let the server settle: buffers freed, timers armed
+      metrics[`rss_bytes_per_session_${n}`] = (residentBytes(server.pid) - base) / n;
+    }
+    metrics.rss_base_bytes = base;
+    await Promise.all(open.map((c) => { c.destroy(); return Promise.resolve(); }));
+    return metrics;
+  },
+};
+idle.headline = FULL_SIZES.idleSessions.map((n) => ({ metric: `rss_bytes_per_session_${n}`, higherIsBetter: false }));
+
+export const events: Scenario = {
+  name: "events",
+  describe: "clients block/unblock and add/remove roster items as fast as answered, while a pair exchanges messages",
+  headline: [
+    { metric: "events_per_s", higherIsBetter: true },
+    { metric: "routing_max_ms", higherIsBetter: false },
+  ],
+  async run(server, sizes) {
+    const clients = await loginAll(server, range("e", sizes.eventClients), 50, false);
+    const [a, b] = await loginAll(server, range("e", 2, sizes.eventClients), 2) as [LoadClient, LoadClient];
+    let running = true;
+    let measuring = false;
+    let acknowledged = 0;
+    let errors = 0;
+    const routing: number[] = [];
+    const commands = (i: number, k: number): string => {
+      // Each contact is blocked then unblocked, or added then removed: every command changes state.
+      const contact = `x${Math.floor(k / 2) % 50}-${i}@localhost`;
+      switch (k % 4) {
+        case 0: return `<iq type='set' id='c${k}'><block xmlns='urn:xmpp:blocking'><item jid='${contact}'/></block></iq>`;
+        case 1: return `<iq type='set' id='c${k}'><unblock xmlns='urn:xmpp:blocking'><item jid='${contact}'/></unblock></iq>`;
+        case 2: return `<iq type='set' id='c${k}'><query xmlns='jabber:iq:roster'><item jid='${contact}'/></query></iq>`;
+        default: return `<iq type='set' id='c${k}'><query xmlns='jabber:iq:roster'><item jid='${contact}' subscription='remove'/></query></iq>`;
+      }
+    };
+    clients.forEach((c, i) => {
+      let k = 0;
+      c.onStanza = (stanza, name) => {
+        if (name !== "iq" || !hasId(stanza, `c${k}`)) return;
+        if (/type=['"]error['"]/.test(stanza)) errors++;
+        else if (measuring) acknowledged++;
+        k++;
+        if (running) c.send(commands(i, k));
+      };
+      c.send(commands(i, 0));
+    });
+    // The probe: one message every 5 ms from a to b, each timed.
+    b.onStanza = (stanza, name) => {
+      if (name === "message" && measuring) routing.push(performance.now() - bodyTime(stanza));
+    };
+    const probe = setInterval(() => a.send(`<message to='${b.jid}' type='chat'><body>${performance.now().toFixed(3)}</body></message>`), 5);
+    await sleep(1000);
+    measuring = true;
+    const meter = cpuMeter(server.pid);
+    await sleep(sizes.seconds * 1000);
+    const cpu = meter();
+    measuring = false;
+    running = false;
+    clearInterval(probe);
+    await sleep(300);
+    const sorted = Float64Array.from(routing).sort();
+    await Promise.all([...clients, a, b].map((c) => c.close()));
+    return {
+      events_per_s: acknowledged / cpu.wall,
+      errors,
+      server_cores: cpu.server / cpu.wall,
+      routing_p50_ms: percentile(sorted, 50),
+      routing_p99_ms: percentile(sorted, 99),
+      routing_max_ms: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : NaN,
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events];
