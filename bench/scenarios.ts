@@ -49,7 +49,8 @@ export function accountsFor(sizes: ScenarioSizes): Account[] {
   };
   add("m", sizes.messagePairs * 2);
   add("l", Math.min(sizes.logins, 200), LOGIN_ITERATIONS);
-  add("p", sizes.presenceUsers);
+  const presenceUsers = range("p", sizes.presenceUsers);
+  for (const user of presenceUsers) accounts.push({ user, password: PASSWORD, iterations: ITERATIONS, contacts: presenceUsers.filter((u) => u !== user) });
   add("i", Math.max(...sizes.idleSessions));
   add("e", sizes.eventClients + 2);
   return accounts;
@@ -228,7 +229,7 @@ export const presence: Scenario = {
     const users = range("p", sizes.presenceUsers);
     // Rosters live in the server's data directory, which outlives one process.
     const key = `${server.name}:${server.dataDir}`;
-    if (!subscribedServers.has(key)) {
+    if (!server.rostersPreset && !subscribedServers.has(key)) {
       await subscribeEveryone(server, users);
       subscribedServers.add(key);
     }

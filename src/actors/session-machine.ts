@@ -21,7 +21,7 @@ import type { SessionEnvironment } from "./session-environment.js";
 import { streamFeatures, type FeatureStage } from "../xmpp/stream-features.js";
 import { checkStreamHeader, type StreamHeaderEvent } from "../xmpp/stream-header.js";
 import { stanzaProblem } from "../xmpp/stanza-checks.js";
-import { createMechanism, type SaslServerMechanism, type SaslFailureCondition } from "../sasl/mechanism.js";
+import { createMechanism, type SaslServerMechanism, type SaslFailureCondition, type SettledSaslStep } from "../sasl/mechanism.js";
 import { parseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 
@@ -55,15 +55,18 @@ export interface SessionContext {
   pendingBindId?: string;
 }
 
+type SaslOutcomeEvent =
+  | { type: "sasl.challenge"; data: Buffer }
+  | { type: "sasl.success"; data: Buffer | undefined; user: Jid }
+  | { type: "sasl.failure"; failure: PendingFailure };
+
 export type SessionEvent =
   | StreamHeaderEvent
   | { type: "xml.stanza"; stanza: XmlElement }
   | { type: "xml.streamEnd" }
   | { type: "xml.error"; condition: StreamErrorCondition; text: string }
   | { type: "socket.closed" }
-  | { type: "sasl.challenge"; data: Buffer }
-  | { type: "sasl.success"; data: Buffer | undefined; user: Jid }
-  | { type: "sasl.failure"; failure: PendingFailure }
+  | SaslOutcomeEvent
   | { type: "idle.timeout" }
   | { type: "tls.established" }
   | { type: "tls.failed"; reason: string }
@@ -210,18 +213,9 @@ export const sessionMachine = setup({
         return;
       }
       const step = mechanism.step(payload);
-      if (step.kind === "challenge") {
-        self.send({ type: "sasl.challenge", data: step.data });
-      } else if (step.kind === "failure") {
-        self.send({ type: "sasl.failure", failure: { condition: step.condition, text: step.text, counts: step.condition === "not-authorized" } });
-      } else {
-        const user = userFromSasl(step.username, step.authzid, context.domain);
-        if (typeof user === "string") {
-          self.send({ type: "sasl.failure", failure: { condition: "invalid-authzid", text: user, counts: false } });
-        } else {
-          self.send({ type: "sasl.success", data: step.data, user });
-        }
-      }
+      // PLAIN is checked off the event loop; the machine waits in its state for the outcome event.
+      if (step.kind === "pending") void step.outcome.then((settled) => self.send(saslOutcomeEvent(settled, context.domain)));
+      else self.send(saslOutcomeEvent(step, context.domain));
     },
     failWith: assign({ failure: (_, params: PendingFailure) => params }),
     failWithEvent: assign({ failure: ({ event }) => (event.type === "sasl.failure" ? event.failure : undefined) }),
@@ -518,6 +512,17 @@ function attemptedAccount(context: SessionContext): string | undefined {
 }
 
 /** The authenticated bare JID, or a reason the authzid is refused (RFC 6120 §6.3.8). */
+/** What a finished SASL step tells the machine (RFC 6120 §6.4). */
+function saslOutcomeEvent(step: SettledSaslStep, domain: string): SaslOutcomeEvent {
+  if (step.kind === "challenge") return { type: "sasl.challenge", data: step.data };
+  if (step.kind === "failure") {
+    return { type: "sasl.failure", failure: { condition: step.condition, text: step.text, counts: step.condition === "not-authorized" } };
+  }
+  const user = userFromSasl(step.username, step.authzid, domain);
+  if (typeof user === "string") return { type: "sasl.failure", failure: { condition: "invalid-authzid", text: user, counts: false } };
+  return { type: "sasl.success", data: step.data, user };
+}
+
 function userFromSasl(username: string, authzid: string | undefined, domain: string): Jid | string {
   let user: Jid;
   try {

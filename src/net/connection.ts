@@ -146,8 +146,22 @@ export class Connection implements StreamPort {
 
   write(data: string): void {
     if (this.closing || this.socket.destroyed) return;
-    this.socket.write(data);
+    // Writes made while handling one chunk of input (a burst of routed stanzas)
+    // leave in one writev at the end of the tick, not a syscall each.
+    const socket = this.socket;
+    if (this.corked !== socket) {
+      this.corked = socket;
+      socket.cork();
+      // The socket corked, not this.socket: STARTTLS may replace it within the tick.
+      process.nextTick(() => {
+        if (this.corked === socket) this.corked = undefined;
+        socket.uncork();
+      });
+    }
+    socket.write(data);
   }
+
+  private corked: Socket | undefined;
 
   sendStanza(stanza: XmlElement): void {
     this.write(serialize(stanza, NS.client));

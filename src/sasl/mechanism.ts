@@ -9,7 +9,16 @@ import { ScramServerMechanism, type ScramOptions } from "./scram.js";
 export type SaslStep =
   | { kind: "challenge"; data: Buffer }
   | { kind: "success"; data?: Buffer; username: string; authzid?: string }
-  | { kind: "failure"; condition: SaslFailureCondition; text?: string };
+  | { kind: "failure"; condition: SaslFailureCondition; text?: string }
+  /** The outcome needs work off the event loop (PLAIN's key derivation); it arrives later. */
+  | { kind: "pending"; outcome: Promise<SettledSaslStep> };
+
+export type SettledSaslStep = Exclude<SaslStep, { kind: "pending" }>;
+
+/** The final outcome of a step, waiting for it when pending. */
+export function settle(step: SaslStep): Promise<SettledSaslStep> {
+  return step.kind === "pending" ? step.outcome : Promise.resolve(step);
+}
 
 /** RFC 6120 §6.5 */
 export type SaslFailureCondition =

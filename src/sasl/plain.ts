@@ -2,8 +2,8 @@
 // The password is checked by re-deriving the stored SCRAM keys (credentials.ts),
 // since no cleartext password is stored. The caller decides whether PLAIN may be
 // offered at all (RFC 6120 §6.4: not without TLS, outside loopback).
-import { fakeCredential, verifyPlainPassword } from "./credentials.js";
-import type { CredentialLookup, SaslServerMechanism, SaslStep } from "./mechanism.js";
+import { fakeCredential, verifyPlainPasswordAsync, type ScramCredential } from "./credentials.js";
+import type { CredentialLookup, SaslServerMechanism, SaslStep, SettledSaslStep } from "./mechanism.js";
 
 /**
  * RFC 4616 §2 requires accepting up to 255 octets per field; we accept a
@@ -54,16 +54,20 @@ export class PlainServerMechanism implements SaslServerMechanism {
       return malformed("message is not UTF-8");
     }
 
-    let ok: boolean;
+    let credential: ScramCredential | undefined;
     try {
-      const credential = this.lookup(authcid, "SHA-256") ?? this.lookup(authcid, "SHA-1");
-      // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
-      ok = verifyPlainPassword(password, credential ?? fakeCredential(authcid, "SHA-256")) && credential !== undefined;
+      credential = this.lookup(authcid, "SHA-256") ?? this.lookup(authcid, "SHA-1");
     } catch {
       return { kind: "failure", condition: "temporary-auth-failure", text: "credentials could not be read" };
     }
-    if (!ok) return { kind: "failure", condition: "not-authorized", text: "authentication failed" };
-    return { kind: "success", username: authcid, ...(authzid !== "" ? { authzid } : {}) };
+    // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
+    const outcome = verifyPlainPasswordAsync(password, credential ?? fakeCredential(authcid, "SHA-256")).then(
+      (ok): SettledSaslStep => ok && credential !== undefined
+        ? { kind: "success", username: authcid, ...(authzid !== "" ? { authzid } : {}) }
+        : { kind: "failure", condition: "not-authorized", text: "authentication failed" },
+      (): SettledSaslStep => ({ kind: "failure", condition: "temporary-auth-failure", text: "the password could not be checked" }),
+    );
+    return { kind: "pending", outcome };
   }
 }
 

@@ -31,6 +31,29 @@ test("an IQ without an id, an IQ of an unknown type and an unknown presence type
   }
 });
 
+test("an unknown IQ namespace gets service-unavailable, an IQ result nobody asked for is dropped, a bad 'to' gets jid-malformed", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    const c = await RawClient.connect(ts.port);
+    await c.login("romeo", "r");
+    c.clear();
+    c.write("<iq type='get' id='u1'><query xmlns='urn:example:nothing-here'/></iq>");
+    assert.match(await c.waitFor(/<\/iq>/), /<iq type='error' id='u1'[^>]*>.*<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/>/s);
+    c.clear();
+    // RFC 6120 §8.2.3: never answer a result or an error; the ping that follows is the first reply.
+    c.write("<iq type='result' id='nobody-asked' to='localhost'/><iq type='error' id='nor-this' to='localhost'><error type='cancel'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+    c.write("<iq type='get' id='after'><ping xmlns='urn:xmpp:ping'/></iq>");
+    const reply = await c.waitFor(/id='after'/);
+    assert.not.match(reply, /nobody-asked|nor-this/);
+    c.clear();
+    c.write("<message to='juliet@@localhost' id='bad-to'><body>x</body></message>");
+    assert.match(await c.waitFor(/<\/message>/), /<message[^>]*type='error'[^>]*>.*<jid-malformed/s);
+    c.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test("sessions per account: a bind beyond the limit gets resource-constraint", async () => {
   const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.sessionsPerAccount = 2; } });
   try {

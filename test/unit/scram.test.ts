@@ -21,7 +21,7 @@ import {
 } from "../../src/sasl/mechanism.js";
 
 const b = (s: string): Buffer => Buffer.from(s, "utf8");
-const text = (step: SaslStep): string => (step.kind === "failure" ? "" : (step.data ?? Buffer.alloc(0)).toString("utf8"));
+const text = (step: SaslStep): string => (step.kind === "failure" || step.kind === "pending" ? "" : (step.data ?? Buffer.alloc(0)).toString("utf8"));
 
 /** A user directory holding one user per entry, with credentials for both hashes. */
 function directory(users: Record<string, string>): CredentialLookup & { asked: string[] } {

@@ -3,7 +3,7 @@
 // client would observe on the wire.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createActor } from "xstate";
+import { createActor, waitFor } from "xstate";
 import { sessionMachine, saslFailureDelayMs, type SessionEvent } from "../../src/actors/session-machine.js";
 import type { StreamPort } from "../../src/actors/stream-port.js";
 import type { SessionEnvironment } from "../../src/actors/session-environment.js";
@@ -77,10 +77,16 @@ function start(port = new RecordingPort(), accountEvents: AccountCommand[] = [])
   return { actor, port, accountEvents };
 }
 
-function bound() {
+/** Sends PLAIN and waits for its outcome, which is checked off the event loop. */
+async function authenticate(actor: ReturnType<typeof start>["actor"], password: string): Promise<void> {
+  actor.send(plainAuth(password));
+  await waitFor(actor, (s) => !s.matches("authenticating"), { timeout: 5000 });
+}
+
+async function bound() {
   const s = start();
   s.actor.send(header());
-  s.actor.send(plainAuth("pw"));
+  await authenticate(s.actor, "pw");
   s.actor.send(header());
   s.actor.send(bindIq("balcony"));
   return s;
@@ -110,10 +116,10 @@ test("a message before authentication is not-authorized", () => {
   assert.match(port.text, /<stream:error not-authorized>/);
 });
 
-test("PLAIN success resets the parser and waits for the new header", () => {
+test("PLAIN success resets the parser and waits for the new header", async () => {
   const { actor, port } = start();
   actor.send(header());
-  actor.send(plainAuth("pw"));
+  await authenticate(actor, "pw");
   assert.is(actor.getSnapshot().value, "authenticated");
   assert.match(port.text, /<success xmlns=['"]urn:ietf:params:xml:ns:xmpp-sasl['"]/);
   assert.is(port.resets, 1);
@@ -122,7 +128,7 @@ test("PLAIN success resets the parser and waits for the new header", () => {
 test("a wrong password leads to authFailed and, after the delay, back to streamOpen", async () => {
   const { actor, port } = start();
   actor.send(header());
-  actor.send(plainAuth("nope"));
+  await authenticate(actor, "nope");
   assert.is(actor.getSnapshot().value, "authFailed");
   await new Promise((r) => setTimeout(r, saslFailureDelayMs(1) + 50));
   assert.is(actor.getSnapshot().value, "streamOpen");
@@ -133,7 +139,7 @@ test("a failed login is counted for the address and for the account the client n
   failuresNoted.length = 0;
   const { actor } = start();
   actor.send(header());
-  actor.send(plainAuth("wrong"));
+  await authenticate(actor, "wrong");
   await new Promise((r) => setTimeout(r, saslFailureDelayMs(1) + 50));
   assert.equal(failuresNoted, [["127.0.0.1", "romeo@localhost"]]);
 });
@@ -148,61 +154,61 @@ test("the failure delay grows with each failure and is capped", () => {
 test("authentication from a non-loopback address without TLS is refused with encryption-required", async () => {
   const { actor, port } = start(new RecordingPort(false, "192.0.2.7"));
   actor.send(header());
-  actor.send(plainAuth("pw"));
+  await authenticate(actor, "pw");
   await new Promise((r) => setTimeout(r, 20));
   assert.match(port.text, /<encryption-required\/>/);
   assert.is(actor.getSnapshot().value, "streamOpen");
 });
 
-test("a stanza before binding is not-authorized", () => {
+test("a stanza before binding is not-authorized", async () => {
   const { actor, port } = start();
   actor.send(header());
-  actor.send(plainAuth("pw"));
+  await authenticate(actor, "pw");
   actor.send(header());
   actor.send(stanza(el("presence", NS.client)));
   assert.match(port.text, /<stream:error not-authorized>/);
 });
 
-test("bind asks the account actor and answers with the full JID", () => {
-  const { actor, port, accountEvents } = bound();
+test("bind asks the account actor and answers with the full JID", async () => {
+  const { actor, port, accountEvents } = await bound();
   assert.is(actor.getSnapshot().value, "bound");
   assert.is(accountEvents[0]?.type, "session.bind");
   assert.match(port.text, /<jid>romeo@localhost\/balcony<\/jid>/);
 });
 
-test("in bound, stanzas go to the account actor stamped with the full JID", () => {
-  const { actor, accountEvents } = bound();
+test("in bound, stanzas go to the account actor stamped with the full JID", async () => {
+  const { actor, accountEvents } = await bound();
   actor.send(stanza(el("message", NS.client, { to: "juliet@localhost", from: "tybalt@localhost" })));
   const last = accountEvents[accountEvents.length - 1];
   assert.is(last?.type, "stanza.outbound");
   if (last?.type === "stanza.outbound") assert.is(last.stanza.attrs.from, "romeo@localhost/balcony");
 });
 
-test("in bound, an unknown top-level element is unsupported-stanza-type", () => {
-  const { actor, port } = bound();
+test("in bound, an unknown top-level element is unsupported-stanza-type", async () => {
+  const { actor, port } = await bound();
   actor.send(stanza(el("banana", NS.client)));
   assert.match(port.text, /<stream:error unsupported-stanza-type>/);
 });
 
-test("a second bind on a bound stream gets not-allowed and the stream stays bound", () => {
-  const { actor, port } = bound();
+test("a second bind on a bound stream gets not-allowed and the stream stays bound", async () => {
+  const { actor, port } = await bound();
   actor.send(bindIq("again"));
   assert.is(actor.getSnapshot().value, "bound");
   assert.match(port.text, /<not-allowed/);
 });
 
-test("delivered stanzas are written only once bound", () => {
+test("delivered stanzas are written only once bound", async () => {
   const s = start();
   s.actor.send(header());
   s.actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "early" }) });
   assert.not.match(s.port.text, /early/);
-  const b = bound();
+  const b = await bound();
   b.actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "late" }) });
   assert.match(b.port.text, /id=['"]late['"]/);
 });
 
-test("the client's </stream:stream> is answered in kind and the session ends and tells its account", () => {
-  const { actor, port, accountEvents } = bound();
+test("the client's </stream:stream> is answered in kind and the session ends and tells its account", async () => {
+  const { actor, port, accountEvents } = await bound();
   actor.send({ type: "xml.streamEnd" });
   assert.is(actor.getSnapshot().status, "done");
   assert.match(port.text, /<\/stream>$/);
@@ -210,8 +216,8 @@ test("the client's </stream:stream> is answered in kind and the session ends and
   assert.is(accountEvents[accountEvents.length - 1]?.type, "session.ended");
 });
 
-test("a kick (resource conflict) sends the stream error and waits for the client's close", () => {
-  const { actor, port } = bound();
+test("a kick (resource conflict) sends the stream error and waits for the client's close", async () => {
+  const { actor, port } = await bound();
   actor.send({ type: "session.kick", condition: "conflict" });
   assert.is(actor.getSnapshot().value, "closing");
   assert.match(port.text, /<stream:error conflict>\n<\/stream>/);
@@ -226,14 +232,14 @@ test("a parse error before the header opens a stream to carry the error", () => 
   assert.is(actor.getSnapshot().status, "done");
 });
 
-test("a second stream header mid-stream is not-well-formed", () => {
-  const { actor, port } = bound();
+test("a second stream header mid-stream is not-well-formed", async () => {
+  const { actor, port } = await bound();
   actor.send(header());
   assert.match(port.text, /<stream:error not-well-formed>/);
 });
 
-test("the socket going away ends a bound session and tells the account actor", () => {
-  const { actor, accountEvents } = bound();
+test("the socket going away ends a bound session and tells the account actor", async () => {
+  const { actor, accountEvents } = await bound();
   actor.send({ type: "socket.closed" });
   assert.is(actor.getSnapshot().status, "done");
   assert.is(accountEvents[accountEvents.length - 1]?.type, "session.ended");
