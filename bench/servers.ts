@@ -75,7 +75,7 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string,
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.once("exit", () => { clearTimeout(timer); resolve(); });
     child.kill("SIGTERM");
   });
@@ -117,7 +117,10 @@ async function launchParley(dir: string): Promise<ServerUnderTest> {
     `[limits]`, `connections_per_address = 1000000`, `stanzas_per_second = 1000000`, `stanza_burst = 1000000`,
     `sessions_per_account = 1000`, `idle_seconds = 3600`,
   ].join("\n") + "\n");
-  const child = spawn(process.execPath, [PARLEY_BIN, "start", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
+  // PARLEY_BENCH_PROFILE=DIR: each server process writes a V8 CPU profile there when it stops.
+  const profile = process.env.PARLEY_BENCH_PROFILE;
+  const node = profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profile)}`] : [];
+  const child = spawn(process.execPath, [...node, PARLEY_BIN, "start", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => { log = (log + d).slice(-4000); });
   await waitForPort(port, child, () => log);

@@ -8,22 +8,46 @@ import type { Host } from "../server/host.js";
 
 const NS_LAST = "jabber:iq:last";
 
+/**
+ * Logout times, written in batches: a write (and its fsync, with
+ * synchronous=FULL) per logout would stall routing when many clients leave at
+ * once. Pending times are read back before the table; a crash loses at most
+ * the last flush interval of them, which only makes "last seen" older.
+ */
 export class LastActivityStore {
   private readonly upsert: Statement<[string, string, string | null]>;
   private readonly select: Statement<[string], { at: string; status: string | null }>;
+  private readonly pending = new Map<string, { at: string; status: string | null }>();
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database, private readonly flushMs = 1000) {
     this.upsert = db.prepare(`INSERT INTO last_activity (account, at, status) VALUES (?, ?, ?)
       ON CONFLICT (account) DO UPDATE SET at = excluded.at, status = excluded.status`);
     this.select = db.prepare("SELECT at, status FROM last_activity WHERE account = ?");
   }
 
   wentOffline(account: string, at: Date, status: string | undefined): void {
-    this.upsert.run(account, at.toISOString(), status ?? null);
+    this.pending.set(account, { at: at.toISOString(), status: status ?? null });
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.flushMs);
+      this.timer.unref();
+    }
   }
 
   get(account: string): { at: string; status: string | null } | undefined {
-    return this.select.get(account);
+    return this.pending.get(account) ?? this.select.get(account);
+  }
+
+  /** Writes the pending times in one transaction (also called on shutdown). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending];
+    this.pending.clear();
+    this.db.transaction(() => {
+      for (const [account, { at, status }] of batch) this.upsert.run(account, at, status);
+    })();
   }
 }
 

@@ -1,7 +1,6 @@
 // A running Parley server: the event store, the actor system, the c2s
 // listener, and the Host/SessionEnvironment services the actors use.
 import { mkdirSync } from "node:fs";
-import { createActor, type Actor } from "xstate";
 import { el, type XmlElement } from "../xml/element.js";
 import { NS } from "../xmpp/namespaces.js";
 import { tryParseJid, parseJid } from "../jid/jid.js";
@@ -22,7 +21,7 @@ import type { AccountRef } from "../actors/account-types.js";
 import type { AccountRuntime } from "../actors/account-runtime.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { SUPPORTED_MECHANISMS, CHANNEL_BINDING_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
-import { serverMachine, accountSystemId, sessionSystemId } from "../actors/server-machine.js";
+import { Supervisor } from "../actors/supervisor.js";
 import { serverIq } from "../modules/iq.js";
 import { installPing } from "../modules/ping.js";
 import { installVersion } from "../modules/version.js";
@@ -49,7 +48,7 @@ export class ParleyServer implements Host, SessionEnvironment {
   private readonly registration: RegistrationDeps;
   readonly defaultDomain: string;
   private readonly domains: Set<string>;
-  private readonly system: Actor<typeof serverMachine>;
+  private readonly actors: Supervisor;
   private readonly directory: AccountDirectory;
   private readonly authFailures = new AuthFailureTracker();
   private readonly c2s: C2sListener;
@@ -74,8 +73,7 @@ export class ParleyServer implements Host, SessionEnvironment {
       if (!ref) return;
       ref.send(deleted ? { type: "account.deleted" } : { type: "account.refresh" });
     });
-    this.system = createActor(serverMachine);
-    this.system.start();
+    this.actors = new Supervisor(log);
     installPing(this);
     installVersion(this);
     installDisco(this);
@@ -101,7 +99,7 @@ export class ParleyServer implements Host, SessionEnvironment {
     } catch (err) {
       await server.c2s.close();
       await server.websocket.close();
-      server.system.stop();
+      server.actors.stopAll();
       server.store.close();
       throw err;
     }
@@ -118,9 +116,7 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   /** The in-memory roster state of a running account actor (for tests and debugging). */
   accountState(bareJid: string): RosterState | undefined {
-    const ref = this.system.system.get(accountSystemId(bareJid));
-    if (!ref || ref.getSnapshot().status !== "active") return undefined;
-    return (ref.getSnapshot() as { context: { runtime: AccountRuntime } }).context.runtime.roster;
+    return this.actors.account(bareJid)?.getSnapshot().context.runtime.roster;
   }
 
   /** A session actor's state by stream id (the id in the server's stream header). */
@@ -146,7 +142,8 @@ export class ParleyServer implements Host, SessionEnvironment {
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
     await listenersClosed;
-    this.system.stop();
+    this.actors.stopAll();
+    this.lastActivity.flush();
     this.store.close();
     this.log.info("Parley stopped");
   }
@@ -272,23 +269,15 @@ export class ParleyServer implements Host, SessionEnvironment {
   account(bareJid: string): AccountRef {
     const running = this.runningAccount(bareJid);
     if (running) return running;
-    this.system.send({
-      type: "account.start",
-      input: {
-        jid: parseJid(bareJid),
-        host: this,
-        onStopped: (jid) => queueMicrotask(() => this.system.send({ type: "account.stop", bareJid: jid })),
-      },
+    return this.actors.startAccount({
+      jid: parseJid(bareJid),
+      host: this,
+      onStopped: (jid) => queueMicrotask(() => this.actors.stopAccount(jid)),
     });
-    const started = this.runningAccount(bareJid);
-    if (!started) throw new Error(`account actor for ${bareJid} did not start`);
-    return started;
   }
 
   private runningAccount(bareJid: string): AccountRef | undefined {
-    const ref = this.system.system.get(accountSystemId(bareJid));
-    if (!ref || ref.getSnapshot().status !== "active") return undefined;
-    return ref as AccountRef;
+    return this.actors.account(bareJid);
   }
 
   noteAuthFailure(address: string, account: string | undefined): void {
@@ -304,7 +293,7 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   sessionClosed(sessionId: string): void {
     this.sessions.forget(sessionId);
-    queueMicrotask(() => this.system.send({ type: "session.stop", sessionId }));
+    queueMicrotask(() => this.actors.stopSession(sessionId));
   }
 
   preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement {
@@ -313,10 +302,7 @@ export class ParleyServer implements Host, SessionEnvironment {
 
   /** Start a session actor for a new connection (called by the c2s listener). */
   startSession(sessionId: string, conn: StreamPort) {
-    this.system.send({ type: "session.start", input: { sessionId, conn, env: this } });
-    const ref = this.system.system.get(sessionSystemId(sessionId));
-    if (!ref) throw new Error(`session actor ${sessionId} did not start`);
-    return ref;
+    return this.actors.startSession({ sessionId, conn, env: this });
   }
 }
 
