@@ -1,9 +1,12 @@
 // The event store: one append-only SQLite table, optimistic concurrency per
 // stream, and projections updated in the same transaction as the append.
 //
-// Durability: WAL with synchronous=FULL, so an append that returned (and was
-// acknowledged to a client) survives a crash or power loss; WAL lets the CLI
-// read and write while the server runs (busy_timeout covers the brief locks).
+// Durability: WAL with synchronous=FULL, so a committed append survives a crash
+// or power loss; WAL lets the CLI read and write while the server runs
+// (busy_timeout covers the brief locks). In the server, appends of one
+// event-loop turn share a transaction and nothing is sent to a client before
+// it commits (commit-gate.ts); elsewhere each append commits on its own.
+import type { CommitGate } from "./commit-gate.js";
 import Database from "better-sqlite3";
 import type { Database as Db, Statement } from "better-sqlite3";
 import { migrate } from "./migrations.js";
@@ -49,6 +52,7 @@ export interface ReadOptions {
 export class EventStore {
   private readonly projections: Projection[] = [];
   private readonly listeners: ((events: StoredEvent[]) => void)[] = [];
+  private gate: CommitGate | undefined;
   private readonly upcasters = new Map<string, Map<number, Upcaster>>();
   private readonly insert: Statement;
   private readonly versionOf: Statement<[string], { v: number | null }>;
@@ -74,6 +78,14 @@ export class EventStore {
       migrate(db);
     }
     return new EventStore(db);
+  }
+
+  /**
+   * From now on appends join the current event-loop turn's transaction, which
+   * the gate commits at the end of the turn (group commit; see commit-gate.ts).
+   */
+  useCommitGate(gate: CommitGate): void {
+    this.gate = gate;
   }
 
   registerProjection(p: Projection): void {
@@ -110,6 +122,8 @@ export class EventStore {
    */
   append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] {
     if (events.length === 0) return [];
+    // Inside the gate's open transaction this is a savepoint: a conflict undoes only this append.
+    this.gate?.beginWrite();
     const stored = this.db.transaction(() => {
       const actual = this.streamVersion(streamId);
       if (actual !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion, actual);

@@ -4,7 +4,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { randomBytes } from "node:crypto";
 import type { AnyActorRef } from "xstate";
-import { Connection } from "./connection.js";
+import { Connection, type OutputGate } from "./connection.js";
 import type { StreamListener } from "../xml/stream-parser.js";
 import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { StreamPort } from "../actors/stream-port.js";
@@ -16,6 +16,8 @@ import { NS } from "../xmpp/namespaces.js";
 
 export interface SessionStarter extends SessionEnvironment {
   startSession(sessionId: string, conn: StreamPort): AnyActorRef;
+  /** Holds socket output until the turn's events are durable. */
+  readonly commitGate: OutputGate;
 }
 
 export function listenOn(server: net.Server, host: string, port: number, what: string): Promise<void> {
@@ -100,7 +102,7 @@ export class C2sListener {
       closed: () => send({ type: "socket.closed" }),
       tlsDone: (error) => send(error ? { type: "tls.failed", reason: error.message } : { type: "tls.established" }),
       debug: (message) => this.env.log.debug(message, { session: sessionId }),
-    }, this.tlsContext);
+    }, this.tlsContext, this.env.commitGate);
     actor = this.env.startSession(sessionId, conn);
     this.registry.add(sessionId, actor, conn, address);
     this.env.log.debug("connection accepted", { session: sessionId, address: conn.remoteAddress, tls: conn.secure });

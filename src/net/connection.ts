@@ -11,6 +11,14 @@ import type { StreamPort } from "../actors/stream-port.js";
 import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
 
+/** Where writes wait for the end of the turn (the commit gate, src/events/commit-gate.ts). */
+export interface OutputGate {
+  hold(release: () => void): void;
+}
+
+/** Without a gate, writes still leave together at the end of the tick. */
+const NEXT_TICK: OutputGate = { hold: (release) => process.nextTick(release) };
+
 export interface ConnectionLimits {
   maxStanzaBytes: number;
   maxDepth: number;
@@ -45,6 +53,7 @@ export class Connection implements StreamPort {
     limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
     private readonly tlsContext: SecureContext | undefined,
+    private readonly gate: OutputGate = NEXT_TICK,
   ) {
     this.parser = new XmlStreamParser(listener, limits);
     this.socket = socket;
@@ -146,14 +155,14 @@ export class Connection implements StreamPort {
 
   write(data: string): void {
     if (this.closing || this.socket.destroyed) return;
-    // Writes made while handling one chunk of input (a burst of routed stanzas)
-    // leave in one writev at the end of the tick, not a syscall each.
+    // Writes made in one turn leave together in one writev, and only once the
+    // turn's events are committed (the gate), never ahead of the log.
     const socket = this.socket;
     if (this.corked !== socket) {
       this.corked = socket;
       socket.cork();
-      // The socket corked, not this.socket: STARTTLS may replace it within the tick.
-      process.nextTick(() => {
+      // The socket corked, not this.socket: STARTTLS may replace it within the turn.
+      this.gate.hold(() => {
         if (this.corked === socket) this.corked = undefined;
         socket.uncork();
       });
@@ -184,10 +193,13 @@ export class Connection implements StreamPort {
     if (this.closing) return;
     this.closing = true;
     const socket = this.socket;
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), graceMs);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
+    // After the held output (end() would flush it at once, ahead of the commit).
+    this.gate.hold(() => {
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), graceMs);
+      timer.unref();
+      socket.once("close", () => clearTimeout(timer));
+    });
   }
 
   destroy(): void {

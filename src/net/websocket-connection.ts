@@ -8,7 +8,7 @@ import { serialize } from "../xml/serialize.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
-import type { ConnectionLimits } from "./connection.js";
+import type { ConnectionLimits, OutputGate } from "./connection.js";
 
 export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
 
@@ -46,6 +46,7 @@ export class WebSocketConnection implements StreamPort {
     secure: boolean,
     limits: ConnectionLimits,
     events: FramedStreamEvents,
+    private readonly gate: OutputGate,
   ) {
     this.secure = secure;
     const listener: StreamListener = {
@@ -80,7 +81,10 @@ export class WebSocketConnection implements StreamPort {
 
   private send(text: string): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(text);
+    // Held, like TCP output, until the turn's events are durable; the order is kept.
+    this.gate.hold(() => {
+      if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+    });
   }
 
   openStream(from: string, id: string): void {
@@ -134,7 +138,7 @@ export class WebSocketConnection implements StreamPort {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    this.ws.close(1000);
+    this.gate.hold(() => this.ws.close(1000));
   }
 
   destroy(): void {

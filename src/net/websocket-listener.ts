@@ -71,7 +71,7 @@ export class WebSocketListener {
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (condition, text) => send({ type: "xml.error", condition, text }),
       closed: () => send({ type: "socket.closed" }),
-    });
+    }, this.env.commitGate);
     actor = this.env.startSession(sessionId, conn);
     this.registry.add(sessionId, actor, conn, address);
     this.env.log.debug("WebSocket accepted", { session: sessionId, address });

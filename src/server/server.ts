@@ -22,6 +22,7 @@ import type { AccountRuntime } from "../actors/account-runtime.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { SUPPORTED_MECHANISMS, CHANNEL_BINDING_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
 import { Supervisor } from "../actors/supervisor.js";
+import { CommitGate } from "../events/commit-gate.js";
 import { serverIq } from "../modules/iq.js";
 import { installPing } from "../modules/ping.js";
 import { installVersion } from "../modules/version.js";
@@ -43,6 +44,8 @@ export class ParleyServer implements Host, SessionEnvironment {
   readonly log: Logger;
   readonly iq = new IqRegistry<ServerIqContext, AccountContext>();
   readonly store: EventStore;
+  /** Group commit: one transaction per event-loop turn, output held until it is durable. */
+  readonly commitGate: CommitGate;
   readonly offline: OfflineStore;
   readonly lastActivity: LastActivityStore;
   private readonly registration: RegistrationDeps;
@@ -61,6 +64,13 @@ export class ParleyServer implements Host, SessionEnvironment {
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
     this.defaultDomain = config.domains[0] ?? "localhost";
     this.store = EventStore.open(databasePath(config));
+    this.commitGate = new CommitGate(this.store.db, {
+      fatal: (message, error) => {
+        log.error(message, { error });
+        process.exit(75);
+      },
+    });
+    this.store.useCommitGate(this.commitGate);
     registerStandardProjections(this.store);
     this.offline = new OfflineStore(this.store.db, config.limits.offlineMessagesPerAccount);
     this.lastActivity = new LastActivityStore(this.store.db);
@@ -144,6 +154,7 @@ export class ParleyServer implements Host, SessionEnvironment {
     await listenersClosed;
     this.actors.stopAll();
     this.lastActivity.flush();
+    this.commitGate.flush();
     this.store.close();
     this.log.info("Parley stopped");
   }
