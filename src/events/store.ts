@@ -8,7 +8,7 @@
 // it commits (commit-gate.ts); elsewhere each append commits on its own.
 import type { CommitGate } from "./commit-gate.js";
 import Database from "better-sqlite3";
-import type { Database as Db, Statement } from "better-sqlite3";
+import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import { migrate } from "./migrations.js";
 import type { EventMeta, NewEvent, StoredEvent } from "./types.js";
 
@@ -53,6 +53,7 @@ export class EventStore {
   private readonly projections: Projection[] = [];
   private readonly listeners: ((events: StoredEvent[]) => void)[] = [];
   private gate: CommitGate | undefined;
+  private readonly appendTx: Transaction<(streamId: string, expectedVersion: number, events: NewEvent[]) => StoredEvent[]>;
   private readonly upcasters = new Map<string, Map<number, Upcaster>>();
   private readonly insert: Statement;
   private readonly versionOf: Statement<[string], { v: number | null }>;
@@ -66,6 +67,35 @@ export class EventStore {
     this.versionOf = db.prepare("SELECT max(stream_version) AS v FROM events WHERE stream_id = ?");
     this.streamRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version");
     this.lastSeqStmt = db.prepare("SELECT max(seq) AS s FROM events");
+    // Built once: better-sqlite3 wraps the function anew on every db.transaction() call.
+    this.appendTx = db.transaction((streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] => {
+      const actual = this.streamVersion(streamId);
+      if (actual !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion, actual);
+      const recordedAt = new Date().toISOString();
+      const out: StoredEvent[] = [];
+      let version = expectedVersion;
+      for (const e of events) {
+        version++;
+        const schemaVersion = e.schemaVersion ?? 1;
+        let info;
+        try {
+          info = this.insert.run(streamId, version, e.type, schemaVersion,
+            JSON.stringify(e.payload), JSON.stringify(e.meta), recordedAt);
+        } catch (err) {
+          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+            throw new ConcurrencyError(streamId, expectedVersion, this.streamVersion(streamId));
+          }
+          throw err;
+        }
+        const event: StoredEvent = {
+          seq: Number(info.lastInsertRowid), streamId, streamVersion: version, type: e.type,
+          schemaVersion, payload: e.payload, meta: e.meta, recordedAt,
+        };
+        for (const p of this.projections) p.apply(this.db, event);
+        out.push(event);
+      }
+      return out;
+    });
   }
 
   static open(file: string, options: { readonly?: boolean } = {}): EventStore {
@@ -124,34 +154,7 @@ export class EventStore {
     if (events.length === 0) return [];
     // Inside the gate's open transaction this is a savepoint: a conflict undoes only this append.
     this.gate?.beginWrite();
-    const stored = this.db.transaction(() => {
-      const actual = this.streamVersion(streamId);
-      if (actual !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion, actual);
-      const recordedAt = new Date().toISOString();
-      const out: StoredEvent[] = [];
-      let version = expectedVersion;
-      for (const e of events) {
-        version++;
-        const schemaVersion = e.schemaVersion ?? 1;
-        let info;
-        try {
-          info = this.insert.run(streamId, version, e.type, schemaVersion,
-            JSON.stringify(e.payload), JSON.stringify(e.meta), recordedAt);
-        } catch (err) {
-          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
-            throw new ConcurrencyError(streamId, expectedVersion, this.streamVersion(streamId));
-          }
-          throw err;
-        }
-        const event: StoredEvent = {
-          seq: Number(info.lastInsertRowid), streamId, streamVersion: version, type: e.type,
-          schemaVersion, payload: e.payload, meta: e.meta, recordedAt,
-        };
-        for (const p of this.projections) p.apply(this.db, event);
-        out.push(event);
-      }
-      return out;
-    }).immediate();
+    const stored = this.appendTx.immediate(streamId, expectedVersion, events);
     for (const l of this.listeners) l(stored);
     return stored;
   }
