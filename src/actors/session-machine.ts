@@ -251,7 +251,17 @@ export const sessionMachine = setup({
       const requested = bind.getChildText("resource")?.trim();
       context.env.account(user.bareString()).send({
         type: "session.bind",
-        session: { sessionId: context.sessionId, send: (c) => self.send(c) },
+        session: {
+          sessionId: context.sessionId,
+          // The hot path: in `bound`, a delivery only writes (writeDelivered: no
+          // transition, no context change), so it is written here without a
+          // macrostep of this actor. Any other command, or any other state, goes
+          // through the machine as before.
+          send: (c) => {
+            if (c.type === "deliver" && self.getSnapshot().value === "bound") context.conn.sendStanza(c.stanza);
+            else self.send(c);
+          },
+        },
         requestedResource: requested === "" ? undefined : requested,
       });
     },
