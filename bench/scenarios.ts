@@ -98,6 +98,18 @@ function cpuMeter(pid: number) {
   };
 }
 
+/** One warm-up second, then the measured window; `phase` tells the load which it is in. */
+async function measuredWindow(pid: number, seconds: number, phase: { running: boolean; measuring: boolean }) {
+  await sleep(1000);
+  phase.measuring = true;
+  const meter = cpuMeter(pid);
+  await sleep(seconds * 1000);
+  const cpu = meter();
+  phase.measuring = false;
+  phase.running = false;
+  return cpu;
+}
+
 async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!done() && Date.now() < deadline) await sleep(20);
@@ -118,8 +130,7 @@ export const message: Scenario = {
   ],
   async run(server, sizes) {
     const clients = await loginAll(server, range("m", sizes.messagePairs * 2), 50);
-    let running = true;
-    let measuring = false;
+    const phase = { running: true, measuring: false };
     let sent = 0;
     let received = 0;
     let delivered = 0;
@@ -137,21 +148,15 @@ export const message: Scenario = {
         const sender = i ^ 1;
         received++;
         inflight[sender]!--;
-        if (measuring) {
+        if (phase.measuring) {
           delivered++;
           latencies.push(performance.now() - bodyTime(stanza));
         }
-        if (running) sendFrom(sender);
+        if (phase.running) sendFrom(sender);
       };
     });
     for (let i = 0; i < clients.length; i++) for (let w = 0; w < sizes.messageWindow; w++) sendFrom(i);
-    await sleep(1000); // warm-up
-    measuring = true;
-    const meter = cpuMeter(server.pid);
-    await sleep(sizes.seconds * 1000);
-    const cpu = meter();
-    measuring = false;
-    running = false;
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
     await waitUntil(() => received === sent, 10_000);
     const sorted = Float64Array.from(latencies).sort();
     await Promise.all(clients.map((c) => c.close()));
@@ -236,8 +241,7 @@ export const presence: Scenario = {
     const clients = await loginAll(server, users, 50);
     await sleep(1000); // the initial presences settle
     const fanout = users.length; // every contact and the sender's own resource
-    let running = true;
-    let measuring = false;
+    const phase = { running: true, measuring: false };
     let updates = 0;
     let received = 0;
     let counted = 0;
@@ -245,7 +249,7 @@ export const presence: Scenario = {
     const cap = fanout * users.length * 2;
     let turn = 0;
     const pump = () => {
-      while (running && updates * fanout - received < cap) {
+      while (phase.running && updates * fanout - received < cap) {
         const c = clients[turn++ % clients.length] as LoadClient;
         c.send(`<presence><show>${updates % 2 === 0 ? "away" : "dnd"}</show><status>${updates}</status></presence>`);
         updates++;
@@ -255,20 +259,14 @@ export const presence: Scenario = {
       c.onStanza = (_stanza, name) => {
         if (name !== "presence") return;
         received++;
-        if (measuring) counted++;
+        if (phase.measuring) counted++;
         if (received % 64 === 0) pump();
       };
     }
     received = 0;
     pump();
     const ticker = setInterval(pump, 5);
-    await sleep(1000);
-    measuring = true;
-    const meter = cpuMeter(server.pid);
-    await sleep(sizes.seconds * 1000);
-    const cpu = meter();
-    measuring = false;
-    running = false;
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
     clearInterval(ticker);
     await waitUntil(() => received >= updates * fanout, 10_000);
     await Promise.all(clients.map((c) => c.close()));
@@ -316,8 +314,7 @@ export const events: Scenario = {
   async run(server, sizes) {
     const clients = await loginAll(server, range("e", sizes.eventClients), 50, false);
     const [a, b] = await loginAll(server, range("e", 2, sizes.eventClients), 2) as [LoadClient, LoadClient];
-    let running = true;
-    let measuring = false;
+    const phase = { running: true, measuring: false };
     let acknowledged = 0;
     let errors = 0;
     const routing: number[] = [];
@@ -336,24 +333,18 @@ export const events: Scenario = {
       c.onStanza = (stanza, name) => {
         if (name !== "iq" || !hasId(stanza, `c${k}`)) return;
         if (/type=['"]error['"]/.test(stanza)) errors++;
-        else if (measuring) acknowledged++;
+        else if (phase.measuring) acknowledged++;
         k++;
-        if (running) c.send(commands(i, k));
+        if (phase.running) c.send(commands(i, k));
       };
       c.send(commands(i, 0));
     });
     // The probe: one message every 5 ms from a to b, each timed.
     b.onStanza = (stanza, name) => {
-      if (name === "message" && measuring) routing.push(performance.now() - bodyTime(stanza));
+      if (name === "message" && phase.measuring) routing.push(performance.now() - bodyTime(stanza));
     };
     const probe = setInterval(() => a.send(`<message to='${b.jid}' type='chat'><body>${performance.now().toFixed(3)}</body></message>`), 5);
-    await sleep(1000);
-    measuring = true;
-    const meter = cpuMeter(server.pid);
-    await sleep(sizes.seconds * 1000);
-    const cpu = meter();
-    measuring = false;
-    running = false;
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
     clearInterval(probe);
     await sleep(300);
     const sorted = Float64Array.from(routing).sort();

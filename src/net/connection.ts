@@ -4,6 +4,7 @@
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { createHash } from "node:crypto";
+import { ReadPause } from "./rate-limiter.js";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import type { XmlElement } from "../xml/element.js";
@@ -44,8 +45,9 @@ export class Connection implements StreamPort {
   private readonly onError = (err: Error) => this.events.debug(`socket error: ${err.message}`);
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();
-  private resumeTimer: NodeJS.Timeout | undefined;
-  private resumeAt = 0;
+  private readonly readPause = new ReadPause(() => this.socket.pause(), () => {
+    if (!this.socket.destroyed) this.socket.resume();
+  });
 
   constructor(
     socket: Socket,
@@ -113,22 +115,9 @@ export class Connection implements StreamPort {
 
   /** Stop reading for a while (stanza rate limiting): the client's own TCP window then slows it down. */
   pauseReading(ms: number): void {
-    if (this.closing) return;
-    // A later charge may owe more: the pause lasts until the largest debt is repaid.
-    const until = Date.now() + ms;
-    if (this.resumeTimer) {
-      if (until <= this.resumeAt) return;
-      clearTimeout(this.resumeTimer);
-    } else {
-      this.socket.pause();
-    }
-    this.resumeAt = until;
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = undefined;
-      if (!this.socket.destroyed) this.socket.resume();
-    }, ms);
-    this.resumeTimer.unref();
+    if (!this.closing) this.readPause.for(ms);
   }
+
 
 
   /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */

@@ -50,3 +50,30 @@ export function stanzaGate<S>(bucket: TokenBucket, hooks: GateHooks<S>): (stanza
     hooks.pass(stanza);
   };
 }
+
+/**
+ * Pauses a transport's reads for the throttle. A later charge may owe more:
+ * the pause then lasts until the largest debt is repaid.
+ */
+export class ReadPause {
+  private timer: NodeJS.Timeout | undefined;
+  private until = 0;
+
+  constructor(private readonly pause: () => void, private readonly resume: () => void) {}
+
+  for(ms: number): void {
+    const until = Date.now() + ms;
+    if (this.timer) {
+      if (until <= this.until) return;
+      clearTimeout(this.timer);
+    } else {
+      this.pause();
+    }
+    this.until = until;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.resume();
+    }, ms);
+    this.timer.unref();
+  }
+}

@@ -2,6 +2,7 @@
 // element. The framing elements <open/> and <close/> stand in for the stream
 // header and </stream:stream>; everything else is the same session actor.
 import type { WebSocket } from "ws";
+import { ReadPause } from "./rate-limiter.js";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { el, type XmlElement } from "../xml/element.js";
 import { serialize } from "../xml/serialize.js";
@@ -34,8 +35,9 @@ function standalone(stanza: XmlElement): string {
 export class WebSocketConnection implements StreamPort {
   private readonly parser: XmlStreamParser;
   private closing = false;
-  private resumeTimer: NodeJS.Timeout | undefined;
-  private resumeAt = 0;
+  private readonly readPause = new ReadPause(() => this.ws.pause(), () => {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+  });
   lastActivity = Date.now();
   readonly secure: boolean;
   readonly canStartTls = false;
@@ -105,22 +107,9 @@ export class WebSocketConnection implements StreamPort {
 
   /** Stop reading WebSocket frames for a while (the stanza-rate throttle); TCP backpressure does the rest. */
   pauseReading(ms: number): void {
-    if (this.closing) return;
-    // A later charge may owe more: the pause lasts until the largest debt is repaid.
-    const until = Date.now() + ms;
-    if (this.resumeTimer) {
-      if (until <= this.resumeAt) return;
-      clearTimeout(this.resumeTimer);
-    } else {
-      this.ws.pause();
-    }
-    this.resumeAt = until;
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = undefined;
-      if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
-    }, ms);
-    this.resumeTimer.unref();
+    if (!this.closing) this.readPause.for(ms);
   }
+
 
 
   /** Each message is a document of its own: nothing to reset after SASL. */
