@@ -118,8 +118,6 @@ export class Connection implements StreamPort {
     if (!this.closing) this.readPause.for(ms);
   }
 
-
-
   /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */
   resetParser(): void {
     this.parser.reset();
