@@ -9,8 +9,15 @@ import { isAccountEvent } from "./events.js";
 
 export { AccountError } from "./decider.js";
 
+/** Every account gets both hashes: SCRAM-SHA-256 and, for older clients, SCRAM-SHA-1. */
+const STORED_HASHES: readonly ScramHash[] = ["SHA-256", "SHA-1"];
+
 function credentialsFor(password: string, iterations: number): ScramCredential[] {
-  return [deriveScramCredential(password, "SHA-256", iterations), deriveScramCredential(password, "SHA-1", iterations)];
+  return STORED_HASHES.map((hash) => deriveScramCredential(password, hash, iterations));
+}
+
+function credentialsForAsync(password: string, iterations: number): Promise<ScramCredential[]> {
+  return Promise.all(STORED_HASHES.map((hash) => deriveScramCredentialAsync(password, hash, iterations)));
 }
 
 function loadAccount(store: EventStore, jid: string): { state: AccountState; version: number } {
@@ -45,13 +52,7 @@ export async function registerAccounts(
 ): Promise<void> {
   const seen = new Set<string>();
   const unique = entries.filter((e) => (seen.has(e.jid) ? false : (seen.add(e.jid), true)));
-  const prepared = await Promise.all(unique.map(async (e) => ({
-    jid: e.jid,
-    credentials: await Promise.all([
-      deriveScramCredentialAsync(e.password, "SHA-256", iterations),
-      deriveScramCredentialAsync(e.password, "SHA-1", iterations),
-    ]),
-  })));
+  const prepared = await Promise.all(unique.map(async (e) => ({ jid: e.jid, credentials: await credentialsForAsync(e.password, iterations) })));
   const now = new Date().toISOString();
   store.db.transaction(() => {
     for (const p of prepared) {

@@ -521,7 +521,6 @@ function attemptedAccount(context: SessionContext): string | undefined {
   return name === undefined ? undefined : `${name.toLowerCase()}@${context.domain}`;
 }
 
-/** The authenticated bare JID, or a reason the authzid is refused (RFC 6120 §6.3.8). */
 /** What a finished SASL step tells the machine (RFC 6120 §6.4). */
 function saslOutcomeEvent(step: SettledSaslStep, domain: string): SaslOutcomeEvent {
   if (step.kind === "challenge") return { type: "sasl.challenge", data: step.data };
@@ -533,6 +532,7 @@ function saslOutcomeEvent(step: SettledSaslStep, domain: string): SaslOutcomeEve
   return { type: "sasl.success", data: step.data, user };
 }
 
+/** The authenticated bare JID, or a reason the authzid is refused (RFC 6120 §6.3.8). */
 function userFromSasl(username: string, authzid: string | undefined, domain: string): Jid | string {
   let user: Jid;
   try {

@@ -28,37 +28,19 @@ export class Supervisor {
 
   startAccount(input: AccountInput): AccountActor {
     const bareJid = input.jid.bareString();
-    const actor = createActor(accountMachine, { id: `account:${bareJid}`, input });
-    this.accounts.set(bareJid, actor);
-    this.watch(actor, `account ${bareJid}`, () => {
-      if (this.accounts.get(bareJid) === actor) this.accounts.delete(bareJid);
-    });
-    actor.start();
-    return actor;
+    return this.start(this.accounts, bareJid, createActor(accountMachine, { id: `account:${bareJid}`, input }));
   }
 
   stopAccount(bareJid: string): void {
-    const actor = this.accounts.get(bareJid);
-    if (!actor) return;
-    this.accounts.delete(bareJid);
-    actor.stop();
+    this.stop(this.accounts, bareJid);
   }
 
   startSession(input: SessionInput): SessionActor {
-    const actor = createActor(sessionMachine, { id: `session:${input.sessionId}`, input });
-    this.sessions.set(input.sessionId, actor);
-    this.watch(actor, `session ${input.sessionId}`, () => {
-      if (this.sessions.get(input.sessionId) === actor) this.sessions.delete(input.sessionId);
-    });
-    actor.start();
-    return actor;
+    return this.start(this.sessions, input.sessionId, createActor(sessionMachine, { id: `session:${input.sessionId}`, input }));
   }
 
   stopSession(sessionId: string): void {
-    const actor = this.sessions.get(sessionId);
-    if (!actor) return;
-    this.sessions.delete(sessionId);
-    actor.stop();
+    this.stop(this.sessions, sessionId);
   }
 
   /** Stops every actor (shutdown). */
@@ -73,14 +55,27 @@ export class Supervisor {
     return { accounts: this.accounts.size, sessions: this.sessions.size };
   }
 
-  /** An actor that fails is logged and forgotten, never left to crash the process. */
-  private watch(actor: { subscribe(observer: { error(err: unknown): void; complete(): void }): unknown }, what: string, forget: () => void): void {
-    actor.subscribe({
+  /** Registers and starts an actor; one that fails is logged and forgotten, never left to crash the process. */
+  private start<A extends AccountActor | SessionActor>(map: Map<string, A>, key: string, actor: A): A {
+    map.set(key, actor);
+    const forget = () => {
+      if (map.get(key) === actor) map.delete(key);
+    };
+    (actor as { subscribe(observer: { error(err: unknown): void; complete(): void }): unknown }).subscribe({
       error: (err: unknown) => {
         forget();
-        this.log.error(`${what} failed`, { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+        this.log.error(`${actor.id} failed`, { error: err instanceof Error ? err.stack ?? err.message : String(err) });
       },
       complete: forget,
     });
+    actor.start();
+    return actor;
+  }
+
+  private stop<A extends AccountActor | SessionActor>(map: Map<string, A>, key: string): void {
+    const actor = map.get(key);
+    if (!actor) return;
+    map.delete(key);
+    actor.stop();
   }
 }

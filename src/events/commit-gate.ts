@@ -18,8 +18,6 @@ export class CommitGate {
   private open = false;
   private scheduled = false;
   private readonly releases: (() => void)[] = [];
-  /** Turns that committed, and appends they carried (for the benchmark figures). */
-  commits = 0;
 
   constructor(private readonly db: Database, private readonly hooks: CommitGateHooks) {}
 
@@ -47,7 +45,6 @@ export class CommitGate {
       this.open = false;
       try {
         this.db.exec("COMMIT");
-        this.commits++;
       } catch (err) {
         this.releases.length = 0;
         this.hooks.fatal("the event log could not be committed; stopping so that a restart replays a consistent log", (err as Error).message);

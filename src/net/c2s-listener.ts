@@ -13,6 +13,8 @@ import { TokenBucket, stanzaGate } from "./rate-limiter.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import { streamErrorElement } from "../xmpp/errors.js";
 import { NS } from "../xmpp/namespaces.js";
+import type { XmlElement } from "../xml/element.js";
+import type { SessionEvent } from "../actors/session-machine.js";
 
 export interface SessionStarter extends SessionEnvironment {
   startSession(sessionId: string, conn: StreamPort): AnyActorRef;
@@ -37,6 +39,26 @@ export function portOf(server: net.Server): number {
 }
 
 export const newSessionId = (): string => randomBytes(8).toString("hex");
+
+/**
+ * One session's client stanzas, rate limited the same way on every transport:
+ * past the burst the transport stops reading for a while, and a client that
+ * keeps flooding gets policy-violation (rate-limiter.ts).
+ */
+export function sessionStanzaGate(
+  env: SessionStarter,
+  session: { id: string; address: string; send: (event: SessionEvent) => void; pauseReading: (ms: number) => void },
+): (stanza: XmlElement) => void {
+  const limits = env.config.limits;
+  return stanzaGate(new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst), {
+    pass: (stanza) => session.send({ type: "xml.stanza", stanza }),
+    pauseReading: session.pauseReading,
+    flood: () => {
+      env.log.warn("closing a flooding connection", { session: session.id, address: session.address });
+      session.send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
+    },
+  });
+}
 
 export class C2sListener {
   private readonly plain: net.Server;
@@ -80,24 +102,17 @@ export class C2sListener {
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
     let conn: Connection | undefined;
-    const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
+    const send = (event: SessionEvent) => actor?.send(event);
     const limits = this.env.config.limits;
     const listener: StreamListener = {
       streamStart: (attrs, info) => send({ type: "xml.streamStart", attrs, ns: info.ns, localName: info.localName, defaultNs: info.defaultNs }),
-      stanza: stanzaGate(new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst), {
-        pass: (stanza) => send({ type: "xml.stanza", stanza }),
-        pauseReading: (ms) => conn?.pauseReading(ms),
-        flood: () => {
-          this.env.log.warn("closing a flooding connection", { session: sessionId, address });
-          send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
-        },
-      }),
+      stanza: sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn?.pauseReading(ms) }),
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (err) => send({ type: "xml.error", condition: err.condition, text: err.message }),
     };
     conn = new Connection(socket, listener, {
-      maxStanzaBytes: this.env.config.limits.maxStanzaBytes,
-      maxDepth: this.env.config.limits.maxDepth,
+      maxStanzaBytes: limits.maxStanzaBytes,
+      maxDepth: limits.maxDepth,
     }, {
       closed: () => send({ type: "socket.closed" }),
       tlsDone: (error) => send(error ? { type: "tls.failed", reason: error.message } : { type: "tls.established" }),

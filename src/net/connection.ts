@@ -17,9 +17,6 @@ export interface OutputGate {
   hold(release: () => void): void;
 }
 
-/** Without a gate, writes still leave together at the end of the tick. */
-const NEXT_TICK: OutputGate = { hold: (release) => process.nextTick(release) };
-
 export interface ConnectionLimits {
   maxStanzaBytes: number;
   maxDepth: number;
@@ -55,7 +52,7 @@ export class Connection implements StreamPort {
     limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
     private readonly tlsContext: SecureContext | undefined,
-    private readonly gate: OutputGate = NEXT_TICK,
+    private readonly gate: OutputGate,
   ) {
     this.parser = new XmlStreamParser(listener, limits);
     this.socket = socket;

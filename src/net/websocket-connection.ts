@@ -110,8 +110,6 @@ export class WebSocketConnection implements StreamPort {
     if (!this.closing) this.readPause.for(ms);
   }
 
-
-
   /** Each message is a document of its own: nothing to reset after SASL. */
   resetParser(): void {}
 

@@ -5,9 +5,9 @@ import { WebSocketServer } from "ws";
 import type { AnyActorRef } from "xstate";
 import { WebSocketConnection } from "./websocket-connection.js";
 import { NS } from "../xmpp/namespaces.js";
-import { listenOn, portOf, newSessionId, type SessionStarter } from "./c2s-listener.js";
+import type { SessionEvent } from "../actors/session-machine.js";
+import { listenOn, portOf, newSessionId, sessionStanzaGate, type SessionStarter } from "./c2s-listener.js";
 import type { SessionRegistry } from "./session-registry.js";
-import { TokenBucket, stanzaGate } from "./rate-limiter.js";
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
 
@@ -52,22 +52,14 @@ export class WebSocketListener {
     }
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
-    const send = (event: Parameters<AnyActorRef["send"]>[0]) => actor?.send(event);
+    const send = (event: SessionEvent) => actor?.send(event);
     const limits = this.env.config.limits;
     const conn: WebSocketConnection = new WebSocketConnection(ws, address, false, {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
     }, {
       streamStart: (attrs) => send({ type: "xml.streamStart", attrs, ns: NS.stream, localName: "stream", defaultNs: NS.client }),
-      // The same per-session stanza rate as TCP: pause the WebSocket's reads, then policy-violation.
-      stanza: stanzaGate(new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst), {
-        pass: (stanza) => send({ type: "xml.stanza", stanza }),
-        pauseReading: (ms) => conn.pauseReading(ms),
-        flood: () => {
-          this.env.log.warn("closing a flooding WebSocket", { session: sessionId, address });
-          send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
-        },
-      }),
+      stanza: sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn.pauseReading(ms) }),
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (condition, text) => send({ type: "xml.error", condition, text }),
       closed: () => send({ type: "socket.closed" }),

@@ -101,33 +101,22 @@ function credentialFrom(hash: ScramHash, iterations: number, salt: Buffer, salte
   };
 }
 
-/** Whether a cleartext password (from PLAIN) matches a stored credential; constant-time comparison. */
-export function verifyPlainPassword(password: string, cred: ScramCredential): boolean {
-  const stored = Buffer.from(cred.storedKey, "base64");
-  const { storedKey } = deriveKeys(password, cred.hash, cred.iterations, Buffer.from(cred.salt, "base64"));
-  return stored.length === storedKey.length && timingSafeEqual(stored, storedKey);
-}
-
 /**
- * The same check with the key derivation on libuv's thread pool: a login
- * costs the event loop nothing, and logins in parallel use every core.
+ * Whether a cleartext password (from PLAIN) matches a stored credential,
+ * compared in constant time. The key derivation runs on libuv's thread pool: a
+ * login costs the event loop nothing, and logins in parallel use every core.
  */
-export function verifyPlainPasswordAsync(password: string, cred: ScramCredential): Promise<boolean> {
+export function verifyPlainPassword(password: string, cred: ScramCredential): Promise<boolean> {
   const stored = Buffer.from(cred.storedKey, "base64");
   const { name, octets } = digestOf(cred.hash);
   return new Promise((resolve, reject) => {
+    // SaltedPassword := Hi(Normalize(password), salt, i), and Hi is PBKDF2 with HMAC (RFC 5802 §2.2).
     pbkdf2(passwordOctets(password), Buffer.from(cred.salt, "base64"), cred.iterations, octets, name, (err, salted) => {
       if (err) return reject(new Error(`verifying a ${cred.hash} password: ${err.message}`));
       const { storedKey } = keysFromSalted(cred.hash, salted);
       resolve(stored.length === storedKey.length && timingSafeEqual(stored, storedKey));
     });
   });
-}
-
-function deriveKeys(password: string, hash: ScramHash, iterations: number, salt: Buffer): { storedKey: Buffer; serverKey: Buffer } {
-  const { name, octets } = digestOf(hash);
-  // SaltedPassword := Hi(Normalize(password), salt, i), and Hi is PBKDF2 with HMAC (RFC 5802 §2.2).
-  return keysFromSalted(hash, pbkdf2Sync(passwordOctets(password), salt, iterations, octets, name));
 }
 
 function keysFromSalted(hash: ScramHash, salted: Buffer): { storedKey: Buffer; serverKey: Buffer } {

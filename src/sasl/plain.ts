@@ -2,7 +2,7 @@
 // The password is checked by re-deriving the stored SCRAM keys (credentials.ts),
 // since no cleartext password is stored. The caller decides whether PLAIN may be
 // offered at all (RFC 6120 §6.4: not without TLS, outside loopback).
-import { fakeCredential, verifyPlainPasswordAsync, type ScramCredential } from "./credentials.js";
+import { fakeCredential, verifyPlainPassword, type ScramCredential } from "./credentials.js";
 import type { CredentialLookup, SaslServerMechanism, SaslStep, SettledSaslStep } from "./mechanism.js";
 
 /**
@@ -61,7 +61,7 @@ export class PlainServerMechanism implements SaslServerMechanism {
       return { kind: "failure", condition: "temporary-auth-failure", text: "credentials could not be read" };
     }
     // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
-    const outcome = verifyPlainPasswordAsync(password, credential ?? fakeCredential(authcid, "SHA-256")).then(
+    const outcome = verifyPlainPassword(password, credential ?? fakeCredential(authcid, "SHA-256")).then(
       (ok): SettledSaslStep => ok && credential !== undefined
         ? { kind: "success", username: authcid, ...(authzid !== "" ? { authzid } : {}) }
         : { kind: "failure", condition: "not-authorized", text: "authentication failed" },
