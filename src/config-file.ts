@@ -95,6 +95,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   config.accountIdleSeconds = positive(root.integer("account_idle_seconds"), "account_idle_seconds", source) ?? config.accountIdleSeconds;
   config.scramIterations = positive(root.integer("scram_iterations"), "scram_iterations", source) ?? config.scramIterations;
+  config.modulesEnabled = root.strings("modules_enabled") ?? config.modulesEnabled;
   const c2s = root.table_("c2s");
   if (c2s) {
     config.c2s.host = c2s.string("bind") ?? config.c2s.host;

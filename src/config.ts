@@ -50,7 +50,14 @@ export interface ServerConfig {
   /** PBKDF2 iterations for newly stored SCRAM credentials. */
   scramIterations: number;
   logLevel: LogLevel;
+  /** Feature modules to load, by name (src/modules/index.ts lists them), in this order. */
+  modulesEnabled: string[];
 }
+
+/** Every module Parley has, loaded by default. */
+export const DEFAULT_MODULES: readonly string[] = [
+  "blocking", "roster", "presence", "offline", "disco", "ping", "version", "time", "last", "contact_addresses", "register",
+];
 
 export function defaultConfig(): ServerConfig {
   return {
@@ -77,6 +84,7 @@ export function defaultConfig(): ServerConfig {
     accountIdleSeconds: 60,
     scramIterations: 4096,
     logLevel: "info",
+    modulesEnabled: [...DEFAULT_MODULES],
   };
 }
 

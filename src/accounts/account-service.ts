@@ -16,7 +16,7 @@ function credentialsFor(password: string, iterations: number): ScramCredential[]
   return STORED_HASHES.map((hash) => deriveScramCredential(password, hash, iterations));
 }
 
-function credentialsForAsync(password: string, iterations: number): Promise<ScramCredential[]> {
+export function credentialsForAsync(password: string, iterations: number): Promise<ScramCredential[]> {
   return Promise.all(STORED_HASHES.map((hash) => deriveScramCredentialAsync(password, hash, iterations)));
 }
 

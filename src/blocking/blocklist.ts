@@ -1,6 +1,7 @@
 // XEP-0191 Blocking Command as pure decisions, and the JID matching of §3.3.
 import type { RosterEvent, RosterState } from "../roster/roster-types.js";
 import { isContactSubscribed } from "../roster/subscription.js";
+import type { Jid } from "../jid/jid.js";
 
 export class BlockingError extends Error {
   constructor(readonly condition: "bad-request" | "policy-violation", message: string) {
@@ -12,20 +13,17 @@ export class BlockingError extends Error {
 /**
  * XEP-0191 §3.3 (the order of XEP-0016 §2.1): a blocked item matches an
  * address equal to it, or to the address's bare JID, domain/resource, or
- * domain. JIDs are normalised strings.
+ * domain. Both sides are prepared JIDs (RFC 7622): the list holds normalised
+ * strings, and the address is a parsed Jid, so `TYBALT@localhost` and
+ * `tybalt@LOCALHOST/sword` match a block on `tybalt@localhost`.
  */
-export function isBlocked(state: RosterState, address: string): boolean {
+export function isBlocked(state: RosterState, address: Jid): boolean {
   const blocked = state.blocked;
   if (blocked.size === 0) return false;
-  if (blocked.has(address)) return true;
-  const slash = address.indexOf("/");
-  const bare = slash === -1 ? address : address.slice(0, slash);
-  const resource = slash === -1 ? undefined : address.slice(slash + 1);
-  const at = bare.indexOf("@");
-  const domain = at === -1 ? bare : bare.slice(at + 1);
-  if (blocked.has(bare)) return true;
-  if (resource !== undefined && blocked.has(`${domain}/${resource}`)) return true;
-  return blocked.has(domain);
+  if (blocked.has(address.toString())) return true;
+  if (address.local !== "" && blocked.has(address.bareString())) return true;
+  if (address.resource !== "" && blocked.has(`${address.domain}/${address.resource}`)) return true;
+  return blocked.has(address.domain);
 }
 
 export interface BlockDecision {

@@ -1,7 +1,7 @@
 // The wire form of rosters (RFC 6121 §2.1): items in results and pushes,
 // and parsing a client's roster set. Pure: no state, no I/O.
-import { el, type XmlElement } from "../xml/element.js";
-import { NS } from "../xmpp/namespaces.js";
+import { el, type XmlElement } from "../../xml/element.js";
+import { NS } from "../../xmpp/namespaces.js";
 
 export interface RosterItemView {
   jid: string;

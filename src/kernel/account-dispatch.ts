@@ -1,0 +1,74 @@
+// Where an account actor sends each stanza: to the hooks named by its kind,
+// direction and address, and to the kernel's defaults when no module handled
+// it. Outbound = sent by one of the user's resources (`pre-message/bare` …);
+// inbound = addressed to the user from anywhere (`message/full` …),
+// including the user's own other resources, after routing.
+import type { XmlElement } from "../xml/element.js";
+import { tryParseJid, type Jid } from "../jid/jid.js";
+import { errorReply } from "../xmpp/errors.js";
+import type { AddressKind, StanzaHookName } from "./hooks.js";
+import type { AccountRuntime } from "./account.js";
+import type { InboundStanza, OutboundStanza } from "./events.js";
+import type { KernelServices } from "./services.js";
+import { dispatchAccountIq } from "./iq-dispatch.js";
+import { deliverIq, deliverMessage, deliverPresence } from "./delivery.js";
+
+type RoutableName = "message" | "presence" | "iq";
+
+function isRoutable(name: string): name is RoutableName {
+  return name === "message" || name === "presence" || name === "iq";
+}
+
+/** Prosody's to_type: a resource makes it full, else a localpart bare, else the host. */
+export function addressKind(to: Jid): AddressKind {
+  if (to.local === "") return "host";
+  return to.resource === "" ? "bare" : "full";
+}
+
+/** A stanza one of the user's resources sent; `from` is already its full JID. */
+export function dispatchOutbound(k: KernelServices, account: AccountRuntime, resource: string, stanza: XmlElement): void {
+  const session = account.sessions.get(resource);
+  if (!session || !isRoutable(stanza.name)) return;
+  const rawTo = stanza.attrs.to;
+  let to: Jid = account.jid;
+  if (rawTo !== undefined) {
+    const parsed = tryParseJid(rawTo);
+    if (!parsed) {
+      // RFC 6120 §8.3.3.8: an address that is not a JID.
+      if (stanza.attrs.type !== "error") {
+        account.deliver(resource, errorReply(stanza, { condition: "jid-malformed", text: `'${rawTo}' is not a valid JID` }, account.jid.domain));
+      }
+      return;
+    }
+    to = parsed;
+  }
+  const event: OutboundStanza = { stanza, from: session.jid, to, addressed: rawTo !== undefined, account, session };
+  const hook = `pre-${stanza.name}/${addressKind(to)}` as StanzaHookName;
+  if (k.hooks.fire(hook, event)) return;
+  // Nobody handled it: IQs to the user's own bare JID are answered here, everything else is routed.
+  if (stanza.name === "iq" && to.equals(account.jid)) {
+    dispatchAccountIq(k.hooks, k.router, k.log, account, stanza, session.jid, true);
+    return;
+  }
+  // RFC 6120 §8.1.1.1: no `to` means the user's own bare JID.
+  k.router.routeTo(rawTo === undefined ? stanza.withAttrs({ to: account.bareJid }) : stanza, to);
+}
+
+/** A stanza addressed to this user (`to` parsed by the router), from anywhere. */
+export function dispatchInbound(k: KernelServices, account: AccountRuntime, stanza: XmlElement, to: Jid): void {
+  const rawFrom = stanza.attrs.from;
+  // Everything routed to an account carries `from` (the sender's session or the server stamped it).
+  const from = rawFrom === undefined ? undefined : tryParseJid(rawFrom);
+  if (!from || !isRoutable(stanza.name)) return;
+  const event: InboundStanza = { stanza, from, to, account };
+  const hook = `${stanza.name}/${to.resource === "" ? "bare" : "full"}` as StanzaHookName;
+  if (k.hooks.fire(hook, event)) return;
+  switch (stanza.name) {
+    case "message":
+      return deliverMessage(k, event);
+    case "presence":
+      return deliverPresence(event);
+    case "iq":
+      return deliverIq(k, event);
+  }
+}

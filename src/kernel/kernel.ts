@@ -1,0 +1,188 @@
+// The kernel: the hook bus, the router, the account commands, and the module
+// loader. It knows no feature module by name: the server hands it the list
+// that `modules_enabled` names, and each module gets a ModuleApi of its own.
+import type { Database } from "better-sqlite3";
+import type { ServerConfig } from "../config.js";
+import type { Logger } from "../util/logger.js";
+import type { EventStore } from "../events/store.js";
+import { ConcurrencyError } from "../events/store.js";
+import { accountStreamId, type EventCause, type StoredEvent } from "../events/types.js";
+import type { RosterState } from "../roster/roster-types.js";
+import { emptyRosterState } from "../roster/roster-types.js";
+import { evolveAccountStream } from "../roster/roster-evolve.js";
+import { parseJid } from "../jid/jid.js";
+import { HookBus, type HookName, type HookHandler } from "./hooks.js";
+import { Router } from "./router.js";
+import { AccountRuntime, SessionSlot, type Account } from "./account.js";
+import type { AccountCommands, AccountStreamEvent, ModuleApi, ParleyModule } from "./module-api.js";
+import { iqHookHandler } from "./iq-dispatch.js";
+import { iqHookName } from "./hooks.js";
+import { SqliteModuleStore, deleteAccountFromModuleStores } from "./module-store.js";
+import type { KernelServices } from "./services.js";
+
+export interface KernelDeps {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly store: EventStore;
+  readonly defaultDomain: string;
+  accountExists(bareJid: string): boolean;
+  /** Runs `action` as an event of the account's actor. */
+  continueInAccount(bareJid: string, action: () => void): void;
+}
+
+export class UnknownModuleError extends Error {
+  constructor(readonly module: string, readonly known: readonly string[]) {
+    super(`modules_enabled names '${module}', which is not a Parley module (known: ${known.join(", ")})`);
+    this.name = "UnknownModuleError";
+  }
+}
+
+const DELETION_CURSOR = "account-deletions";
+
+export class Kernel implements KernelServices {
+  readonly hooks = new HookBus();
+  readonly router: Router;
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly commands: AccountCommands;
+  private readonly loaded: string[] = [];
+
+  constructor(private readonly deps: KernelDeps) {
+    this.config = deps.config;
+    this.log = deps.log;
+    this.router = new Router(deps.defaultDomain, deps.log);
+    this.commands = {
+      commit: (account, by, decide) => this.commit(runtimeOf(account), by, decide),
+      later: (account, action) => deps.continueInAccount(account.bareJid, action),
+    };
+  }
+
+  now(): Date {
+    return new Date();
+  }
+
+  get db(): Database {
+    return this.deps.store.db;
+  }
+
+  /** Loads modules in order; each registers its hooks, features and handlers. */
+  loadModules(modules: readonly ParleyModule[]): void {
+    for (const m of modules) {
+      m.load(this.apiFor(m.name));
+      this.loaded.push(m.name);
+    }
+  }
+
+  get modulesLoaded(): readonly string[] {
+    return this.loaded;
+  }
+
+  private apiFor(name: string): ModuleApi {
+    const k = this;
+    const log = this.log.child({ module: name });
+    return {
+      name,
+      config: this.config,
+      log,
+      now: () => k.now(),
+      hook<N extends HookName>(event: N, handler: HookHandler<N>, priority = 0) {
+        k.hooks.on(event, handler, priority, name);
+      },
+      fire: (event, payload) => k.hooks.fire(event, payload),
+      iq(type, target, ns, payloadName, handler, priority = 0) {
+        k.hooks.on(iqHookName(type, target, ns, payloadName), iqHookHandler(handler, log, name) as HookHandler<HookName>, priority, name);
+      },
+      route: (stanza) => k.router.route(stanza),
+      bounce: (stanza, error, from) => k.router.bounce(stanza, error, from),
+      addFeature(scope, feature) {
+        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.features.add(feature); }, 0, name);
+      },
+      addIdentity(scope, identity) {
+        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.identities.push(identity); }, 0, name);
+      },
+      addExtension(form) {
+        k.hooks.on("disco-info/host", (b) => {
+          const f = form();
+          if (f) b.extensions.push(f);
+        }, 0, name);
+      },
+      sessionData: <T>(initial: () => T) => new SessionSlot<T>(initial),
+      store: () => new SqliteModuleStore(k.db, name),
+      db: k.db,
+      accounts: this.commands,
+      accountExists: (bareJid) => k.deps.accountExists(bareJid),
+    };
+  }
+
+  /** The user's roster and block list as of the stream's last event. */
+  loadAccountState(runtime: AccountRuntime): void {
+    const { state, version } = this.foldStream(runtime.bareJid);
+    runtime.roster = state;
+    runtime.streamVersion = version;
+  }
+
+  private foldStream(bareJid: string, beforeVersion = Infinity): { state: RosterState; version: number } {
+    let state = emptyRosterState;
+    let version = 0;
+    for (const e of this.deps.store.readStream(accountStreamId(bareJid))) {
+      if (e.streamVersion >= beforeVersion) break;
+      version = e.streamVersion;
+      state = evolveAccountStream(state, e);
+    }
+    return { state, version };
+  }
+
+  /**
+   * Decide on the in-memory state, append (with the projections, in the
+   * turn's transaction), fold. If another process wrote to the stream
+   * meanwhile, reload and decide again, once.
+   */
+  private commit<D extends { events: readonly AccountStreamEvent[] }>(runtime: AccountRuntime, by: EventCause, decide: (roster: RosterState) => D): D {
+    try {
+      return this.append(runtime, by, decide(runtime.roster));
+    } catch (err) {
+      if (!(err instanceof ConcurrencyError)) throw err;
+      this.loadAccountState(runtime);
+      return this.append(runtime, by, decide(runtime.roster));
+    }
+  }
+
+  private append<D extends { events: readonly AccountStreamEvent[] }>(runtime: AccountRuntime, by: EventCause, decision: D): D {
+    if (decision.events.length === 0) return decision;
+    const at = this.now().toISOString();
+    const stored: StoredEvent[] = this.deps.store.append(accountStreamId(runtime.bareJid), runtime.streamVersion,
+      decision.events.map((e) => ({ type: e.type, payload: e.payload, meta: { by, at } })));
+    for (const s of stored) {
+      runtime.roster = evolveAccountStream(runtime.roster, s);
+      runtime.streamVersion = s.streamVersion;
+    }
+    return decision;
+  }
+
+  /**
+   * An AccountDeleted event at `seq`: every module removes the account's
+   * storage (`account-deleted`), with the roster as it was before, so that
+   * former contacts can be told. Recorded in kernel_cursors, so each deletion
+   * is carried out once even across restarts.
+   */
+  accountDeleted(bareJid: string, seq: number, streamVersion: number): void {
+    const rosterBefore = this.foldStream(bareJid, streamVersion).state;
+    deleteAccountFromModuleStores(this.db, bareJid);
+    this.hooks.fire("account-deleted", { jid: parseJid(bareJid), rosterBefore });
+    this.db.prepare(`INSERT INTO kernel_cursors (name, seq) VALUES (?, ?)
+      ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)`).run(DELETION_CURSOR, seq);
+  }
+
+  /** Deletions appended while no server ran (the CLI on a stopped server) are carried out at start. */
+  catchUpDeletions(): void {
+    const row = this.db.prepare("SELECT seq FROM kernel_cursors WHERE name = ?").get(DELETION_CURSOR) as { seq: number } | undefined;
+    const rows = this.db.prepare(`SELECT seq, stream_id AS streamId, stream_version AS streamVersion FROM events
+      WHERE type = 'AccountDeleted' AND seq > ? ORDER BY seq`).all(row?.seq ?? 0) as { seq: number; streamId: string; streamVersion: number }[];
+    for (const r of rows) this.accountDeleted(r.streamId.slice("account:".length), r.seq, r.streamVersion);
+  }
+}
+
+function runtimeOf(account: Account): AccountRuntime {
+  if (!(account instanceof AccountRuntime)) throw new Error(`account ${account.bareJid} is not a running account actor's state`);
+  return account;
+}
