@@ -50,13 +50,17 @@ export interface ServerConfig {
   /** PBKDF2 iterations for newly stored SCRAM credentials. */
   scramIterations: number;
   logLevel: LogLevel;
+  /** Server administrators (bare JIDs): what admin-only features (node creation, room limits…) check. */
+  admins: string[];
+  /** Days a deleted account's name stays reserved (tombstones module); 0 keeps it forever. */
+  tombstoneDays: number;
   /** Feature modules to load, by name (src/modules/index.ts lists them), in this order. */
   modulesEnabled: string[];
 }
 
 /** Every module Parley has, loaded by default. */
 export const DEFAULT_MODULES: readonly string[] = [
-  "blocking", "roster", "presence", "offline", "disco", "ping", "version", "time", "last", "contact_addresses", "register",
+  "blocking", "roster", "presence", "offline", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -85,6 +89,8 @@ export function defaultConfig(): ServerConfig {
     scramIterations: 4096,
     logLevel: "info",
     modulesEnabled: [...DEFAULT_MODULES],
+    admins: [],
+    tombstoneDays: 0,
   };
 }
 

@@ -28,7 +28,7 @@ export interface InboundStanza {
   readonly account: Account;
 }
 
-/** A stanza addressed to a served domain itself (`message/host` …). */
+/** A stanza addressed to a served domain itself (`message/host` …), or to an account it does not have (`presence/unknown` …). */
 export interface HostStanza {
   readonly stanza: XmlElement;
   readonly from: Jid;
@@ -106,6 +106,8 @@ export interface HookPayloads {
   "server-stopping": Record<string, never>;
   /** Roster items changed (RFC 6121 §2.1.6): the roster module pushes them to interested resources. */
   "roster/changed": { readonly account: Account; readonly jids: readonly string[] };
+  /** Someone asks to create an account in-band (XEP-0077): a handler may refuse. */
+  "user-registering": { readonly jid: Jid; refuse(reason: string): void };
   /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
   "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
 }

@@ -20,7 +20,8 @@ export type HookName = keyof HookPayloads | IqHookName | StanzaHookName;
 type StanzaKind = "message" | "presence" | "iq";
 /** bare: to a user's bare JID (or no `to`); full: to a full JID; host: to a served domain itself. */
 export type AddressKind = "bare" | "full" | "host";
-export type StanzaHookName = `pre-${StanzaKind}/${AddressKind}` | `${StanzaKind}/${AddressKind}`;
+/** `…/unknown`: to a bare or full JID of a served domain that has no such account. */
+export type StanzaHookName = `pre-${StanzaKind}/${AddressKind}` | `${StanzaKind}/${AddressKind}` | `${StanzaKind}/unknown`;
 
 /** self: from the account's own resources to its bare JID; bare: from anyone else to it; host: to the domain. */
 export type IqTarget = "self" | "bare" | "host";
@@ -36,7 +37,7 @@ export type PayloadOf<N extends HookName> =
     : N extends `iq-${string}/host/${string}` ? HookPayloads["iq/host-request"]
       : N extends IqHookName ? HookPayloads["iq/account-request"]
         : N extends `pre-${string}` ? HookPayloads["pre-stanza"]
-          : N extends `${string}/host` ? HookPayloads["stanza/host"]
+          : N extends `${string}/host` | `${string}/unknown` ? HookPayloads["stanza/host"]
             : HookPayloads["stanza"];
 
 export type HookHandler<N extends HookName> = (payload: PayloadOf<N>) => HookResult;

@@ -10,7 +10,8 @@ import { accountStreamId, type EventCause, type StoredEvent } from "../events/ty
 import type { RosterState } from "../roster/roster-types.js";
 import { emptyRosterState } from "../roster/roster-types.js";
 import { evolveAccountStream } from "../roster/roster-evolve.js";
-import { parseJid } from "../jid/jid.js";
+import { parseJid, tryParseJid } from "../jid/jid.js";
+import type { XmlElement } from "../xml/element.js";
 import { HookBus, type HookName, type HookHandler } from "./hooks.js";
 import { Router } from "./router.js";
 import { AccountRuntime, SessionSlot, type Account } from "./account.js";
@@ -28,6 +29,8 @@ export interface KernelDeps {
   accountExists(bareJid: string): boolean;
   /** Runs `action` as an event of the account's actor. */
   continueInAccount(bareJid: string, action: () => void): void;
+  /** Runs `action` with a running account actor's state, if that account's actor runs. */
+  withRunningAccount(bareJid: string, action: (account: AccountRuntime) => void): boolean;
 }
 
 export class UnknownModuleError extends Error {
@@ -93,6 +96,7 @@ export class Kernel implements KernelServices {
         k.hooks.on(iqHookName(type, target, ns, payloadName), iqHookHandler(handler, log, name) as HookHandler<HookName>, priority, name);
       },
       route: (stanza) => k.router.route(stanza),
+      replyToOrigin: (stanza) => k.replyToOrigin(stanza),
       bounce: (stanza, error, from) => k.router.bounce(stanza, error, from),
       addFeature(scope, feature) {
         k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.features.add(feature); }, 0, name);
@@ -112,6 +116,15 @@ export class Kernel implements KernelServices {
       accounts: this.commands,
       accountExists: (bareJid) => k.deps.accountExists(bareJid),
     };
+  }
+
+  replyToOrigin(stanza: XmlElement): void {
+    const to = stanza.attrs.to === undefined ? undefined : tryParseJid(stanza.attrs.to);
+    if (to && to.resource !== "" && to.local !== "" && this.router.kindOf(to.domain) === "local host" &&
+      this.deps.withRunningAccount(to.bareString(), (account) => {
+        if (!account.deliver(to.resource, stanza)) this.router.route(stanza);
+      })) return;
+    this.router.route(stanza);
   }
 
   /** The user's roster and block list as of the stream's last event. */

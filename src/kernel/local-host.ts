@@ -21,7 +21,7 @@ export function localHostDestination(k: KernelServices, accounts: LocalAccounts)
     accept(stanza: XmlElement, to: Jid): void {
       if (to.local === "") return toHost(k, stanza, to);
       const bare = to.bareString();
-      if (!accounts.exists(bare)) return toUnknownUser(k, stanza, bare);
+      if (!accounts.exists(bare)) return toUnknownUser(k, stanza, to, bare);
       accounts.deliverInbound(bare, stanza, to);
     },
   };
@@ -37,7 +37,9 @@ function toHost(k: KernelServices, stanza: XmlElement, to: Jid): void {
 }
 
 /** RFC 6121 §8.5.2.2 (messages, IQs) and §3.1.3/§4.3 (subscriptions, probes) for a user that does not exist. */
-function toUnknownUser(k: KernelServices, stanza: XmlElement, bare: string): void {
+function toUnknownUser(k: KernelServices, stanza: XmlElement, to: Jid, bare: string): void {
+  const from = stanza.attrs.from === undefined ? undefined : tryParseJid(stanza.attrs.from);
+  if (from && k.hooks.fire(`${stanza.name}/unknown` as StanzaHookName, { stanza, from, to })) return;
   if (stanza.name === "presence") {
     const type = stanza.attrs.type;
     const from = stanza.attrs.from;

@@ -49,6 +49,12 @@ export interface ModuleApi {
   iq<T extends IqTarget>(type: "get" | "set", target: T, ns: string, name: string, handler: IqHandler<IqRequestFor<T>>, priority?: number): void;
   /** Sends a stanza toward its `to`: a local account, a served domain, a component, or an error back. */
   route(stanza: XmlElement): void;
+  /**
+   * Prosody's origin.send: an answer that goes straight to the session that
+   * sent the stanza being answered, when that is a local user's resource,
+   * without passing the user's inbound handling; routed otherwise.
+   */
+  replyToOrigin(stanza: XmlElement): void;
   /** Routes an error reply to `stanza` unless it is itself an error or a result (RFC 6120 §8.3.1, §8.2.3). */
   bounce(stanza: XmlElement, error: StanzaErrorSpec, from?: string): void;
   /** XEP-0030: a feature of every served domain, or of every account. */

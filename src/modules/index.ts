@@ -14,6 +14,7 @@ import { entityTime } from "./entity-time/index.js";
 import { lastActivity } from "./last-activity/index.js";
 import { contactAddresses } from "./contact-addresses/index.js";
 import { registration } from "./registration/index.js";
+import { tombstones } from "./tombstones/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -21,7 +22,7 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store)];
+  const all = [blocking, roster, presence, offline, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones];
   return new Map(all.map((m) => [m.name, m]));
 }
 

@@ -60,6 +60,12 @@ export class ParleyServer {
       config, log, store: this.store, defaultDomain: this.defaultDomain,
       accountExists: (bare) => this.directory.exists(bare),
       continueInAccount: (bare, run) => this.account(bare).send({ type: "account.continue", run }),
+      withRunningAccount: (bare, action) => {
+        const running = this.actors.account(bare);
+        if (!running) return false;
+        running.send({ type: "account.continue", run: () => action(running.getSnapshot().context.runtime) });
+        return true;
+      },
     });
     this.actors = new Supervisor(log, createAccountMachine(this.kernel));
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (event, foreign) => this.accountChanged(event, foreign));

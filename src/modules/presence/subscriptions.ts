@@ -19,7 +19,10 @@ export function outboundSubscription(api: ModuleApi, event: OutboundStanza): voi
   const { stanza, account } = event;
   const type = stanza.attrs.type;
   const contact = event.to.bareString();
-  // Clients do not send probes (RFC 6121 §4.3); subscriptions to oneself are meaningless.
+  // RFC 6121 §4.3 leaves probes to servers, but a client's probe is routed as
+  // Prosody does: the contact's server answers it (and tells of a deleted account).
+  if (type === "probe") return api.route(stanza);
+  // Subscriptions to oneself are meaningless.
   if (!isSubscriptionType(type) || contact === account.bareJid) return;
   const before = itemsBefore(account.roster, [contact]);
   const d = api.accounts.commit(account, { kind: "user", resource: event.from.resource },

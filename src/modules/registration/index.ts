@@ -69,6 +69,9 @@ function preAuthRegistration(api: ModuleApi, store: EventStore, throttle: Regist
   if (!throttle.admit(address)) {
     return fail("resource-constraint", `At most ${perAddressPerHour} accounts per hour may be registered from one address`);
   }
+  let refusal: string | undefined;
+  api.fire("user-registering", { jid, refuse: (reason) => { refusal ??= reason; } });
+  if (refusal !== undefined) return fail("conflict", refusal);
   try {
     registerAccount(store, jid.bareString(), password, { kind: "server", reason: "in-band registration (XEP-0077)" }, api.config.scramIterations);
   } catch (err) {
