@@ -21,10 +21,6 @@ export interface DeliverySink {
 export class DeliveryOutlet {
   #sink: DeliverySink | undefined;
 
-  get attached(): boolean {
-    return this.#sink !== undefined;
-  }
-
   attach(sink: DeliverySink): void {
     if (this.#sink) throw new Error("a delivery sink is already attached to this session");
     this.#sink = sink;

@@ -1,10 +1,11 @@
 // The life of one client-to-server stream (RFC 6120), as an XState machine.
 //
-//   connected ──header──▶ streamOpen ──<auth/>──▶ authenticating ──success──▶ authenticated
-//     ▲  │ <starttls/>      ▲  (verifying ⇄ awaitingResponse)  │                 │ new header
-//     │  ▼                  │                                  │ failure, abort  ▼
-//   negotiatingTls          └──────── authFailed ◀─────────────┘           bindable ──<bind/>──▶ binding ──▶ bound
-//                                     (growing delay)
+//             ┌───── negotiatingTls ◀──<starttls/>───┐
+//             ▼ TLS is up: a new stream (§5.4.3.3)   │
+//   connected ──header──▶ streamOpen ─────────────────┴──<auth/>──▶ authenticating ──<success/>──▶ authenticated
+//                            ▲                           (verifying ⇄ awaitingResponse)                │ new header (§6.4.6)
+//                            └── authFailed ◀──<failure/>, <abort/>──┘                                 ▼
+//                                (growing delay)                             bindable ──<bind/>──▶ binding ──▶ bound
 //   any state: </stream:stream> ▶ closed;  stream error or kick ▶ closing ▶ closed;  socket gone ▶ closed
 //
 // Input that arrives in the wrong state is answered by the guard-ordered
@@ -74,7 +75,7 @@ export interface SessionContext {
 export type SessionTag = "negotiating" | "authenticated" | "bound" | "closing";
 
 /** What one SASL step decided (RFC 6120 §6.4): the output of the `saslStep` actor. */
-export type SaslOutcome =
+type SaslOutcome =
   | { kind: "challenge"; data: Buffer }
   | { kind: "success"; data: Buffer | undefined; user: Jid }
   | { kind: "failure"; failure: PendingFailure };
