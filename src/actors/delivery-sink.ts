@@ -5,10 +5,11 @@
 // delivery that finds no sink goes through the machine, which drops it (a
 // session that is not bound cannot be addressed).
 //
-// Every stanza the server writes to a bound client as a delivery passes one
-// sink, so stream management (XEP-0198 §4: the server counts the stanzas it
-// sends, to match the client's <a h='…'/>) counts by attaching a sink that
-// counts and then writes.
+// Every stanza written on a bound stream passes this one sink: deliveries,
+// and the session's own replies in `bound` (session IQ, stanza errors). So
+// stream management (XEP-0198 §4: the server counts the stanzas it sends, to
+// match the client's <a h='…'/>) counts by attaching a sink that counts and
+// then writes, and resumption by one that keeps the unacknowledged.
 import type { XmlElement } from "../xml/element.js";
 import type { SessionCommand, SessionRef } from "./session-types.js";
 

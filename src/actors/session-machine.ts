@@ -307,11 +307,11 @@ export const sessionMachine = setup({
     },
     replySessionResult: ({ context, event }) => {
       const iq = stanzaOf(event);
-      context.conn.sendStanza(el("iq", NS.client, { type: "result", id: iq.attrs.id }));
+      writeBound(context, el("iq", NS.client, { type: "result", id: iq.attrs.id }));
     },
     replyIqError: ({ context, event }, params: StanzaErrorSpec) => {
       const iq = stanzaOf(event);
-      context.conn.sendStanza(errorReply(iq, params));
+      writeBound(context, errorReply(iq, params));
     },
     /** Hand a client stanza to the user's account actor, stamped with the full JID (RFC 6120 §8.1.2.1). */
     routeOutbound: ({ context, event }) => {
@@ -329,7 +329,7 @@ export const sessionMachine = setup({
       const problem = stanzaProblem(stanza);
       // An error is never answered with an error (RFC 6120 §8.3.1).
       if (!problem || stanza.attrs.type === "error") return;
-      context.conn.sendStanza(errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
+      writeBound(context, errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
     },
     /** Entering `bound`: from now on deliveries are written without a macrostep of this actor. */
     attachDeliverySink: ({ context }) => {
@@ -339,7 +339,7 @@ export const sessionMachine = setup({
     withdrawDeliverySink: ({ context }) => context.deliveries.withdraw(),
     /** A delivery sent to the actor itself while bound: through the same sink as the fast path. */
     deliverToSink: ({ context, event }) => {
-      if (event.type === "deliver") context.deliveries.offer(event.stanza);
+      if (event.type === "deliver") writeBound(context, event.stanza);
     },
     /** The account actor learns of every bound session's end, clean or not. */
     notifySessionEnded: ({ context }) => {
@@ -609,6 +609,17 @@ export const sessionMachine = setup({
     },
   },
 });
+
+/**
+ * A stanza for the client of a bound stream. Every stanza written in `bound`
+ * (deliveries and the session's own replies) passes the delivery sink, so that
+ * stream management can count them all (XEP-0198 §4 counts every stanza sent).
+ */
+function writeBound(context: SessionContext, stanza: XmlElement): void {
+  if (!context.deliveries.offer(stanza)) {
+    throw new Error(`session ${context.sessionId}: no delivery sink attached in bound, writing <${stanza.name}/>`);
+  }
+}
 
 /** The account a failed attempt was for (per-account failure counting), if the client named one. */
 function attemptedAccount(context: SessionContext): string | undefined {

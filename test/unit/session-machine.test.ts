@@ -383,4 +383,21 @@ test("in bound, deliveries through the SessionRef go to the sink without a macro
   subscription.unsubscribe();
 });
 
+test("every stanza written in bound passes the delivery sink, replies as well as deliveries (what stream management counts)", async () => {
+  const { actor, port, accountEvents } = await bound();
+  const bind = accountEvents.find((c) => c.type === "session.bind");
+  if (bind?.type !== "session.bind") throw new Error("no session.bind was sent");
+  // A sink that counts, then writes: the shape XEP-0198 will attach.
+  const counted: string[] = [];
+  const outlet = actor.getSnapshot().context.deliveries;
+  outlet.withdraw();
+  outlet.attach({ deliver: (s) => { counted.push(s.attrs.id ?? s.name); port.sendStanza(s); } });
+  actor.send(stanza(el("iq", NS.client, { type: "set", id: "sess" }, el("session", NS.session))));
+  actor.send(bindIq("again"));
+  bind.session.send({ type: "deliver", stanza: el("message", NS.client, { id: "routed" }) });
+  actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "sent-to-actor" }) });
+  assert.equal(counted, ["sess", "b1", "routed", "sent-to-actor"]);
+  assert.match(port.text, /id=['"]sent-to-actor['"]/);
+});
+
 test.run();
