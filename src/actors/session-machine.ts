@@ -541,7 +541,7 @@ export const sessionMachine = setup({
         ],
       },
     },
-    // §7.1: the post-auth features offer resource binding, which must come before any stanza.
+    // §7.1, §7.4: the post-auth features offer resource binding, which must come before any stanza.
     bindable: {
       tags: ["negotiating", "authenticated"],
       on: {
@@ -554,7 +554,7 @@ export const sessionMachine = setup({
         ],
       },
     },
-    // §7.6: the account actor decides the resource (or a conflict).
+    // §7.6, §7.7: the account actor decides the resource (or refuses it, e.g. a conflict).
     binding: {
       tags: ["negotiating", "authenticated"],
       on: {
