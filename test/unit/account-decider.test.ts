@@ -33,6 +33,11 @@ const asked = (jid: string): AccountStreamEvent => ({ type: "SubscriptionRequest
 /** Subscription both ways with a contact. */
 const both = (jid: string): AccountStreamEvent[] => [item(jid), asked(jid), on("ContactApproved", jid), on("SubscriptionRequested", jid), on("SubscriptionGranted", jid)];
 
+test("a subscription stanza to or from oneself changes nothing and goes nowhere", () => {
+  juliet.given([registered]).when({ kind: "subscription.out", type: "subscribe", contact: ME }).then([]).thenEffects([]);
+  juliet.given([registered]).when({ kind: "subscription.in", type: "subscribe", contact: ME, stanza: "<presence/>" }).then([]).thenEffects([]);
+});
+
 // roster.set (RFC 6121 §2.3)
 
 test("roster set: a new item is set and pushed", () => {

@@ -45,13 +45,20 @@ export interface AccountDecision {
   readonly effects: AccountEffect[];
 }
 
+const nothing = (): Outcome => ({ events: [], effects: [] });
+
 function decideOutcome(command: AccountCommand, state: AccountStreamState, context: DecideContext): Outcome {
   const { roster, account } = state;
   const owner = context.account;
   switch (command.kind) {
     case "subscription.out":
+      // RFC 6121 §3: a subscription is between the user and a contact; one
+      // to oneself means nothing (the user's resources get the user's
+      // presence anyway, §4.2.2), so it changes nothing and goes nowhere.
+      if (command.contact === owner) return nothing();
       return decideSubscriptionOut(roster, command.type, command.contact);
     case "subscription.in":
+      if (command.contact === owner) return nothing();
       return decideSubscriptionIn(roster, command.type, command.contact, command.stanza);
     case "probe.in":
       return decideProbeIn(roster, command.contact, command.from);
@@ -101,6 +108,13 @@ export function evolve(state: AccountStreamState, event: AccountStreamEvent): Ac
     case "ContactsUnblocked":
     case "AllContactsUnblocked":
       return { account: state.account, roster: evolveAccountStream(state.roster, event satisfies RosterEvent) };
+    default: {
+      // A new event type is a compile error here; at run time an unknown
+      // one (a newer writer's) changes nothing, as foldStored skips it.
+      const unknown: never = event;
+      void unknown;
+      return state;
+    }
   }
 }
 
