@@ -4,8 +4,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
-  accountDecider, AccountError, BlockingError, DecisionError, RosterError, NO_LIMITS,
-  type AccountStreamEvent, type DecideContext,
+  accountDecider, carryOut, AccountError, BlockingError, DecisionError, RosterError, NO_LIMITS,
+  type AccountEffect, type AccountEffectHandlers, type AccountStreamEvent, type DecideContext,
 } from "../../src/accounts/decider/index.js";
 import type { ScramCredential } from "../../src/sasl/credentials.js";
 import { decideRosterRemove, decideRosterSet } from "../../src/roster/roster-commands.js";
@@ -210,6 +210,18 @@ test("the former decisions agree with the decider", () => {
   assert.equal(events, [{ ...registered, meta: { by: context.by, at: context.now } }]);
   assert.throws(() => decideAccount({ kind: "delete", jid: ME, reason: "x" }, initialAccountState, context.by, context.now),
     (err: unknown) => err instanceof AccountError && err.code === "not-found");
+});
+
+test("carryOut hands each effect, in order, to the handler of its kind", () => {
+  const seen: string[] = [];
+  const note = (e: AccountEffect) => { seen.push(e.kind === "presence" ? `presence ${e.type}` : e.kind); };
+  const handlers: AccountEffectHandlers = {
+    route: note, deliver: note, presence: note, currentPresence: note, unavailableFromResources: note,
+    rosterPush: note, blocklistPush: note, kickSessions: note,
+  };
+  const state = both(ROMEO).reduce(accountDecider.evolve, accountDecider.initialState);
+  carryOut(accountDecider.decide({ kind: "roster.remove", jid: ROMEO }, state, context).effects, handlers);
+  assert.equal(seen, ["rosterPush", "presence unsubscribed", "unavailableFromResources", "presence unsubscribe"]);
 });
 
 test("limits are data: with no limits a large roster still grows", () => {

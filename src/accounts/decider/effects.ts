@@ -61,3 +61,11 @@ export type AccountEffect =
   | { kind: "kickSessions"; condition: StreamErrorCondition; text: string };
 
 export type AccountEffectKind = AccountEffect["kind"];
+
+/** One handler per effect kind: the compiler says when a kind is added and not carried out. */
+export type AccountEffectHandlers = { readonly [K in AccountEffectKind]: (effect: Extract<AccountEffect, { kind: K }>) => void };
+
+/** Carries the effects out in their order, each by the handler of its kind. */
+export function carryOut(effects: readonly AccountEffect[], handlers: AccountEffectHandlers): void {
+  for (const e of effects) (handlers[e.kind] as (effect: AccountEffect) => void)(e);
+}

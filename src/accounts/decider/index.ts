@@ -21,7 +21,7 @@ import type { AccountStreamEvent, Outcome } from "./outcome.js";
 
 export type { AccountCommand, AccountCommandKind, DecideContext, DecisionLimits, SubscriptionType } from "./commands.js";
 export { NO_LIMITS } from "./commands.js";
-export type { AccountEffect, AccountEffectKind } from "./effects.js";
+export { carryOut, type AccountEffect, type AccountEffectHandlers, type AccountEffectKind } from "./effects.js";
 export { DecisionError, AccountError, RosterError, BlockingError, StreamConflictError, type DecisionContext } from "./errors.js";
 export { initialAccountState, type AccountState } from "./lifecycle.js";
 export type { AccountStreamEvent } from "./outcome.js";
