@@ -5,7 +5,8 @@
 import type { XmlElement } from "../xml/element.js";
 import { parseJid, type Jid } from "../jid/jid.js";
 import type { SessionRef } from "../actors/session-types.js";
-import { emptyRosterState, type RosterState } from "../roster/roster-types.js";
+import type { RosterState } from "../roster/roster-types.js";
+import { initialAccountStreamState, type AccountStreamState } from "../accounts/decider/index.js";
 
 /** One bound resource of a user, as routing and modules see it. */
 export interface ResourceSession {
@@ -48,8 +49,13 @@ export interface Account {
 export class AccountRuntime implements Account {
   readonly sessions = new Map<string, ResourceSession>();
   readonly bareJid: string;
-  roster: RosterState = emptyRosterState;
+  /** The account's stream folded: lifecycle (exists, credentials) and roster. */
+  state: AccountStreamState = initialAccountStreamState;
   streamVersion = 0;
+
+  get roster(): RosterState {
+    return this.state.roster;
+  }
 
   constructor(readonly jid: Jid) {
     this.bareJid = jid.bareString();

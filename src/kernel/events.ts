@@ -108,6 +108,8 @@ export interface HookPayloads {
   "roster/changed": { readonly account: Account; readonly jids: readonly string[] };
   /** Someone asks to create an account in-band (XEP-0077): a handler may refuse. */
   "user-registering": { readonly jid: Jid; refuse(reason: string): void };
+  /** The block list changed (XEP-0191 §3.3, §3.4): the blocking module pushes it to the resources that asked for it. */
+  "blocklist/changed": { readonly account: Account; readonly action: "block" | "unblock"; readonly jids: readonly string[] };
   /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
   "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
 }

@@ -14,6 +14,7 @@ import type { IqHandler } from "./module-api.js";
 import type { Router } from "./router.js";
 import { HANDLED } from "./hooks.js";
 import { isContactSubscribed } from "../roster/subscription.js";
+import { DecisionError } from "../accounts/decider/index.js";
 
 export function isIqRequest(iq: XmlElement): boolean {
   return iq.attrs.type === "get" || iq.attrs.type === "set";
@@ -35,6 +36,8 @@ function replyFor(iq: XmlElement, response: IqResponse, from: string | undefined
 export function iqHookHandler<R extends AccountIqRequest | HostIqRequest>(handler: IqHandler<R>, log: Logger, owner: string) {
   const failed = (request: R, err: unknown): void => {
     if (err instanceof StanzaError) return request.respond(err.spec);
+    // An illegal command on an account stream (src/accounts/decider) names its condition.
+    if (err instanceof DecisionError) return request.respond({ condition: err.condition, text: err.message });
     log.error("IQ handler failed", { module: owner, payload: `${request.payload.ns} ${request.payload.name}`, error: String((err as Error)?.stack ?? err) });
     request.respond({ condition: "internal-server-error" });
   };

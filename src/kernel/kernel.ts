@@ -5,17 +5,16 @@ import type { Database } from "better-sqlite3";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { EventStore } from "../events/store.js";
-import { ConcurrencyError } from "../events/store.js";
-import { accountStreamId, type EventCause, type StoredEvent } from "../events/types.js";
-import type { RosterState } from "../roster/roster-types.js";
-import { emptyRosterState } from "../roster/roster-types.js";
-import { evolveAccountStream } from "../roster/roster-evolve.js";
+import { accountStreamId, type EventCause } from "../events/types.js";
+import { AccountCommandHandler, type Versioned } from "../accounts/command-handler.js";
+import { foldStored, foldStream, type AccountCommand, type AccountEffect, type AccountStreamState } from "../accounts/decider/index.js";
+import { carryOutEffects } from "./effects.js";
 import { parseJid, tryParseJid } from "../jid/jid.js";
 import type { XmlElement } from "../xml/element.js";
 import { HookBus, type HookName, type HookHandler } from "./hooks.js";
 import { Router } from "./router.js";
 import { AccountRuntime, SessionSlot, type Account } from "./account.js";
-import type { AccountCommands, AccountStreamEvent, ModuleApi, ParleyModule } from "./module-api.js";
+import type { AccountCommands, ModuleApi, ParleyModule } from "./module-api.js";
 import { iqHookHandler } from "./iq-dispatch.js";
 import { iqHookName } from "./hooks.js";
 import { SqliteModuleStore, deleteAccountFromModuleStores } from "./module-store.js";
@@ -49,13 +48,22 @@ export class Kernel implements KernelServices {
   readonly log: Logger;
   readonly commands: AccountCommands;
   private readonly loaded: string[] = [];
+  private readonly handler: AccountCommandHandler;
 
   constructor(private readonly deps: KernelDeps) {
     this.config = deps.config;
     this.log = deps.log;
     this.router = new Router(deps.defaultDomain, deps.log);
+    this.handler = new AccountCommandHandler({
+      load: (bareJid) => this.foldStream(bareJid),
+      append: (bareJid, expectedVersion, events) => deps.store.append(accountStreamId(bareJid), expectedVersion, events),
+      fold: foldStored,
+      now: () => this.now().toISOString(),
+      limits: { rosterItems: deps.config.limits.rosterItems, blockedItems: deps.config.limits.blockedItems },
+    });
     this.commands = {
-      commit: (account, by, decide) => this.commit(runtimeOf(account), by, decide),
+      execute: (account, command, by) => this.execute(runtimeOf(account), command, by),
+      carryOut: (account, effects, stanza) => carryOutEffects(this, runtimeOf(account), effects, stanza),
       later: (account, action) => deps.continueInAccount(account.bareJid, action),
     };
   }
@@ -127,49 +135,24 @@ export class Kernel implements KernelServices {
     this.router.route(stanza);
   }
 
-  /** The user's roster and block list as of the stream's last event. */
+  /** The user's stream folded as of its last event. */
   loadAccountState(runtime: AccountRuntime): void {
     const { state, version } = this.foldStream(runtime.bareJid);
-    runtime.roster = state;
+    runtime.state = state;
     runtime.streamVersion = version;
   }
 
-  private foldStream(bareJid: string, beforeVersion = Infinity): { state: RosterState; version: number } {
-    let state = emptyRosterState;
-    let version = 0;
-    for (const e of this.deps.store.readStream(accountStreamId(bareJid))) {
-      if (e.streamVersion >= beforeVersion) break;
-      version = e.streamVersion;
-      state = evolveAccountStream(state, e);
-    }
-    return { state, version };
+  private foldStream(bareJid: string, beforeVersion = Infinity): Versioned<AccountStreamState> {
+    const events = this.deps.store.readStream(accountStreamId(bareJid));
+    return foldStream(beforeVersion === Infinity ? events : events.filter((e) => e.streamVersion < beforeVersion));
   }
 
-  /**
-   * Decide on the in-memory state, append (with the projections, in the
-   * turn's transaction), fold. If another process wrote to the stream
-   * meanwhile, reload and decide again, once.
-   */
-  private commit<D extends { events: readonly AccountStreamEvent[] }>(runtime: AccountRuntime, by: EventCause, decide: (roster: RosterState) => D): D {
-    try {
-      return this.append(runtime, by, decide(runtime.roster));
-    } catch (err) {
-      if (!(err instanceof ConcurrencyError)) throw err;
-      this.loadAccountState(runtime);
-      return this.append(runtime, by, decide(runtime.roster));
-    }
-  }
-
-  private append<D extends { events: readonly AccountStreamEvent[] }>(runtime: AccountRuntime, by: EventCause, decision: D): D {
-    if (decision.events.length === 0) return decision;
-    const at = this.now().toISOString();
-    const stored: StoredEvent[] = this.deps.store.append(accountStreamId(runtime.bareJid), runtime.streamVersion,
-      decision.events.map((e) => ({ type: e.type, payload: e.payload, meta: { by, at } })));
-    for (const s of stored) {
-      runtime.roster = evolveAccountStream(runtime.roster, s);
-      runtime.streamVersion = s.streamVersion;
-    }
-    return decision;
+  private execute(runtime: AccountRuntime, command: AccountCommand, by: EventCause): readonly AccountEffect[] {
+    const result = this.handler.execute(runtime.bareJid, { state: runtime.state, version: runtime.streamVersion }, command, by);
+    // Adopted even when nothing was appended: after a conflict they are the reloaded ones.
+    runtime.state = result.state;
+    runtime.streamVersion = result.version;
+    return result.effects;
   }
 
   /**
@@ -179,7 +162,7 @@ export class Kernel implements KernelServices {
    * is carried out once even across restarts.
    */
   accountDeleted(bareJid: string, seq: number, streamVersion: number): void {
-    const rosterBefore = this.foldStream(bareJid, streamVersion).state;
+    const rosterBefore = this.foldStream(bareJid, streamVersion).state.roster;
     deleteAccountFromModuleStores(this.db, bareJid);
     this.hooks.fire("account-deleted", { jid: parseJid(bareJid), rosterBefore });
     this.db.prepare(`INSERT INTO kernel_cursors (name, seq) VALUES (?, ?)

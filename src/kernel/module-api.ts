@@ -9,6 +9,7 @@ import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { StanzaErrorSpec } from "../xmpp/errors.js";
 import type { EventCause } from "../events/types.js";
+import type { AccountCommand, AccountEffect } from "../accounts/decider/index.js";
 import type { HookHandler, HookName, IqTarget, PayloadOf } from "./hooks.js";
 import type { AccountIqRequest, HostIqRequest, Identity } from "./events.js";
 import type { Account, SessionSlot } from "./account.js";
@@ -18,20 +19,19 @@ import type { ModuleStore } from "./module-store.js";
 export type IqHandler<R> = (request: R) => XmlElement | null | Promise<XmlElement | null>;
 export type IqRequestFor<T extends IqTarget> = T extends "host" ? HostIqRequest : AccountIqRequest;
 
-/** An event for an account's stream: roster, subscription, blocking or account lifecycle. */
-export interface AccountStreamEvent {
-  readonly type: string;
-  readonly payload: unknown;
-}
-
 export interface AccountCommands {
   /**
-   * Decides on the account's current state, appends the events (with their
-   * projections, in the turn's transaction) and folds them in; on a
-   * concurrent append by another process, reloads and decides once more.
-   * Call it only while handling one of this account's events.
+   * Runs a command on the account's stream (src/accounts/decider): decides on
+   * the actor's current state, appends the events (with their projections, in
+   * the turn's transaction), folds them in; on a concurrent append by another
+   * process, reloads and decides once more. Returns the effects, to carry out
+   * (now, or after an IQ's result). Throws a DecisionError for an illegal
+   * command (an IQ handler's caller turns it into its stanza error). Call it
+   * only while handling one of this account's events.
    */
-  commit<D extends { events: readonly AccountStreamEvent[] }>(account: Account, by: EventCause, decide: (roster: Account["roster"]) => D): D;
+  execute(account: Account, command: AccountCommand, by: EventCause): readonly AccountEffect[];
+  /** Carries effects out in order; `stanza` is the command's own (to route on, or to deliver). */
+  carryOut(account: Account, effects: readonly AccountEffect[], stanza?: XmlElement): void;
   /** Runs `action` as a later event of the account's actor (after asynchronous work such as a key derivation). */
   later(account: Account, action: () => void): void;
 }

@@ -4,7 +4,6 @@
 // earlier), and unavailable from each resource.
 import { el, type XmlElement } from "../xml/element.js";
 import { NS } from "../xmpp/namespaces.js";
-import type { Effect } from "../roster/subscription.js";
 import type { Account } from "./account.js";
 
 export type Route = (stanza: XmlElement) => void;
@@ -31,21 +30,5 @@ export function sendCurrentPresence(account: Account, route: Route, to: string, 
 export function sendUnavailableFromResources(account: Account, route: Route, to: string): void {
   for (const s of account.availableSessions()) {
     route(el("presence", NS.client, { type: "unavailable", from: s.fullJid, to }));
-  }
-}
-
-export function runEffects(account: Account, route: Route, effects: readonly Effect[]): void {
-  for (const e of effects) {
-    switch (e.kind) {
-      case "presence":
-        sendFromBare(account, route, e.type, e.to);
-        break;
-      case "currentPresence":
-        sendCurrentPresence(account, route, e.to, e.orUnavailable);
-        break;
-      case "unavailableFromResources":
-        sendUnavailableFromResources(account, route, e.to);
-        break;
-    }
   }
 }

@@ -137,15 +137,3 @@ export function foldRoster(events: Iterable<RosterEvent>, from: RosterState): Ro
   for (const e of events) s = evolveRoster(s, e);
   return s;
 }
-
-/** The items an action may change, before it, so that only what did change is pushed. */
-export function itemsBefore(state: RosterState, jids: readonly string[]): Map<string, RosterItem | undefined> {
-  return new Map(jids.map((j) => [j, state.items.get(j)]));
-}
-
-/** Which of those items differ now (RFC 6121 §2.1.6: a push per changed item). */
-export function changedItems(before: ReadonlyMap<string, RosterItem | undefined>, now: RosterState): string[] {
-  const out: string[] = [];
-  for (const [jid, item] of before) if (!sameItem(item, now.items.get(jid))) out.push(jid);
-  return out;
-}

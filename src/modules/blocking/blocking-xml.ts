@@ -9,7 +9,7 @@ export function blocklistElement(jids: Iterable<string>): XmlElement {
 }
 
 /** XEP-0191 §3.2: the push repeats the request's items (normalised). */
-export function blocklistPush(to: string, action: "block" | "unblock", jids: string[]): XmlElement {
+export function blocklistPush(to: string, action: "block" | "unblock", jids: readonly string[]): XmlElement {
   return el("iq", NS.client, { type: "set", id: "blocklist-push", to },
     el(action, NS.blocking, {}, ...jids.map((jid) => el("item", NS.blocking, { jid }))));
 }

@@ -5,42 +5,29 @@
 // handler. Matching (§3.3) is on normalised JIDs: src/blocking/blocklist.ts.
 import { el } from "../../xml/element.js";
 import { NS } from "../../xmpp/namespaces.js";
-import { StanzaError } from "../../xmpp/errors.js";
 import { HANDLED } from "../../kernel/hooks.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { Account, SessionSlot } from "../../kernel/account.js";
 import type { AccountIqRequest, InboundStanza, OutboundStanza } from "../../kernel/events.js";
-import { sendCurrentPresence, sendUnavailableFromResources } from "../../kernel/presence-effects.js";
-import { decideBlock, decideUnblock, isBlocked, BlockingError } from "../../blocking/blocklist.js";
+import { isBlocked } from "../../blocking/blocklist.js";
 import { blocklistElement, blocklistPush, requestedJids } from "./blocking-xml.js";
 
 /** Before any other module: a block wins over everything else a stanza would do. */
 const FILTER_PRIORITY = 1000;
 
-function pushToInterested(account: Account, interested: SessionSlot<boolean>, action: "block" | "unblock", jids: string[]): void {
+function pushToInterested(account: Account, interested: SessionSlot<boolean>, action: "block" | "unblock", jids: readonly string[]): void {
   for (const s of account.sessions.values()) {
     if (interested.get(s)) s.session.send({ type: "deliver", stanza: blocklistPush(s.fullJid, action, jids) });
   }
 }
 
-function edit(api: ModuleApi, interested: SessionSlot<boolean>, action: "block" | "unblock") {
+function edit(api: ModuleApi, action: "block" | "unblock") {
   return (req: AccountIqRequest) => {
     const { account } = req;
     const jids = requestedJids(req.payload, api.config.limits.blockedItems);
-    let d;
-    try {
-      d = api.accounts.commit(account, { kind: "user", resource: req.from.resource },
-        (roster) => (action === "block" ? decideBlock(roster, jids, api.config.limits.blockedItems) : decideUnblock(roster, jids)));
-    } catch (err) {
-      if (err instanceof BlockingError) throw new StanzaError({ condition: err.condition, text: err.message });
-      throw err;
-    }
-    req.afterReply(() => {
-      pushToInterested(account, interested, action, jids);
-      // §3.3: a blocked contact sees us go offline; an unblocked one sees us again.
-      for (const jid of d.withdrawPresenceFrom) sendUnavailableFromResources(account, api.route, jid);
-      for (const jid of d.resendPresenceTo) sendCurrentPresence(account, api.route, jid, false);
-    });
+    const effects = api.accounts.execute(account, { kind: action, jids }, { kind: "user", resource: req.from.resource });
+    // §3.3: the pushes, then presence withdrawn from the newly blocked (restored to the unblocked), after the result.
+    req.afterReply(() => api.accounts.carryOut(account, effects));
     return null;
   };
 }
@@ -86,8 +73,9 @@ export const blocking: ParleyModule = {
       if (session) interested.set(session, true);
       return blocklistElement(req.account.roster.blocked);
     });
-    api.iq("set", "self", NS.blocking, "block", edit(api, interested, "block"));
-    api.iq("set", "self", NS.blocking, "unblock", edit(api, interested, "unblock"));
+    api.iq("set", "self", NS.blocking, "block", edit(api, "block"));
+    api.iq("set", "self", NS.blocking, "unblock", edit(api, "unblock"));
+    api.hook("blocklist/changed", ({ account, action, jids }) => pushToInterested(account, interested, action, jids));
     for (const name of ["message", "presence", "iq"] as const) {
       for (const kind of ["bare", "full", "host"] as const) api.hook(`pre-${name}/${kind}`, outboundFilter, FILTER_PRIORITY);
       for (const kind of ["bare", "full"] as const) api.hook(`${name}/${kind}`, (e) => inboundFilter(api, e), FILTER_PRIORITY);

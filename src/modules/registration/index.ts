@@ -89,9 +89,8 @@ function accountSet(api: ModuleApi) {
     const { username, password, remove } = fields(req.payload);
     if (remove) {
       // XEP-0077 §3.2: the result first, then the account (and its sessions) go.
-      req.afterReply(() => api.accounts.commit(account, by, () => ({
-        events: [{ type: "AccountDeleted", payload: { jid: account.bareJid, reason: "cancelled by the user (XEP-0077)" } }],
-      })));
+      req.afterReply(() => api.accounts.carryOut(account,
+        api.accounts.execute(account, { kind: "delete", reason: "cancelled by the user (XEP-0077)" }, by)));
       return null;
     }
     // XEP-0077 §3.3: a password change names the account's own username.
@@ -103,7 +102,7 @@ function accountSet(api: ModuleApi) {
     const credentials = await credentialsForAsync(password, api.config.scramIterations);
     await new Promise<void>((resolve, reject) => api.accounts.later(account, () => {
       try {
-        api.accounts.commit(account, by, () => ({ events: [{ type: "PasswordChanged", payload: { jid: account.bareJid, credentials } }] }));
+        api.accounts.execute(account, { kind: "password.change", credentials }, by);
         resolve();
       } catch (err) {
         reject(err);

@@ -10,9 +10,7 @@ import { tryParseJid } from "../../jid/jid.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { Account } from "../../kernel/account.js";
 import type { AccountIqRequest } from "../../kernel/events.js";
-import { runEffects, sendFromBare } from "../../kernel/presence-effects.js";
 import { itemElement, removedItemElement, rosterQuery, rosterPush, parseRosterSet, RosterRequestError } from "./roster-xml.js";
-import { decideRosterRemove, decideRosterSet, RosterError } from "../../roster/roster-commands.js";
 import { isContactPendingIn, isContactPendingOut, isContactSubscribed, isUserSubscribed } from "../../roster/subscription.js";
 import { el } from "../../xml/element.js";
 
@@ -62,27 +60,12 @@ function rosterSet(api: ModuleApi) {
       throw err;
     }
     const jid = contactJid(request.jid);
-    const owner = account.bareJid;
     const by = { kind: "user" as const, resource: req.from.resource };
-    try {
-      if (request.kind === "set") {
-        const d = api.accounts.commit(account, by, (roster) => decideRosterSet(roster, owner, jid, request.name, request.groups, api.config.limits.rosterItems));
-        if (d.events.length > 0) req.afterReply(() => pushRosterItems(account, [jid]));
-        return null;
-      }
-      const d = api.accounts.commit(account, by, (roster) => decideRosterRemove(roster, owner, jid));
-      req.afterReply(() => {
-        pushRosterItems(account, [jid]);
-        // §2.5.3: the contact learns that both directions are cancelled.
-        if (d.sends.includes("unsubscribed")) sendFromBare(account, api.route, "unsubscribed", jid);
-        runEffects(account, api.route, d.effects);
-        if (d.sends.includes("unsubscribe")) sendFromBare(account, api.route, "unsubscribe", jid);
-      });
-      return null;
-    } catch (err) {
-      if (err instanceof RosterError) throw new StanzaError({ condition: err.condition, text: err.message });
-      throw err;
-    }
+    const effects = api.accounts.execute(account,
+      request.kind === "set" ? { kind: "roster.set", jid, name: request.name, groups: request.groups } : { kind: "roster.remove", jid }, by);
+    // RFC 6121 §2.3.2: the pushes (and §2.5.3's presence to the contact) follow the result.
+    req.afterReply(() => api.accounts.carryOut(account, effects));
+    return null;
   };
 }
 
@@ -108,6 +91,7 @@ export const roster: ParleyModule = {
         }
       }
       for (const contact of rosterBefore.pendingIn.keys()) {
+        // A request from someone not in the roster is refused too.
         if (!rosterBefore.items.has(contact)) api.route(el("presence", NS.client, { type: "unsubscribed", from, to: contact }));
       }
     });
