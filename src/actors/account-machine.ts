@@ -64,7 +64,7 @@ export function createAccountMachine(k: AccountActorServices) {
         if (event.type === "session.ended") endSession(k, context.runtime, event.sessionId, event.resource);
       },
       handleOutbound: ({ context, event }) => {
-        if (event.type === "stanza.outbound") dispatchOutbound(k, context.runtime, event.resource, event.stanza);
+        if (event.type === "stanza.outbound") dispatchOutbound(k, context.runtime, event.resource, event.stanza, event.to);
       },
       handleInbound: ({ context, event }) => {
         if (event.type === "stanza.inbound") dispatchInbound(k, context.runtime, event.stanza, event.to);

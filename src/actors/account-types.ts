@@ -9,8 +9,8 @@ export type AccountCommand =
   | { type: "session.bind"; session: SessionRef; requestedResource: string | undefined }
   /** A bound session ended, cleanly or not. */
   | { type: "session.ended"; sessionId: string; resource: string }
-  /** A stanza one of this user's sessions sent; `from` is already the full JID. */
-  | { type: "stanza.outbound"; resource: string; stanza: XmlElement }
+  /** A stanza one of this user's sessions sent; `from` is already the full JID, `to` parsed (undefined: none). */
+  | { type: "stanza.outbound"; resource: string; stanza: XmlElement; to: Jid | undefined }
   /** A stanza addressed to this user (bare or full JID, parsed by the router) from anywhere. */
   | { type: "stanza.inbound"; stanza: XmlElement; to: Jid }
   /** The rest of a module's work after something asynchronous (a key derivation), run in turn with the others. */

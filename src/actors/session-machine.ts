@@ -29,7 +29,7 @@ import { checkStreamHeader, type StreamHeaderEvent } from "../xmpp/stream-header
 import { stanzaProblem } from "../xmpp/stanza-checks.js";
 import { createMechanism, settle, type SaslServerMechanism, type SaslFailureCondition, type SettledSaslStep } from "../sasl/mechanism.js";
 import { DeliveryOutlet, sessionRefThrough } from "./delivery-sink.js";
-import { parseJid, type Jid } from "../jid/jid.js";
+import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 
 export interface SessionInput {
@@ -318,10 +318,13 @@ export const sessionMachine = setup({
       const jid = context.jid;
       if (!jid || event.type !== "xml.stanza") return;
       const stanza = event.stanza;
+      // RFC 6120 §8.1.1.1: no `to` is the user's own bare JID; a bad one was answered by replyStanzaProblem.
+      const to = stanza.attrs.to === undefined ? undefined : tryParseJid(stanza.attrs.to);
       context.env.account(jid.bareString()).send({
         type: "stanza.outbound",
         resource: jid.resource,
         stanza: stanza.attrs.from === jid.toString() ? stanza : stanza.withAttrs({ from: jid.toString() }),
+        to,
       });
     },
     replyStanzaProblem: ({ context, event }) => {

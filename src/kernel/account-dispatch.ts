@@ -5,7 +5,6 @@
 // including the user's own other resources, after routing.
 import type { XmlElement } from "../xml/element.js";
 import { tryParseJid, type Jid } from "../jid/jid.js";
-import { errorReply } from "../xmpp/errors.js";
 import type { AddressKind, StanzaHookName } from "./hooks.js";
 import type { AccountRuntime } from "./account.js";
 import type { InboundStanza, OutboundStanza } from "./events.js";
@@ -25,24 +24,15 @@ export function addressKind(to: Jid): AddressKind {
   return to.resource === "" ? "bare" : "full";
 }
 
-/** A stanza one of the user's resources sent; `from` is already its full JID. */
-export function dispatchOutbound(k: KernelServices, account: AccountRuntime, resource: string, stanza: XmlElement): void {
+/**
+ * A stanza one of the user's resources sent; `from` is already its full JID
+ * and `to` was parsed by the session (RFC 6120 §8.3.3.8: a bad one never gets here).
+ */
+export function dispatchOutbound(k: KernelServices, account: AccountRuntime, resource: string, stanza: XmlElement, parsedTo: Jid | undefined): void {
   const session = account.sessions.get(resource);
   if (!session || !isRoutable(stanza.name)) return;
-  const rawTo = stanza.attrs.to;
-  let to: Jid = account.jid;
-  if (rawTo !== undefined) {
-    const parsed = tryParseJid(rawTo);
-    if (!parsed) {
-      // RFC 6120 §8.3.3.8: an address that is not a JID.
-      if (stanza.attrs.type !== "error") {
-        account.deliver(resource, errorReply(stanza, { condition: "jid-malformed", text: `'${rawTo}' is not a valid JID` }, account.jid.domain));
-      }
-      return;
-    }
-    to = parsed;
-  }
-  const event: OutboundStanza = { stanza, from: session.jid, to, addressed: rawTo !== undefined, account, session };
+  const to = parsedTo ?? account.jid;
+  const event: OutboundStanza = { stanza, from: session.jid, to, addressed: parsedTo !== undefined, account, session };
   const hook = `pre-${stanza.name}/${addressKind(to)}` as StanzaHookName;
   if (k.hooks.fire(hook, event)) return;
   // Nobody handled it: IQs to the user's own bare JID are answered here, everything else is routed.
@@ -51,7 +41,7 @@ export function dispatchOutbound(k: KernelServices, account: AccountRuntime, res
     return;
   }
   // RFC 6120 §8.1.1.1: no `to` means the user's own bare JID.
-  k.router.routeTo(rawTo === undefined ? stanza.withAttrs({ to: account.bareJid }) : stanza, to);
+  k.router.routeTo(parsedTo === undefined ? stanza.withAttrs({ to: account.bareJid }) : stanza, to);
 }
 
 /** A stanza addressed to this user (`to` parsed by the router), from anywhere. */

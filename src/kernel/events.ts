@@ -110,6 +110,11 @@ export interface HookPayloads {
   "user-registering": { readonly jid: Jid; refuse(reason: string): void };
   /** The block list changed (XEP-0191 §3.3, §3.4): the blocking module pushes it to the resources that asked for it. */
   "blocklist/changed": { readonly account: Account; readonly action: "block" | "unblock"; readonly jids: readonly string[] };
+  /**
+   * Stream features being offered (RFC 6120 §4.3.2): before authentication
+   * (`authenticating`: SASL is on offer) or after it, beside bind.
+   */
+  "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[] };
   /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
   "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
 }

@@ -16,6 +16,7 @@ import type { StreamPort } from "../actors/stream-port.js";
 import { SUPPORTED_MECHANISMS, CHANNEL_BINDING_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
 import type { HookBus } from "../kernel/hooks.js";
 import { AuthFailureTracker } from "./auth-failures.js";
+import type { FeatureStage } from "../xmpp/stream-features.js";
 
 export interface SessionServicesDeps {
   readonly config: ServerConfig;
@@ -89,6 +90,12 @@ export class SessionServices implements SessionStarter {
   /** A session actor for a new connection (called by the listeners). */
   startSession(sessionId: string, conn: StreamPort): AnyActorRef {
     return this.deps.startSession(sessionId, conn, this);
+  }
+
+  moduleFeatures(stage: FeatureStage, authenticating: boolean): XmlElement[] {
+    const features: XmlElement[] = [];
+    this.deps.hooks.fire("stream-features", { stage, authenticating, features });
+    return features;
   }
 
   /** XEP-0077 before authentication: the registration module answers, if loaded. */

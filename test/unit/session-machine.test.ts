@@ -63,6 +63,7 @@ function environment(accountEvents: AccountCommand[], credentials: Record<"SHA-1
     noteAuthFailure: (address, account) => { failuresNoted.push([address, account]); },
     authFailuresFor: () => 0,
     sessionClosed: () => {},
+    moduleFeatures: () => [],
     preAuthRegistration: (_domain, iq, _address) => iq,
   };
 }

@@ -125,6 +125,8 @@ export const presence: ParleyModule = {
     for (const kind of ["bare", "full", "host"] as const) {
       api.hook(`pre-presence/${kind}`, (e) => outbound(api, directed, e));
     }
+    // RFC 6121 §3.4.1: subscription pre-approval.
+    api.hook("stream-features", ({ stage, features }) => { if (stage === "post-auth") features.push(el("sub", NS.preApproval)); });
     api.hook("presence/bare", (e) => inbound(api, e));
     api.hook("presence/full", (e) => inbound(api, e));
     // A session ended without unavailable presence: broadcast it on its behalf (RFC 6121 §4.5.2).

@@ -119,6 +119,10 @@ export function registration(store: EventStore): ParleyModule {
     load(api) {
       const throttle = new RegistrationThrottle(api.config.registration.perAddressPerHour);
       if (api.config.registration.allowed) api.addFeature("host", NS.register);
+      // XEP-0077 §4: registration is offered where authentication would be.
+      api.hook("stream-features", ({ stage, authenticating, features }) => {
+        if (stage === "pre-auth" && authenticating && api.config.registration.allowed) features.push(el("register", NS.registerFeature));
+      });
       api.hook("pre-auth/register", ({ domain, iq, address, respond }) => {
         respond(preAuthRegistration(api, store, throttle, domain, iq, address));
       });

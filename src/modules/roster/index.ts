@@ -78,6 +78,8 @@ export const roster: ParleyModule = {
     api.iq("get", "bare", NS.roster, "query", () => { throw new StanzaError({ condition: "service-unavailable" }); });
     api.iq("set", "bare", NS.roster, "query", () => { throw new StanzaError({ condition: "forbidden" }); });
     api.hook("roster/changed", ({ account, jids }) => pushRosterItems(account, jids));
+    // RFC 6121 §2.6.1: roster versioning.
+    api.hook("stream-features", ({ stage, features }) => { if (stage === "post-auth") features.push(el("ver", NS.rosterVer)); });
     // RFC 6121 §2.5.2 (and Prosody on deletion): a deleted user's contacts stop
     // seeing it as subscribed; their servers (here, their actors) record it.
     api.hook("account-deleted", ({ jid, rosterBefore }) => {
