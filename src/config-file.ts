@@ -140,6 +140,13 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.connectionsPerAddress = limits.integer("connections_per_address") ?? l.connectionsPerAddress;
     l.rosterItems = limits.integer("roster_items") ?? l.rosterItems;
     l.blockedItems = limits.integer("blocked_items") ?? l.blockedItems;
+    l.rosterNameLength = limits.integer("roster_name_length") ?? l.rosterNameLength;
+    l.rosterGroupsPerItem = limits.integer("roster_groups_per_item") ?? l.rosterGroupsPerItem;
+    l.directedPresencePerSession = limits.integer("directed_presence_per_session") ?? l.directedPresencePerSession;
+    l.offlineMessagesPerSender = limits.integer("offline_messages_per_sender") ?? l.offlineMessagesPerSender;
+    l.offlineBytesPerAccount = limits.integer("offline_bytes_per_account") ?? l.offlineBytesPerAccount;
+    l.subscriptionRequestBytes = limits.integer("subscription_request_bytes") ?? l.subscriptionRequestBytes;
+    l.subscriptionChangesPerContactPerMinute = limits.integer("subscription_changes_per_contact_per_minute") ?? l.subscriptionChangesPerContactPerMinute;
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     limits.rejectUnknown();

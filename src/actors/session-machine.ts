@@ -625,9 +625,15 @@ function writeBound(context: SessionContext, stanza: XmlElement): void {
 }
 
 /** The account a failed attempt was for (per-account failure counting), if the client named one. */
+/**
+ * The account a SASL attempt named, prepared as the login would prepare it
+ * (RFC 7622), so that `ｃarol` and `Carol` count toward carol's failures.
+ */
 function attemptedAccount(context: SessionContext): string | undefined {
   const name = context.mechanism?.attemptedUsername;
-  return name === undefined ? undefined : `${name.toLowerCase()}@${context.domain}`;
+  if (name === undefined) return undefined;
+  const jid = tryParseJid(`${name}@${context.domain}`);
+  return jid && jid.resource === "" ? jid.bareString() : `${name.toLowerCase()}@${context.domain}`;
 }
 
 /** The decoded payload of the <auth/> or <response/> a SASL step works on (RFC 6120 §6.4.2: base64, "=" for empty). */

@@ -4,6 +4,7 @@
 // inbound = addressed to the user from anywhere (`message/full` …),
 // including the user's own other resources, after routing.
 import type { XmlElement } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
 import { tryParseJid, type Jid } from "../jid/jid.js";
 import type { AddressKind, StanzaHookName } from "./hooks.js";
 import type { AccountRuntime } from "./account.js";
@@ -28,9 +29,10 @@ export function addressKind(to: Jid): AddressKind {
  * A stanza one of the user's resources sent; `from` is already its full JID
  * and `to` was parsed by the session (RFC 6120 §8.3.3.8: a bad one never gets here).
  */
-export function dispatchOutbound(k: KernelServices, account: AccountRuntime, resource: string, stanza: XmlElement, parsedTo: Jid | undefined): void {
+export function dispatchOutbound(k: KernelServices, account: AccountRuntime, resource: string, sent: XmlElement, parsedTo: Jid | undefined): void {
   const session = account.sessions.get(resource);
-  if (!session || !isRoutable(stanza.name)) return;
+  if (!session || !isRoutable(sent.name)) return;
+  const stanza = withoutForgedDelays(k, sent);
   const to = parsedTo ?? account.jid;
   const event: OutboundStanza = { stanza, from: session.jid, to, addressed: parsedTo !== undefined, account, session };
   const hook = `pre-${stanza.name}/${addressKind(to)}` as StanzaHookName;
@@ -42,6 +44,17 @@ export function dispatchOutbound(k: KernelServices, account: AccountRuntime, res
   }
   // RFC 6120 §8.1.1.1: no `to` means the user's own bare JID.
   k.router.routeTo(parsedTo === undefined ? stanza.withAttrs({ to: account.bareJid }) : stanza, to);
+}
+
+/**
+ * XEP-0203 §3: a delay stamp names who delayed the stanza; a client cannot
+ * speak for this server, so a <delay/> from one of its domains that a client
+ * wrote is removed (clients would show it as the server's).
+ */
+function withoutForgedDelays(k: KernelServices, stanza: XmlElement): XmlElement {
+  const forged = (c: XmlElement) => c.name === "delay" && c.ns === NS.delay && c.attrs.from !== undefined &&
+    k.router.kindOf(c.attrs.from.toLowerCase()) !== "remote";
+  return stanza.getChildren().some(forged) ? stanza.withoutChildren(forged) : stanza;
 }
 
 /** A stanza addressed to this user (`to` parsed by the router), from anywhere. */

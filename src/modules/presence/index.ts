@@ -4,6 +4,7 @@
 // the subscription stanzas and probes of RFC 6121 §3 and §4.3.
 import { el, type XmlElement } from "../../xml/element.js";
 import { NS } from "../../xmpp/namespaces.js";
+import { errorReply } from "../../xmpp/errors.js";
 import { parseFragment } from "../../xml/fragment.js";
 import { HANDLED } from "../../kernel/hooks.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
@@ -12,7 +13,7 @@ import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
 import { parseJid } from "../../jid/jid.js";
 import { subscribersOf, subscriptionsOf, isContactSubscribed } from "../../roster/subscription.js";
 import { isBlocked } from "../../blocking/blocklist.js";
-import { inboundSubscription, outboundSubscription } from "./subscriptions.js";
+import { inboundSubscription, outboundSubscription, SubscriptionChurnLimit } from "./subscriptions.js";
 
 function priorityOf(stanza: XmlElement): number {
   const text = stanza.getChildText("priority");
@@ -89,8 +90,18 @@ function broadcastUnavailable(api: ModuleApi, directed: DirectedTo, account: Acc
 function directedPresence(api: ModuleApi, directed: DirectedTo, event: OutboundStanza): void {
   const { stanza, to, account, session } = event;
   const target = to.toString();
-  if (stanza.attrs.type === "unavailable") directed.get(session).delete(target);
-  else if (!isContactSubscribed(account.roster, to.bareString())) directed.get(session).add(target);
+  const targets = directed.get(session);
+  if (stanza.attrs.type === "unavailable") targets.delete(target);
+  else if (!isContactSubscribed(account.roster, to.bareString()) && !targets.has(target)) {
+    const limit = api.config.limits.directedPresencePerSession;
+    if (targets.size >= limit) {
+      // Bounded bookkeeping: beyond the limit we could not tell them when this session leaves.
+      session.session.send({ type: "deliver", stanza: errorReply(stanza, { condition: "resource-constraint",
+        text: `A session may send directed presence to at most ${limit} addresses` }, account.jid.domain) });
+      return;
+    }
+    targets.add(target);
+  }
   api.route(stanza);
 }
 
@@ -111,10 +122,10 @@ function outbound(api: ModuleApi, directed: DirectedTo, event: OutboundStanza): 
 }
 
 /** Presence addressed to this user: subscription stanzas and probes here, the rest to the kernel's delivery. */
-function inbound(api: ModuleApi, event: InboundStanza): typeof HANDLED | undefined {
+function inbound(api: ModuleApi, churn: SubscriptionChurnLimit, event: InboundStanza): typeof HANDLED | undefined {
   const type = event.stanza.attrs.type;
   if (type === undefined || type === "unavailable" || type === "error") return undefined;
-  inboundSubscription(api, event);
+  inboundSubscription(api, churn, event);
   return HANDLED;
 }
 
@@ -127,8 +138,9 @@ export const presence: ParleyModule = {
     }
     // RFC 6121 §3.4.1: subscription pre-approval.
     api.hook("stream-features", ({ stage, features }) => { if (stage === "post-auth") features.push(el("sub", NS.preApproval)); });
-    api.hook("presence/bare", (e) => inbound(api, e));
-    api.hook("presence/full", (e) => inbound(api, e));
+    const churn = new SubscriptionChurnLimit(api.config.limits.subscriptionChangesPerContactPerMinute);
+    api.hook("presence/bare", (e) => inbound(api, churn, e));
+    api.hook("presence/full", (e) => inbound(api, churn, e));
     // A session ended without unavailable presence: broadcast it on its behalf (RFC 6121 §4.5.2).
     api.hook("resource-unbind", ({ account, session }) => {
       if (!session.available) return;

@@ -54,7 +54,7 @@ function rosterSet(api: ModuleApi) {
     const { account } = req;
     let request;
     try {
-      request = parseRosterSet(req.payload);
+      request = parseRosterSet(req.payload, { nameLength: api.config.limits.rosterNameLength, groupsPerItem: api.config.limits.rosterGroupsPerItem });
     } catch (err) {
       if (err instanceof RosterRequestError) throw new StanzaError({ condition: err.condition, text: err.message });
       throw err;

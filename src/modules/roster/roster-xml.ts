@@ -45,12 +45,20 @@ export class RosterRequestError extends Error {
   }
 }
 
+export interface RosterItemLimits {
+  /** Characters in the item's name and in each group name. */
+  readonly nameLength: number;
+  readonly groupsPerItem: number;
+}
+
 /**
  * RFC 6121 §2.3.3: exactly one item; `subscription` only as "remove"; group
- * names non-empty and unique. The JID is returned as written: the caller
- * normalises it.
+ * names non-empty and unique; a name or group longer than the server's limit,
+ * or more groups than it allows, is not-acceptable. Checked in one linear
+ * pass, before anything else is done with the request. The JID is returned
+ * as written: the caller normalises it.
  */
-export function parseRosterSet(query: XmlElement): RosterSetRequest {
+export function parseRosterSet(query: XmlElement, limits: RosterItemLimits = { nameLength: Infinity, groupsPerItem: Infinity }): RosterSetRequest {
   const items = query.getChildren("item", NS.roster);
   if (items.length !== 1) throw new RosterRequestError("bad-request", "A roster set carries exactly one item");
   const item = items[0] as XmlElement;
@@ -61,13 +69,18 @@ export function parseRosterSet(query: XmlElement): RosterSetRequest {
   if (subscription !== undefined) {
     throw new RosterRequestError("bad-request", `A client may not set subscription='${subscription}'`);
   }
-  const groups: string[] = [];
-  for (const g of item.getChildren("group", NS.roster)) {
-    const name = g.text();
-    if (name === "") throw new RosterRequestError("not-acceptable", "A group name may not be empty");
-    if (groups.includes(name)) throw new RosterRequestError("bad-request", `The group '${name}' is listed twice`);
-    groups.push(name);
-  }
   const name = item.attrs.name;
-  return { kind: "set", jid, name: name === "" ? undefined : name, groups };
+  if (name !== undefined && name.length > limits.nameLength) {
+    throw new RosterRequestError("not-acceptable", `An item's name is at most ${limits.nameLength} characters`);
+  }
+  const groups = new Set<string>();
+  for (const g of item.getChildren("group", NS.roster)) {
+    if (groups.size >= limits.groupsPerItem) throw new RosterRequestError("not-acceptable", `An item is in at most ${limits.groupsPerItem} groups`);
+    const group = g.text();
+    if (group === "") throw new RosterRequestError("not-acceptable", "A group name may not be empty");
+    if (group.length > limits.nameLength) throw new RosterRequestError("not-acceptable", `A group name is at most ${limits.nameLength} characters`);
+    if (groups.has(group)) throw new RosterRequestError("bad-request", `The group '${group.slice(0, 64)}' is listed twice`);
+    groups.add(group);
+  }
+  return { kind: "set", jid, name: name === "" ? undefined : name, groups: [...groups] };
 }
