@@ -21,6 +21,8 @@ import { AccountRuntime } from "../kernel/account.js";
 import type { KernelServices } from "../kernel/services.js";
 import { dispatchInbound, dispatchOutbound } from "../kernel/account-dispatch.js";
 import { bindResource, endSession, kickAllSessions } from "../kernel/resource-binding.js";
+import type { XmlElement } from "../xml/element.js";
+import { errorReply } from "../xmpp/errors.js";
 
 export interface AccountInput {
   jid: Jid;
@@ -37,6 +39,31 @@ export interface AccountActorServices extends KernelServices {
   /** Folds the user's stored state (roster, block list) into the runtime. */
   loadAccountState(runtime: AccountRuntime): void;
 }
+
+/**
+ * A stanza whose handling threw (a bug, a full disk): its sender gets
+ * internal-server-error instead of silence, and the state, which may be half
+ * changed, is folded afresh from the log; if even that fails, the user's
+ * streams are closed so that clients reconnect to a fresh actor.
+ */
+function survive(k: AccountActorServices, runtime: AccountRuntime, stanza: XmlElement, answer: () => void, work: () => void): void {
+  try {
+    work();
+  } catch (err) {
+    k.log.error("handling a stanza failed; answering internal-server-error and reloading the account", {
+      account: runtime.bareJid, stanza: stanza.name, id: stanza.attrs.id, error: String((err as Error)?.stack ?? err),
+    });
+    if (stanza.attrs.type !== "error" && !(stanza.name === "iq" && stanza.attrs.type === "result")) answer();
+    try {
+      k.loadAccountState(runtime);
+    } catch (again) {
+      k.log.error("reloading the account failed; closing its sessions", { account: runtime.bareJid, error: String(again) });
+      kickAllSessions(runtime, "The server could not load this account", "internal-server-error");
+    }
+  }
+}
+
+const INTERNAL = { condition: "internal-server-error" as const, text: "The server failed to handle this stanza" };
 
 export function createAccountMachine(k: AccountActorServices) {
   return setup({
@@ -64,10 +91,18 @@ export function createAccountMachine(k: AccountActorServices) {
         if (event.type === "session.ended") endSession(k, context.runtime, event.sessionId, event.resource);
       },
       handleOutbound: ({ context, event }) => {
-        if (event.type === "stanza.outbound") dispatchOutbound(k, context.runtime, event.resource, event.stanza, event.to);
+        if (event.type !== "stanza.outbound") return;
+        const { runtime } = context;
+        survive(k, runtime, event.stanza,
+          () => runtime.deliver(event.resource, errorReply(event.stanza, INTERNAL, runtime.jid.domain)),
+          () => dispatchOutbound(k, runtime, event.resource, event.stanza, event.to));
       },
       handleInbound: ({ context, event }) => {
-        if (event.type === "stanza.inbound") dispatchInbound(k, context.runtime, event.stanza, event.to);
+        if (event.type !== "stanza.inbound") return;
+        const { runtime } = context;
+        survive(k, runtime, event.stanza,
+          () => k.router.bounce(event.stanza, INTERNAL, runtime.bareJid),
+          () => dispatchInbound(k, runtime, event.stanza, event.to));
       },
       continueWork: ({ event }) => {
         if (event.type === "account.continue") event.run();

@@ -2,7 +2,7 @@
 // scripts. Each command validates its arguments and says what is wrong.
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { mkdirSync } from "node:fs";
+import { secureDataDir } from "../util/file-modes.js";
 import { defaultConfig, databasePath, type ServerConfig } from "../config.js";
 import { resolveConfig, adminJid } from "../config-file.js";
 import { checkConfiguration } from "./check.js";
@@ -198,8 +198,9 @@ async function start(args: string[]): Promise<number> {
 function openStore(dataDir: string | undefined): EventStore {
   const config = defaultConfig();
   if (dataDir !== undefined) config.dataDir = path.resolve(dataDir);
-  mkdirSync(config.dataDir, { recursive: true });
+  secureDataDir(config.dataDir);
   const store = EventStore.open(databasePath(config));
+  secureDataDir(config.dataDir);
   registerStandardProjections(store);
   return store;
 }

@@ -6,6 +6,7 @@ import { tryParseJid } from "../jid/jid.js";
 import type { SessionRef } from "../actors/session-types.js";
 import type { AccountRuntime, ResourceSession } from "./account.js";
 import type { KernelServices } from "./services.js";
+import type { StreamErrorCondition } from "../xmpp/errors.js";
 
 /** A server-generated resource: unguessable, so it leaks nothing about the client. */
 function generateResource(): string {
@@ -54,8 +55,8 @@ function unbind(k: KernelServices, account: AccountRuntime, entry: ResourceSessi
   account.sessions.delete(entry.resource);
 }
 
-/** The account is gone: every session is closed. */
-export function kickAllSessions(account: AccountRuntime, text: string): void {
-  for (const s of account.sessions.values()) s.session.send({ type: "session.kick", condition: "not-authorized", text });
+/** The account is gone (or its actor cannot go on): every session is closed with a stream error. */
+export function kickAllSessions(account: AccountRuntime, text: string, condition: StreamErrorCondition = "not-authorized"): void {
+  for (const s of account.sessions.values()) s.session.send({ type: "session.kick", condition, text });
   account.sessions.clear();
 }

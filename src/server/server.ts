@@ -1,7 +1,6 @@
 // A running Parley server, as a lifecycle: open the event store, build the
 // kernel (hook bus, router, account commands), load the configured modules,
 // route the served domains, start the listeners; stop them all in order.
-import { mkdirSync } from "node:fs";
 import type { XmlElement } from "../xml/element.js";
 import { parseJid, type Jid } from "../jid/jid.js";
 import { databasePath, validateConfig, type ServerConfig } from "../config.js";
@@ -24,8 +23,18 @@ import { SessionRegistry } from "../net/session-registry.js";
 import { loadOrCreateCertificate } from "../net/certificates.js";
 import { AccountDirectory } from "./account-directory.js";
 import { SessionServices } from "./session-services.js";
+import { describeMode, secureDataDir } from "../util/file-modes.js";
 
 const ACCOUNT_STREAM = "account:";
+
+/** The event store, or an error that names the file and why it cannot be used (corrupt, read-only, locked). */
+function openDatabase(file: string): EventStore {
+  try {
+    return EventStore.open(file);
+  } catch (err) {
+    throw new Error(`cannot use the database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 export class ParleyServer {
   readonly log: Logger;
@@ -47,7 +56,7 @@ export class ParleyServer {
     this.log = log;
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
     this.defaultDomain = config.domains[0] ?? "localhost";
-    this.store = EventStore.open(databasePath(config));
+    this.store = openDatabase(databasePath(config));
     this.commitGate = new CommitGate(this.store.db, {
       fatal: (message, error) => {
         log.error(message, { error });
@@ -92,9 +101,11 @@ export class ParleyServer {
 
   static async start(config: ServerConfig, log = new Logger(config.logLevel)): Promise<ParleyServer> {
     validateConfig(config);
-    mkdirSync(config.dataDir, { recursive: true });
+    for (const fixed of secureDataDir(config.dataDir)) log.warn(`narrowed the mode of a data file: ${describeMode(fixed)}`);
     const certificate = await loadOrCreateCertificate(config, log);
     const server = new ParleyServer(config, log, { key: certificate.key, cert: certificate.cert });
+    // SQLite makes its files with the process's umask: the database, its WAL and shared memory are ours alone.
+    secureDataDir(config.dataDir);
     try {
       await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort);
       await server.websocket.listen(config.c2s.host, config.http.port);

@@ -16,6 +16,8 @@ import type { StreamPort } from "../actors/stream-port.js";
 import { SUPPORTED_MECHANISMS, CHANNEL_BINDING_MECHANISMS, type CredentialLookup } from "../sasl/mechanism.js";
 import type { HookBus } from "../kernel/hooks.js";
 import { AuthFailureTracker } from "./auth-failures.js";
+import { loadOrCreateSecret } from "./server-secret.js";
+import { fakeCredential } from "../sasl/credentials.js";
 import type { FeatureStage } from "../xmpp/stream-features.js";
 
 export interface SessionServicesDeps {
@@ -36,11 +38,13 @@ export class SessionServices implements SessionStarter {
   readonly log: Logger;
   readonly defaultDomain: string;
   private readonly authFailures = new AuthFailureTracker();
+  private readonly fakeKey: Buffer;
 
   constructor(private readonly deps: SessionServicesDeps) {
     this.config = deps.config;
     this.log = deps.log;
     this.commitGate = deps.commitGate;
+    this.fakeKey = loadOrCreateSecret(deps.store.db, "fake-scram-key");
     this.defaultDomain = deps.config.domains[0] ?? "localhost";
   }
 
@@ -60,11 +64,16 @@ export class SessionServices implements SessionStarter {
     return conn.secure || (conn.isLoopback && !this.config.tls.requireEncryption);
   }
 
+  /**
+   * Credentials for a login; an unknown user gets fake ones derived from the
+   * server's lasting secret with the configured iteration count, so neither
+   * the salt (across restarts) nor the count tells unknown from real.
+   */
   credentialLookup(domain: string): CredentialLookup {
     return (username, hash) => {
       const jid = tryParseJid(`${username}@${domain}`);
-      if (!jid || jid.resource !== "") return undefined;
-      return getCredential(this.deps.store.db, jid.bareString(), hash);
+      const real = jid && jid.resource === "" ? getCredential(this.deps.store.db, jid.bareString(), hash) : undefined;
+      return real ?? fakeCredential(jid?.bareString() ?? `${username}@${domain}`, hash, { key: this.fakeKey, iterations: this.config.scramIterations });
     };
   }
 
