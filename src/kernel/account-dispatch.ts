@@ -38,12 +38,13 @@ export function dispatchOutbound(k: KernelServices, account: AccountRuntime, res
   const hook = `pre-${stanza.name}/${addressKind(to)}` as StanzaHookName;
   if (k.hooks.fire(hook, event)) return;
   // Nobody handled it: IQs to the user's own bare JID are answered here, everything else is routed.
-  if (stanza.name === "iq" && to.equals(account.jid)) {
-    dispatchAccountIq(k.hooks, k.router, k.log, account, stanza, session.jid, true);
+  const out = event.stanza;
+  if (out.name === "iq" && to.equals(account.jid)) {
+    dispatchAccountIq(k.hooks, k.router, k.log, account, out, session.jid, true);
     return;
   }
   // RFC 6120 §8.1.1.1: no `to` means the user's own bare JID.
-  k.router.routeTo(parsedTo === undefined ? stanza.withAttrs({ to: account.bareJid }) : stanza, to);
+  k.router.routeTo(parsedTo === undefined ? out.withAttrs({ to: account.bareJid }) : out, to);
 }
 
 /**
@@ -66,7 +67,7 @@ export function dispatchInbound(k: KernelServices, account: AccountRuntime, stan
   const event: InboundStanza = { stanza, from, to, account };
   const hook = `${stanza.name}/${to.resource === "" ? "bare" : "full"}` as StanzaHookName;
   if (k.hooks.fire(hook, event)) return;
-  switch (stanza.name) {
+  switch (event.stanza.name) {
     case "message":
       return deliverMessage(k, event);
     case "presence":

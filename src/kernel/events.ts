@@ -7,9 +7,14 @@ import type { StanzaErrorSpec } from "../xmpp/errors.js";
 import type { RosterState } from "../roster/roster-types.js";
 import type { Account, ResourceSession } from "./account.js";
 
-/** A stanza one of the user's resources sent, before routing (`pre-message/bare` …). */
+/**
+ * A stanza one of the user's resources sent, before routing (`pre-message/bare` …).
+ * `stanza` is an immutable value; a handler that must change what travels on
+ * (an archive adding its stanza-id, XEP-0359) replaces it, and later handlers
+ * and the kernel's default see the replacement.
+ */
 export interface OutboundStanza {
-  readonly stanza: XmlElement;
+  stanza: XmlElement;
   /** The sender's full JID (the session stamped it, RFC 6120 §8.1.2.1). */
   readonly from: Jid;
   /** Where it goes; the user's own bare JID when the stanza had no `to` (RFC 6120 §8.1.1.1). */
@@ -20,9 +25,9 @@ export interface OutboundStanza {
   readonly session: ResourceSession;
 }
 
-/** A stanza that reached a local account (`message/bare`, `presence/full` …). */
+/** A stanza that reached a local account (`message/bare`, `presence/full` …); `stanza` may be replaced as in OutboundStanza. */
 export interface InboundStanza {
-  readonly stanza: XmlElement;
+  stanza: XmlElement;
   readonly from: Jid;
   readonly to: Jid;
   readonly account: Account;

@@ -129,6 +129,28 @@ test("when a user cancels their account (XEP-0077), former contacts no longer sh
   }
 });
 
+test("a session that sent only directed presence tells its target when it closes its stream (RFC 6121 §4.6.3)", async () => {
+  const ts = await startTestServer({ accounts: [{ jid: "romeo@localhost", password: "r" }, { jid: "juliet@localhost", password: "j" }] });
+  try {
+    const juliet = await RawClient.connect(ts.port);
+    await juliet.login("juliet", "j", "balcony");
+    juliet.write("<presence/>");
+    const romeo = await RawClient.connect(ts.port);
+    await romeo.login("romeo", "r", "garden");
+    romeo.write("<presence to='juliet@localhost/balcony'/>");
+    await juliet.waitFor(/<presence[^>]*from=['"]romeo@localhost\/garden['"]/);
+    juliet.clear();
+    romeo.write("</stream:stream>");
+    const left = await juliet.waitFor(/<presence[^>]*type=['"]unavailable['"][^>]*>|<presence[^>]*type=['"]unavailable['"][^>]*\/>/);
+    assert.match(left, /from=['"]romeo@localhost\/garden['"]/);
+    await sync(juliet, "j1");
+    assert.is((juliet.text.match(/type=['"]unavailable['"]/g) ?? []).length, 1, "told exactly once");
+    juliet.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test("modules_enabled decides which features load: without 'version', software version is service-unavailable", async () => {
   const ts = await startTestServer({
     accounts: [{ jid: "romeo@localhost", password: "r" }],

@@ -141,10 +141,15 @@ export const presence: ParleyModule = {
     const churn = new SubscriptionChurnLimit(api.config.limits.subscriptionChangesPerContactPerMinute);
     api.hook("presence/bare", (e) => inbound(api, churn, e));
     api.hook("presence/full", (e) => inbound(api, churn, e));
-    // A session ended without unavailable presence: broadcast it on its behalf (RFC 6121 §4.5.2).
+    // A session ended without unavailable presence: broadcast it on its behalf (RFC 6121 §4.5.2),
+    // and whoever got directed presence from it learns it left (§4.6.3), even if it never
+    // sent initial presence; each exactly once (the set is emptied as it is told).
     api.hook("resource-unbind", ({ account, session }) => {
-      if (!session.available) return;
-      broadcastUnavailable(api, directed, account, session, el("presence", NS.client, { type: "unavailable", from: session.fullJid }));
+      const unavailable = el("presence", NS.client, { type: "unavailable", from: session.fullJid });
+      if (session.available) return void broadcastUnavailable(api, directed, account, session, unavailable);
+      const targets = directed.get(session);
+      for (const to of targets) api.route(unavailable.withAttrs({ to }));
+      targets.clear();
     }, 100);
   },
 };
