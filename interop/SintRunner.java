@@ -143,6 +143,7 @@ public final class SintRunner {
             }
             String simple = c.getSimpleName();
             known.add(simple);
+            known.add(c.getName());
             boolean wholeClassOff = off.contains(simple) || off.contains(c.getName());
             boolean wholeClassFocused = only == null || only.contains(simple) || only.contains(c.getName());
             boolean someMethodOff = false;

@@ -19,7 +19,10 @@
 // (the check for stale list entries is then off); PARLEY_INTEROP_TEST_TIMEOUT
 // (seconds per test, default 60); PARLEY_INTEROP_TIMEOUT (seconds for the
 // whole framework run, default 600); PARLEY_INTEROP_REPLY_TIMEOUT (ms the
-// framework waits for a reply, default 5000); PARLEY_INTEROP_DEBUG=1 logs every
+// framework waits for a reply, default 5000); PARLEY_INTEROP_EXTRA_JARS=A.jar:B.jar
+// adds test jars built for the same Smack version to the class path (such as
+// the XSF's smack-sint-server-extensions, which Maven Central does not carry;
+// their tests then show up as unexpected until listed); PARLEY_INTEROP_DEBUG=1 logs every
 // stanza the framework's connections send and receive into the framework log.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
@@ -386,7 +389,9 @@ function report(result: RunResult, verdicts: Verdict[], expected: Expected): { p
 async function main(): Promise<number> {
   const expected = loadExpected();
   checkJava();
-  const cp = classPath();
+  const extra = (process.env.PARLEY_INTEROP_EXTRA_JARS ?? "").split(path.delimiter).filter((j) => j !== "");
+  for (const jar of extra) if (!existsSync(jar)) throw new Error(`PARLEY_INTEROP_EXTRA_JARS names ${jar}, which does not exist`);
+  const cp = [classPath(), ...extra.map((j) => path.resolve(j))].join(path.delimiter);
   const last = path.join(TARGET, "last-run");
   rmSync(last, { recursive: true, force: true });
   mkdirSync(last, { recursive: true });
