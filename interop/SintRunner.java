@@ -11,13 +11,16 @@
 //     this wrapper scans the test classes as the framework does and writes
 //     sinttest.enabledTests instead (intersected with an existing
 //     sinttest.enabledTests, which then selects what runs);
-//   - a per-test time limit (system property `parley.testTimeoutSeconds`): a
-//     watchdog interrupts the main thread when one test runs longer, which the
-//     framework records as that test's failure;
+//   - a per-test time limit (system property `parley.testTimeoutSeconds`): when
+//     one test runs longer, a watchdog writes the results so far with that test
+//     failed and ends the JVM with exit code 3; the driver resumes the run
+//     without the tests that have a result;
 //   - a machine-readable result: one record per test (class, method, the
 //     specification its class names in @SpecificationReference, outcome,
 //     the failure or the reason it was not possible, duration).
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.io.StringWriter;
 import java.lang.reflect.Method;
@@ -26,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -41,7 +45,6 @@ import org.igniterealtime.smack.inttest.FailedTest;
 import org.igniterealtime.smack.inttest.SmackIntegrationTestFramework;
 import org.igniterealtime.smack.inttest.SuccessfulTest;
 import org.igniterealtime.smack.inttest.TestNotPossible;
-import org.igniterealtime.smack.inttest.TestResult;
 import org.igniterealtime.smack.inttest.annotations.SmackIntegrationTest;
 import org.igniterealtime.smack.inttest.annotations.SpecificationReference;
 import org.reflections.Reflections;
@@ -59,42 +62,62 @@ public final class SintRunner {
 
         String disabled = System.getProperty("parley.disabled", "").trim();
         if (!disabled.isEmpty()) {
-            System.setProperty("sinttest.enabledTests", enabledTestsWithout(disabled, System.getProperty("sinttest.enabledTests")));
+            String enabled = enabledTestsWithout(disabled, System.getProperty("sinttest.enabledTests"));
+            if (enabled.isEmpty()) {
+                // Resuming after a stop at the last test: nothing is left to run.
+                Files.write(out, ("{\"smackVersion\": " + str(org.jivesoftware.smack.Smack.getVersion())
+                                + ", \"availableTests\": 0, \"durationMs\": 0, \"testTimeoutSeconds\": " + limitSeconds
+                                + ", \"stoppedAt\": null, \"tests\": [], \"impossibleClasses\": []}\n").getBytes(StandardCharsets.UTF_8));
+                System.out.println("SintRunner: no test is left to run");
+                System.exit(0);
+            }
+            System.setProperty("sinttest.enabledTests", enabled);
         }
 
         Configuration config = Configuration.newConfiguration(new String[0]);
         SmackIntegrationTestFramework framework = new SmackIntegrationTestFramework(config);
 
-        List<String> timedOut = new ArrayList<>();
-        Thread main = Thread.currentThread();
-        Thread watchdog = new Thread(() -> watch(main, limitSeconds, timedOut), "parley-test-watchdog");
+        long started = System.currentTimeMillis();
+        Thread watchdog = new Thread(() -> watch(framework, out, limitSeconds, started), "parley-test-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
 
-        long started = System.currentTimeMillis();
         SmackIntegrationTestFramework.TestRunResult result = framework.run();
-        long took = System.currentTimeMillis() - started;
         watchdog.interrupt();
+        write(out, result, System.currentTimeMillis() - started, limitSeconds, null);
+        // Smack leaves non-daemon threads (reader, pinger) behind: end the JVM explicitly.
+        System.exit(0);
+    }
 
+    /** The exit code of a run stopped at a test that passed its time limit: the results so far are written. */
+    static final int STOPPED_AT_TIME_LIMIT = 3;
+
+    private static synchronized void write(Path out, SmackIntegrationTestFramework.TestRunResult result, long took, int limitSeconds,
+                    SmackIntegrationTestFramework.ConcreteTest hung) throws IOException {
         StringBuilder json = new StringBuilder();
         json.append("{\n  \"smackVersion\": ").append(str(org.jivesoftware.smack.Smack.getVersion()));
         json.append(",\n  \"availableTests\": ").append(result.getNumberOfAvailableTests());
         json.append(",\n  \"durationMs\": ").append(took);
         json.append(",\n  \"testTimeoutSeconds\": ").append(limitSeconds);
+        json.append(",\n  \"stoppedAt\": ").append(hung == null ? "null" : str(hung.toString()));
         json.append(",\n  \"tests\": [");
         boolean first = true;
-        for (SuccessfulTest t : result.getSuccessfulTests()) {
-            first = record(json, first, t, "passed", null, timedOut);
+        for (SuccessfulTest t : new ArrayList<>(result.getSuccessfulTests())) {
+            first = record(json, first, t.concreteTest, t.duration, "passed", null);
         }
-        for (FailedTest t : result.getFailedTests()) {
-            first = record(json, first, t, "failed", t.failureReason, timedOut);
+        for (FailedTest t : new ArrayList<>(result.getFailedTests())) {
+            first = record(json, first, t.concreteTest, t.duration, "failed", describe(t.failureReason));
         }
-        for (TestNotPossible t : result.getNotPossibleTests()) {
-            first = record(json, first, t, "notPossible", t.testNotPossibleException, timedOut);
+        for (TestNotPossible t : new ArrayList<>(result.getNotPossibleTests())) {
+            first = record(json, first, t.concreteTest, t.duration, "notPossible", describe(t.testNotPossibleException));
+        }
+        if (hung != null) {
+            record(json, first, hung, limitSeconds * 1000L, "failed", "no result within the per-test limit of " + limitSeconds
+                            + " s (PARLEY_INTEROP_TEST_TIMEOUT): the run was stopped there and resumed without this test");
         }
         json.append("\n  ],\n  \"impossibleClasses\": [");
         first = true;
-        for (Map.Entry<Class<? extends AbstractSmackIntTest>, Throwable> e : result.getImpossibleTestClasses().entrySet()) {
+        for (Map.Entry<Class<? extends AbstractSmackIntTest>, Throwable> e : new HashMap<>(result.getImpossibleTestClasses()).entrySet()) {
             json.append(first ? "\n    " : ",\n    ");
             first = false;
             Class<?> c = e.getKey();
@@ -107,9 +130,8 @@ public final class SintRunner {
         Files.write(out, json.toString().getBytes(StandardCharsets.UTF_8));
         System.out.println("SintRunner: wrote " + out + " (" + result.getSuccessfulTests().size() + " passed, "
                         + result.getFailedTests().size() + " failed, " + result.getNotPossibleTests().size()
-                        + " not possible, " + result.getImpossibleTestClasses().size() + " impossible classes)");
-        // Smack leaves non-daemon threads (reader, pinger) behind: end the JVM explicitly.
-        System.exit(0);
+                        + " not possible, " + result.getImpossibleTestClasses().size() + " impossible classes"
+                        + (hung == null ? "" : "; stopped at " + hung + ", which passed the time limit") + ")");
     }
 
     private static Set<String> parts(String list) {
@@ -175,60 +197,57 @@ public final class SintRunner {
                 throw new IllegalArgumentException("parley.disabled names '" + d + "', which is no test class or method of the framework");
             }
         }
-        if (enabled.isEmpty()) {
-            throw new IllegalArgumentException("no test is left to run once '" + disabled + "' are disabled" + (only != null ? " from '" + focus + "'" : ""));
-        }
         return String.join(",", enabled);
     }
 
-    /** Interrupts the main thread when one test has been running for longer than the limit. */
-    private static void watch(Thread main, int limitSeconds, List<String> timedOut) {
+    /**
+     * When one test has run for longer than the limit: writes the results so far, with that test as failed, and
+     * ends the JVM with STOPPED_AT_TIME_LIMIT. (Interrupting the test is no way out: the framework ends the whole
+     * run on an InterruptedException.) The driver then resumes the run without the tests that have a result.
+     */
+    private static void watch(SmackIntegrationTestFramework framework, Path out, int limitSeconds, long started) {
         Object current = null;
         long since = System.currentTimeMillis();
-        boolean interrupted = false;
         try {
             for (;;) {
                 Thread.sleep(500);
-                Object now = SmackIntegrationTestFramework.getTestUnderExecution();
+                SmackIntegrationTestFramework.ConcreteTest now = SmackIntegrationTestFramework.getTestUnderExecution();
                 if (now != current) {
                     current = now;
                     since = System.currentTimeMillis();
-                    interrupted = false;
                     continue;
                 }
-                if (now != null && !interrupted && System.currentTimeMillis() - since > limitSeconds * 1000L) {
-                    String name = now.toString();
-                    synchronized (timedOut) {
-                        timedOut.add(name);
-                    }
-                    System.err.println("SintRunner: " + name + " has run for more than " + limitSeconds + " s: interrupting it");
-                    interrupted = true;
-                    main.interrupt();
+                if (now != null && System.currentTimeMillis() - since > limitSeconds * 1000L) {
+                    System.err.println("SintRunner: " + now + " has run for more than " + limitSeconds + " s: stopping the run here");
+                    Field f = SmackIntegrationTestFramework.class.getDeclaredField("testRunResult");
+                    f.setAccessible(true);
+                    SmackIntegrationTestFramework.TestRunResult sofar = (SmackIntegrationTestFramework.TestRunResult) f.get(framework);
+                    write(out, sofar, System.currentTimeMillis() - started, limitSeconds, now);
+                    Runtime.getRuntime().halt(STOPPED_AT_TIME_LIMIT);
                 }
             }
         } catch (InterruptedException e) {
             // The run is over.
+        } catch (Exception e) {
+            System.err.println("SintRunner: the watchdog failed: " + e);
+            e.printStackTrace();
+            Runtime.getRuntime().halt(4);
         }
     }
 
-    private static boolean record(StringBuilder json, boolean first, TestResult t, String outcome, Throwable why, List<String> timedOut) {
-        Method m = t.concreteTest.getMethod();
+    private static boolean record(StringBuilder json, boolean first, SmackIntegrationTestFramework.ConcreteTest test, long duration,
+                    String outcome, String why) {
+        Method m = test.getMethod();
         Class<?> c = m.getDeclaringClass();
-        String name = t.concreteTest.toString();
-        boolean wasTimedOut;
-        synchronized (timedOut) {
-            wasTimedOut = timedOut.contains(name);
-        }
         json.append(first ? "\n    " : ",\n    ");
         json.append("{\"class\": ").append(str(c.getName()))
             .append(", \"method\": ").append(str(m.getName()))
-            .append(", \"name\": ").append(str(name))
+            .append(", \"name\": ").append(str(test.toString()))
             .append(", \"spec\": ").append(str(specOf(c)))
             .append(", \"outcome\": ").append(str(outcome))
-            .append(", \"durationMs\": ").append(t.duration)
-            .append(", \"timedOut\": ").append(wasTimedOut);
+            .append(", \"durationMs\": ").append(duration);
         if (why != null) {
-            json.append(", \"reason\": ").append(str(describe(why)));
+            json.append(", \"reason\": ").append(str(why));
         }
         json.append('}');
         return false;

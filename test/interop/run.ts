@@ -72,7 +72,6 @@ interface TestRecord {
   spec: string | null;
   outcome: "passed" | "failed" | "notPossible";
   durationMs: number;
-  timedOut: boolean;
   reason?: string;
   /** How many runs a flaky test took (absent: one). */
   attempts?: number;
@@ -82,6 +81,8 @@ interface RunResult {
   availableTests: number;
   durationMs: number;
   testTimeoutSeconds: number;
+  /** The test that passed the per-test limit, where SintRunner stopped the run (exit code 3). */
+  stoppedAt: string | null;
   tests: TestRecord[];
   impossibleClasses: { class: string; spec: string | null; reason: string }[];
 }
@@ -214,7 +215,7 @@ function trustStore(dir: string): { file: string; password: string } {
   return { file, password };
 }
 
-function runFramework(cp: string, host: string, trust: { file: string; password: string }, expected: Expected, out: string, logFile: string, only = process.env.PARLEY_INTEROP_TESTS): Promise<void> {
+function runFramework(cp: string, host: string, trust: { file: string; password: string }, expected: Expected, out: string, logFile: string, only = process.env.PARLEY_INTEROP_TESTS): Promise<boolean> {
   const testTimeout = envInt("PARLEY_INTEROP_TEST_TIMEOUT", 60);
   const runTimeout = envInt("PARLEY_INTEROP_TIMEOUT", 600);
   const replyTimeout = envInt("PARLEY_INTEROP_REPLY_TIMEOUT", 5000);
@@ -255,10 +256,40 @@ function runFramework(cp: string, host: string, trust: { file: string; password:
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
       log.end();
-      if (code === 0 && existsSync(out)) resolve();
+      // 3: SintRunner stopped at a test that passed the per-test limit, after writing the results so far.
+      if ((code === 0 || code === 3) && existsSync(out)) resolve(code === 3);
       else reject(new Error(`the framework exited (${code ?? signal}) without results; the end of ${logFile}:\n${tail(recent)}`));
     });
   });
+}
+
+/**
+ * The whole framework run; when SintRunner stops at a test that passed the per-test limit,
+ * the run goes on in a new JVM without the tests that already have a result.
+ */
+async function runResumed(cp: string, host: string, trust: { file: string; password: string }, expected: Expected, resultsFile: string, frameworkLog: string, last: string): Promise<void> {
+  const done: Record<string, string> = {};
+  let merged: RunResult | undefined;
+  for (let part = 1; ; part++) {
+    const file = part === 1 ? resultsFile : path.join(last, `results-part-${part}.json`);
+    const log = part === 1 ? frameworkLog : path.join(last, `framework-part-${part}.log`);
+    const stopped = await runFramework(cp, host, trust, { ...expected, disabled: { ...expected.disabled, ...done } }, file, log);
+    const r = JSON.parse(readFileSync(file, "utf8")) as RunResult;
+    if (!merged) merged = r;
+    else {
+      merged.tests.push(...r.tests);
+      merged.impossibleClasses.push(...r.impossibleClasses);
+      merged.durationMs += r.durationMs;
+      merged.availableTests += r.availableTests;
+    }
+    if (!stopped) break;
+    console.log(`interop: ${r.stoppedAt} passed the per-test limit; resuming the run without the ${r.tests.length} tests that have a result (part ${part + 1})`);
+    for (const t of r.tests) done[`${simple(t.class)}.${t.method}`] = "has a result already";
+    for (const c of r.impossibleClasses) done[simple(c.class)] = "has a result already";
+    if (part >= 20) throw new Error(`the run was stopped at the per-test limit 20 times; see ${last}`);
+  }
+  merged.stoppedAt = null;
+  writeFileSync(resultsFile, JSON.stringify(merged, null, 1));
 }
 
 function loadExpected(): Expected {
@@ -307,7 +338,7 @@ function judge(result: RunResult, expected: Expected, focused: boolean): Verdict
     const spec = normSpec(t.spec, t.class);
     const listedFail = expected.failures[key];
     const listedNP = expected.notPossible[key] ?? expected.notPossible[simple(t.class)];
-    const why = `${firstLine(t.reason)}${t.timedOut ? ` (stopped after the ${result.testTimeoutSeconds} s limit)` : ""}`;
+    const why = firstLine(t.reason);
     const flaky = expected.flaky[key];
     const tries = t.attempts ?? 1;
     if (flaky && t.outcome === "passed") {
@@ -407,7 +438,7 @@ async function main(): Promise<number> {
   void server.exited.then((code) => { if (!stopping) died = code; });
   try {
     const trust = trustStore(dir);
-    await runFramework(cp, host, trust, expected, resultsFile, frameworkLog);
+    await runResumed(cp, host, trust, expected, resultsFile, frameworkLog, last);
     // A flaky test (listed with its race) that failed runs again, up to FLAKY_ATTEMPTS in all.
     const first = JSON.parse(readFileSync(resultsFile, "utf8")) as RunResult;
     for (let attempt = 2; attempt <= FLAKY_ATTEMPTS; attempt++) {
