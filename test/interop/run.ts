@@ -117,7 +117,7 @@ function classPath(): string {
   }
   mkdirSync(TARGET, { recursive: true });
   process.stdout.write("interop: resolving Smack's integration test framework from Maven Central (mvn dependency:build-classpath)…\n");
-  const mvn = spawnSync("mvn", ["-B", "-q", "-f", POM, "dependency:build-classpath", `-Dmdep.outputFile=${file}`], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const mvn = spawnSync("mvn", ["-B", "-q", "-Dstyle.color=never", "-f", POM, "dependency:build-classpath", `-Dmdep.outputFile=${file}`], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (mvn.error) throw new Error(`cannot run Maven ('mvn'): ${mvn.error.message}; install it (Debian: apt-get install maven)`);
   if (mvn.status !== 0 || !existsSync(file)) {
     throw new Error(`Maven could not resolve the dependencies of interop/pom.xml (exit ${mvn.status}):\n${tail(mvn.stdout + mvn.stderr)}`);
