@@ -48,7 +48,7 @@ export interface ServerConfig {
     offlineBytesPerAccount: number;
     /** Bytes of a stored subscription request (kept for redelivery); extensions beyond it are not stored. */
     subscriptionRequestBytes: number;
-    /** Subscription stanzas that change state, per contact and minute, accepted for one account; more are dropped. */
+    /** Subscription stanzas from one sender not in the roster: a burst of this many, refilled at this many a minute; more are dropped. */
     subscriptionChangesPerContactPerMinute: number;
     /** Stanzas a second one client connection may send on average… */
     stanzasPerSecond: number;

@@ -46,25 +46,36 @@ export function storedRequest(normalised: XmlElement, maxBytes: number): string 
   return Buffer.byteLength(kept) <= maxBytes ? kept : serialize(normalised.withoutChildren(() => true), NS.client);
 }
 
-/** Inbound subscription changes per (account, contact) in the current minute. */
+/**
+ * Subscription stanzas from someone not in the user's roster: a token bucket
+ * per (account, sender) with a burst of `perMinute`, refilled at `perMinute`
+ * a minute. A stranger's subscribe/unsubscribe churn would otherwise append
+ * events to the user's stream without end; contacts the user keeps are not
+ * limited (their requests are the user's business).
+ */
 export class SubscriptionChurnLimit {
-  private minute = 0;
-  private readonly counts = new Map<string, number>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly perMinute: number) {}
 
-  admit(account: string, contact: string, nowMs: number): boolean {
-    const minute = Math.floor(nowMs / 60_000);
-    if (minute !== this.minute) {
-      this.minute = minute;
-      this.counts.clear();
+  admit(account: string, sender: string, nowMs: number): boolean {
+    const key = `${account} ${sender}`;
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: nowMs };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + ((nowMs - bucket.at) / 60_000) * this.perMinute);
+    bucket.at = nowMs;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    // Bounded memory: full buckets carry no information and go first.
+    if (this.buckets.size >= 100_000 && !this.buckets.has(key)) this.forgetFull(nowMs);
+    this.buckets.set(key, bucket);
+    return true;
+  }
+
+  private forgetFull(nowMs: number): void {
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((nowMs - b.at) / 60_000) * this.perMinute >= this.perMinute) this.buckets.delete(key);
     }
-    const key = `${account} ${contact}`;
-    const n = (this.counts.get(key) ?? 0) + 1;
-    // Bounded: under a flood of distinct keys, start the window afresh.
-    if (this.counts.size >= 100_000 && n === 1) this.counts.clear();
-    this.counts.set(key, n);
-    return n <= this.perMinute;
+    if (this.buckets.size >= 100_000) this.buckets.clear();
   }
 }
 
@@ -79,7 +90,7 @@ export function inboundSubscription(api: ModuleApi, churn: SubscriptionChurnLimi
     return;
   }
   if (!isSubscriptionType(type)) return;
-  if (!churn.admit(account.bareJid, contact, api.now().getTime())) {
+  if (!account.roster.items.has(contact) && !churn.admit(account.bareJid, contact, api.now().getTime())) {
     api.log.warn("dropping subscription churn", { account: account.bareJid, contact, type });
     return;
   }

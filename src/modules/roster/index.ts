@@ -78,6 +78,8 @@ export const roster: ParleyModule = {
     api.iq("get", "bare", NS.roster, "query", () => { throw new StanzaError({ condition: "service-unavailable" }); });
     api.iq("set", "bare", NS.roster, "query", () => { throw new StanzaError({ condition: "forbidden" }); });
     api.hook("roster/changed", ({ account, jids }) => pushRosterItems(account, jids));
+    // As Prosody's mod_roster does: clients look for it before using the roster.
+    api.addFeature("host", NS.roster);
     // RFC 6121 §2.6.1: roster versioning.
     api.hook("stream-features", ({ stage, features }) => { if (stage === "post-auth") features.push(el("ver", NS.rosterVer)); });
     // RFC 6121 §2.5.2 (and Prosody on deletion): a deleted user's contacts stop

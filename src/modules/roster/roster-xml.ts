@@ -52,7 +52,7 @@ export interface RosterItemLimits {
 }
 
 /**
- * RFC 6121 §2.3.3: exactly one item; `subscription` only as "remove"; group
+ * RFC 6121 §2.3.3: exactly one item; `subscription` counts only as "remove"; group
  * names non-empty and unique; a name or group longer than the server's limit,
  * or more groups than it allows, is not-acceptable. Checked in one linear
  * pass, before anything else is done with the request. The JID is returned
@@ -64,11 +64,8 @@ export function parseRosterSet(query: XmlElement, limits: RosterItemLimits = { n
   const item = items[0] as XmlElement;
   const jid = item.attrs.jid;
   if (jid === undefined || jid === "") throw new RosterRequestError("bad-request", "The item has no jid");
-  const subscription = item.attrs.subscription;
-  if (subscription === "remove") return { kind: "remove", jid };
-  if (subscription !== undefined) {
-    throw new RosterRequestError("bad-request", `A client may not set subscription='${subscription}'`);
-  }
+  // RFC 6121 §2.1.2.5: in a roster set the server ignores every 'subscription' value but "remove".
+  if (item.attrs.subscription === "remove") return { kind: "remove", jid };
   const name = item.attrs.name;
   if (name !== undefined && name.length > limits.nameLength) {
     throw new RosterRequestError("not-acceptable", `An item's name is at most ${limits.nameLength} characters`);
