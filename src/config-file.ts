@@ -136,6 +136,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.blockedItems = limits.integer("blocked_items") ?? l.blockedItems;
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
+    l.stanzasPerTurn = limits.integer("stanzas_per_turn") ?? l.stanzasPerTurn;
     limits.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");
