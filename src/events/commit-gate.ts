@@ -48,14 +48,19 @@
 // committed with its own setting and released at once.
 import fs from "node:fs";
 import type { Database } from "better-sqlite3";
+import { WalCheckpointer, type WalCheckpointerOptions } from "./wal-checkpointer.js";
 
 export interface CommitGateHooks {
   fatal(message: string, error: string): void;
+  /** Something went wrong that does not endanger the log (the checkpoint thread). */
+  warn?(message: string): void;
 }
 
 export interface CommitGateOptions {
   /** How the -wal file is synced (tests inject failures and delays); fs.fdatasync by default. */
   fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+  /** Checkpoints on a worker thread (wal-checkpointer.ts), or false for SQLite's own on commit. */
+  checkpoint?: WalCheckpointerOptions | false;
 }
 
 interface Waiting {
@@ -79,6 +84,7 @@ export class CommitGate {
   private closeFdAfterSync = false;
   private readonly walFile: string | undefined;
   private readonly wal: boolean;
+  private readonly checkpointer: WalCheckpointer | undefined;
   private readonly fdatasync: NonNullable<CommitGateOptions["fdatasync"]>;
   /** Increases at every end of turn: transports start a new batch of held output when it changes. */
   turn = 0;
@@ -88,6 +94,9 @@ export class CommitGate {
     const wal = !db.memory && !db.readonly && String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
     this.wal = wal;
     if (wal) this.walFile = `${db.name}-wal`;
+    if (wal && options.checkpoint !== false) {
+      this.checkpointer = new WalCheckpointer(db, { problem: (m) => hooks.warn?.(m), ...options.checkpoint });
+    }
   }
 
   /** Called before an append: opens the turn's transaction if none is open. */
@@ -116,10 +125,11 @@ export class CommitGate {
 
   /**
    * Shutdown: commits the open turn, syncs the WAL on this thread and releases
-   * everything held. The gate stays usable (the WAL descriptor is reopened on
-   * the next commit).
+   * everything held; stops the checkpoint thread. The gate stays usable (the
+   * WAL descriptor and the thread come back on the next commit).
    */
   flush(): void {
+    this.checkpointer?.stop();
     this.endTurn(false);
     if (this.failed || this.durable >= this.committed) {
       this.closeWal();
@@ -149,6 +159,7 @@ export class CommitGate {
         return;
       }
       this.committed++;
+      this.checkpointer?.start();
       if (this.wal) this.db.exec("PRAGMA synchronous = FULL");
       else this.durable = this.committed; // not WAL: the COMMIT synced (or there is no disk)
     }

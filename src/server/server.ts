@@ -69,6 +69,7 @@ export class ParleyServer implements Host, SessionEnvironment {
         log.error(message, { error });
         process.exit(75);
       },
+      warn: (message) => log.warn(message),
     });
     this.store.useCommitGate(this.commitGate);
     registerStandardProjections(this.store);

@@ -161,4 +161,32 @@ test("an in-memory database has nothing to sync: output leaves at the end of the
   store.close();
 });
 
+test("checkpoints run on the worker thread: the WAL's frames reach the database file without the writer checkpointing", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-gate-"));
+  dirs.push(dir);
+  const store = EventStore.open(path.join(dir, "ckpt.sqlite"));
+  store.db.exec("CREATE TABLE t (n INTEGER, pad TEXT)");
+  const warnings: string[] = [];
+  const gate = new CommitGate(store.db, { fatal: (m, e) => assert.unreachable(`${m}: ${e}`), warn: (m) => warnings.push(m) },
+    { checkpoint: { intervalMs: 20 } });
+  const insert = store.db.prepare("INSERT INTO t VALUES (?, ?)");
+  for (let turn = 0; turn < 20; turn++) {
+    gate.beginWrite();
+    for (let i = 0; i < 20; i++) insert.run(turn * 20 + i, "x".repeat(500));
+    await new Promise<void>((resolve) => gate.hold(resolve));
+  }
+  assert.is(store.db.pragma("wal_autocheckpoint", { simple: true }), 10_000, "the writer's own checkpoint is only a fallback");
+  // 400 rows of 500 bytes: about 200 KB, in the WAL until a checkpoint copies them into the database file.
+  let size = 0;
+  for (let i = 0; i < 100 && size < 200_000; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    size = fs.statSync(store.db.name).size;
+  }
+  assert.ok(size >= 200_000, `the database file holds ${size} bytes: the worker did not checkpoint`);
+  gate.flush();
+  assert.is(store.db.pragma("wal_autocheckpoint", { simple: true }), 1000, "SQLite's own checkpoint is back after shutdown");
+  assert.equal(warnings, []);
+  store.close();
+});
+
 test.run();
