@@ -86,8 +86,7 @@ export class CommitGate {
   private readonly wal: boolean;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly fdatasync: NonNullable<CommitGateOptions["fdatasync"]>;
-  /** Increases at every end of turn: transports start a new batch of held output when it changes. */
-  turn = 0;
+  private turns = 0;
 
   constructor(private readonly db: Database, private readonly hooks: CommitGateHooks, options: CommitGateOptions = {}) {
     this.fdatasync = options.fdatasync ?? fs.fdatasync;
@@ -97,6 +96,11 @@ export class CommitGate {
     if (wal && options.checkpoint !== false) {
       this.checkpointer = new WalCheckpointer(db, { problem: (m) => hooks.warn?.(m), ...options.checkpoint });
     }
+  }
+
+  /** Increases at every end of turn: transports start a new batch of held output when it changes. */
+  get turn(): number {
+    return this.turns;
   }
 
   /** Called before an append: opens the turn's transaction if none is open. */
@@ -148,7 +152,7 @@ export class CommitGate {
 
   private endTurn(syncNow = true): void {
     this.scheduled = false;
-    this.turn++;
+    this.turns++;
     if (this.failed) return;
     if (this.open) {
       this.open = false;
