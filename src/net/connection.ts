@@ -50,7 +50,8 @@ export class Connection implements StreamPort {
     this.lastActivity = Date.now();
     this.parser.write(chunk);
   };
-  private readonly onClose = () => this.events.closed();
+  // After whatever the client sent before closing has reached the session.
+  private readonly onClose = () => this.pacer.then(() => this.events.closed());
   private readonly onError = (err: Error) => this.events.debug(`socket error: ${err.message}`);
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();

@@ -15,7 +15,8 @@ type Input =
   | { kind: "stanza"; el: XmlElement; size: number }
   | { kind: "end" }
   | { kind: "error"; err: StreamError }
-  | { kind: "keepalive" };
+  | { kind: "keepalive" }
+  | { kind: "call"; fn: () => void };
 
 /** Where the pacer pauses and resumes the transport's reads (a ReadSwitch's "backlog" reason). */
 export interface BacklogReads {
@@ -75,6 +76,15 @@ export class StanzaPacer implements StreamListener {
     this.take({ kind: "keepalive" });
   }
 
+  /**
+   * Runs `fn` once everything parsed before it has been handed over: the
+   * transport's close must not overtake stanzas the client sent before it.
+   */
+  then(fn: () => void): void {
+    if (this.stopped) fn();
+    else this.take({ kind: "call", fn });
+  }
+
   /** Parsed input not yet handed over: waiting for a later turn. */
   get pending(): number {
     return this.backlog.length;
@@ -88,8 +98,10 @@ export class StanzaPacer implements StreamListener {
    */
   clear(): void {
     if (this.backlog.length === 0) return;
+    const calls = this.backlog.filter((i): i is Extract<Input, { kind: "call" }> => i.kind === "call");
     this.backlog.length = 0;
     this.reads.release();
+    for (const c of calls) c.fn();
   }
 
   /** The transport is closing: nothing more is handed over. */
@@ -148,6 +160,7 @@ export class StanzaPacer implements StreamListener {
       case "end": this.session.streamEnd(); break;
       case "error": this.session.error(input.err); break;
       case "keepalive": this.session.keepalive?.(); break;
+      case "call": input.fn(); break;
     }
   }
 }

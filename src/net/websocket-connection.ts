@@ -80,8 +80,9 @@ export class WebSocketConnection implements StreamPort {
       }
       this.parser.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
     });
-    ws.on("close", () => events.closed());
-    ws.on("error", () => events.closed());
+    // After whatever the client sent before closing has reached the session.
+    ws.on("close", () => this.pacer.then(() => events.closed()));
+    ws.on("error", () => this.pacer.then(() => events.closed()));
   }
 
   get isLoopback(): boolean {

@@ -57,6 +57,21 @@ test("a stream restart drops what the old stream still had queued, and releases 
   assert.is(pacer.pending, 0);
 });
 
+test("the transport's close reaches the session after the stanzas sent before it", async () => {
+  const r = recorder();
+  const pacer = new StanzaPacer(r.listener, 2, r.backlog);
+  for (let i = 0; i < 5; i++) pacer.stanza(el("message", NS.client, { id: `m${i}` }), 10);
+  pacer.then(() => r.seen.push("closed"));
+  assert.equal(r.seen, ["m0", "m1"]);
+  while (pacer.pending > 0) await nextTurn();
+  assert.equal(r.seen, ["m0", "m1", "m2", "m3", "m4", "closed"]);
+  // Once the session has closed the stream itself, nothing more is handed over, but the close still is.
+  pacer.stop();
+  pacer.stanza(el("message", NS.client, { id: "late" }), 10);
+  pacer.then(() => r.seen.push("closed again"));
+  assert.equal(r.seen.slice(-1), ["closed again"]);
+});
+
 test("a budget that is not a positive whole number is refused", () => {
   const r = recorder();
   assert.throws(() => new StanzaPacer(r.listener, 0, r.backlog), /positive whole number/);
