@@ -304,11 +304,36 @@ export const idle: Scenario = {
 };
 idle.headline = FULL_SIZES.idleSessions.map((n) => ({ metric: `rss_bytes_per_session_${n}`, higherIsBetter: false }));
 
+/**
+ * `n` block IQs (XEP-0191), each for another JID, written in one go on one
+ * stream: milliseconds until the first result arrives, and until the last.
+ */
+async function pipelinedBurst(c: LoadClient, n: number): Promise<{ first: number; last: number }> {
+  let first = NaN;
+  let seen = 0;
+  const t0 = performance.now();
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pipelined burst: ${seen} of ${n} results within 30 s`)), 30_000);
+    c.onStanza = (stanza, name) => {
+      if (name !== "iq" || !/id=['"]burst\d+['"]/.test(stanza)) return;
+      if (seen++ === 0) first = performance.now() - t0;
+      if (seen === n) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+  });
+  c.send(Array.from({ length: n }, (_, i) => `<iq type='set' id='burst${i}'><block xmlns='urn:xmpp:blocking'><item jid='burst${i}@localhost'/></block></iq>`).join(""));
+  await done;
+  return { first, last: performance.now() - t0 };
+}
+
 export const events: Scenario = {
   name: "events",
-  describe: "clients block/unblock and add/remove roster items as fast as answered, while a pair exchanges messages",
+  describe: "clients block/unblock and add/remove roster items as fast as answered, while a pair exchanges messages; then 300 block IQs pipelined on one stream",
   headline: [
     { metric: "events_per_s", higherIsBetter: true },
+    { metric: "routing_p99_ms", higherIsBetter: false },
     { metric: "routing_max_ms", higherIsBetter: false },
   ],
   async run(server, sizes) {
@@ -348,8 +373,11 @@ export const events: Scenario = {
     clearInterval(probe);
     await sleep(300);
     const sorted = Float64Array.from(routing).sort();
+    const burst = await pipelinedBurst(a, 300);
     await Promise.all([...clients, a, b].map((c) => c.close()));
     return {
+      burst300_first_result_ms: burst.first,
+      burst300_last_result_ms: burst.last,
       events_per_s: acknowledged / cpu.wall,
       errors,
       server_cores: cpu.server / cpu.wall,

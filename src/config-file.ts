@@ -149,6 +149,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.subscriptionChangesPerContactPerMinute = limits.integer("subscription_changes_per_contact_per_minute") ?? l.subscriptionChangesPerContactPerMinute;
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
+    l.stanzasPerTurn = limits.integer("stanzas_per_turn") ?? l.stanzasPerTurn;
     limits.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");

@@ -54,6 +54,12 @@ export interface ServerConfig {
     stanzasPerSecond: number;
     /** …and in a burst, before its reads are throttled. */
     stanzaBurst: number;
+    /**
+     * Stanzas of one connection handed to its session per event-loop turn; the
+     * rest of a pipelined burst waits for later turns, so its first results are
+     * committed and sent at once and other connections interleave.
+     */
+    stanzasPerTurn: number;
   };
   /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
   registration: { allowed: boolean; perAddressPerHour: number };
@@ -103,6 +109,7 @@ export function defaultConfig(): ServerConfig {
       subscriptionChangesPerContactPerMinute: 20,
       stanzasPerSecond: 500,
       stanzaBurst: 2000,
+      stanzasPerTurn: 10,
     },
     registration: { allowed: false, perAddressPerHour: 5 },
     contactAddresses: {},

@@ -1,58 +1,245 @@
 // Group commit with an output gate. Appends made during one turn of the event
-// loop share one SQLite transaction (and so one fsync), committed at the end of
-// the turn; every socket write made in that turn is held (corked) until then.
+// loop share one SQLite transaction, committed at the end of the turn; every
+// socket write made in that turn is held until the turn's commit is on disk.
 // So no client sees an effect (an IQ result, a roster push, a presence) of an
-// event that is not yet on disk, and many clients' commands cost one fsync
-// instead of one each.
+// event that is not yet durable, and many clients' commands share one commit.
 //
-// If the commit itself fails, the in-memory state is ahead of the log and the
-// held output must never leave: the process exits, and a restart replays the
-// log, which is consistent (nothing of the failed turn was acknowledged).
+// The fsync is off the event loop. The turn's COMMIT runs with
+// synchronous=NORMAL, which in WAL mode writes the transaction's frames and
+// its commit frame into the -wal file without syncing it; the gate then calls
+// fdatasync on the -wal file on libuv's thread pool and releases the turn's
+// output when that returns. Meanwhile the loop keeps routing and committing
+// later turns; at most one fdatasync is in flight, and the next one covers every
+// turn committed while it ran. Output leaves in turn order: a turn's output
+// (even one that appended nothing: it may reveal state the earlier turns made)
+// waits for every earlier commit to be durable.
+//
+// Why this is the guarantee synchronous=FULL gives (FULL = fsync the WAL in
+// every COMMIT, on the loop):
+// - Nothing is acknowledged before it is on disk: output is released only after
+//   an fdatasync of the -wal file that started after the turn's COMMIT had
+//   written its frames (write(2) returned), and fdatasync flushes every dirty
+//   page of the file, whichever descriptor wrote it.
+// - A crash leaves a consistent log: the WAL is append-only with cumulative
+//   checksums (https://sqlite.org/fileformat2.html#walformat), so recovery keeps
+//   the longest valid prefix of whole transactions; an unsynced tail is dropped
+//   whole. Checkpoints sync the WAL before copying it into the database under
+//   NORMAL as under FULL (https://sqlite.org/pragma.html#pragma_synchronous:
+//   "WAL mode is always consistent with synchronous=NORMAL").
+// - The WAL restarting after a checkpoint: SQLite writes the new header (new
+//   salts, so old frames are invalid) and syncs it before the first new frame
+//   unless synchronous=OFF (wal.c, syncHeader), and it reuses the same file: our
+//   descriptor stays valid. The file is deleted only when the last connection
+//   closes, and the server's connection is open for as long as the gate is
+//   used (it holds a shared lock on the database, so a CLI process closing its
+//   own connection cannot delete it).
+// - Everything else on this connection stays FULL: the gate switches to NORMAL
+//   only for its own transaction (PRAGMA synchronous cannot change inside one),
+//   so a write outside the gate (a batch of registrations, last-activity
+//   times, the CLI's connections, which never use a gate) commits with its
+//   own fsync as before.
+// - A failed COMMIT or fdatasync is fatal: the in-memory state is ahead of the
+//   log, the held output must never leave, so the process exits and a restart
+//   replays the log, in which nothing unacknowledged matters. (After a failed
+//   fsync the page cache cannot be trusted to reach the disk later.)
+// - Shutdown (flush()) commits and fdatasyncs synchronously, then releases
+//   everything held.
+// A database that is not a WAL file (":memory:", a rollback journal) is
+// committed with its own setting and released at once.
+import fs from "node:fs";
 import type { Database } from "better-sqlite3";
+import { WalCheckpointer, type WalCheckpointerOptions } from "./wal-checkpointer.js";
 
 export interface CommitGateHooks {
   fatal(message: string, error: string): void;
+  /** Something went wrong that does not endanger the log (the checkpoint thread). */
+  warn?(message: string): void;
+}
+
+export interface CommitGateOptions {
+  /** How the -wal file is synced (tests inject failures and delays); fs.fdatasync by default. */
+  fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+  /** Checkpoints on a worker thread (wal-checkpointer.ts), or false for SQLite's own on commit. */
+  checkpoint?: WalCheckpointerOptions | false;
+}
+
+interface Waiting {
+  /** Released once this many commits are durable. */
+  upTo: number;
+  releases: (() => void)[];
 }
 
 export class CommitGate {
   private open = false;
   private scheduled = false;
-  private readonly releases: (() => void)[] = [];
+  private failed = false;
+  /** Output held in the current turn. */
+  private held: (() => void)[] = [];
+  /** Output of earlier turns waiting for their commits' fdatasync, in turn order. */
+  private readonly waiting: Waiting[] = [];
+  private committed = 0;
+  private durable = 0;
+  private syncing = false;
+  private walFd: number | undefined;
+  private closeFdAfterSync = false;
+  private readonly walFile: string | undefined;
+  private readonly wal: boolean;
+  private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly fdatasync: NonNullable<CommitGateOptions["fdatasync"]>;
+  private turns = 0;
 
-  constructor(private readonly db: Database, private readonly hooks: CommitGateHooks) {}
+  constructor(private readonly db: Database, private readonly hooks: CommitGateHooks, options: CommitGateOptions = {}) {
+    this.fdatasync = options.fdatasync ?? fs.fdatasync;
+    const wal = !db.memory && !db.readonly && String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
+    this.wal = wal;
+    if (wal) this.walFile = `${db.name}-wal`;
+    if (wal && options.checkpoint !== false) {
+      this.checkpointer = new WalCheckpointer(db, { problem: (m) => hooks.warn?.(m), ...options.checkpoint });
+    }
+  }
+
+  /** Increases at every end of turn: transports start a new batch of held output when it changes. */
+  get turn(): number {
+    return this.turns;
+  }
 
   /** Called before an append: opens the turn's transaction if none is open. */
   beginWrite(): void {
     // Inside a caller's own transaction (a batch of registrations), the append is part of it.
     if (!this.open && this.db.inTransaction) return;
     if (!this.open) {
-      this.db.exec("BEGIN IMMEDIATE");
+      // exec, not a prepared statement: SQLite applies this pragma when it is compiled.
+      if (this.wal) this.db.exec("PRAGMA synchronous = NORMAL");
+      try {
+        this.db.exec("BEGIN IMMEDIATE");
+      } catch (err) {
+        if (this.wal) this.db.exec("PRAGMA synchronous = FULL");
+        throw err;
+      }
       this.open = true;
     }
     this.schedule();
   }
 
-  /** Runs `release` once this turn's writes are durable (at once if there are none pending). */
+  /** Runs `release` once this turn's writes, and every earlier turn's, are durable. */
   hold(release: () => void): void {
-    this.releases.push(release);
+    this.held.push(release);
     this.schedule();
   }
 
-  /** Commits now and releases everything held (end of turn, and shutdown). */
+  /**
+   * Shutdown: commits the open turn, syncs the WAL on this thread and releases
+   * everything held; stops the checkpoint thread. The gate stays usable (the
+   * WAL descriptor and the thread come back on the next commit).
+   */
   flush(): void {
+    this.checkpointer?.stop();
+    this.endTurn(false);
+    if (this.failed || this.durable >= this.committed) {
+      this.closeWal();
+      return;
+    }
+    try {
+      fs.fdatasyncSync(this.walDescriptor());
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    this.durable = this.committed;
+    this.releaseDurable();
+    this.closeWal();
+  }
+
+  private endTurn(syncNow = true): void {
     this.scheduled = false;
+    this.turns++;
+    if (this.failed) return;
     if (this.open) {
       this.open = false;
       try {
         this.db.exec("COMMIT");
       } catch (err) {
-        this.releases.length = 0;
-        this.hooks.fatal("the event log could not be committed; stopping so that a restart replays a consistent log", (err as Error).message);
+        this.fail(err as Error, "the event log could not be committed; stopping so that a restart replays a consistent log");
         return;
       }
+      this.committed++;
+      this.checkpointer?.start();
+      if (this.wal) this.db.exec("PRAGMA synchronous = FULL");
+      else this.durable = this.committed; // not WAL: the COMMIT synced (or there is no disk)
     }
-    const releases = this.releases.splice(0);
-    for (const release of releases) release();
+    const releases = this.held;
+    this.held = [];
+    if (releases.length > 0) {
+      if (this.waiting.length === 0 && this.durable >= this.committed) {
+        for (const release of releases) release();
+      } else {
+        this.waiting.push({ upTo: this.committed, releases });
+      }
+    }
+    if (syncNow) this.startSync();
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.failed || this.durable >= this.committed) return;
+    let fd: number;
+    try {
+      fd = this.walDescriptor();
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    const upTo = this.committed;
+    this.syncing = true;
+    this.fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (this.closeFdAfterSync) this.closeWal();
+      if (this.failed) return;
+      if (err) {
+        this.fail(err);
+        return;
+      }
+      // A shutdown flush may have synced further meanwhile.
+      this.durable = Math.max(this.durable, upTo);
+      this.releaseDurable();
+      this.startSync();
+    });
+  }
+
+  private releaseDurable(): void {
+    while (this.waiting.length > 0 && (this.waiting[0] as Waiting).upTo <= this.durable) {
+      const { releases } = this.waiting.shift() as Waiting;
+      for (const release of releases) release();
+    }
+  }
+
+  /**
+   * The -wal file, opened once and kept: a write-back error is reported to the
+   * descriptors open when it happened, not to one opened afterwards. Called only
+   * after a commit in WAL mode, so the file exists.
+   */
+  private walDescriptor(): number {
+    if (!this.walFile) throw new Error("no -wal file: the database is not in WAL mode");
+    this.closeFdAfterSync = false;
+    this.walFd ??= fs.openSync(this.walFile, "r");
+    return this.walFd;
+  }
+
+  private closeWal(): void {
+    if (this.walFd === undefined) return;
+    if (this.syncing) {
+      this.closeFdAfterSync = true;
+      return;
+    }
+    fs.closeSync(this.walFd);
+    this.walFd = undefined;
+    this.closeFdAfterSync = false;
+  }
+
+  private fail(err: Error, message = "the event log could not be made durable (fdatasync of the WAL failed); stopping so that a restart replays a consistent log"): void {
+    this.failed = true;
+    this.held = [];
+    this.waiting.length = 0;
+    this.hooks.fatal(message, `${this.walFile ?? this.db.name}: ${err.message}`);
   }
 
   private schedule(): void {
@@ -60,6 +247,6 @@ export class CommitGate {
     this.scheduled = true;
     // setImmediate runs after the poll phase has handled every readable socket,
     // so one commit covers all the clients heard from in this turn.
-    setImmediate(() => this.flush());
+    setImmediate(() => this.endTurn());
   }
 }

@@ -98,12 +98,27 @@ export class EventStore {
     });
   }
 
+  /**
+   * Every connection says its durability itself: `synchronous` is a property of
+   * the connection, not of the file, and a connection that does not set it gets
+   * the compiled-in default (FULL in stock SQLite, NORMAL in some builds), so a
+   * reopened WAL database must not be trusted to inherit anything. FULL here;
+   * the server's commit gate switches its own transactions to NORMAL and
+   * syncs the WAL itself (commit-gate.ts). Read-only connections write
+   * nothing, but set it too so that no connection's setting is left to chance.
+   */
   static open(file: string, options: { readonly?: boolean } = {}): EventStore {
-    const db = new Database(file, { readonly: options.readonly ?? false });
+    const readonly = options.readonly ?? false;
+    let db: Db;
+    try {
+      db = new Database(file, { readonly, fileMustExist: readonly });
+    } catch (err) {
+      throw new Error(`cannot open the event store ${file}${readonly ? " (read-only)" : ""}: ${(err as Error).message}`, { cause: err });
+    }
     db.pragma("busy_timeout = 5000");
-    if (!options.readonly) {
+    db.pragma("synchronous = FULL");
+    if (!readonly) {
       db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
       migrate(db);
     }

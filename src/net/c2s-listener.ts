@@ -113,6 +113,7 @@ export class C2sListener {
     conn = new Connection(socket, listener, {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
+      stanzasPerTurn: limits.stanzasPerTurn,
     }, {
       closed: () => send({ type: "socket.closed" }),
       tlsDone: (error) => send(error ? { type: "tls.failed", reason: error.message } : { type: "tls.established" }),

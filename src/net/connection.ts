@@ -4,7 +4,8 @@
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { createHash } from "node:crypto";
-import { ReadPause } from "./rate-limiter.js";
+import { ReadPause, ReadSwitch } from "./rate-limiter.js";
+import { StanzaPacer } from "./stanza-pacer.js";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import type { XmlElement } from "../xml/element.js";
@@ -12,14 +13,18 @@ import type { StreamPort } from "../actors/stream-port.js";
 import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
 
-/** Where writes wait for the end of the turn (the commit gate, src/events/commit-gate.ts). */
+/** Where writes wait until the turn's events are durable (the commit gate, src/events/commit-gate.ts). */
 export interface OutputGate {
   hold(release: () => void): void;
+  /** Changes at every end of turn: output written in different turns is released separately. */
+  readonly turn: number;
 }
 
 export interface ConnectionLimits {
   maxStanzaBytes: number;
   maxDepth: number;
+  /** Stanzas handed to the session per event-loop turn (stanza-pacer.ts). */
+  stanzasPerTurn: number;
 }
 
 export interface ConnectionEvents {
@@ -30,21 +35,30 @@ export interface ConnectionEvents {
   debug(message: string): void;
 }
 
+interface OutputBatch {
+  turn: number;
+  socket: Socket;
+  chunks: string[];
+}
+
 export class Connection implements StreamPort {
   private readonly parser: XmlStreamParser;
+  private readonly pacer: StanzaPacer;
   private socket: Socket;
   private closing = false;
   private readonly onData = (chunk: Buffer) => {
     this.lastActivity = Date.now();
     this.parser.write(chunk);
   };
-  private readonly onClose = () => this.events.closed();
+  // After whatever the client sent before closing has reached the session.
+  private readonly onClose = () => this.pacer.then(() => this.events.closed());
   private readonly onError = (err: Error) => this.events.debug(`socket error: ${err.message}`);
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();
-  private readonly readPause = new ReadPause(() => this.socket.pause(), () => {
+  private readonly reads = new ReadSwitch(() => this.socket.pause(), () => {
     if (!this.socket.destroyed) this.socket.resume();
   });
+  private readonly readPause = new ReadPause(() => this.reads.hold("throttle"), () => this.reads.release("throttle"));
 
   constructor(
     socket: Socket,
@@ -54,7 +68,11 @@ export class Connection implements StreamPort {
     private readonly tlsContext: SecureContext | undefined,
     private readonly gate: OutputGate,
   ) {
-    this.parser = new XmlStreamParser(listener, limits);
+    this.pacer = new StanzaPacer(listener, limits.stanzasPerTurn, {
+      hold: () => this.reads.hold("backlog"),
+      release: () => this.reads.release("backlog"),
+    });
+    this.parser = new XmlStreamParser(this.pacer, limits);
     this.socket = socket;
     socket.setNoDelay(true);
     this.attach(socket);
@@ -118,6 +136,7 @@ export class Connection implements StreamPort {
   /** A new stream starts after SASL success or TLS (RFC 6120 §5.4.3.3, §6.4.6). */
   resetParser(): void {
     this.parser.reset();
+    this.pacer.clear();
   }
 
   /**
@@ -130,6 +149,8 @@ export class Connection implements StreamPort {
     const plain = this.socket;
     this.detach(plain);
     this.parser.reset();
+    // Resumes the plain socket if the backlog paused it: the TLS socket reads through it.
+    this.pacer.clear();
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tlsContext, ALPNProtocols: ["xmpp-client"] });
     this.socket = secure;
     this.attach(secure);
@@ -139,22 +160,25 @@ export class Connection implements StreamPort {
 
   write(data: string): void {
     if (this.closing || this.socket.destroyed) return;
-    // Writes made in one turn leave together in one writev, and only once the
-    // turn's events are committed (the gate), never ahead of the log.
+    // Writes made in one turn leave together, in one write, and only once the
+    // turn's events (and every earlier turn's) are durable: never ahead of the
+    // log. Each turn's output is its own batch, so a turn's output is not kept
+    // waiting for a later turn's commit.
     const socket = this.socket;
-    if (this.corked !== socket) {
-      this.corked = socket;
-      socket.cork();
-      // The socket corked, not this.socket: STARTTLS may replace it within the turn.
+    let batch = this.batch;
+    if (!batch || batch.turn !== this.gate.turn || batch.socket !== socket) {
+      const fresh: OutputBatch = { turn: this.gate.turn, socket, chunks: [] };
+      this.batch = batch = fresh;
+      // The socket written to, not this.socket: STARTTLS may replace it within the turn.
       this.gate.hold(() => {
-        if (this.corked === socket) this.corked = undefined;
-        socket.uncork();
+        if (this.batch === fresh) this.batch = undefined;
+        if (!socket.destroyed) socket.write(fresh.chunks.length === 1 ? fresh.chunks[0] as string : fresh.chunks.join(""));
       });
     }
-    socket.write(data);
+    batch.chunks.push(data);
   }
 
-  private corked: Socket | undefined;
+  private batch: OutputBatch | undefined;
 
   sendStanza(stanza: XmlElement): void {
     this.write(serialize(stanza, NS.client));
@@ -176,6 +200,7 @@ export class Connection implements StreamPort {
   close(graceMs = 2000): void {
     if (this.closing) return;
     this.closing = true;
+    this.pacer.stop();
     const socket = this.socket;
     // After the held output (end() would flush it at once, ahead of the commit).
     this.gate.hold(() => {

@@ -77,3 +77,28 @@ export class ReadPause {
     this.timer.unref();
   }
 }
+
+/** Why a transport's reads are paused; they resume when no reason is left. */
+export type ReadHoldReason = "throttle" | "backlog";
+
+/**
+ * A transport's reads, paused while any reason holds them: the stanza-rate
+ * throttle (ReadPause) and a backlog of parsed stanzas waiting for a later
+ * turn (stanza-pacer.ts). Neither may resume reads the other still holds.
+ */
+export class ReadSwitch {
+  private readonly reasons = new Set<ReadHoldReason>();
+
+  constructor(private readonly pause: () => void, private readonly resume: () => void) {}
+
+  hold(reason: ReadHoldReason): void {
+    if (this.reasons.has(reason)) return;
+    if (this.reasons.size === 0) this.pause();
+    this.reasons.add(reason);
+  }
+
+  release(reason: ReadHoldReason): void {
+    if (!this.reasons.delete(reason)) return;
+    if (this.reasons.size === 0) this.resume();
+  }
+}

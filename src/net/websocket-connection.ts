@@ -2,7 +2,8 @@
 // element. The framing elements <open/> and <close/> stand in for the stream
 // header and </stream:stream>; everything else is the same session actor.
 import type { WebSocket } from "ws";
-import { ReadPause } from "./rate-limiter.js";
+import { ReadPause, ReadSwitch } from "./rate-limiter.js";
+import { StanzaPacer } from "./stanza-pacer.js";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { el, type XmlElement } from "../xml/element.js";
 import { serialize } from "../xml/serialize.js";
@@ -35,9 +36,11 @@ function standalone(stanza: XmlElement): string {
 export class WebSocketConnection implements StreamPort {
   private readonly parser: XmlStreamParser;
   private closing = false;
-  private readonly readPause = new ReadPause(() => this.ws.pause(), () => {
+  private readonly pacer: StanzaPacer;
+  private readonly reads = new ReadSwitch(() => this.ws.pause(), () => {
     if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
   });
+  private readonly readPause = new ReadPause(() => this.reads.hold("throttle"), () => this.reads.release("throttle"));
   lastActivity = Date.now();
   readonly secure: boolean;
   readonly canStartTls = false;
@@ -61,7 +64,12 @@ export class WebSocketConnection implements StreamPort {
       streamEnd: () => events.streamEnd(),
       error: (err) => events.error(err.condition, err.message),
     };
-    this.parser = new XmlStreamParser(listener, limits);
+    // One read of the socket may carry many frames: at most limits.stanzasPerTurn of them per turn.
+    this.pacer = new StanzaPacer(listener, limits.stanzasPerTurn, {
+      hold: () => this.reads.hold("backlog"),
+      release: () => this.reads.release("backlog"),
+    });
+    this.parser = new XmlStreamParser(this.pacer, limits);
     this.parser.write(WRAPPER);
     ws.on("message", (data, isBinary) => {
       this.lastActivity = Date.now();
@@ -72,8 +80,9 @@ export class WebSocketConnection implements StreamPort {
       }
       this.parser.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
     });
-    ws.on("close", () => events.closed());
-    ws.on("error", () => events.closed());
+    // After whatever the client sent before closing has reached the session.
+    ws.on("close", () => this.pacer.then(() => events.closed()));
+    ws.on("error", () => this.pacer.then(() => events.closed()));
   }
 
   get isLoopback(): boolean {
@@ -125,6 +134,7 @@ export class WebSocketConnection implements StreamPort {
   close(): void {
     if (this.closing) return;
     this.closing = true;
+    this.pacer.stop();
     this.gate.hold(() => this.ws.close(1000));
   }
 

@@ -57,6 +57,7 @@ export class WebSocketListener {
     const conn: WebSocketConnection = new WebSocketConnection(ws, address, false, {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
+      stanzasPerTurn: limits.stanzasPerTurn,
     }, {
       streamStart: (attrs) => send({ type: "xml.streamStart", attrs, ns: NS.stream, localName: "stream", defaultNs: NS.client }),
       stanza: sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn.pauseReading(ms) }),

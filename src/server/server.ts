@@ -62,6 +62,7 @@ export class ParleyServer {
         log.error(message, { error });
         process.exit(75);
       },
+      warn: (message) => log.warn(message),
     });
     this.store.useCommitGate(this.commitGate);
     registerStandardProjections(this.store);

@@ -41,6 +41,7 @@ allowed = true
 [limits]
 max_stanza_bytes = 100000
 offline_messages_per_account = 50
+stanzas_per_turn = 3
 
 [contact_addresses]
 admin = ["xmpp:admin@example.org"]
@@ -57,6 +58,7 @@ test("a configuration file sets every section; relative paths are relative to th
   assert.is(c.registration.allowed, true);
   assert.is(c.limits.maxStanzaBytes, 100000);
   assert.is(c.limits.offlineMessagesPerAccount, 50);
+  assert.is(c.limits.stanzasPerTurn, 3);
   assert.is(c.limits.maxDepth, 64, "unset values keep their defaults");
   assert.equal(c.contactAddresses, { admin: ["xmpp:admin@example.org"] });
 });

@@ -64,6 +64,22 @@ test("the store runs in WAL mode with synchronous=FULL", () => {
   store.close();
 });
 
+test("every connection sets synchronous=FULL itself: a reopened WAL database and a read-only one", () => {
+  const file = tempFile();
+  EventStore.open(file).close();
+  // A plain reopen in WAL mode is not trusted to inherit anything.
+  const plain = new Database(file);
+  plain.pragma("synchronous = NORMAL");
+  plain.close();
+  const again = EventStore.open(file);
+  assert.is(again.db.pragma("synchronous", { simple: true }), 2);
+  const readonly = EventStore.open(file, { readonly: true });
+  assert.is(readonly.db.pragma("synchronous", { simple: true }), 2);
+  readonly.close();
+  again.close();
+  assert.throws(() => EventStore.open(path.join(path.dirname(file), "missing.sqlite"), { readonly: true }), /cannot open the event store .*missing\.sqlite \(read-only\)/);
+});
+
 test("appends get a global sequence and per-stream versions, and read back as written", () => {
   const store = EventStore.open(tempFile());
   const a1 = store.append("s:a", 0, [ev("One", { n: 1 }), ev("Two", { n: 2 })]);
