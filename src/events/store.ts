@@ -28,6 +28,12 @@ export interface Projection {
   apply(db: Db, event: StoredEvent): void;
   /** Delete every row, before a rebuild. */
   reset(db: Db): void;
+  /**
+   * apply() reads the log too (snapshots fold the events before the one
+   * applied), so it cannot be replayed into a scratch database holding no
+   * events: `verify` checks it against the live log instead (src/replay/verify.ts).
+   */
+  readonly readsLog?: boolean;
 }
 
 export type Upcaster = (payload: unknown) => unknown;
@@ -49,6 +55,23 @@ export interface ReadOptions {
   streamId?: string;
 }
 
+/** A filter of the log answered from its indexes (stream, type, seq). */
+export interface EventFilter {
+  streamId?: string;
+  types?: readonly string[];
+  afterSeq?: number;
+  untilSeq?: number;
+  /** recorded_at >= this */
+  fromTime?: string;
+  /** recorded_at <= this */
+  untilTime?: string;
+}
+
+/** Rows read per page when a pass writes on the connection it reads from. */
+const PAGE = 5000;
+/** Events per transaction of a streamed import. */
+export const IMPORT_BATCH = 50_000;
+
 export class EventStore {
   private readonly projections: Projection[] = [];
   private readonly listeners: ((events: StoredEvent[]) => void)[] = [];
@@ -59,6 +82,11 @@ export class EventStore {
   private readonly versionOf: Statement<[string], { v: number | null }>;
   private readonly streamRows: Statement<[string, number], EventRow>;
   private readonly lastSeqStmt: Statement<[], { s: number | null }>;
+  private readonly rangeRows: Statement<[string, number, number], EventRow>;
+  private readonly versionAtSeq: Statement<[string, number], { v: number | null }>;
+  private readonly firstAfterTime: Statement<[string, string], { v: number }>;
+  private readonly rowAt: Statement<[string, number], EventRow>;
+  private readonly pageRows: Statement<[number, number], EventRow>;
 
   private constructor(readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO events
@@ -67,6 +95,12 @@ export class EventStore {
     this.versionOf = db.prepare("SELECT max(stream_version) AS v FROM events WHERE stream_id = ?");
     this.streamRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version");
     this.lastSeqStmt = db.prepare("SELECT max(seq) AS s FROM events");
+    this.rangeRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? AND stream_version <= ? ORDER BY stream_version");
+    // Within a stream seq grows with stream_version, so the newest event at or before a seq is one index seek.
+    this.versionAtSeq = db.prepare("SELECT max(stream_version) AS v FROM events WHERE stream_id = ? AND seq <= ?");
+    this.firstAfterTime = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND recorded_at > ? ORDER BY stream_version LIMIT 1");
+    this.rowAt = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version = ?");
+    this.pageRows = db.prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     // Built once: better-sqlite3 wraps the function anew on every db.transaction() call.
     this.appendTx = db.transaction((streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] => {
       const actual = this.streamVersion(streamId);
@@ -163,6 +197,76 @@ export class EventStore {
     return this.streamRows.all(streamId, afterVersion).map((r) => this.fromRow(r));
   }
 
+  /** The stream's events with afterVersion < stream version <= untilVersion, in order. */
+  readStreamRange(streamId: string, afterVersion: number, untilVersion: number): StoredEvent[] {
+    return this.rangeRows.all(streamId, afterVersion, untilVersion).map((r) => this.fromRow(r));
+  }
+
+  /** The stream's event at a version, if there is one. */
+  eventAt(streamId: string, version: number): StoredEvent | undefined {
+    const row = this.rowAt.get(streamId, version);
+    return row && this.fromRow(row);
+  }
+
+  /** The stream's version just after the event of sequence `seq` or the last before it (0: none). */
+  streamVersionAtSeq(streamId: string, seq: number): number {
+    return this.versionAtSeq.get(streamId, seq)?.v ?? 0;
+  }
+
+  /**
+   * The stream's version before the first of its events recorded after `time`
+   * (the stream's version when none was): replaying to a time stops there.
+   */
+  streamVersionAtTime(streamId: string, time: string): number {
+    const first = this.firstAfterTime.get(streamId, time);
+    return first ? first.v - 1 : this.streamVersion(streamId);
+  }
+
+  /** Events by sequence number, in sequence order (missing ones are left out). */
+  readSeqs(seqs: readonly number[]): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    // Bounded IN lists: SQLite caps the number of parameters of one statement.
+    for (let i = 0; i < seqs.length; i += 500) {
+      const chunk = seqs.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT * FROM events WHERE seq IN (${chunk.map(() => "?").join(",")}) ORDER BY seq`).all(...chunk) as EventRow[];
+      for (const r of rows) out.push(this.fromRow(r));
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Sequence numbers of the stream's events about any of `jids` (the
+   * event_subjects index, migrations/007; '*' = events touching everyone),
+   * with afterSeq < seq <= untilSeq, in order.
+   */
+  subjectSeqs(streamId: string, jids: readonly string[], afterSeq = 0, untilSeq = Number.MAX_SAFE_INTEGER): number[] {
+    if (jids.length === 0) return [];
+    const rows = this.db.prepare(`SELECT DISTINCT seq FROM event_subjects
+      WHERE stream_id = ? AND jid IN (${jids.map(() => "?").join(",")}) AND seq > ? AND seq <= ? ORDER BY seq`)
+      .all(streamId, ...jids, afterSeq, untilSeq) as { seq: number }[];
+    return rows.map((r) => r.seq);
+  }
+
+  /**
+   * The events matching a filter, in sequence order, read through the indexes:
+   * by stream (UNIQUE(stream_id, stream_version)), by type (events_type) or
+   * by seq (the rowid), never by decoding every row.
+   */
+  *queryEvents(filter: EventFilter): IterableIterator<StoredEvent> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.streamId !== undefined) { where.push("stream_id = ?"); args.push(filter.streamId); }
+    if (filter.types && filter.types.length > 0) { where.push(`type IN (${filter.types.map(() => "?").join(",")})`); args.push(...filter.types); }
+    if (filter.afterSeq !== undefined) { where.push("seq > ?"); args.push(filter.afterSeq); }
+    if (filter.untilSeq !== undefined) { where.push("seq <= ?"); args.push(filter.untilSeq); }
+    if (filter.fromTime !== undefined) { where.push("recorded_at >= ?"); args.push(filter.fromTime); }
+    if (filter.untilTime !== undefined) { where.push("recorded_at <= ?"); args.push(filter.untilTime); }
+    const sql = `SELECT * FROM events ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY seq`;
+    for (const row of this.db.prepare(sql).iterate(...args) as IterableIterator<EventRow>) {
+      yield this.fromRow(row);
+    }
+  }
+
   *readAll(options: ReadOptions = {}): IterableIterator<StoredEvent> {
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -182,33 +286,51 @@ export class EventStore {
 
   private replayIntoProjections(): void {
     for (const p of this.projections) p.reset(this.db);
-    // .all(), not .iterate(): projections write on this connection while we read.
-    for (const row of this.db.prepare("SELECT * FROM events ORDER BY seq").all() as EventRow[]) {
-      const event = this.fromRow(row);
-      for (const p of this.projections) p.apply(this.db, event);
+    this.db.exec("DELETE FROM event_subjects");
+    this.db.exec(`INSERT OR IGNORE INTO event_subjects (stream_id, jid, seq) ${SUBJECTS_OF_EVENTS}`);
+    // In pages, not one .iterate(): projections write on this connection while
+    // we read, and .all() of the whole log would hold it all in memory.
+    for (let after = 0; ;) {
+      const rows = this.pageRows.all(after, PAGE);
+      for (const row of rows) {
+        const event = this.fromRow(row);
+        for (const p of this.projections) p.apply(this.db, event);
+      }
+      const last = rows[rows.length - 1];
+      if (!last) break;
+      after = last.seq;
     }
   }
 
   /**
    * Writes events exactly as exported (same seq, stream, version, time) into a
-   * database that has no events yet, then rebuilds the projections. For
-   * `parley import`; all or nothing.
+   * database that has no events yet, then rebuilds the projections. For tests
+   * and small logs; `parley import` streams with startImport().
    */
   importEvents(events: Iterable<StoredEvent>): number {
-    const insert = this.db.prepare(`INSERT INTO events
-      (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    let count = 0;
-    this.db.transaction(() => {
-      if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
-      for (const e of events) {
-        insert.run(e.seq, e.streamId, e.streamVersion, e.type, e.schemaVersion,
-          JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
-        count++;
-      }
-      this.replayIntoProjections();
-    }).immediate();
-    return count;
+    const run = this.startImport();
+    try {
+      for (const e of events) run.add(e);
+      return run.finish();
+    } catch (err) {
+      run.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * A streamed import into a database with no events: add() events in
+   * sequence order (as `export` writes them); every `batch` events are
+   * committed, with the projections applied as each is inserted (in seq
+   * order that is the same as a rebuild, in one pass). finish() commits the
+   * rest; abort() rolls back and deletes what earlier batches wrote, so a
+   * failed import leaves the database empty again (a crash in the middle
+   * leaves a partial log that `import` refuses and `rm` mends).
+   */
+  startImport(batch = IMPORT_BATCH): EventImport {
+    if (this.db.inTransaction) throw new Error("an import cannot run inside another transaction");
+    if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
+    return new EventImport(this.db, this.projections, batch);
   }
 
   close(): void {
@@ -229,5 +351,69 @@ export class EventStore {
       seq: r.seq, streamId: r.stream_id, streamVersion: r.stream_version, type: r.type,
       schemaVersion: version, payload, meta: JSON.parse(r.meta) as EventMeta, recordedAt: r.recorded_at,
     };
+  }
+}
+
+/**
+ * The event_subjects rows of the events in the log: the same rules as the
+ * trigger of migrations/007_event_subjects.sql, for `rebuild` and `verify`.
+ */
+export const SUBJECTS_OF_EVENTS = `
+  SELECT stream_id, json_extract(payload, '$.jid') AS jid, seq FROM events
+  WHERE type IN ('RosterItemSet', 'RosterItemRemoved', 'SubscriptionRequested', 'SubscriptionRequestReceived',
+    'ContactApproved', 'ContactPreApproved', 'SubscriptionGranted', 'ContactSubscriptionCancelled', 'SubscriptionCancelled')
+  UNION SELECT e.stream_id, j.value, e.seq FROM events AS e, json_each(e.payload, '$.jids') AS j
+  WHERE e.type IN ('ContactsBlocked', 'ContactsUnblocked')
+  UNION SELECT stream_id, '*', seq FROM events WHERE type IN ('AllContactsUnblocked', 'AccountDeleted')`;
+
+/** One streamed import (EventStore.startImport). */
+export class EventImport {
+  private readonly insert: Statement;
+  private count = 0;
+  private inBatch = 0;
+  private lastSeq = 0;
+  private done = false;
+
+  constructor(private readonly db: Db, private readonly projections: readonly Projection[], private readonly batch: number) {
+    this.insert = db.prepare(`INSERT INTO events
+      (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  }
+
+  add(e: StoredEvent): void {
+    if (this.done) throw new Error("this import has finished");
+    if (e.seq <= this.lastSeq) throw new Error(`event #${e.seq} comes after #${this.lastSeq}: an import must be in sequence order, as export writes it`);
+    if (this.inBatch === 0) this.db.exec("BEGIN IMMEDIATE");
+    this.insert.run(e.seq, e.streamId, e.streamVersion, e.type, e.schemaVersion,
+      JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
+    for (const p of this.projections) p.apply(this.db, e);
+    this.lastSeq = e.seq;
+    this.count++;
+    if (++this.inBatch >= this.batch) this.commit();
+  }
+
+  /** Commits what is left; returns how many events were imported. */
+  finish(): number {
+    if (!this.done) {
+      if (this.inBatch > 0) this.commit();
+      this.done = true;
+    }
+    return this.count;
+  }
+
+  /** Undoes the whole import: the database is empty again. */
+  abort(): void {
+    this.done = true;
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
+    if (this.count === this.inBatch) return;
+    this.db.transaction(() => {
+      for (const p of this.projections) p.reset(this.db);
+      this.db.exec("DELETE FROM event_subjects; DELETE FROM events; DELETE FROM sqlite_sequence WHERE name = 'events'");
+    }).immediate();
+  }
+
+  private commit(): void {
+    this.db.exec("COMMIT");
+    this.inBatch = 0;
   }
 }

@@ -1,0 +1,177 @@
+// Snapshots of each account stream's folded roster state (roster, pending
+// requests, block list, roster version), and loading an account from them.
+//
+// Every `every` events of an account stream (stream versions every, 2·every,
+// …) the append that reaches the version also writes the state at that
+// version into account_snapshots (migrations/006), in the same transaction:
+// it is a projection of the log, registered with the others, so the server,
+// the CLI, `import` and `rebuild` all write snapshots. To build one it folds
+// the previous snapshot plus the at most `every` events since, so its cost
+// per event is O(1 + roster size / every), and it keeps nothing in memory.
+//
+// Loading = the newest snapshot + the events after it, with the in-place fold
+// (roster-evolve.ts): at most `every - 1` events whatever the history's length.
+//
+// Why snapshots and not the roster projection? The projection holds only the
+// current state with no stream version beside it, and it is written inline by
+// projections that anyone may rebuild; reading "the state at version v" from
+// it would need a version column kept in step by every projection. Snapshots
+// give the same O(tail) load, carry their stream version by construction, and
+// also serve as checkpoints of the past: `replay --until P` and `--diff A B`
+// start from the newest snapshot at or before P. The projection stays what
+// routing and login read; snapshots are a cache of the log that `verify`
+// checks (src/replay/verify.ts) and `rebuild` recomputes.
+//
+// schema_version: the format of `state` and the fold rules that made it. Bump
+// SNAPSHOT_SCHEMA when either changes; rows of another schema are ignored
+// (the fold starts from an older valid one, or from the stream's start) and
+// replaced by `parley rebuild`. A database that had a long history before
+// snapshots existed also loads by folding from the start until the next
+// crossing of a multiple of `every` (or a rebuild) writes one.
+import type { Database } from "better-sqlite3";
+import type { EventStore, Projection, StoredEvent } from "../events/store.js";
+import { accountStreamId } from "../events/types.js";
+import { emptyRosterState, type RosterItem, type RosterState } from "../roster/roster-types.js";
+import { applyAccountEvent, cloneRosterState, type MutableRosterState } from "../roster/roster-evolve.js";
+import { statement } from "./statements.js";
+
+/** The format of account_snapshots.state and the fold that produced it. */
+export const SNAPSHOT_SCHEMA = 1;
+/** Stream versions between snapshots: a load folds at most this many events minus one. */
+export const DEFAULT_SNAPSHOT_EVERY = 500;
+
+const ACCOUNT = "account:";
+/** Stream versions read per query when folding a long stretch of a stream. */
+const FOLD_PAGE = 5000;
+
+interface SnapshotJson {
+  version: number;
+  items: RosterItem[];
+  pendingIn: [string, string][];
+  blocked: string[];
+}
+
+/** The JSON of a state, in its containers' iteration order (which the decoder keeps). */
+export function encodeRosterState(s: RosterState): string {
+  const json: SnapshotJson = { version: s.version, items: [...s.items.values()], pendingIn: [...s.pendingIn.entries()], blocked: [...s.blocked] };
+  return JSON.stringify(json);
+}
+
+export function decodeRosterState(text: string): MutableRosterState {
+  const json = JSON.parse(text) as SnapshotJson;
+  return {
+    items: new Map(json.items.map((i) => [i.jid, i])),
+    pendingIn: new Map(json.pendingIn),
+    version: json.version,
+    blocked: new Set(json.blocked),
+  };
+}
+
+export interface Snapshot {
+  streamVersion: number;
+  seq: number;
+  recordedAt: string;
+  /** A fresh copy: the caller owns it. */
+  state: MutableRosterState;
+}
+
+interface SnapshotRow {
+  stream_version: number;
+  seq: number;
+  recorded_at: string;
+  state: string;
+}
+
+/** The newest snapshot of the current schema at or before `version`. */
+export function snapshotAtOrBefore(db: Database, streamId: string, version: number): Snapshot | undefined {
+  const row = statement(db, `SELECT stream_version, seq, recorded_at, state FROM account_snapshots
+    WHERE stream_id = ? AND stream_version <= ? AND schema_version = ?
+    ORDER BY stream_version DESC LIMIT 1`).get(streamId, version, SNAPSHOT_SCHEMA) as SnapshotRow | undefined;
+  if (!row) return undefined;
+  let state: MutableRosterState;
+  try {
+    state = decodeRosterState(row.state);
+  } catch (err) {
+    throw new Error(`the snapshot of ${streamId} at version ${row.stream_version} is not readable: ${(err as Error).message} (parley rebuild rewrites it)`);
+  }
+  return { streamVersion: row.stream_version, seq: row.seq, recordedAt: row.recorded_at, state };
+}
+
+export interface FoldedStream {
+  /** Owned by the caller: keep folding into it with applyAccountEvent. */
+  state: MutableRosterState;
+  /** The stream version `state` reflects (0: before the first event). */
+  version: number;
+}
+
+/**
+ * The state of a stream after its event at `version` (or after its last one,
+ * if it has fewer): the newest snapshot at or before it, plus the events
+ * between, folded in place.
+ */
+export function stateAtVersion(store: EventStore, streamId: string, version: number): FoldedStream {
+  const snap = snapshotAtOrBefore(store.db, streamId, version);
+  const state = snap ? snap.state : cloneRosterState(emptyRosterState);
+  let at = snap ? snap.streamVersion : 0;
+  while (at < version) {
+    const until = Math.min(version, at + FOLD_PAGE);
+    const page = store.readStreamRange(streamId, at, until);
+    for (const e of page) applyAccountEvent(state, e);
+    const last = page[page.length - 1];
+    if (!last) break;
+    at = last.streamVersion;
+    // Versions are dense (1, 2, …): a page ending short is the stream's end.
+    if (at < until) break;
+  }
+  return { state, version: at };
+}
+
+/**
+ * For the account actor: the account's roster state now and the stream
+ * version it reflects (pass that as expectedVersion to the next append).
+ * Newest snapshot + the events after it, so its cost does not grow with the
+ * account's history.
+ */
+export function loadAccountState(store: EventStore, bareJid: string): FoldedStream {
+  return stateAtVersion(store, accountStreamId(bareJid), Number.MAX_SAFE_INTEGER);
+}
+
+function writeSnapshot(db: Database, event: StoredEvent, state: RosterState): void {
+  statement(db, `INSERT OR REPLACE INTO account_snapshots (stream_id, stream_version, seq, recorded_at, schema_version, state)
+    VALUES (?, ?, ?, ?, ?, ?)`).run(event.streamId, event.streamVersion, event.seq, event.recordedAt, SNAPSHOT_SCHEMA, encodeRosterState(state));
+}
+
+/** Which stream versions get a snapshot: every multiple of `every`. */
+export function isSnapshotVersion(version: number, every: number): boolean {
+  return version % every === 0;
+}
+
+export function checkSnapshotEvery(every: number): number {
+  if (!Number.isSafeInteger(every) || every < 1) throw new Error(`snapshots need a whole number of events of at least 1 between them, not ${every}`);
+  return every;
+}
+
+/**
+ * The snapshot writer, a projection of `store`'s log (it reads the events
+ * since the previous snapshot from the store, inside the append's
+ * transaction, where the event being applied is already inserted).
+ */
+export function accountSnapshots(store: EventStore, every = DEFAULT_SNAPSHOT_EVERY): Projection {
+  checkSnapshotEvery(every);
+  return {
+    name: "snapshots",
+    tables: ["account_snapshots"],
+    readsLog: true,
+    apply(db: Database, event: StoredEvent): void {
+      if (!event.streamId.startsWith(ACCOUNT) || !isSnapshotVersion(event.streamVersion, every)) return;
+      const { state, version } = stateAtVersion(store, event.streamId, event.streamVersion);
+      if (version !== event.streamVersion) {
+        throw new Error(`snapshot of ${event.streamId} at version ${event.streamVersion}: the log holds the stream only up to version ${version}`);
+      }
+      writeSnapshot(db, event, state);
+    },
+    reset(db: Database): void {
+      statement(db, "DELETE FROM account_snapshots").run();
+    },
+  };
+}
