@@ -29,11 +29,12 @@ export interface Projection {
   /** Delete every row, before a rebuild. */
   reset(db: Db): void;
   /**
-   * apply() reads the log too (snapshots fold the events before the one
-   * applied), so it cannot be replayed into a scratch database holding no
-   * events: `verify` checks it against the live log instead (src/replay/verify.ts).
+   * `verify` checks it against the live log itself, not by a replay into a
+   * scratch database (src/replay/verify.ts): its apply() reads the log
+   * (snapshots fold the events before the one applied), or it has a row per
+   * event (the subject index), too many to hold twice in memory.
    */
-  readonly readsLog?: boolean;
+  readonly checkedAgainstLog?: boolean;
 }
 
 export type Upcaster = (payload: unknown) => unknown;
@@ -286,8 +287,6 @@ export class EventStore {
 
   private replayIntoProjections(): void {
     for (const p of this.projections) p.reset(this.db);
-    this.db.exec("DELETE FROM event_subjects");
-    this.db.exec(`INSERT OR IGNORE INTO event_subjects (stream_id, jid, seq) ${SUBJECTS_OF_EVENTS}`);
     // In pages, not one .iterate(): projections write on this connection while
     // we read, and .all() of the whole log would hold it all in memory.
     for (let after = 0; ;) {
@@ -355,8 +354,9 @@ export class EventStore {
 }
 
 /**
- * The event_subjects rows of the events in the log: the same rules as the
- * trigger of migrations/007_event_subjects.sql, for `rebuild` and `verify`.
+ * The event_subjects rows of the events in the log, in SQL: the backfill of
+ * migrations/007_event_subjects.sql, and what `verify` checks the rows
+ * written by the subjects projection (src/projections/event-subjects.ts) against.
  */
 export const SUBJECTS_OF_EVENTS = `
   SELECT stream_id, json_extract(payload, '$.jid') AS jid, seq FROM events
@@ -408,7 +408,7 @@ export class EventImport {
     if (this.count === this.inBatch) return;
     this.db.transaction(() => {
       for (const p of this.projections) p.reset(this.db);
-      this.db.exec("DELETE FROM event_subjects; DELETE FROM events; DELETE FROM sqlite_sequence WHERE name = 'events'");
+      this.db.exec("DELETE FROM events; DELETE FROM sqlite_sequence WHERE name = 'events'");
     }).immediate();
   }
 

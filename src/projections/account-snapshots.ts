@@ -161,7 +161,7 @@ export function accountSnapshots(store: EventStore, every = DEFAULT_SNAPSHOT_EVE
   return {
     name: "snapshots",
     tables: ["account_snapshots"],
-    readsLog: true,
+    checkedAgainstLog: true,
     apply(db: Database, event: StoredEvent): void {
       if (!event.streamId.startsWith(ACCOUNT) || !isSnapshotVersion(event.streamVersion, every)) return;
       const { state, version } = stateAtVersion(store, event.streamId, event.streamVersion);

@@ -6,6 +6,7 @@ import type { EventStore, Projection } from "../events/store.js";
 import { accountsProjection } from "./accounts.js";
 import { rosterProjection } from "./roster.js";
 import { accountSnapshots, DEFAULT_SNAPSHOT_EVERY } from "./account-snapshots.js";
+import { eventSubjectsProjection } from "./event-subjects.js";
 
 export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection, rosterProjection];
 
@@ -15,11 +16,11 @@ export interface StandardProjectionOptions {
 }
 
 /**
- * The accounts and roster projections, the account snapshots
- * (account-snapshots.ts) and any `extra`, in that order.
+ * The accounts and roster projections, the subject index (event-subjects.ts),
+ * the account snapshots (account-snapshots.ts) and any `extra`, in that order.
  */
 export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = [], options: StandardProjectionOptions = {}): void {
-  for (const p of [...STANDARD_PROJECTIONS, accountSnapshots(store, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), ...extra]) {
+  for (const p of [...STANDARD_PROJECTIONS, eventSubjectsProjection, accountSnapshots(store, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), ...extra]) {
     store.registerProjection(p);
   }
 }
