@@ -26,8 +26,10 @@ const PARLEY_BIN = path.join(REPO, "bin", "parley.js");
 const USAGE_PRELOAD = path.join(REPO, "dist", "bench", "usage-preload.js");
 
 export interface HistorySizes {
+  /** Events in the log, registrations included. */
   events: number;
   accounts: number;
+  /** The hot account's roster and block events (its registration comes on top). */
   hotEvents: number;
 }
 
@@ -36,7 +38,7 @@ export const HOT = "hot@localhost";
 /** The account with exactly 80 events, for `events --account`. */
 export const SMALL = "a80@localhost";
 /** The contact of the hot account that `--explain` asks about. */
-export const EXPLAINED = "c7@localhost";
+export const EXPLAINED = "u7@localhost";
 const BASE_TIME = Date.parse("2026-01-01T00:00:00.000Z");
 const CONTACTS = 1000;
 const BLOCKABLE = 1000;
@@ -49,7 +51,8 @@ interface GenEvent {
 
 const user = { kind: "user" as const, resource: "bench" };
 const contact = (jid: string) => ({ kind: "contact" as const, jid });
-const c = (i: number) => `c${i % CONTACTS}@localhost`;
+/** The hot account's contacts are accounts of the server (so its login's presence reaches real, offline users). */
+const c = (i: number) => `u${i % CONTACTS}@localhost`;
 const b = (i: number) => `b${i % BLOCKABLE}@localhost`;
 
 /** The hot account's k-th event after its registration: 1,000 contacts made `both`, then renames, re-subscriptions and blocks. */
@@ -111,14 +114,14 @@ function benchCredentials(): ScramCredential[] {
 export function writeHistoryExport(file: string, sizes: HistorySizes): { events: number; hotMiddleSeq: number } {
   const others = sizes.accounts - 2;
   const names = [HOT, SMALL, ...Array.from({ length: others }, (_, i) => `u${i}@localhost`)];
-  const budget = sizes.events - sizes.accounts - (sizes.hotEvents - 1) - 79;
-  if (others < 1 || budget < others) throw new Error(`history sizes do not add up: ${JSON.stringify(sizes)}`);
+  const budget = sizes.events - sizes.accounts - sizes.hotEvents - 79;
+  if (others < CONTACTS || budget < others) throw new Error(`history sizes do not add up: ${JSON.stringify(sizes)}`);
   const perOther = Math.floor(budget / others);
   const extra = budget - perOther * others;
-  const remaining = [sizes.hotEvents - 1, 79, ...Array.from({ length: others }, (_, i) => perOther + (i < extra ? 1 : 0))];
+  const remaining = [sizes.hotEvents, 79, ...Array.from({ length: others }, (_, i) => perOther + (i < extra ? 1 : 0))];
   const emitted = new Array<number>(names.length).fill(0);
   const rounds = perOther + 1;
-  const hotPerRound = Math.ceil((sizes.hotEvents - 1) / rounds);
+  const hotPerRound = Math.ceil(sizes.hotEvents / rounds);
   const credentials = benchCredentials();
   const fd = openSync(file, "w");
   let buffer = "";

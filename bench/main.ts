@@ -86,6 +86,7 @@ async function main(): Promise<number> {
         if (scenario.runAlone) {
           // Parley's own log: nothing to compare with on Prosody's side.
           if (f.name !== "parley") continue;
+          versions[f.name] ??= "this checkout (its own server process)";
           const record: RunRecord = { scenario: scenario.name, server: f.name, run };
           try {
             record.metrics = await scenario.runAlone(sizes);

@@ -90,6 +90,7 @@ export class EventStore {
   private readonly firstAfterTime: Statement<[string, string], { v: number }>;
   private readonly rowAt: Statement<[string, number], EventRow>;
   private readonly pageRows: Statement<[number, number], EventRow>;
+  private readonly prepared = new Map<string, Statement>();
 
   private constructor(readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO events
@@ -225,13 +226,24 @@ export class EventStore {
     return first ? first.v - 1 : this.streamVersion(streamId);
   }
 
+  /** A statement whose text depends on how many values it takes, compiled once per text. */
+  private cached(sql: string): Statement {
+    let stmt = this.prepared.get(sql);
+    if (!stmt) {
+      // Bounded: IN lists of up to 500 values make at most a few hundred texts.
+      if (this.prepared.size >= 1000) this.prepared.clear();
+      this.prepared.set(sql, (stmt = this.db.prepare(sql)));
+    }
+    return stmt;
+  }
+
   /** Events by sequence number, in sequence order (missing ones are left out). */
   readSeqs(seqs: readonly number[]): StoredEvent[] {
     const out: StoredEvent[] = [];
     // Bounded IN lists: SQLite caps the number of parameters of one statement.
     for (let i = 0; i < seqs.length; i += 500) {
       const chunk = seqs.slice(i, i + 500);
-      const rows = this.db.prepare(`SELECT * FROM events WHERE seq IN (${chunk.map(() => "?").join(",")}) ORDER BY seq`).all(...chunk) as EventRow[];
+      const rows = this.cached(`SELECT * FROM events WHERE seq IN (${chunk.map(() => "?").join(",")}) ORDER BY seq`).all(...chunk) as EventRow[];
       for (const r of rows) out.push(this.fromRow(r));
     }
     return out.sort((a, b) => a.seq - b.seq);
@@ -244,7 +256,7 @@ export class EventStore {
    */
   subjectSeqs(streamId: string, jids: readonly string[], afterSeq = 0, untilSeq = Number.MAX_SAFE_INTEGER): number[] {
     if (jids.length === 0) return [];
-    const rows = this.db.prepare(`SELECT DISTINCT seq FROM event_subjects
+    const rows = this.cached(`SELECT DISTINCT seq FROM event_subjects
       WHERE stream_id = ? AND jid IN (${jids.map(() => "?").join(",")}) AND seq > ? AND seq <= ? ORDER BY seq`)
       .all(streamId, ...jids, afterSeq, untilSeq) as { seq: number }[];
     return rows.map((r) => r.seq);
