@@ -271,7 +271,12 @@ export class EventStore {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.streamId !== undefined) { where.push("stream_id = ?"); args.push(filter.streamId); }
-    if (filter.types && filter.types.length > 0) { where.push(`type IN (${filter.types.map(() => "?").join(",")})`); args.push(...filter.types); }
+    if (filter.types && filter.types.length > 0) {
+      // With a stream, its index is the narrow one; unary + keeps SQLite (which has no
+      // statistics) from choosing events_type and scanning that type across the whole log.
+      where.push(`${filter.streamId !== undefined ? "+" : ""}type IN (${filter.types.map(() => "?").join(",")})`);
+      args.push(...filter.types);
+    }
     if (filter.afterSeq !== undefined) { where.push("seq > ?"); args.push(filter.afterSeq); }
     if (filter.untilSeq !== undefined) { where.push("seq <= ?"); args.push(filter.untilSeq); }
     if (filter.fromTime !== undefined) { where.push("recorded_at >= ?"); args.push(filter.fromTime); }
