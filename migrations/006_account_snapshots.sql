@@ -4,13 +4,16 @@
 -- an account loads from the newest one plus the events after it, and replay
 -- --until/--diff start from the nearest one. schema_version is the code's
 -- snapshot format (SNAPSHOT_SCHEMA in src/projections/account-snapshots.ts):
--- rows of another format are ignored and rebuilt.
+-- rows of another format are ignored and rebuilt. max_seq and
+-- max_recorded_at bound the events up to stream_version, so a replay to a
+-- point (a seq or a time) starts its search for where the point falls in the
+-- stream from the newest snapshot wholly before it.
 CREATE TABLE account_snapshots (
-  stream_id      TEXT    NOT NULL,
-  stream_version INTEGER NOT NULL,
-  seq            INTEGER NOT NULL, -- of the event at stream_version
-  recorded_at    TEXT    NOT NULL, -- of that event
-  schema_version INTEGER NOT NULL,
-  state          TEXT    NOT NULL, -- JSON: { version, items, pendingIn, blocked }
+  stream_id       TEXT    NOT NULL,
+  stream_version  INTEGER NOT NULL,
+  max_seq         INTEGER NOT NULL, -- the greatest seq of the events up to stream_version
+  max_recorded_at TEXT    NOT NULL, -- the latest recorded_at among them (clocks may step back)
+  schema_version  INTEGER NOT NULL,
+  state           TEXT    NOT NULL, -- JSON: { version, items, pendingIn, blocked }
   PRIMARY KEY (stream_id, stream_version)
 ) WITHOUT ROWID;

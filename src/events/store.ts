@@ -86,8 +86,8 @@ export class EventStore {
   private readonly streamRows: Statement<[string, number], EventRow>;
   private readonly lastSeqStmt: Statement<[], { s: number | null }>;
   private readonly rangeRows: Statement<[string, number, number], EventRow>;
-  private readonly versionAtSeq: Statement<[string, number], { v: number | null }>;
-  private readonly firstAfterTime: Statement<[string, string], { v: number }>;
+  private readonly firstAfterSeq: Statement<[string, number, number], { v: number }>;
+  private readonly firstAfterTime: Statement<[string, number, string], { v: number }>;
   private readonly rowAt: Statement<[string, number], EventRow>;
   private readonly pageRows: Statement<[number, number], EventRow>;
   private readonly prepared = new Map<string, Statement>();
@@ -100,9 +100,9 @@ export class EventStore {
     this.streamRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version");
     this.lastSeqStmt = db.prepare("SELECT max(seq) AS s FROM events");
     this.rangeRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? AND stream_version <= ? ORDER BY stream_version");
-    // Within a stream seq grows with stream_version, so the newest event at or before a seq is one index seek.
-    this.versionAtSeq = db.prepare("SELECT max(stream_version) AS v FROM events WHERE stream_id = ? AND seq <= ?");
-    this.firstAfterTime = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND recorded_at > ? ORDER BY stream_version LIMIT 1");
+    // Both walk the stream's index in version order from a starting version, to the first event past the point.
+    this.firstAfterSeq = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND seq > ? ORDER BY stream_version LIMIT 1");
+    this.firstAfterTime = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND recorded_at > ? ORDER BY stream_version LIMIT 1");
     this.rowAt = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version = ?");
     this.pageRows = db.prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     // Built once: better-sqlite3 wraps the function anew on every db.transaction() call.
@@ -212,18 +212,14 @@ export class EventStore {
     return row && this.fromRow(row);
   }
 
-  /** The stream's version just after the event of sequence `seq` or the last before it (0: none). */
-  streamVersionAtSeq(streamId: string, seq: number): number {
-    return this.versionAtSeq.get(streamId, seq)?.v ?? 0;
-  }
-
   /**
-   * The stream's version before the first of its events recorded after `time`
-   * (the stream's version when none was): replaying to a time stops there.
+   * The version of the stream's first event after `fromVersion` that lies
+   * past the point (seq greater, or recorded later), if there is one: a
+   * replay to the point stops just before it. Cost: the events walked.
    */
-  streamVersionAtTime(streamId: string, time: string): number {
-    const first = this.firstAfterTime.get(streamId, time);
-    return first ? first.v - 1 : this.streamVersion(streamId);
+  firstVersionPast(streamId: string, fromVersion: number, point: { seq: number } | { time: string }): number | undefined {
+    const row = "seq" in point ? this.firstAfterSeq.get(streamId, fromVersion, point.seq) : this.firstAfterTime.get(streamId, fromVersion, point.time);
+    return row?.v;
   }
 
   /** A statement whose text depends on how many values it takes, compiled once per text. */

@@ -69,22 +69,24 @@ export function decodeRosterState(text: string): MutableRosterState {
 
 export interface Snapshot {
   streamVersion: number;
-  seq: number;
-  recordedAt: string;
+  /** The greatest seq of the events up to streamVersion. */
+  maxSeq: number;
+  /** The latest recorded_at among them. */
+  maxRecordedAt: string;
   /** A fresh copy: the caller owns it. */
   state: MutableRosterState;
 }
 
 interface SnapshotRow {
   stream_version: number;
-  seq: number;
-  recorded_at: string;
+  max_seq: number;
+  max_recorded_at: string;
   state: string;
 }
 
 /** The newest snapshot of the current schema at or before `version`. */
 export function snapshotAtOrBefore(db: Database, streamId: string, version: number): Snapshot | undefined {
-  const row = statement(db, `SELECT stream_version, seq, recorded_at, state FROM account_snapshots
+  const row = statement(db, `SELECT stream_version, max_seq, max_recorded_at, state FROM account_snapshots
     WHERE stream_id = ? AND stream_version <= ? AND schema_version = ?
     ORDER BY stream_version DESC LIMIT 1`).get(streamId, version, SNAPSHOT_SCHEMA) as SnapshotRow | undefined;
   if (!row) return undefined;
@@ -94,7 +96,7 @@ export function snapshotAtOrBefore(db: Database, streamId: string, version: numb
   } catch (err) {
     throw new Error(`the snapshot of ${streamId} at version ${row.stream_version} is not readable: ${(err as Error).message} (parley rebuild rewrites it)`);
   }
-  return { streamVersion: row.stream_version, seq: row.seq, recordedAt: row.recorded_at, state };
+  return { streamVersion: row.stream_version, maxSeq: row.max_seq, maxRecordedAt: row.max_recorded_at, state };
 }
 
 export interface FoldedStream {
@@ -104,26 +106,56 @@ export interface FoldedStream {
   version: number;
 }
 
+interface FoldedRange extends FoldedStream {
+  maxSeq: number;
+  maxRecordedAt: string;
+}
+
+function foldTo(store: EventStore, streamId: string, version: number): FoldedRange {
+  const snap = snapshotAtOrBefore(store.db, streamId, version);
+  const out: FoldedRange = snap
+    ? { state: snap.state, version: snap.streamVersion, maxSeq: snap.maxSeq, maxRecordedAt: snap.maxRecordedAt }
+    : { state: cloneRosterState(emptyRosterState), version: 0, maxSeq: 0, maxRecordedAt: "" };
+  while (out.version < version) {
+    const until = Math.min(version, out.version + FOLD_PAGE);
+    const page = store.readStreamRange(streamId, out.version, until);
+    for (const e of page) {
+      applyAccountEvent(out.state, e);
+      if (e.seq > out.maxSeq) out.maxSeq = e.seq;
+      if (e.recordedAt > out.maxRecordedAt) out.maxRecordedAt = e.recordedAt;
+    }
+    const last = page[page.length - 1];
+    if (!last) break;
+    out.version = last.streamVersion;
+    // Versions are dense (1, 2, …): a page ending short is the stream's end.
+    if (out.version < until) break;
+  }
+  return out;
+}
+
 /**
  * The state of a stream after its event at `version` (or after its last one,
  * if it has fewer): the newest snapshot at or before it, plus the events
  * between, folded in place.
  */
 export function stateAtVersion(store: EventStore, streamId: string, version: number): FoldedStream {
-  const snap = snapshotAtOrBefore(store.db, streamId, version);
-  const state = snap ? snap.state : cloneRosterState(emptyRosterState);
-  let at = snap ? snap.streamVersion : 0;
-  while (at < version) {
-    const until = Math.min(version, at + FOLD_PAGE);
-    const page = store.readStreamRange(streamId, at, until);
-    for (const e of page) applyAccountEvent(state, e);
-    const last = page[page.length - 1];
-    if (!last) break;
-    at = last.streamVersion;
-    // Versions are dense (1, 2, …): a page ending short is the stream's end.
-    if (at < until) break;
-  }
+  const { state, version: at } = foldTo(store, streamId, version);
   return { state, version: at };
+}
+
+/**
+ * The stream version a replay to a point stops at: every event before the
+ * first one past the point (a greater seq, or recorded later), as replayTo
+ * does over the whole stream. The search starts at the newest snapshot
+ * (of any schema: its bounds are facts of the log) whose events all lie at
+ * or before the point, so it walks fewer than `every` events.
+ */
+export function streamVersionAt(store: EventStore, streamId: string, point: { seq: number } | { time: string }): number {
+  const row = ("seq" in point
+    ? statement(store.db, "SELECT stream_version AS v FROM account_snapshots WHERE stream_id = ? AND max_seq <= ? ORDER BY stream_version DESC LIMIT 1").get(streamId, point.seq)
+    : statement(store.db, "SELECT stream_version AS v FROM account_snapshots WHERE stream_id = ? AND max_recorded_at <= ? ORDER BY stream_version DESC LIMIT 1").get(streamId, point.time)) as { v: number } | undefined;
+  const past = store.firstVersionPast(streamId, row?.v ?? 0, point);
+  return past === undefined ? store.streamVersion(streamId) : past - 1;
 }
 
 /**
@@ -136,9 +168,9 @@ export function loadAccountState(store: EventStore, bareJid: string): FoldedStre
   return stateAtVersion(store, accountStreamId(bareJid), Number.MAX_SAFE_INTEGER);
 }
 
-function writeSnapshot(db: Database, event: StoredEvent, state: RosterState): void {
-  statement(db, `INSERT OR REPLACE INTO account_snapshots (stream_id, stream_version, seq, recorded_at, schema_version, state)
-    VALUES (?, ?, ?, ?, ?, ?)`).run(event.streamId, event.streamVersion, event.seq, event.recordedAt, SNAPSHOT_SCHEMA, encodeRosterState(state));
+function writeSnapshot(db: Database, streamId: string, folded: FoldedRange): void {
+  statement(db, `INSERT OR REPLACE INTO account_snapshots (stream_id, stream_version, max_seq, max_recorded_at, schema_version, state)
+    VALUES (?, ?, ?, ?, ?, ?)`).run(streamId, folded.version, folded.maxSeq, folded.maxRecordedAt, SNAPSHOT_SCHEMA, encodeRosterState(folded.state));
 }
 
 /** Which stream versions get a snapshot: every multiple of `every`. */
@@ -164,11 +196,11 @@ export function accountSnapshots(store: EventStore, every = DEFAULT_SNAPSHOT_EVE
     checkedAgainstLog: true,
     apply(db: Database, event: StoredEvent): void {
       if (!event.streamId.startsWith(ACCOUNT) || !isSnapshotVersion(event.streamVersion, every)) return;
-      const { state, version } = stateAtVersion(store, event.streamId, event.streamVersion);
-      if (version !== event.streamVersion) {
-        throw new Error(`snapshot of ${event.streamId} at version ${event.streamVersion}: the log holds the stream only up to version ${version}`);
+      const folded = foldTo(store, event.streamId, event.streamVersion);
+      if (folded.version !== event.streamVersion) {
+        throw new Error(`snapshot of ${event.streamId} at version ${event.streamVersion}: the log holds the stream only up to version ${folded.version}`);
       }
-      writeSnapshot(db, event, state);
+      writeSnapshot(db, event.streamId, folded);
     },
     reset(db: Database): void {
       statement(db, "DELETE FROM account_snapshots").run();

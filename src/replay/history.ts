@@ -9,12 +9,12 @@ import { accountStreamId, type StoredEvent } from "../events/types.js";
 import type { RosterState } from "../roster/roster-types.js";
 import { isRosterEvent } from "../roster/roster-types.js";
 import { subjectOf } from "../roster/roster-evolve.js";
-import { stateAtVersion } from "../projections/account-snapshots.js";
+import { stateAtVersion, streamVersionAt } from "../projections/account-snapshots.js";
 import { compareStates, explainContact, type ExplainStep, type LogPoint, type StateDiff } from "./replay.js";
 
 /** The stream version a replay to `point` stops at (0: before the first event). */
 export function versionAt(store: EventStore, streamId: string, point: LogPoint): number {
-  return "seq" in point ? store.streamVersionAtSeq(streamId, point.seq) : store.streamVersionAtTime(streamId, point.time);
+  return streamVersionAt(store, streamId, point);
 }
 
 /** The account's state after every event of its stream up to the point (now, without one). */

@@ -48,7 +48,7 @@ function fullFold(events: readonly StoredEvent[], upTo = Infinity): RosterState 
 }
 
 function snapshotRows(store: EventStore): unknown[] {
-  return store.db.prepare("SELECT stream_id, stream_version, seq, recorded_at, schema_version, state FROM account_snapshots ORDER BY 1, 2").all();
+  return store.db.prepare("SELECT stream_id, stream_version, max_seq, max_recorded_at, schema_version, state FROM account_snapshots ORDER BY 1, 2").all();
 }
 
 test("snapshot + tail = full fold = projection, at every version, for snapshot intervals 1..7", () => {
