@@ -68,6 +68,8 @@ export interface EventFilter {
   untilTime?: string;
 }
 
+const RANGE_SQL = "SELECT * FROM events WHERE stream_id = ? AND stream_version > ? AND stream_version <= ? ORDER BY stream_version";
+
 /** Rows read per page when a pass writes on the connection it reads from. */
 const PAGE = 5000;
 /** Events per transaction of a streamed import. */
@@ -99,7 +101,7 @@ export class EventStore {
     this.versionOf = db.prepare("SELECT max(stream_version) AS v FROM events WHERE stream_id = ?");
     this.streamRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version");
     this.lastSeqStmt = db.prepare("SELECT max(seq) AS s FROM events");
-    this.rangeRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? AND stream_version <= ? ORDER BY stream_version");
+    this.rangeRows = db.prepare(RANGE_SQL);
     // Both walk the stream's index in version order from a starting version, to the first event past the point.
     this.firstAfterSeq = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND seq > ? ORDER BY stream_version LIMIT 1");
     this.firstAfterTime = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND recorded_at > ? ORDER BY stream_version LIMIT 1");
@@ -201,9 +203,15 @@ export class EventStore {
     return this.streamRows.all(streamId, afterVersion).map((r) => this.fromRow(r));
   }
 
-  /** The stream's events with afterVersion < stream version <= untilVersion, in order. */
-  readStreamRange(streamId: string, afterVersion: number, untilVersion: number): StoredEvent[] {
-    return this.rangeRows.all(streamId, afterVersion, untilVersion).map((r) => this.fromRow(r));
+  /**
+   * The stream's events with afterVersion < stream version <= untilVersion, in
+   * order. `on`: the connection to read through, for a projection's apply(),
+   * which must see its own append's uncommitted rows whichever connection
+   * that append runs on.
+   */
+  readStreamRange(streamId: string, afterVersion: number, untilVersion: number, on: Db = this.db): StoredEvent[] {
+    const stmt = on === this.db ? this.rangeRows : on.prepare<[string, number, number], EventRow>(RANGE_SQL);
+    return stmt.all(streamId, afterVersion, untilVersion).map((r) => this.fromRow(r));
   }
 
   /** The stream's event at a version, if there is one. */

@@ -111,14 +111,15 @@ interface FoldedRange extends FoldedStream {
   maxRecordedAt: string;
 }
 
-function foldTo(store: EventStore, streamId: string, version: number): FoldedRange {
-  const snap = snapshotAtOrBefore(store.db, streamId, version);
+/** `db`: the connection to read through (the one a projection's apply() is given). */
+function foldTo(store: EventStore, streamId: string, version: number, db: Database = store.db): FoldedRange {
+  const snap = snapshotAtOrBefore(db, streamId, version);
   const out: FoldedRange = snap
     ? { state: snap.state, version: snap.streamVersion, maxSeq: snap.maxSeq, maxRecordedAt: snap.maxRecordedAt }
     : { state: cloneRosterState(emptyRosterState), version: 0, maxSeq: 0, maxRecordedAt: "" };
   while (out.version < version) {
     const until = Math.min(version, out.version + FOLD_PAGE);
-    const page = store.readStreamRange(streamId, out.version, until);
+    const page = store.readStreamRange(streamId, out.version, until, db);
     for (const e of page) {
       applyAccountEvent(out.state, e);
       if (e.seq > out.maxSeq) out.maxSeq = e.seq;
@@ -184,9 +185,10 @@ export function checkSnapshotEvery(every: number): number {
 }
 
 /**
- * The snapshot writer, a projection of `store`'s log (it reads the events
- * since the previous snapshot from the store, inside the append's
- * transaction, where the event being applied is already inserted).
+ * The snapshot writer, a projection of `store`'s log: it reads the previous
+ * snapshot and the events since, through the connection apply() is given,
+ * inside the append's transaction, where the event applied is already
+ * inserted; `store` supplies the upcasters.
  */
 export function accountSnapshots(store: EventStore, every = DEFAULT_SNAPSHOT_EVERY): Projection {
   checkSnapshotEvery(every);
@@ -196,7 +198,7 @@ export function accountSnapshots(store: EventStore, every = DEFAULT_SNAPSHOT_EVE
     checkedAgainstLog: true,
     apply(db: Database, event: StoredEvent): void {
       if (!event.streamId.startsWith(ACCOUNT) || !isSnapshotVersion(event.streamVersion, every)) return;
-      const folded = foldTo(store, event.streamId, event.streamVersion);
+      const folded = foldTo(store, event.streamId, event.streamVersion, db);
       if (folded.version !== event.streamVersion) {
         throw new Error(`snapshot of ${event.streamId} at version ${event.streamVersion}: the log holds the stream only up to version ${folded.version}`);
       }

@@ -16,6 +16,7 @@ import { migrate, migrationsDir } from "../../src/events/migrations.js";
 import { accountStreamId, type StoredEvent } from "../../src/events/types.js";
 import { registerStandardProjections } from "../../src/projections/index.js";
 import { subjectsOf } from "../../src/projections/event-subjects.js";
+import { accountSnapshots } from "../../src/projections/account-snapshots.js";
 import { accountStateAt, diffAccountStates, explainAccountContact } from "../../src/replay/history.js";
 import { replayTo, diffStates, explainContact, type LogPoint } from "../../src/replay/replay.js";
 import { describeRoster } from "../../src/replay/describe.js";
@@ -185,6 +186,35 @@ test("migration 007 fills the subject index of a database that had events before
   assert.equal(db.prepare("SELECT stream_id, jid, seq FROM event_subjects ORDER BY 1, 2, 3").all(), want);
   db.close();
   source.close();
+});
+
+test("the snapshot projection reads through the connection its append runs on (it sees that append's uncommitted rows)", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-conn-"));
+  dirs.push(dir);
+  const file = path.join(dir, "t.sqlite");
+  const store = EventStore.open(file);
+  const other = new Database(file);
+  try {
+    const snapshots = accountSnapshots(store, 2);
+    const insert = other.prepare("INSERT INTO events (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)");
+    const meta = { by: { kind: "user", resource: "r" }, at: "2026-11-24T12:00:00.000Z" };
+    const events: StoredEvent[] = [
+      { seq: 1, streamId: "account:a@x", streamVersion: 1, type: "RosterItemSet", schemaVersion: 1, payload: { jid: "b@x", groups: [] }, meta: meta as StoredEvent["meta"], recordedAt: meta.at },
+      { seq: 2, streamId: "account:a@x", streamVersion: 2, type: "ContactsBlocked", schemaVersion: 1, payload: { jids: ["c@x"] }, meta: meta as StoredEvent["meta"], recordedAt: meta.at },
+    ];
+    other.exec("BEGIN IMMEDIATE");
+    for (const e of events) {
+      insert.run(e.seq, e.streamId, e.streamVersion, e.type, JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
+      snapshots.apply(other, e);
+    }
+    const row = other.prepare("SELECT stream_version, state FROM account_snapshots").get() as { stream_version: number; state: string };
+    other.exec("COMMIT");
+    assert.is(row.stream_version, 2);
+    assert.equal(JSON.parse(row.state).blocked, ["c@x"]);
+  } finally {
+    other.close();
+    store.close();
+  }
 });
 
 function exported(): StoredEvent[] {
