@@ -17,6 +17,7 @@ import { accountStreamId, type StoredEvent } from "../../src/events/types.js";
 import { registerStandardProjections } from "../../src/projections/index.js";
 import { subjectsOf } from "../../src/projections/event-subjects.js";
 import { accountSnapshots } from "../../src/projections/account-snapshots.js";
+import { openExisting } from "../../src/cli/debug.js";
 import { accountStateAt, diffAccountStates, explainAccountContact } from "../../src/replay/history.js";
 import { replayTo, diffStates, explainContact, type LogPoint } from "../../src/replay/replay.js";
 import { describeRoster } from "../../src/replay/describe.js";
@@ -215,6 +216,20 @@ test("the snapshot projection reads through the connection its append runs on (i
     other.close();
     store.close();
   }
+});
+
+test("on a database from before the history tables, the read-only commands say how to migrate it; a writing open migrates it", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-old-"));
+  dirs.push(dir);
+  const upTo5 = mkdtempSync(path.join(os.tmpdir(), "parley-mig5-"));
+  dirs.push(upTo5);
+  for (const f of readdirSync(migrationsDir()).filter((f) => Number.parseInt(f, 10) <= 5)) copyFileSync(path.join(migrationsDir(), f), path.join(upTo5, f));
+  const db = new Database(path.join(dir, "parley.sqlite"));
+  migrate(db, upTo5);
+  db.close();
+  assert.throws(() => openExisting(dir, true), /predates the account_snapshots and event_subjects table\(s\): start the server on it or run 'parley rebuild'/);
+  openExisting(dir, false).close();
+  openExisting(dir, true).close();
 });
 
 function exported(): StoredEvent[] {
