@@ -8,6 +8,7 @@ import path from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { ConfigError, defaultConfig, type ServerConfig } from "./config.js";
 import type { LogLevel } from "./util/logger.js";
+import { tryParseJid } from "./jid/jid.js";
 
 type Table = Record<string, unknown>;
 
@@ -95,6 +96,11 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   config.accountIdleSeconds = positive(root.integer("account_idle_seconds"), "account_idle_seconds", source) ?? config.accountIdleSeconds;
   config.scramIterations = positive(root.integer("scram_iterations"), "scram_iterations", source) ?? config.scramIterations;
+  config.modulesEnabled = root.strings("modules_enabled") ?? config.modulesEnabled;
+  const tombstoneDays = root.integer("tombstone_days");
+  if (tombstoneDays !== undefined && tombstoneDays < 0) throw new ConfigError(`tombstone_days (${source})`, `must be 0 (forever) or more, got ${tombstoneDays}`);
+  config.tombstoneDays = tombstoneDays ?? config.tombstoneDays;
+  config.admins = root.strings("admins")?.map((a) => adminJid(a, `admins (${source})`)) ?? config.admins;
   const c2s = root.table_("c2s");
   if (c2s) {
     config.c2s.host = c2s.string("bind") ?? config.c2s.host;
@@ -134,6 +140,13 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.connectionsPerAddress = limits.integer("connections_per_address") ?? l.connectionsPerAddress;
     l.rosterItems = limits.integer("roster_items") ?? l.rosterItems;
     l.blockedItems = limits.integer("blocked_items") ?? l.blockedItems;
+    l.rosterNameLength = limits.integer("roster_name_length") ?? l.rosterNameLength;
+    l.rosterGroupsPerItem = limits.integer("roster_groups_per_item") ?? l.rosterGroupsPerItem;
+    l.directedPresencePerSession = limits.integer("directed_presence_per_session") ?? l.directedPresencePerSession;
+    l.offlineMessagesPerSender = limits.integer("offline_messages_per_sender") ?? l.offlineMessagesPerSender;
+    l.offlineBytesPerAccount = limits.integer("offline_bytes_per_account") ?? l.offlineBytesPerAccount;
+    l.subscriptionRequestBytes = limits.integer("subscription_request_bytes") ?? l.subscriptionRequestBytes;
+    l.subscriptionChangesPerContactPerMinute = limits.integer("subscription_changes_per_contact_per_minute") ?? l.subscriptionChangesPerContactPerMinute;
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     limits.rejectUnknown();
@@ -181,6 +194,13 @@ const ENV: Record<string, (c: ServerConfig, v: string, name: string) => void> = 
   PARLEY_REQUIRE_ENCRYPTION: (c, v, name) => { c.tls.requireEncryption = envBoolean(v, name); },
   PARLEY_ALLOW_REGISTRATION: (c, v, name) => { c.registration.allowed = envBoolean(v, name); },
 };
+
+/** An administrator is a bare JID, kept in its prepared (normalised) form. */
+export function adminJid(raw: string, where: string): string {
+  const jid = tryParseJid(raw);
+  if (!jid || jid.local === "" || jid.resource !== "") throw new ConfigError(where, `'${raw}' is not a bare JID such as admin@example.org`);
+  return jid.bareString();
+}
 
 function envInteger(v: string, name: string): number {
   const n = Number(v);

@@ -36,6 +36,20 @@ export interface ServerConfig {
     rosterItems: number;
     /** Entries in one block list. */
     blockedItems: number;
+    /** Characters in a roster item's name, and in one group name (RFC 6121 §2.3.3: not-acceptable beyond). */
+    rosterNameLength: number;
+    /** Groups one roster item may be in; with the two lengths, a roster result has a bounded size. */
+    rosterGroupsPerItem: number;
+    /** Full or bare JIDs one session may have sent directed presence to (RFC 6121 §4.6), to tell them when it leaves. */
+    directedPresencePerSession: number;
+    /** Offline messages one sender may leave for one recipient (so one sender cannot fill a recipient's storage). */
+    offlineMessagesPerSender: number;
+    /** Bytes of offline messages kept per account. */
+    offlineBytesPerAccount: number;
+    /** Bytes of a stored subscription request (kept for redelivery); extensions beyond it are not stored. */
+    subscriptionRequestBytes: number;
+    /** Subscription stanzas that change state, per contact and minute, accepted for one account; more are dropped. */
+    subscriptionChangesPerContactPerMinute: number;
     /** Stanzas a second one client connection may send on average… */
     stanzasPerSecond: number;
     /** …and in a burst, before its reads are throttled. */
@@ -50,7 +64,18 @@ export interface ServerConfig {
   /** PBKDF2 iterations for newly stored SCRAM credentials. */
   scramIterations: number;
   logLevel: LogLevel;
+  /** Server administrators (bare JIDs): what admin-only features (node creation, room limits…) check. */
+  admins: string[];
+  /** Days a deleted account's name stays reserved (tombstones module); 0 keeps it forever. */
+  tombstoneDays: number;
+  /** Feature modules to load, by name (src/modules/index.ts lists them), in this order. */
+  modulesEnabled: string[];
 }
+
+/** Every module Parley has, loaded by default. */
+export const DEFAULT_MODULES: readonly string[] = [
+  "blocking", "roster", "presence", "offline", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
+];
 
 export function defaultConfig(): ServerConfig {
   return {
@@ -69,6 +94,13 @@ export function defaultConfig(): ServerConfig {
       connectionsPerAddress: 100,
       rosterItems: 1000,
       blockedItems: 1000,
+      rosterNameLength: 256,
+      rosterGroupsPerItem: 16,
+      directedPresencePerSession: 1000,
+      offlineMessagesPerSender: 100,
+      offlineBytesPerAccount: 10 * 1024 * 1024,
+      subscriptionRequestBytes: 4096,
+      subscriptionChangesPerContactPerMinute: 20,
       stanzasPerSecond: 500,
       stanzaBurst: 2000,
     },
@@ -77,6 +109,9 @@ export function defaultConfig(): ServerConfig {
     accountIdleSeconds: 60,
     scramIterations: 4096,
     logLevel: "info",
+    modulesEnabled: [...DEFAULT_MODULES],
+    admins: [],
+    tombstoneDays: 0,
   };
 }
 

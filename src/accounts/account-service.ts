@@ -1,13 +1,14 @@
-// The I/O shell around the account decider: load a stream, decide, append.
-// Used by the CLI and the tests; login reads the credentials projection.
+// Account commands for the CLI and the tests, through the account command
+// handler (load the stream, decide, append; retried once on a concurrency
+// conflict). Login reads the credentials projection.
 import type { Database } from "better-sqlite3";
 import type { EventStore } from "../events/store.js";
-import { accountStreamId, type EventCause, type NewEvent } from "../events/types.js";
+import type { EventCause } from "../events/types.js";
 import { deriveScramCredential, deriveScramCredentialAsync, type ScramCredential, type ScramHash, DEFAULT_ITERATIONS } from "../sasl/credentials.js";
-import { decideAccount, evolveAccount, initialAccountState, AccountError, type AccountCommand, type AccountState } from "./decider.js";
-import { isAccountEvent } from "./events.js";
+import { storeCommandHandler } from "./command-handler.js";
+import { AccountError, type AccountCommand } from "./decider/index.js";
 
-export { AccountError } from "./decider.js";
+export { AccountError } from "./decider/index.js";
 
 /** Every account gets both hashes: SCRAM-SHA-256 and, for older clients, SCRAM-SHA-1. */
 const STORED_HASHES: readonly ScramHash[] = ["SHA-256", "SHA-1"];
@@ -16,28 +17,17 @@ function credentialsFor(password: string, iterations: number): ScramCredential[]
   return STORED_HASHES.map((hash) => deriveScramCredential(password, hash, iterations));
 }
 
-function credentialsForAsync(password: string, iterations: number): Promise<ScramCredential[]> {
+export function credentialsForAsync(password: string, iterations: number): Promise<ScramCredential[]> {
   return Promise.all(STORED_HASHES.map((hash) => deriveScramCredentialAsync(password, hash, iterations)));
 }
 
-function loadAccount(store: EventStore, jid: string): { state: AccountState; version: number } {
-  let state = initialAccountState;
-  let version = 0;
-  for (const e of store.readStream(accountStreamId(jid))) {
-    version = e.streamVersion;
-    if (isAccountEvent(e)) state = evolveAccount(state, e);
-  }
-  return { state, version };
-}
-
+/** The CLI holds no state: every command loads the stream; effects are the server's business, not the CLI's. */
 function execute(store: EventStore, jid: string, command: AccountCommand, by: EventCause): void {
-  const { state, version } = loadAccount(store, jid);
-  const events = decideAccount(command, state, by, new Date().toISOString());
-  store.append(accountStreamId(jid), version, events);
+  storeCommandHandler(store).execute(jid, undefined, command, by);
 }
 
 export function registerAccount(store: EventStore, jid: string, password: string, by: EventCause, iterations = DEFAULT_ITERATIONS): void {
-  execute(store, jid, { kind: "register", jid, credentials: credentialsFor(password, iterations) }, by);
+  execute(store, jid, { kind: "register", credentials: credentialsFor(password, iterations) }, by);
 }
 
 /**
@@ -54,21 +44,18 @@ export async function registerAccounts(
   const unique = entries.filter((e) => (seen.has(e.jid) ? false : (seen.add(e.jid), true)));
   const prepared = await Promise.all(unique.map(async (e) => ({ jid: e.jid, credentials: await credentialsForAsync(e.password, iterations) })));
   const now = new Date().toISOString();
+  const handler = storeCommandHandler(store, { now: () => now });
   store.db.transaction(() => {
-    for (const p of prepared) {
-      const { state, version } = loadAccount(store, p.jid);
-      const events: NewEvent[] = decideAccount({ kind: "register", jid: p.jid, credentials: p.credentials }, state, by, now);
-      store.append(accountStreamId(p.jid), version, events);
-    }
+    for (const p of prepared) handler.execute(p.jid, undefined, { kind: "register", credentials: p.credentials }, by);
   })();
 }
 
 export function changePassword(store: EventStore, jid: string, password: string, by: EventCause, iterations = DEFAULT_ITERATIONS): void {
-  execute(store, jid, { kind: "changePassword", jid, credentials: credentialsFor(password, iterations) }, by);
+  execute(store, jid, { kind: "password.change", credentials: credentialsFor(password, iterations) }, by);
 }
 
 export function deleteAccount(store: EventStore, jid: string, by: EventCause, reason = "deleted by an administrator"): void {
-  execute(store, jid, { kind: "delete", jid, reason }, by);
+  execute(store, jid, { kind: "delete", reason }, by);
 }
 
 export function getCredential(db: Database, jid: string, hash: ScramHash): ScramCredential | undefined {

@@ -1,55 +1,44 @@
-// Account lifecycle as a decider: decide(command, state) → events,
-// evolve(state, event) → state. Pure: the caller derives credentials and
-// passes the time.
+// The account lifecycle's former API (register, changePassword, delete),
+// kept for callers not yet moved to the account decider in ./decider/,
+// which now makes these decisions. New code: accountDecider and the
+// AccountCommandHandler.
 import type { ScramCredential } from "../sasl/credentials.js";
 import type { EventCause, NewEvent } from "../events/types.js";
 import type { AccountEvent } from "./events.js";
+import { accountDecider, NO_LIMITS, type AccountCommand as StreamCommand, type AccountState } from "./decider/index.js";
+import { emptyRosterState } from "../roster/roster-types.js";
 
-export interface AccountState {
-  exists: boolean;
-  credentials: ScramCredential[];
-}
-
-export const initialAccountState: AccountState = { exists: false, credentials: [] };
+export { AccountError, initialAccountState, type AccountState } from "./decider/index.js";
 
 export type AccountCommand =
   | { kind: "register"; jid: string; credentials: ScramCredential[] }
   | { kind: "changePassword"; jid: string; credentials: ScramCredential[] }
   | { kind: "delete"; jid: string; reason: string };
 
-export class AccountError extends Error {
-  constructor(readonly code: "exists" | "not-found", readonly jid: string) {
-    super(code === "exists" ? `the account ${jid} already exists` : `there is no account ${jid}`);
-    this.name = "AccountError";
+function toStreamCommand(command: AccountCommand): StreamCommand {
+  switch (command.kind) {
+    case "register":
+      return { kind: "register", credentials: command.credentials };
+    case "changePassword":
+      return { kind: "password.change", credentials: command.credentials };
+    case "delete":
+      return { kind: "delete", reason: command.reason };
   }
 }
 
+/** @deprecated use accountDecider.decide with a register / password.change / delete command. */
 export function decideAccount(
   command: AccountCommand,
   state: AccountState,
   by: EventCause,
   now: string,
 ): NewEvent<AccountEvent["type"], AccountEvent["payload"]>[] {
-  const meta = { by, at: now };
-  switch (command.kind) {
-    case "register":
-      if (state.exists) throw new AccountError("exists", command.jid);
-      return [{ type: "AccountRegistered", payload: { jid: command.jid, credentials: command.credentials }, meta }];
-    case "changePassword":
-      if (!state.exists) throw new AccountError("not-found", command.jid);
-      return [{ type: "PasswordChanged", payload: { jid: command.jid, credentials: command.credentials }, meta }];
-    case "delete":
-      if (!state.exists) throw new AccountError("not-found", command.jid);
-      return [{ type: "AccountDeleted", payload: { jid: command.jid, reason: command.reason }, meta }];
-  }
+  const d = accountDecider.decide(toStreamCommand(command), { account: state, roster: emptyRosterState },
+    { account: command.jid, now, by, limits: NO_LIMITS });
+  return d.events as NewEvent<AccountEvent["type"], AccountEvent["payload"]>[];
 }
 
-export function evolveAccount(_state: AccountState, event: AccountEvent): AccountState {
-  switch (event.type) {
-    case "AccountRegistered":
-    case "PasswordChanged":
-      return { exists: true, credentials: event.payload.credentials };
-    case "AccountDeleted":
-      return { exists: false, credentials: [] };
-  }
+/** @deprecated use accountDecider.evolve. */
+export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
+  return accountDecider.evolve({ account: state, roster: emptyRosterState }, event).account;
 }

@@ -24,6 +24,8 @@ export interface SessionEnvironment {
   /** Recent failures: the larger of the address's and the account's counts. */
   authFailuresFor(address: string, account: string | undefined): number;
   sessionClosed(sessionId: string): void;
+  /** Stream features that feature modules add at this stage (RFC 6120 §4.3.2). */
+  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
   preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement;
 }

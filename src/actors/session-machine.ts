@@ -1,16 +1,22 @@
 // The life of one client-to-server stream (RFC 6120), as an XState machine.
 //
-//   connected ──header──▶ streamOpen ──<auth/>──▶ authenticating ──success──▶ authenticated
-//                            ▲                        │ failure                    │ new header
-//                            └──── authFailed ◀───────┘ (growing delay)           ▼
-//                                                                         bindable ──<bind/>──▶ binding ──▶ bound
+//             ┌───── negotiatingTls ◀──<starttls/>───┐
+//             ▼ TLS is up: a new stream (§5.4.3.3)   │
+//   connected ──header──▶ streamOpen ─────────────────┴──<auth/>──▶ authenticating ──<success/>──▶ authenticated
+//                            ▲                           (verifying ⇄ awaitingResponse)                │ new header (§6.4.6)
+//                            └── authFailed ◀──<failure/>, <abort/>──┘                                 ▼
+//                                (growing delay)                             bindable ──<bind/>──▶ binding ──▶ bound
 //   any state: </stream:stream> ▶ closed;  stream error or kick ▶ closing ▶ closed;  socket gone ▶ closed
 //
 // Input that arrives in the wrong state is answered by the guard-ordered
 // transitions of that state (stream errors per RFC 6120 §4.9), never by flags.
+// Work that finishes later (a SASL step: PLAIN's password check runs on the
+// thread pool) is an actor invoked by the state that needs its outcome, so an
+// outcome that arrives after the state was left dies with it. Other code asks
+// a session's state by tag (SessionTag), never by state name.
 // The machine decides; the Connection does the bytes, the account actor owns
 // everything about the user.
-import { setup, assign, and, not } from "xstate";
+import { setup, assign, and, not, fromPromise, type DoneActorEvent } from "xstate";
 import type { XmlElement } from "../xml/element.js";
 import { el } from "../xml/element.js";
 import { NS } from "../xmpp/namespaces.js";
@@ -21,8 +27,9 @@ import type { SessionEnvironment } from "./session-environment.js";
 import { streamFeatures, type FeatureStage } from "../xmpp/stream-features.js";
 import { checkStreamHeader, type StreamHeaderEvent } from "../xmpp/stream-header.js";
 import { stanzaProblem } from "../xmpp/stanza-checks.js";
-import { createMechanism, type SaslServerMechanism, type SaslFailureCondition, type SettledSaslStep } from "../sasl/mechanism.js";
-import { parseJid, type Jid } from "../jid/jid.js";
+import { createMechanism, settle, type SaslServerMechanism, type SaslFailureCondition, type SettledSaslStep } from "../sasl/mechanism.js";
+import { DeliveryOutlet, sessionRefThrough } from "./delivery-sink.js";
+import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 
 export interface SessionInput {
@@ -53,12 +60,46 @@ export interface SessionContext {
   jid?: Jid;
   /** The id of the bind IQ awaiting the account actor's answer. */
   pendingBindId?: string;
+  /** Where deliveries go: a sink while `bound`, none otherwise (see delivery-sink.ts). */
+  deliveries: DeliveryOutlet;
 }
 
-type SaslOutcomeEvent =
-  | { type: "sasl.challenge"; data: Buffer }
-  | { type: "sasl.success"; data: Buffer | undefined; user: Jid }
-  | { type: "sasl.failure"; failure: PendingFailure };
+/**
+ * What other code may ask of a session's state (`snapshot.hasTag`), in RFC 6120's terms:
+ * - `negotiating`: stream negotiation is not complete (§4.3): nothing is bound yet;
+ * - `authenticated`: SASL succeeded (§6.4.6): the user is known;
+ * - `bound`: a resource is bound (§7): stanzas flow both ways, deliveries go to the sink;
+ * - `closing`: we closed our stream (§4.4) and wait for the client to close its own.
+ * The final state `closed` has none.
+ */
+export type SessionTag = "negotiating" | "authenticated" | "bound" | "closing";
+
+/** What one SASL step decided (RFC 6120 §6.4): the output of the `saslStep` actor. */
+type SaslOutcome =
+  | { kind: "challenge"; data: Buffer }
+  | { kind: "success"; data: Buffer | undefined; user: Jid }
+  | { kind: "failure"; failure: PendingFailure };
+
+interface SaslStepInput {
+  mechanism: SaslServerMechanism | undefined;
+  /** The decoded payload of the <auth/> or <response/> (undefined: not valid base64). */
+  message: Buffer | undefined;
+  domain: string;
+}
+
+/**
+ * One SASL step, as an actor invoked by `authenticating.verifying`: leaving that
+ * state (an <abort/>, a stream error, the socket gone) stops it, and XState
+ * drops the outcome of a stopped promise actor.
+ */
+const saslStep = fromPromise<SaslOutcome, SaslStepInput>(async ({ input }) => {
+  if (!input.mechanism) return { kind: "failure", failure: { condition: "invalid-mechanism", counts: false } };
+  if (input.message === undefined) return { kind: "failure", failure: { condition: "incorrect-encoding", counts: false } };
+  return saslOutcome(await settle(input.mechanism.step(input.message)), input.domain);
+});
+
+/** The outcome a `saslStep` actor finished with, as the params of the actions and guards that read it. */
+const stepOutcome = ({ event }: { event: DoneActorEvent<SaslOutcome> }): SaslOutcome => event.output;
 
 export type SessionEvent =
   | StreamHeaderEvent
@@ -66,7 +107,6 @@ export type SessionEvent =
   | { type: "xml.streamEnd" }
   | { type: "xml.error"; condition: StreamErrorCondition; text: string }
   | { type: "socket.closed" }
-  | SaslOutcomeEvent
   | { type: "idle.timeout" }
   | { type: "tls.established" }
   | { type: "tls.failed"; reason: string }
@@ -100,7 +140,9 @@ export const sessionMachine = setup({
     context: {} as SessionContext,
     events: {} as SessionEvent,
     input: {} as SessionInput,
+    tags: {} as SessionTag,
   },
+  actors: { saslStep },
   guards: {
     headerAcceptable: ({ context, event }) =>
       event.type === "xml.streamStart" && checkStreamHeader(event, context.env) === undefined,
@@ -124,6 +166,8 @@ export const sessionMachine = setup({
     isRoutableStanza: ({ event }) =>
       event.type === "xml.stanza" && event.stanza.ns === NS.client &&
       (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
+    saslChallenged: (_, outcome: SaslOutcome) => outcome.kind === "challenge",
+    saslSucceeded: (_, outcome: SaslOutcome) => outcome.kind === "success",
   },
   delays: {
     saslFailureDelay: ({ context }) =>
@@ -203,22 +247,13 @@ export const sessionMachine = setup({
         });
       },
     }),
-    /** Runs one SASL step; the outcome comes back to this machine as an event. */
-    runSaslStep: ({ context, event, self }) => {
-      const stanza = stanzaOf(event);
-      const mechanism = context.mechanism;
-      const payload = decodeSaslPayload(stanza.text());
-      if (!mechanism || payload === undefined) {
-        self.send({ type: "sasl.failure", failure: { condition: "incorrect-encoding", counts: false } });
-        return;
-      }
-      const step = mechanism.step(payload);
-      // PLAIN is checked off the event loop; the machine waits in its state for the outcome event.
-      if (step.kind === "pending") void step.outcome.then((settled) => self.send(saslOutcomeEvent(settled, context.domain)));
-      else self.send(saslOutcomeEvent(step, context.domain));
-    },
     failWith: assign({ failure: (_, params: PendingFailure) => params }),
-    failWithEvent: assign({ failure: ({ event }) => (event.type === "sasl.failure" ? event.failure : undefined) }),
+    failWithOutcome: assign({ failure: (_, outcome: SaslOutcome) => (outcome.kind === "failure" ? outcome.failure : undefined) }),
+    logSaslError: ({ context }, params: { error: unknown }) => {
+      context.env.log.error("a SASL step failed", {
+        session: context.sessionId, error: params.error instanceof Error ? params.error.message : String(params.error),
+      });
+    },
     countFailure: assign({
       authFailures: ({ context }) => (context.failure?.counts ? context.authFailures + 1 : context.authFailures),
     }),
@@ -231,17 +266,18 @@ export const sessionMachine = setup({
       context.conn.sendStanza(saslFailure(f.condition, f.text));
     },
     clearMechanism: assign({ mechanism: undefined, failure: undefined }),
-    sendChallenge: ({ context, event }) => {
-      if (event.type === "sasl.challenge") context.conn.sendStanza(saslChallenge(event.data));
+    sendChallenge: ({ context }, outcome: SaslOutcome) => {
+      if (outcome.kind === "challenge") context.conn.sendStanza(saslChallenge(outcome.data));
     },
     acceptUser: assign({
-      user: ({ event }) => (event.type === "sasl.success" ? event.user : undefined),
+      user: (_, outcome: SaslOutcome) => (outcome.kind === "success" ? outcome.user : undefined),
       mechanism: undefined,
     }),
-    sendSaslSuccess: ({ context, event }) => {
-      if (event.type !== "sasl.success") return;
-      context.env.log.info("authenticated", { session: context.sessionId, user: event.user.toString() });
-      context.conn.sendStanza(saslSuccess(event.data));
+    /** RFC 6120 §6.4.6: success, then both sides discard the stream and the client opens a new one. */
+    sendSaslSuccess: ({ context }, outcome: SaslOutcome) => {
+      if (outcome.kind !== "success") return;
+      context.env.log.info("authenticated", { session: context.sessionId, user: outcome.user.toString() });
+      context.conn.sendStanza(saslSuccess(outcome.data));
       context.conn.resetParser();
     },
     requestBind: ({ context, event, self }) => {
@@ -251,17 +287,7 @@ export const sessionMachine = setup({
       const requested = bind.getChildText("resource")?.trim();
       context.env.account(user.bareString()).send({
         type: "session.bind",
-        session: {
-          sessionId: context.sessionId,
-          // The hot path: in `bound`, a delivery only writes (writeDelivered: no
-          // transition, no context change), so it is written here without a
-          // macrostep of this actor. Any other command, or any other state, goes
-          // through the machine as before.
-          send: (c) => {
-            if (c.type === "deliver" && self.getSnapshot().value === "bound") context.conn.sendStanza(c.stanza);
-            else self.send(c);
-          },
-        },
+        session: sessionRefThrough(context.sessionId, context.deliveries, self),
         requestedResource: requested === "" ? undefined : requested,
       });
     },
@@ -281,21 +307,24 @@ export const sessionMachine = setup({
     },
     replySessionResult: ({ context, event }) => {
       const iq = stanzaOf(event);
-      context.conn.sendStanza(el("iq", NS.client, { type: "result", id: iq.attrs.id }));
+      writeBound(context, el("iq", NS.client, { type: "result", id: iq.attrs.id }));
     },
     replyIqError: ({ context, event }, params: StanzaErrorSpec) => {
       const iq = stanzaOf(event);
-      context.conn.sendStanza(errorReply(iq, params));
+      writeBound(context, errorReply(iq, params));
     },
     /** Hand a client stanza to the user's account actor, stamped with the full JID (RFC 6120 §8.1.2.1). */
     routeOutbound: ({ context, event }) => {
       const jid = context.jid;
       if (!jid || event.type !== "xml.stanza") return;
       const stanza = event.stanza;
+      // RFC 6120 §8.1.1.1: no `to` is the user's own bare JID; a bad one was answered by replyStanzaProblem.
+      const to = stanza.attrs.to === undefined ? undefined : tryParseJid(stanza.attrs.to);
       context.env.account(jid.bareString()).send({
         type: "stanza.outbound",
         resource: jid.resource,
         stanza: stanza.attrs.from === jid.toString() ? stanza : stanza.withAttrs({ from: jid.toString() }),
+        to,
       });
     },
     replyStanzaProblem: ({ context, event }) => {
@@ -303,10 +332,17 @@ export const sessionMachine = setup({
       const problem = stanzaProblem(stanza);
       // An error is never answered with an error (RFC 6120 §8.3.1).
       if (!problem || stanza.attrs.type === "error") return;
-      context.conn.sendStanza(errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
+      writeBound(context, errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
     },
-    writeDelivered: ({ context, event }) => {
-      if (event.type === "deliver") context.conn.sendStanza(event.stanza);
+    /** Entering `bound`: from now on deliveries are written without a macrostep of this actor. */
+    attachDeliverySink: ({ context }) => {
+      const conn = context.conn;
+      context.deliveries.attach({ deliver: (stanza) => conn.sendStanza(stanza) });
+    },
+    withdrawDeliverySink: ({ context }) => context.deliveries.withdraw(),
+    /** A delivery sent to the actor itself while bound: through the same sink as the fast path. */
+    deliverToSink: ({ context, event }) => {
+      if (event.type === "deliver") writeBound(context, event.stanza);
     },
     /** The account actor learns of every bound session's end, clean or not. */
     notifySessionEnded: ({ context }) => {
@@ -326,6 +362,7 @@ export const sessionMachine = setup({
     env: input.env,
     domain: input.env.defaultDomain,
     authFailures: 0,
+    deliveries: new DeliveryOutlet(),
   }),
   initial: "connected",
   on: {
@@ -346,7 +383,9 @@ export const sessionMachine = setup({
     "bind.error": {},
   },
   states: {
+    // TCP is up; we wait for the client's stream header (RFC 6120 §4.2). Also after TLS (§5.4.3.3).
     connected: {
+      tags: "negotiating",
       on: {
         "xml.streamStart": [
           {
@@ -361,7 +400,9 @@ export const sessionMachine = setup({
         "idle.timeout": { target: "closed" },
       },
     },
+    // Both stream headers are out and the pre-auth features offered (§4.3.2): STARTTLS, SASL, registration.
     streamOpen: {
+      tags: "negotiating",
       on: {
         "xml.stanza": [
           { guard: and(["isStartTls", "tlsAvailable"]), target: "negotiatingTls", actions: "proceedWithTls" },
@@ -384,7 +425,7 @@ export const sessionMachine = setup({
             target: "authFailed",
             actions: { type: "failWith", params: { condition: "invalid-mechanism", counts: false } },
           },
-          { guard: "isSaslAuth", target: "authenticating", actions: ["createMechanism", "runSaslStep"] },
+          { guard: "isSaslAuth", target: "authenticating", actions: "createMechanism" },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
@@ -394,16 +435,20 @@ export const sessionMachine = setup({
     },
     // After <proceed/>: the TLS handshake; then the client opens a new stream (RFC 6120 §5.4.3.3).
     negotiatingTls: {
+      tags: "negotiating",
       on: {
         "tls.established": { target: "connected" },
         "tls.failed": { target: "closed", actions: "logTlsFailure" },
         "xml.stanza": {},
       },
     },
+    // The SASL exchange (RFC 6120 §6.4.2–§6.4.5): each client message is one step of the mechanism.
     authenticating: {
+      tags: "negotiating",
+      initial: "verifying",
       on: {
         "xml.stanza": [
-          { guard: "isSaslResponse", actions: "runSaslStep" },
+          // §6.4.4: the client may abort at any time; an outcome still being worked out is dropped.
           {
             guard: "isSaslAbort",
             target: "authFailed",
@@ -418,16 +463,58 @@ export const sessionMachine = setup({
             },
           },
           {
+            guard: "isSaslResponse",
+            target: "authFailed",
+            actions: {
+              type: "failWith",
+              params: { condition: "malformed-request", text: "A response before the challenge", counts: false },
+            },
+          },
+          {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
           },
         ],
-        "sasl.challenge": { actions: "sendChallenge" },
-        "sasl.success": { target: "authenticated", actions: ["acceptUser", "sendSaslSuccess"] },
-        "sasl.failure": { target: "authFailed", actions: "failWithEvent" },
+      },
+      states: {
+        // The mechanism works on the <auth/> or <response/> that led here (PLAIN: off the event loop).
+        verifying: {
+          invoke: {
+            src: "saslStep",
+            input: ({ context, event }) => ({ mechanism: context.mechanism, message: saslMessage(event), domain: context.domain }),
+            onDone: [
+              {
+                guard: { type: "saslChallenged", params: stepOutcome },
+                target: "awaitingResponse",
+                actions: { type: "sendChallenge", params: stepOutcome },
+              },
+              {
+                guard: { type: "saslSucceeded", params: stepOutcome },
+                target: "#session.authenticated",
+                actions: [{ type: "acceptUser", params: stepOutcome }, { type: "sendSaslSuccess", params: stepOutcome }],
+              },
+              { target: "#session.authFailed", actions: { type: "failWithOutcome", params: stepOutcome } },
+            ],
+            onError: {
+              target: "#session.authFailed",
+              actions: [
+                { type: "logSaslError", params: ({ event }) => ({ error: event.error }) },
+                { type: "failWith", params: { condition: "temporary-auth-failure", text: "The credentials could not be checked", counts: false } },
+              ],
+            },
+          },
+        },
+        // §6.4.3: a challenge is out; the client's <response/> is the next step.
+        awaitingResponse: {
+          on: {
+            "xml.stanza": { guard: "isSaslResponse", target: "verifying" },
+          },
+        },
       },
     },
+    // §6.4.5: the failure is reported after a delay that grows with each wrong password.
     authFailed: {
+      tags: "negotiating",
       entry: ["countFailure", "noteFailureForAddress"],
       after: {
         saslFailureDelay: { target: "streamOpen", actions: ["sendSaslFailure", "clearMechanism"] },
@@ -443,7 +530,9 @@ export const sessionMachine = setup({
         ],
       },
     },
+    // §6.4.6: after <success/> the client opens a new stream on the same connection.
     authenticated: {
+      tags: ["negotiating", "authenticated"],
       on: {
         "xml.streamStart": [
           {
@@ -455,7 +544,9 @@ export const sessionMachine = setup({
         ],
       },
     },
+    // §7.1, §7.4: the post-auth features offer resource binding, which must come before any stanza.
     bindable: {
+      tags: ["negotiating", "authenticated"],
       on: {
         "xml.stanza": [
           { guard: "isBindRequest", target: "binding", actions: ["rememberBindId", "requestBind"] },
@@ -466,7 +557,9 @@ export const sessionMachine = setup({
         ],
       },
     },
+    // §7.6, §7.7: the account actor decides the resource (or refuses it, e.g. a conflict).
     binding: {
+      tags: ["negotiating", "authenticated"],
       on: {
         "bind.result": { target: "bound", actions: ["acceptJid", "sendBindResult"] },
         "bind.error": { target: "bindable", actions: "sendBindError" },
@@ -476,7 +569,11 @@ export const sessionMachine = setup({
         },
       },
     },
+    // §4.3.5, §7: negotiation is complete; stanzas flow both ways, deliveries through the sink.
     bound: {
+      tags: ["authenticated", "bound"],
+      entry: "attachDeliverySink",
+      exit: "withdrawDeliverySink",
       on: {
         "xml.stanza": [
           { guard: "isSessionRequest", actions: "replySessionResult" },
@@ -491,12 +588,13 @@ export const sessionMachine = setup({
             actions: { type: "sendStreamError", params: { condition: "unsupported-stanza-type", text: "Only message, presence and iq are allowed here" } },
           },
         ],
-        deliver: { actions: "writeDelivered" },
+        deliver: { actions: "deliverToSink" },
       },
     },
     closing: {
       // RFC 6120 §4.4: we close our stream and our half of the TCP connection,
       // then give the client a moment to close its own.
+      tags: "closing",
       entry: ["sendStreamClose", "closeSocket"],
       after: { closeGrace: { target: "closed" } },
       on: {
@@ -515,21 +613,43 @@ export const sessionMachine = setup({
   },
 });
 
+/**
+ * A stanza for the client of a bound stream. Every stanza written in `bound`
+ * (deliveries and the session's own replies) passes the delivery sink, so that
+ * stream management can count them all (XEP-0198 §4 counts every stanza sent).
+ */
+function writeBound(context: SessionContext, stanza: XmlElement): void {
+  if (!context.deliveries.offer(stanza)) {
+    throw new Error(`session ${context.sessionId}: no delivery sink attached in bound, writing <${stanza.name}/>`);
+  }
+}
+
 /** The account a failed attempt was for (per-account failure counting), if the client named one. */
+/**
+ * The account a SASL attempt named, prepared as the login would prepare it
+ * (RFC 7622), so that `ｃarol` and `Carol` count toward carol's failures.
+ */
 function attemptedAccount(context: SessionContext): string | undefined {
   const name = context.mechanism?.attemptedUsername;
-  return name === undefined ? undefined : `${name.toLowerCase()}@${context.domain}`;
+  if (name === undefined) return undefined;
+  const jid = tryParseJid(`${name}@${context.domain}`);
+  return jid && jid.resource === "" ? jid.bareString() : `${name.toLowerCase()}@${context.domain}`;
+}
+
+/** The decoded payload of the <auth/> or <response/> a SASL step works on (RFC 6120 §6.4.2: base64, "=" for empty). */
+function saslMessage(event: SessionEvent): Buffer | undefined {
+  return event.type === "xml.stanza" ? decodeSaslPayload(event.stanza.text()) : undefined;
 }
 
 /** What a finished SASL step tells the machine (RFC 6120 §6.4). */
-function saslOutcomeEvent(step: SettledSaslStep, domain: string): SaslOutcomeEvent {
-  if (step.kind === "challenge") return { type: "sasl.challenge", data: step.data };
+function saslOutcome(step: SettledSaslStep, domain: string): SaslOutcome {
+  if (step.kind === "challenge") return { kind: "challenge", data: step.data };
   if (step.kind === "failure") {
-    return { type: "sasl.failure", failure: { condition: step.condition, text: step.text, counts: step.condition === "not-authorized" } };
+    return { kind: "failure", failure: { condition: step.condition, text: step.text, counts: step.condition === "not-authorized" } };
   }
   const user = userFromSasl(step.username, step.authzid, domain);
-  if (typeof user === "string") return { type: "sasl.failure", failure: { condition: "invalid-authzid", text: user, counts: false } };
-  return { type: "sasl.success", data: step.data, user };
+  if (typeof user === "string") return { kind: "failure", failure: { condition: "invalid-authzid", text: user, counts: false } };
+  return { kind: "success", data: step.data, user };
 }
 
 /** The authenticated bare JID, or a reason the authzid is refused (RFC 6120 §6.3.8). */

@@ -4,10 +4,10 @@
 // with thousands of sessions every login and logout cost O(sessions) (the
 // profile of 2,000 idle logins spent 53% of the server's CPU there).
 import { createActor, type Actor } from "xstate";
-import { accountMachine, type AccountInput } from "./account-machine.js";
+import type { AccountMachine, AccountInput } from "./account-machine.js";
 import { sessionMachine, type SessionInput } from "./session-machine.js";
 
-export type AccountActor = Actor<typeof accountMachine>;
+export type AccountActor = Actor<AccountMachine>;
 export type SessionActor = Actor<typeof sessionMachine>;
 
 export interface SupervisorLog {
@@ -18,7 +18,7 @@ export class Supervisor {
   private readonly accounts = new Map<string, AccountActor>();
   private readonly sessions = new Map<string, SessionActor>();
 
-  constructor(private readonly log: SupervisorLog) {}
+  constructor(private readonly log: SupervisorLog, private readonly accountMachine: AccountMachine) {}
 
   /** The running account actor of a bare JID, if any. */
   account(bareJid: string): AccountActor | undefined {
@@ -28,7 +28,7 @@ export class Supervisor {
 
   startAccount(input: AccountInput): AccountActor {
     const bareJid = input.jid.bareString();
-    return this.start(this.accounts, bareJid, createActor(accountMachine, { id: `account:${bareJid}`, input }));
+    return this.start(this.accounts, bareJid, createActor(this.accountMachine, { id: `account:${bareJid}`, input }));
   }
 
   stopAccount(bareJid: string): void {

@@ -6,6 +6,7 @@ import net from "node:net";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { validateConfig, type ServerConfig } from "../config.js";
 import { certificateProblems } from "../net/certificates.js";
+import { dataDirModeProblems, describeMode } from "../util/file-modes.js";
 
 export interface CheckResult {
   ok: string[];
@@ -51,6 +52,9 @@ export async function checkConfiguration(config: ServerConfig): Promise<CheckRes
     try {
       accessSync(config.dataDir, constants.W_OK);
       result.ok.push(`data directory ${config.dataDir}: writable`);
+      const modes = dataDirModeProblems(config.dataDir);
+      for (const p of modes) result.problems.push(`data directory: ${describeMode(p)} (parley start narrows it)`);
+      if (modes.length === 0) result.ok.push(`data directory ${config.dataDir}: readable by the server's user only`);
     } catch {
       result.problems.push(`data directory ${config.dataDir}: not writable`);
     }

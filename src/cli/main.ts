@@ -2,9 +2,9 @@
 // scripts. Each command validates its arguments and says what is wrong.
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { mkdirSync } from "node:fs";
+import { secureDataDir } from "../util/file-modes.js";
 import { defaultConfig, databasePath, type ServerConfig } from "../config.js";
-import { resolveConfig } from "../config-file.js";
+import { resolveConfig, adminJid } from "../config-file.js";
 import { checkConfiguration } from "./check.js";
 import type { LogLevel } from "../util/logger.js";
 import { ParleyServer } from "../server/server.js";
@@ -31,6 +31,7 @@ Commands:
       --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
       --require-encryption  refuse authentication before TLS, loopback included
       --allow-registration  let anyone create an account in-band (XEP-0077)
+      --admin JID           a server administrator (repeatable; adds to the file's admins)
       --bind ADDR           address to listen on (default 127.0.0.1)
       --data DIR            data directory (default ./data)
       --log-level L         debug | info | warn | error (default info)
@@ -161,6 +162,7 @@ async function start(args: string[]): Promise<number> {
     key: { type: "string" },
     "require-encryption": { type: "boolean" },
     "allow-registration": { type: "boolean" },
+    admin: { type: "string", multiple: true },
     bind: { type: "string" },
     data: { type: "string" },
     "log-level": { type: "string" },
@@ -175,6 +177,7 @@ async function start(args: string[]): Promise<number> {
   if (typeof values.key === "string") config.tls.keyFile = path.resolve(values.key);
   if (values["require-encryption"] === true) config.tls.requireEncryption = true;
   if (values["allow-registration"] === true) config.registration.allowed = true;
+  if (Array.isArray(values.admin)) config.admins = [...config.admins, ...values.admin.map((a: string | boolean) => adminJid(String(a), "--admin"))];
   if (typeof values.bind === "string") config.c2s.host = values.bind;
   if (typeof values.data === "string") config.dataDir = path.resolve(values.data);
   const level = values["log-level"];
@@ -195,8 +198,9 @@ async function start(args: string[]): Promise<number> {
 function openStore(dataDir: string | undefined): EventStore {
   const config = defaultConfig();
   if (dataDir !== undefined) config.dataDir = path.resolve(dataDir);
-  mkdirSync(config.dataDir, { recursive: true });
+  secureDataDir(config.dataDir);
   const store = EventStore.open(databasePath(config));
+  secureDataDir(config.dataDir);
   registerStandardProjections(store);
   return store;
 }

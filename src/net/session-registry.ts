@@ -1,7 +1,8 @@
 // The live sessions of every listener (TCP, TLS, WebSocket): for the idle
 // sweep, for closing them all at shutdown, and for asking a session's state.
-import type { AnyActorRef } from "xstate";
+import type { StateValue } from "xstate";
 import type { ServerConfig } from "../config.js";
+import type { SessionEvent, SessionTag } from "../actors/session-machine.js";
 
 /** What the registry needs of a transport. */
 export interface LiveTransport {
@@ -10,15 +11,20 @@ export interface LiveTransport {
   destroy(): void;
 }
 
+/** What the registry needs of a session actor: its tags, and to be told of timeouts and shutdown. */
+export interface LiveSessionActor {
+  getSnapshot(): { readonly value: StateValue; hasTag(tag: SessionTag): boolean };
+  send(event: SessionEvent): void;
+}
+
 interface LiveSession {
-  actor: AnyActorRef;
+  actor: LiveSessionActor;
   transport: LiveTransport;
   startedAt: number;
   address: string;
 }
 
 const SWEEP_INTERVAL_MS = 5000;
-const UNAUTHENTICATED_STATES = new Set(["connected", "streamOpen", "negotiatingTls", "authenticating", "authFailed", "authenticated", "bindable", "binding"]);
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
@@ -32,7 +38,7 @@ export class SessionRegistry {
     this.timer.unref();
   }
 
-  add(sessionId: string, actor: AnyActorRef, transport: LiveTransport, address: string): void {
+  add(sessionId: string, actor: LiveSessionActor, transport: LiveTransport, address: string): void {
     this.sessions.set(sessionId, { actor, transport, startedAt: Date.now(), address });
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
   }
@@ -51,17 +57,23 @@ export class SessionRegistry {
     return (this.perAddress.get(address) ?? 0) < this.limits.connectionsPerAddress;
   }
 
-  /** The state of a session actor (for tests and debugging); undefined once it is gone. */
+  /**
+   * The name of a session actor's state, e.g. "bound" or "authenticating.verifying",
+   * for tests and debugging only: code that decides asks `hasTag`. Undefined once the session is gone.
+   */
   stateOf(sessionId: string): string | undefined {
     const s = this.sessions.get(sessionId);
-    return s ? String(s.actor.getSnapshot().value) : undefined;
+    return s ? stateName(s.actor.getSnapshot().value) : undefined;
   }
 
-  /** Closes connections that never authenticated, and streams silent for longer than idle-seconds. */
+  /**
+   * Closes connections that did not finish stream negotiation (RFC 6120 §4.3: up to
+   * resource binding) within unauthenticated-timeout, and streams silent for longer than idle-seconds.
+   */
   sweep(now = Date.now()): void {
     for (const s of this.sessions.values()) {
-      const unauthenticated = UNAUTHENTICATED_STATES.has(String(s.actor.getSnapshot().value));
-      if (unauthenticated && now - s.startedAt > this.limits.unauthenticatedTimeoutSeconds * 1000) {
+      const negotiating = s.actor.getSnapshot().hasTag("negotiating");
+      if (negotiating && now - s.startedAt > this.limits.unauthenticatedTimeoutSeconds * 1000) {
         s.actor.send({ type: "idle.timeout" });
       } else if (now - s.transport.lastActivity > this.limits.idleSeconds * 1000) {
         s.actor.send({ type: "idle.timeout" });
@@ -80,4 +92,12 @@ export class SessionRegistry {
       clearTimeout(timer);
     }));
   }
+}
+
+/** "authenticating.verifying" for { authenticating: "verifying" }. */
+function stateName(value: StateValue): string {
+  if (typeof value === "string") return value;
+  return Object.entries(value)
+    .map(([parent, child]) => (child === undefined ? parent : `${parent}.${stateName(child)}`))
+    .join(",");
 }

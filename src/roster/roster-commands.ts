@@ -1,13 +1,12 @@
-// Roster management (RFC 6121 §2.3-2.5) as pure decisions.
+// Roster management (RFC 6121 §2.3-2.5) as pure decisions: the former API.
+// The decisions are now made by the account decider
+// (src/accounts/decider/roster.ts); this file keeps the former result shape
+// for callers not yet moved.
 import type { RosterEvent, RosterState } from "./roster-types.js";
-import { isContactSubscribed, isUserSubscribed, isContactPendingIn, isContactPendingOut, type Effect } from "./subscription.js";
+import type { Effect } from "./subscription.js";
+import { decideRosterItemRemove, decideRosterItemSet } from "../accounts/decider/roster.js";
 
-export class RosterError extends Error {
-  constructor(readonly condition: "bad-request" | "not-allowed" | "item-not-found" | "not-acceptable" | "policy-violation", message: string) {
-    super(message);
-    this.name = "RosterError";
-  }
-}
+export { RosterError } from "../accounts/decider/errors.js";
 
 export interface RosterDecision {
   events: RosterEvent[];
@@ -16,15 +15,9 @@ export interface RosterDecision {
   sends: ("unsubscribe" | "unsubscribed")[];
 }
 
+/** @deprecated use accountDecider with a roster.set command. */
 export function decideRosterSet(state: RosterState, owner: string, jid: string, name: string | undefined, groups: string[], maxItems = Infinity): RosterDecision {
-  // RFC 6121 §2.3.3 / §2.5: the user's own JID is not a contact.
-  if (jid === owner) throw new RosterError("not-allowed", "You cannot add yourself to your roster");
-  const item = state.items.get(jid);
-  if (!item && state.items.size >= maxItems) throw new RosterError("policy-violation", `A roster holds at most ${maxItems} items`);
-  if (item && item.name === name && item.groups.length === groups.length && item.groups.every((g, i) => g === groups[i])) {
-    return { events: [], effects: [], sends: [] };
-  }
-  return { events: [{ type: "RosterItemSet", payload: name !== undefined ? { jid, name, groups } : { jid, groups } }], effects: [], sends: [] };
+  return { events: decideRosterItemSet(state, owner, jid, name, groups, maxItems).events as RosterEvent[], effects: [], sends: [] };
 }
 
 /**
@@ -32,16 +25,15 @@ export function decideRosterSet(state: RosterState, owner: string, jid: string, 
  * directions: unsubscribed if the contact was subscribed or asking, then
  * unavailable from each available resource and unsubscribe if we were
  * subscribed or asking.
+ * @deprecated use accountDecider with a roster.remove command.
  */
 export function decideRosterRemove(state: RosterState, owner: string, jid: string): RosterDecision {
-  if (jid === owner) throw new RosterError("not-allowed", "You cannot remove yourself from your roster");
-  if (!state.items.has(jid)) throw new RosterError("item-not-found", `${jid} is not in your roster`);
+  const o = decideRosterItemRemove(state, owner, jid);
   const effects: Effect[] = [];
   const sends: ("unsubscribe" | "unsubscribed")[] = [];
-  if (isContactSubscribed(state, jid) || isContactPendingIn(state, jid)) sends.push("unsubscribed");
-  if (isUserSubscribed(state, jid) || isContactPendingOut(state, jid)) {
-    effects.push({ kind: "unavailableFromResources", to: jid });
-    sends.push("unsubscribe");
+  for (const e of o.effects) {
+    if (e.kind === "unavailableFromResources") effects.push(e);
+    else if (e.kind === "presence" && (e.type === "unsubscribe" || e.type === "unsubscribed")) sends.push(e.type);
   }
-  return { events: [{ type: "RosterItemRemoved", payload: { jid } }], effects, sends };
+  return { events: o.events as RosterEvent[], effects, sends };
 }

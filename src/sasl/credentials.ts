@@ -124,26 +124,36 @@ function keysFromSalted(hash: ScramHash, salted: Buffer): { storedKey: Buffer; s
   return { storedKey: digest(hash, clientKey), serverKey: hmac(hash, salted, "Server Key") };
 }
 
-// Keys of this process for credentials of users that do not exist; see fakeCredential.
-const FAKE_SALT_KEY = randomBytes(32);
-const FAKE_KEYS = { "SHA-1": randomBytes(20), "SHA-256": randomBytes(32) } as const;
+// The key of this process for credentials of users that do not exist, when
+// the caller has no lasting server secret to give; see fakeCredential.
+const PROCESS_FAKE_KEY = randomBytes(32);
+
+export interface FakeCredentialOptions {
+  /** A lasting server secret, so that an unknown user's salt is the same after a restart (as a real user's is). */
+  readonly key?: Buffer;
+  /** The iteration count real credentials get (`scram_iterations`), so that it tells nothing either. */
+  readonly iterations?: number;
+}
 
 /**
  * A credential for a user that does not exist, so that a SCRAM exchange (or the
  * time PLAIN takes) looks the same as for a real user until the proof fails. The
- * salt is deterministic per process and username, otherwise asking twice would
- * tell the two apart; the username is folded like a localpart so that case
- * variants of an unknown name get one salt, as case variants of a real one do.
- * No password matches it, short of breaking the hash.
+ * salt and keys are derived from a secret and the username, otherwise asking
+ * twice would tell the two apart; the username is folded like a localpart so
+ * that case variants of an unknown name get one salt, as case variants of a
+ * real one do. No password matches it, short of breaking the hash.
  */
-export function fakeCredential(username: string, hash: ScramHash): ScramCredential {
-  const key = username.normalize("NFKC").toLowerCase().normalize("NFC");
-  const salt = createHmac("sha256", FAKE_SALT_KEY).update(`${hash}\0${key}`).digest().subarray(0, DEFAULT_SALT_OCTETS);
+export function fakeCredential(username: string, hash: ScramHash, options: FakeCredentialOptions = {}): ScramCredential {
+  const name = username.normalize("NFKC").toLowerCase().normalize("NFC");
+  const key = options.key ?? PROCESS_FAKE_KEY;
+  const derive = (purpose: string, octets: number) =>
+    createHmac("sha256", key).update(`${purpose}\0${hash}\0${name}`).digest().subarray(0, octets).toString("base64");
+  const { octets } = digestOf(hash);
   return {
     hash,
-    salt: salt.toString("base64"),
-    iterations: DEFAULT_ITERATIONS,
-    storedKey: FAKE_KEYS[hash].toString("base64"),
-    serverKey: FAKE_KEYS[hash].toString("base64"),
+    salt: derive("salt", DEFAULT_SALT_OCTETS),
+    iterations: options.iterations ?? DEFAULT_ITERATIONS,
+    storedKey: derive("stored-key", octets),
+    serverKey: derive("server-key", octets),
   };
 }

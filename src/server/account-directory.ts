@@ -7,7 +7,8 @@ import type { EventStore, StoredEvent } from "../events/store.js";
 
 const ACCOUNT_PREFIX = "account:";
 
-export type AccountChangeListener = (bareJid: string, deleted: boolean) => void;
+/** An account-stream event: `foreign` when another process appended it. */
+export type AccountChangeListener = (event: StoredEvent, foreign: boolean) => void;
 
 export class AccountDirectory {
   private readonly accounts: Set<string>;
@@ -18,7 +19,7 @@ export class AccountDirectory {
   constructor(
     private readonly store: EventStore,
     initial: Iterable<string>,
-    private readonly onForeignChange: AccountChangeListener,
+    private readonly onChange: AccountChangeListener,
   ) {
     this.accounts = new Set(initial);
     this.lastSeq = store.lastSeq();
@@ -27,8 +28,7 @@ export class AccountDirectory {
         this.own.add(e.seq);
         this.apply(e);
         // A deletion made in this process (XEP-0077 cancel) still ends the account's sessions.
-        const jid = streamAccount(e);
-        if (jid !== undefined && e.type === "AccountDeleted") this.onForeignChange(jid, true);
+        if (streamAccount(e) !== undefined && e.type === "AccountDeleted") queueMicrotask(() => this.onChange(e, false));
       }
     });
   }
@@ -46,8 +46,7 @@ export class AccountDirectory {
       this.lastSeq = e.seq;
       if (this.own.delete(e.seq)) continue;
       this.apply(e);
-      const jid = streamAccount(e);
-      if (jid !== undefined) this.onForeignChange(jid, e.type === "AccountDeleted");
+      if (streamAccount(e) !== undefined) this.onChange(e, true);
     }
   }
 

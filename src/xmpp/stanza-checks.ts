@@ -1,13 +1,17 @@
 // Checks on the shape of a client's stanza before it is routed (RFC 6120
-// §8.1-8.2): what cannot be handled is answered with bad-request here, so
-// no feature module sees it.
+// §8.1-8.2): what cannot be handled is answered with bad-request here, and a
+// `to` that is not a JID with jid-malformed (§8.3.3.8), so no feature module
+// sees it: past the session, addresses are parsed Jids.
 import type { XmlElement } from "../xml/element.js";
 import type { StanzaErrorSpec } from "./errors.js";
+import { tryParseJid } from "../jid/jid.js";
 
 const IQ_TYPES = new Set(["get", "set", "result", "error"]);
 const PRESENCE_TYPES = new Set(["unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"]);
 
 export function stanzaProblem(stanza: XmlElement): StanzaErrorSpec | undefined {
+  const to = stanza.attrs.to;
+  if (to !== undefined && !tryParseJid(to)) return { condition: "jid-malformed", text: `'${to}' is not a valid JID` };
   const type = stanza.attrs.type;
   switch (stanza.name) {
     case "iq":

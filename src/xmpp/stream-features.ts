@@ -10,6 +10,8 @@ export interface FeatureSource {
   readonly config: ServerConfig;
   mechanismsFor(conn: StreamPort): string[];
   mayAuthenticate(conn: StreamPort): boolean;
+  /** What feature modules add at this stage (the `stream-features` hook); `authenticating`: SASL is on offer here. */
+  moduleFeatures(stage: FeatureStage, authenticating: boolean): XmlElement[];
 }
 
 /** XEP-0478: tell the client the limits it must stay within. */
@@ -29,15 +31,13 @@ export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn:
       // XEP-0440: which channel bindings the -PLUS mechanisms can use here.
       mechanisms.some((m) => m.endsWith("-PLUS")) && el("sasl-channel-binding", NS.saslChannelBinding, {},
         ...Object.keys(conn.channelBindings()).map((type) => el("channel-binding", NS.saslChannelBinding, { type }))),
-      // XEP-0077 §4: registration is offered where authentication would be.
-      source.config.registration.allowed && mechanisms.length > 0 && el("register", NS.registerFeature),
+      ...source.moduleFeatures(stage, mechanisms.length > 0),
       limits(source.config));
   }
   return el("features", NS.stream, {},
     el("bind", NS.bind),
     // RFC 6121 Appendix E: the session IQ is a no-op kept for old clients.
     el("session", NS.session, {}, el("optional", NS.session)),
-    el("ver", NS.rosterVer),
-    el("sub", NS.preApproval),
+    ...source.moduleFeatures(stage, false),
     limits(source.config));
 }

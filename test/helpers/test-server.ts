@@ -30,7 +30,7 @@ export async function startTestServer(options: {
   options.configure?.(config);
   const server = await ParleyServer.start(config, new Logger(config.logLevel));
   if (options.accounts && options.accounts.length > 0) {
-    await registerAccounts(server.store, options.accounts, { kind: "admin", tool: "test" });
+    await registerAccounts(server.store, options.accounts, { kind: "admin", tool: "test" }, config.scramIterations);
   }
   return {
     server,

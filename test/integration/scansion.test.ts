@@ -1,42 +1,65 @@
-// Every scansion script — the project's own (test/scansion) and the team's
-// shared ones from Prosody (../shared/scansion) — against a real server on a
-// free loopback port, one fresh server and database per script.
+// Every scansion script — the project's own (test/scansion), the team's
+// founding ones (../shared/scansion) and Prosody's whole corpus
+// (../shared/scansion/prosody) — against a real in-process server on a free
+// loopback port, one fresh server and database per script. Prosody's scripts
+// run under a configuration that says what its prosody.cfg.lua says.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseScript } from "../../src/scansion/script.js";
 import { runScript, formatFailure, accountsOf } from "../../src/scansion/runner.js";
+import type { ServerConfig } from "../../src/config.js";
 import { startTestServer } from "../helpers/test-server.js";
 import { repoRoot, sharedScansionDir } from "../helpers/paths.js";
 
 /**
- * Shared scripts that are expected to fail for now, each with its reason.
- * This list may only shrink: a script listed here that passes fails the run.
+ * Shared scripts that are expected to fail for now, each with its reason,
+ * keyed by their path under ../shared/scansion. This list may only shrink:
+ * a script listed here that passes fails the run.
  */
 const EXPECTED_FAILURES: Record<string, string> = JSON.parse(
   readFileSync(path.join(repoRoot(), "test", "scansion", "expected-failures.json"), "utf8"),
 ) as Record<string, string>;
 
 function scripts(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => f.endsWith(".scs")).sort().map((f) => path.join(dir, f));
+}
+
+/** prosody.cfg.lua's setup, as far as Parley has the features it names. */
+function prosodyCorpusConfig(c: ServerConfig): void {
+  c.admins = ["admin@localhost"]; // admins.txt
+  c.contactAddresses = {
+    abuse: ["mailto:abuse@localhost", "xmpp:abuse@localhost"],
+    admin: ["mailto:admin@localhost", "xmpp:admin@localhost"],
+    feedback: ["http://localhost/feedback.html", "mailto:feedback@localhost", "xmpp:feedback@localhost"],
+    sales: ["xmpp:sales@localhost"],
+    security: ["xmpp:security@localhost"],
+    status: ["gopher://status.localhost"],
+    support: ["https://localhost/support.html", "xmpp:support@localhost"],
+  };
 }
 
 const own = scripts(path.join(repoRoot(), "test", "scansion"));
 const sharedDir = sharedScansionDir();
 const shared = sharedDir ? scripts(sharedDir) : [];
+const prosody = sharedDir ? scripts(path.join(sharedDir, "prosody")) : [];
 
-for (const file of [...own, ...shared]) {
-  const name = path.basename(file);
-  const label = `${file.includes(path.join("shared", "scansion")) ? "shared" : "own"}/${name}`;
-  const expectedFailure = file.startsWith(sharedDir ?? "\0") ? EXPECTED_FAILURES[name] : undefined;
+const seenExpected = new Set<string>();
+for (const file of [...own, ...shared, ...prosody]) {
+  const relative = sharedDir && file.startsWith(sharedDir) ? path.relative(sharedDir, file) : undefined;
+  const label = relative === undefined ? `own/${path.basename(file)}` : `shared/${relative}`;
+  const expectedFailure = relative === undefined ? undefined : EXPECTED_FAILURES[relative];
+  if (relative !== undefined && expectedFailure) seenExpected.add(relative);
+  const fromProsody = relative?.startsWith("prosody") ?? false;
   test(`scansion ${label}${expectedFailure ? " (expected to fail: " + expectedFailure + ")" : ""}`, async () => {
-    const script = parseScript(readFileSync(file, "utf8"), name);
-    const ts = await startTestServer({ accounts: accountsOf(script) });
+    const script = parseScript(readFileSync(file, "utf8"), path.basename(file));
+    const ts = await startTestServer({ accounts: accountsOf(script), configure: fromProsody ? prosodyCorpusConfig : undefined });
     try {
-      const result = await runScript(script, { host: "127.0.0.1", port: ts.port, stepTimeoutMs: 5000 });
+      const result = await runScript(script, { host: "127.0.0.1", port: ts.port, stepTimeoutMs: expectedFailure ? 1500 : 5000 });
       if (expectedFailure) {
-        assert.ok(!result.ok, `${name} now passes: remove it from test/scansion/expected-failures.json`);
+        assert.ok(!result.ok, `${relative} now passes: remove it from test/scansion/expected-failures.json`);
       } else if (!result.ok) {
         assert.unreachable(formatFailure(file, result));
       }
@@ -47,6 +70,13 @@ for (const file of [...own, ...shared]) {
     } finally {
       await ts.stop();
     }
+  });
+}
+
+if (sharedDir) {
+  test("every expected failure names a script that exists", () => {
+    const stale = Object.keys(EXPECTED_FAILURES).filter((k) => !seenExpected.has(k));
+    assert.equal(stale, [], `expected-failures.json lists scripts that are not there: ${stale.join(", ")}`);
   });
 }
 

@@ -7,22 +7,27 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createTestModel } from "xstate/graph";
 import type { SnapshotFrom } from "xstate";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { c2sModel, type ModelEvent } from "../model/c2s-model.js";
-import { RawClient, HEADER, scramSha256 } from "../helpers/raw-client.js";
+import { RawClient, HEADER } from "../helpers/raw-client.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { pathsCoveringEveryTransition } from "../model/transition-paths.js";
+import { digest, hmac, preparePassword } from "../../src/sasl/credentials.js";
 
 type Snapshot = SnapshotFrom<typeof c2sModel>;
 
 const ACCOUNT = { jid: "romeo@localhost", password: "wherefore" };
 const plain = (password: string) => Buffer.from(`\0romeo\0${password}`).toString("base64");
 const streamError = (condition: string) => new RegExp(`<stream:error><${condition} xmlns=`);
+const SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
 
 /** One path's world: a fresh server (so failure delays do not accumulate) and a client. */
 interface World {
   ts: TestServer;
   client?: RawClient;
   streamId?: string;
+  /** A SCRAM-SHA-256 exchange between its first and final messages (RFC 5802 §3). */
+  scram?: { clientFirstBare: string; serverFirst: string };
 }
 
 function actions(world: World): Record<ModelEvent["type"], () => Promise<void>> {
@@ -47,7 +52,44 @@ function actions(world: World): Record<ModelEvent["type"], () => Promise<void>> 
       c().write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain(ACCOUNT.password)}</auth>`);
       await c().waitFor(/<success/);
     },
-    AUTH_SCRAM: async () => { await scramSha256(c(), "romeo", ACCOUNT.password); },
+    SCRAM_FIRST: async () => {
+      c().clear();
+      const clientFirstBare = `n=romeo,r=${randomBytes(18).toString("base64")}`;
+      c().write(`<auth xmlns='${SASL}' mechanism='SCRAM-SHA-256'>${Buffer.from(`n,,${clientFirstBare}`).toString("base64")}</auth>`);
+      const text = await c().waitFor(/<challenge[^>]*>[^<]+<\/challenge>/);
+      const serverFirst = Buffer.from((/<challenge[^>]*>([^<]+)<\/challenge>/.exec(text) as RegExpExecArray)[1] as string, "base64").toString();
+      world.scram = { clientFirstBare, serverFirst };
+    },
+    SCRAM_FINAL: async () => {
+      if (!world.scram) throw new Error("no SCRAM exchange in progress");
+      const { clientFirstBare, serverFirst } = world.scram;
+      const fields = new Map(serverFirst.split(",").map((kv) => [kv[0] as string, kv.slice(2)]));
+      const salted = pbkdf2Sync(preparePassword(ACCOUNT.password), Buffer.from(fields.get("s") ?? "", "base64"), Number(fields.get("i")), 32, "sha256");
+      const clientKey = hmac("SHA-256", salted, "Client Key");
+      const withoutProof = `c=${Buffer.from("n,,").toString("base64")},r=${fields.get("r")}`;
+      const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
+      const signature = hmac("SHA-256", digest("SHA-256", clientKey), authMessage);
+      const proof = Buffer.from(clientKey.map((b, i) => b ^ (signature[i] as number))).toString("base64");
+      c().clear();
+      c().write(`<response xmlns='${SASL}'>${Buffer.from(`${withoutProof},p=${proof}`).toString("base64")}</response>`);
+      const done = await c().waitFor(/<success[^>]*>[^<]*<\/success>|<failure/);
+      const verifier = Buffer.from((/<success[^>]*>([^<]*)<\/success>/.exec(done) ?? [])[1] ?? "", "base64").toString();
+      const expected = hmac("SHA-256", hmac("SHA-256", salted, "Server Key"), authMessage).toString("base64");
+      assert.is(verifier, `v=${expected}`, `SCRAM did not succeed with the server's signature: ${done}`);
+      world.scram = undefined;
+    },
+    SASL_ABORT: async () => {
+      c().clear();
+      c().write(`<abort xmlns='${SASL}'/>`);
+      await c().waitFor(/<failure xmlns=['"][^'"]+['"]><aborted\/><\/failure>/);
+      world.scram = undefined;
+    },
+    AUTH_PLAIN_ABORTED: async () => {
+      c().clear();
+      c().write(`<auth xmlns='${SASL}' mechanism='PLAIN'>${plain(ACCOUNT.password)}</auth><abort xmlns='${SASL}'/>`);
+      await c().waitFor(/<failure xmlns=['"][^'"]+['"]><aborted\/><\/failure>/);
+      assert.not.match(c().text, /<success/);
+    },
     AUTH_WRONG_PASSWORD: async () => {
       c().clear();
       c().write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain("nope")}</auth>`);

@@ -1,6 +1,7 @@
 // What a client can do to a c2s stream and what it then observes: the model
 // from which the session machine's tests are generated (xstate/graph). Each
-// state names the session machine state the server must be in.
+// state names the session machine state the server must be in (nested states
+// as "parent.child").
 import { setup } from "xstate";
 
 export type ModelEvent =
@@ -9,8 +10,11 @@ export type ModelEvent =
   | { type: "SEND_HEADER_UNKNOWN_HOST" }
   | { type: "SEND_GARBAGE" }
   | { type: "AUTH_PLAIN" }
-  | { type: "AUTH_SCRAM" }
+  | { type: "SCRAM_FIRST" }
+  | { type: "SCRAM_FINAL" }
+  | { type: "SASL_ABORT" }
   | { type: "AUTH_WRONG_PASSWORD" }
+  | { type: "AUTH_PLAIN_ABORTED" }
   | { type: "AUTH_UNKNOWN_MECHANISM" }
   | { type: "STANZA_BEFORE_AUTH" }
   | { type: "RESTART" }
@@ -38,12 +42,23 @@ export const c2sModel = setup({ types: { events: {} as ModelEvent } }).createMac
       meta: { server: "streamOpen" },
       on: {
         AUTH_PLAIN: "authenticated",
-        AUTH_SCRAM: "authenticated",
+        SCRAM_FIRST: "scramChallenged",
         AUTH_WRONG_PASSWORD: "streamOpen",
+        // PLAIN and <abort/> in one write: the abort arrives while the password is checked.
+        AUTH_PLAIN_ABORTED: "streamOpen",
         AUTH_UNKNOWN_MECHANISM: "streamOpen",
         STANZA_BEFORE_AUTH: "closedByServer",
         SEND_GARBAGE: "closedByServer",
         CLOSE_STREAM: "closedByClient",
+      },
+    },
+    // SCRAM's server-first-message is out (RFC 5802 §5); the client's final message is next.
+    scramChallenged: {
+      meta: { server: "authenticating.awaitingResponse" },
+      on: {
+        SCRAM_FINAL: "authenticated",
+        SASL_ABORT: "streamOpen",
+        SEND_GARBAGE: "closedByServer",
       },
     },
     authenticated: {

@@ -7,6 +7,7 @@ import { evolveRoster } from "../../src/roster/roster-evolve.js";
 import { decideInbound, decideOutbound, type Effect, type SubscriptionType } from "../../src/roster/subscription.js";
 import { decideRosterRemove, decideRosterSet, RosterError } from "../../src/roster/roster-commands.js";
 import { decideBlock, decideUnblock, isBlocked } from "../../src/blocking/blocklist.js";
+import { parseJid } from "../../src/jid/jid.js";
 
 export type Command =
   | { kind: "presence"; from: number; to: number; type: SubscriptionType }
@@ -44,7 +45,7 @@ export class World {
 
   /** A subscription stanza arriving at `to`, unless `to` blocked its sender (presence is dropped). */
   private deliver(from: string, to: string, type: SubscriptionType): void {
-    if (isBlocked(this.state(to), from)) return;
+    if (isBlocked(this.state(to), parseJid(from))) return;
     const d = decideInbound(this.state(to), type, from, `<presence type='${type}'/>`);
     this.commit(to, d.events);
     this.effects(to, d.effects);
@@ -64,7 +65,7 @@ export class World {
         const to = u(c.to);
         if (from === to) return;
         // The sender's own block list bounces stanzas to blocked JIDs.
-        if (isBlocked(this.state(from), to)) return;
+        if (isBlocked(this.state(from), parseJid(to))) return;
         const d = decideOutbound(this.state(from), c.type, to);
         this.commit(from, d.events);
         if (d.pass) this.deliver(from, to, c.type);
@@ -83,7 +84,7 @@ export class World {
         try {
           const d = decideRosterRemove(this.state(owner), owner, contact);
           this.commit(owner, d.events);
-          for (const send of d.sends) if (!isBlocked(this.state(owner), contact)) this.deliver(owner, contact, send);
+          for (const send of d.sends) if (!isBlocked(this.state(owner), parseJid(contact))) this.deliver(owner, contact, send);
         } catch (err) {
           if (!(err instanceof RosterError)) throw err;
         }

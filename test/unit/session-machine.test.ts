@@ -4,6 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createActor, waitFor } from "xstate";
+import { pbkdf2Sync } from "node:crypto";
 import { sessionMachine, saslFailureDelayMs, type SessionEvent } from "../../src/actors/session-machine.js";
 import type { StreamPort } from "../../src/actors/stream-port.js";
 import type { SessionEnvironment } from "../../src/actors/session-environment.js";
@@ -13,8 +14,9 @@ import { Logger } from "../../src/util/logger.js";
 import { el, type XmlElement } from "../../src/xml/element.js";
 import { serialize } from "../../src/xml/serialize.js";
 import { NS } from "../../src/xmpp/namespaces.js";
-import { deriveScramCredential } from "../../src/sasl/credentials.js";
+import { deriveScramCredential, digest, hmac, type ScramCredential } from "../../src/sasl/credentials.js";
 import { parseJid } from "../../src/jid/jid.js";
+import type { SessionRef } from "../../src/actors/session-types.js";
 
 class RecordingPort implements StreamPort {
   out: string[] = [];
@@ -36,9 +38,12 @@ class RecordingPort implements StreamPort {
 
 const failuresNoted: [string, string | undefined][] = [];
 
-function environment(accountEvents: AccountCommand[]): SessionEnvironment {
-  const cred256 = deriveScramCredential("pw", "SHA-256", 4096);
-  const cred1 = deriveScramCredential("pw", "SHA-1", 4096);
+const CREDENTIALS = {
+  "SHA-256": deriveScramCredential("pw", "SHA-256", 4096),
+  "SHA-1": deriveScramCredential("pw", "SHA-1", 4096),
+};
+
+function environment(accountEvents: AccountCommand[], credentials: Record<"SHA-1" | "SHA-256", ScramCredential> = CREDENTIALS): SessionEnvironment {
   return {
     config: defaultConfig(),
     log: new Logger("silent"),
@@ -46,7 +51,7 @@ function environment(accountEvents: AccountCommand[]): SessionEnvironment {
     servesDomain: (d) => d === "localhost",
     mechanismsFor: () => ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"],
     mayAuthenticate: (conn) => conn.secure || conn.isLoopback,
-    credentialLookup: () => (user, hash) => (user === "romeo" ? (hash === "SHA-256" ? cred256 : cred1) : undefined),
+    credentialLookup: () => (user, hash) => (user === "romeo" ? credentials[hash] : undefined),
     account: () => ({
       send(command: AccountCommand) {
         accountEvents.push(command);
@@ -58,6 +63,7 @@ function environment(accountEvents: AccountCommand[]): SessionEnvironment {
     noteAuthFailure: (address, account) => { failuresNoted.push([address, account]); },
     authFailuresFor: () => 0,
     sessionClosed: () => {},
+    moduleFeatures: () => [],
     preAuthRegistration: (_domain, iq, _address) => iq,
   };
 }
@@ -71,8 +77,8 @@ const plainAuth = (password: string) =>
 const bindIq = (resource?: string) =>
   stanza(el("iq", NS.client, { type: "set", id: "b1" }, el("bind", NS.bind, {}, resource ? el("resource", NS.bind, {}, resource) : undefined)));
 
-function start(port = new RecordingPort(), accountEvents: AccountCommand[] = []) {
-  const actor = createActor(sessionMachine, { input: { sessionId: "s1", conn: port, env: environment(accountEvents) } });
+function start(port = new RecordingPort(), accountEvents: AccountCommand[] = [], env = environment(accountEvents)) {
+  const actor = createActor(sessionMachine, { input: { sessionId: "s1", conn: port, env } });
   actor.start();
   return { actor, port, accountEvents };
 }
@@ -243,6 +249,156 @@ test("the socket going away ends a bound session and tells the account actor", a
   actor.send({ type: "socket.closed" });
   assert.is(actor.getSnapshot().status, "done");
   assert.is(accountEvents[accountEvents.length - 1]?.type, "session.ended");
+});
+
+const saslElement = (name: string, payload?: string) => stanza(el(name, NS.sasl, {}, payload));
+const abort = () => saslElement("abort");
+const CLIENT_FIRST_BARE = "n=romeo,r=unit-test-nonce";
+const scramAuth = () =>
+  stanza(el("auth", NS.sasl, { mechanism: "SCRAM-SHA-256" }, Buffer.from(`n,,${CLIENT_FIRST_BARE}`).toString("base64")));
+
+/** The server-first message of the last <challenge/> the port saw. */
+function lastChallenge(port: RecordingPort): string {
+  const all = [...port.text.matchAll(/<challenge[^>]*>([^<]+)<\/challenge>/g)];
+  const last = all[all.length - 1];
+  if (!last) throw new Error(`no challenge in: ${port.text}`);
+  return Buffer.from(last[1] as string, "base64").toString();
+}
+
+/** The client-final-message (RFC 5802 §3) for the password, answering that server-first message. */
+function scramFinal(serverFirst: string, password: string): SessionEvent {
+  const fields = new Map(serverFirst.split(",").map((kv) => [kv[0] as string, kv.slice(2)]));
+  const salted = pbkdf2Sync(password, Buffer.from(fields.get("s") ?? "", "base64"), Number(fields.get("i")), 32, "sha256");
+  const clientKey = hmac("SHA-256", salted, "Client Key");
+  const withoutProof = `c=${Buffer.from("n,,").toString("base64")},r=${fields.get("r")}`;
+  const signature = hmac("SHA-256", digest("SHA-256", clientKey), `${CLIENT_FIRST_BARE},${serverFirst},${withoutProof}`);
+  const proof = Buffer.from(clientKey.map((b, i) => b ^ (signature[i] as number))).toString("base64");
+  return saslElement("response", Buffer.from(`${withoutProof},p=${proof}`).toString("base64"));
+}
+
+test("each state carries the tags other code asks for (RFC 6120 stream negotiation, binding, closing)", async () => {
+  const { actor } = start();
+  const tags = () => [...actor.getSnapshot().tags].sort();
+  assert.equal(tags(), ["negotiating"], "connected");
+  actor.send(header());
+  assert.equal(tags(), ["negotiating"], "streamOpen");
+  actor.send(plainAuth("pw"));
+  assert.ok(actor.getSnapshot().matches({ authenticating: "verifying" }));
+  assert.equal(tags(), ["negotiating"], "authenticating");
+  await waitFor(actor, (s) => s.hasTag("authenticated"), { timeout: 5000 });
+  assert.equal(tags(), ["authenticated", "negotiating"], "authenticated");
+  actor.send(header());
+  assert.equal(tags(), ["authenticated", "negotiating"], "bindable");
+  actor.send(bindIq("tagged"));
+  assert.is(actor.getSnapshot().value, "bound");
+  assert.equal(tags(), ["authenticated", "bound"], "bound");
+  actor.send({ type: "session.kick", condition: "conflict" });
+  assert.equal(tags(), ["closing"], "closing");
+});
+
+test("a SCRAM challenge waits in authenticating.awaitingResponse, and the right response succeeds", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(scramAuth());
+  await waitFor(actor, (s) => s.matches({ authenticating: "awaitingResponse" }), { timeout: 5000 });
+  actor.send(scramFinal(lastChallenge(port), "pw"));
+  await waitFor(actor, (s) => s.hasTag("authenticated"), { timeout: 5000 });
+  assert.match(port.text, /<success/);
+});
+
+test("an <abort/> after a challenge fails the exchange with aborted, without counting it", async () => {
+  failuresNoted.length = 0;
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(scramAuth());
+  await waitFor(actor, (s) => s.matches({ authenticating: "awaitingResponse" }), { timeout: 5000 });
+  actor.send(abort());
+  await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 5000 });
+  assert.match(port.text, /<failure xmlns=['"]urn:ietf:params:xml:ns:xmpp-sasl['"]><aborted\/><\/failure>/);
+  assert.equal(failuresNoted, []);
+});
+
+test("a <response/> before the challenge is malformed-request", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(scramAuth());
+  actor.send(saslElement("response", "eA=="));
+  await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 5000 });
+  assert.match(port.text, /<malformed-request\/><text[^>]*>A response before the challenge</);
+  assert.not.match(port.text, /<challenge/);
+});
+
+test("a PLAIN outcome that arrives after <abort/> does not decide the next exchange", async () => {
+  // Enough iterations that the check is still running when the SCRAM exchange starts.
+  const slow = { "SHA-256": deriveScramCredential("pw", "SHA-256", 100_000), "SHA-1": deriveScramCredential("pw", "SHA-1", 100_000) };
+  const accountEvents: AccountCommand[] = [];
+  const { actor, port } = start(new RecordingPort(), accountEvents, environment(accountEvents, slow));
+  actor.send(header());
+  // The right password: the old machine let this late success authenticate the SCRAM exchange.
+  actor.send(plainAuth("pw"));
+  actor.send(abort());
+  await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 5000 });
+  actor.send(scramAuth());
+  await waitFor(actor, (s) => s.matches({ authenticating: "awaitingResponse" }), { timeout: 5000 });
+  const started = Date.now();
+  pbkdf2Sync("x", "salt", 100_000, 32, "sha256");
+  await new Promise((r) => setTimeout(r, 5 * (Date.now() - started) + 100));
+  assert.ok(actor.getSnapshot().matches({ authenticating: "awaitingResponse" }), `in ${JSON.stringify(actor.getSnapshot().value)}`);
+  assert.not.match(port.text, /<success|<not-authorized/);
+  actor.send(scramFinal(lastChallenge(port), "pw"));
+  await waitFor(actor, (s) => s.hasTag("authenticated"), { timeout: 5000 });
+  assert.match(port.text, /<success/);
+});
+
+test("a SASL step that throws ends the exchange with temporary-auth-failure", async () => {
+  const broken: ScramCredential = {
+    hash: "SHA-256", salt: "", iterations: 4096, serverKey: "",
+    get storedKey(): string { throw new Error("the credential store is unreadable"); },
+  };
+  const accountEvents: AccountCommand[] = [];
+  const { actor, port } = start(new RecordingPort(), accountEvents, environment(accountEvents, { "SHA-256": broken, "SHA-1": broken }));
+  actor.send(header());
+  await authenticate(actor, "pw");
+  await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 5000 });
+  assert.match(port.text, /<temporary-auth-failure\/>/);
+});
+
+test("in bound, deliveries through the SessionRef go to the sink without a macrostep; after bound they are dropped", async () => {
+  const { actor, port, accountEvents } = await bound();
+  const bind = accountEvents.find((c) => c.type === "session.bind");
+  const ref: SessionRef | undefined = bind?.type === "session.bind" ? bind.session : undefined;
+  if (!ref) throw new Error("no session.bind was sent");
+  let snapshots = 0;
+  const subscription = actor.subscribe(() => { snapshots++; });
+  ref.send({ type: "deliver", stanza: el("message", NS.client, { id: "fast" }) });
+  assert.match(port.text, /id=['"]fast['"]/);
+  assert.is(snapshots, 0, "the sink wrote without the actor taking a step");
+  // A delivery sent to the actor itself goes through the same sink.
+  actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "via-machine" }) });
+  assert.match(port.text, /id=['"]via-machine['"]/);
+  actor.send({ type: "session.kick", condition: "conflict" });
+  const written = port.out.length;
+  ref.send({ type: "deliver", stanza: el("message", NS.client, { id: "too-late" }) });
+  assert.is(port.out.length, written);
+  assert.not.match(port.text, /too-late/);
+  subscription.unsubscribe();
+});
+
+test("every stanza written in bound passes the delivery sink, replies as well as deliveries (what stream management counts)", async () => {
+  const { actor, port, accountEvents } = await bound();
+  const bind = accountEvents.find((c) => c.type === "session.bind");
+  if (bind?.type !== "session.bind") throw new Error("no session.bind was sent");
+  // A sink that counts, then writes: the shape XEP-0198 will attach.
+  const counted: string[] = [];
+  const outlet = actor.getSnapshot().context.deliveries;
+  outlet.withdraw();
+  outlet.attach({ deliver: (s) => { counted.push(s.attrs.id ?? s.name); port.sendStanza(s); } });
+  actor.send(stanza(el("iq", NS.client, { type: "set", id: "sess" }, el("session", NS.session))));
+  actor.send(bindIq("again"));
+  bind.session.send({ type: "deliver", stanza: el("message", NS.client, { id: "routed" }) });
+  actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "sent-to-actor" }) });
+  assert.equal(counted, ["sess", "b1", "routed", "sent-to-actor"]);
+  assert.match(port.text, /id=['"]sent-to-actor['"]/);
 });
 
 test.run();

@@ -1,0 +1,125 @@
+// What each hook's handlers receive. Stanza events carry parsed, normalised
+// JIDs (RFC 7622): the edge parsed them once, so no module compares raw
+// address strings.
+import type { XmlElement } from "../xml/element.js";
+import type { Jid } from "../jid/jid.js";
+import type { StanzaErrorSpec } from "../xmpp/errors.js";
+import type { RosterState } from "../roster/roster-types.js";
+import type { Account, ResourceSession } from "./account.js";
+
+/**
+ * A stanza one of the user's resources sent, before routing (`pre-message/bare` …).
+ * `stanza` is an immutable value; a handler that must change what travels on
+ * (an archive adding its stanza-id, XEP-0359) replaces it, and later handlers
+ * and the kernel's default see the replacement.
+ */
+export interface OutboundStanza {
+  stanza: XmlElement;
+  /** The sender's full JID (the session stamped it, RFC 6120 §8.1.2.1). */
+  readonly from: Jid;
+  /** Where it goes; the user's own bare JID when the stanza had no `to` (RFC 6120 §8.1.1.1). */
+  readonly to: Jid;
+  /** Whether the stanza named a `to` at all (presence broadcast has none). */
+  readonly addressed: boolean;
+  readonly account: Account;
+  readonly session: ResourceSession;
+}
+
+/** A stanza that reached a local account (`message/bare`, `presence/full` …); `stanza` may be replaced as in OutboundStanza. */
+export interface InboundStanza {
+  stanza: XmlElement;
+  readonly from: Jid;
+  readonly to: Jid;
+  readonly account: Account;
+}
+
+/** A stanza addressed to a served domain itself (`message/host` …), or to an account it does not have (`presence/unknown` …). */
+export interface HostStanza {
+  readonly stanza: XmlElement;
+  readonly from: Jid;
+  readonly to: Jid;
+}
+
+export type IqResponse = XmlElement | null | StanzaErrorSpec;
+
+interface IqRequestBase {
+  readonly iq: XmlElement;
+  /** The one payload child (RFC 6120 §8.2.3). */
+  readonly payload: XmlElement;
+  readonly from: Jid;
+  /** Sends the result (a payload, or null for an empty one) or an error. Call it once. */
+  respond(response: IqResponse): void;
+}
+
+/** An IQ get/set to a user's bare JID: from the user (`iq-set/self/…`) or anyone else (`iq-get/bare/…`). */
+export interface AccountIqRequest extends IqRequestBase {
+  readonly account: Account;
+  readonly self: boolean;
+  /** The requester may see this account's details: the user, or a contact subscribed to its presence. */
+  readonly mayDiscover: boolean;
+  /** Runs after the reply is sent (roster pushes follow results, RFC 6121 §2.3.2). */
+  afterReply(action: () => void): void;
+}
+
+/** An IQ get/set to a served domain (`iq-get/host/…`). */
+export interface HostIqRequest extends IqRequestBase {
+  readonly domain: string;
+}
+
+export interface Identity {
+  readonly category: string;
+  readonly type: string;
+  readonly name?: string;
+}
+
+/** XEP-0030 disco#info being built; handlers add what depends on the moment. */
+export interface DiscoInfoBuild {
+  readonly requester: Jid;
+  readonly identities: Identity[];
+  readonly features: Set<string>;
+  /** XEP-0128 data forms. */
+  readonly extensions: XmlElement[];
+}
+
+export interface HookPayloads {
+  "pre-stanza": OutboundStanza;
+  stanza: InboundStanza;
+  "stanza/host": HostStanza;
+  "iq/account-request": AccountIqRequest;
+  "iq/host-request": HostIqRequest;
+  /** A session bound a resource (RFC 6120 §7). */
+  "resource-bind": { readonly account: Account; readonly session: ResourceSession };
+  /** A bound session ended, cleanly or not, after its unavailable presence went out. */
+  "resource-unbind": { readonly account: Account; readonly session: ResourceSession };
+  /** A resource sent its initial presence (RFC 6121 §4.2), after the broadcast. */
+  "presence/initial": { readonly account: Account; readonly session: ResourceSession; readonly stanza: XmlElement };
+  /** A resource became unavailable (RFC 6121 §4.5), after the broadcast. */
+  "presence/unavailable": { readonly account: Account; readonly session: ResourceSession; readonly stanza: XmlElement };
+  /** A chat or normal message for an account with no resource to take it (RFC 6121 §8.5.2.2.1; XEP-0160). */
+  "message/offline": InboundStanza;
+  /** An account actor started with its state loaded. */
+  "account-loaded": { readonly account: Account };
+  /**
+   * An account was deleted (by the user, an administrator or the CLI). Every
+   * module that keeps storage for accounts removes this one's. `rosterBefore`
+   * is the roster as it was before the deletion.
+   */
+  "account-deleted": { readonly jid: Jid; readonly rosterBefore: RosterState };
+  "disco-info/host": DiscoInfoBuild & { readonly domain: string };
+  "disco-info/account": DiscoInfoBuild & { readonly account: Account };
+  /** The server is shutting down: flush what is buffered. */
+  "server-stopping": Record<string, never>;
+  /** Roster items changed (RFC 6121 §2.1.6): the roster module pushes them to interested resources. */
+  "roster/changed": { readonly account: Account; readonly jids: readonly string[] };
+  /** Someone asks to create an account in-band (XEP-0077): a handler may refuse. */
+  "user-registering": { readonly jid: Jid; refuse(reason: string): void };
+  /** The block list changed (XEP-0191 §3.3, §3.4): the blocking module pushes it to the resources that asked for it. */
+  "blocklist/changed": { readonly account: Account; readonly action: "block" | "unblock"; readonly jids: readonly string[] };
+  /**
+   * Stream features being offered (RFC 6120 §4.3.2): before authentication
+   * (`authenticating`: SASL is on offer) or after it, beside bind.
+   */
+  "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[] };
+  /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
+  "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
+}

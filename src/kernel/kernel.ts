@@ -1,0 +1,184 @@
+// The kernel: the hook bus, the router, the account commands, and the module
+// loader. It knows no feature module by name: the server hands it the list
+// that `modules_enabled` names, and each module gets a ModuleApi of its own.
+import type { Database } from "better-sqlite3";
+import type { ServerConfig } from "../config.js";
+import type { Logger } from "../util/logger.js";
+import type { EventStore } from "../events/store.js";
+import { accountStreamId, type EventCause } from "../events/types.js";
+import { AccountCommandHandler, type Versioned } from "../accounts/command-handler.js";
+import { foldStored, foldStream, type AccountCommand, type AccountEffect, type AccountStreamState } from "../accounts/decider/index.js";
+import { carryOutEffects } from "./effects.js";
+import { parseJid, tryParseJid } from "../jid/jid.js";
+import type { XmlElement } from "../xml/element.js";
+import { HookBus, type HookName, type HookHandler } from "./hooks.js";
+import { Router } from "./router.js";
+import { AccountRuntime, SessionSlot, type Account } from "./account.js";
+import type { AccountCommands, ModuleApi, ParleyModule } from "./module-api.js";
+import { iqHookHandler } from "./iq-dispatch.js";
+import { iqHookName } from "./hooks.js";
+import { SqliteModuleStore, deleteAccountFromModuleStores } from "./module-store.js";
+import type { KernelServices } from "./services.js";
+
+export interface KernelDeps {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly store: EventStore;
+  readonly defaultDomain: string;
+  accountExists(bareJid: string): boolean;
+  /** Runs `action` as an event of the account's actor. */
+  continueInAccount(bareJid: string, action: () => void): void;
+  /** Runs `action` with a running account actor's state, if that account's actor runs. */
+  withRunningAccount(bareJid: string, action: (account: AccountRuntime) => void): boolean;
+}
+
+export class UnknownModuleError extends Error {
+  constructor(readonly module: string, readonly known: readonly string[]) {
+    super(`modules_enabled names '${module}', which is not a Parley module (known: ${known.join(", ")})`);
+    this.name = "UnknownModuleError";
+  }
+}
+
+const DELETION_CURSOR = "account-deletions";
+
+export class Kernel implements KernelServices {
+  readonly hooks = new HookBus();
+  readonly router: Router;
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly commands: AccountCommands;
+  private readonly loaded: string[] = [];
+  private readonly handler: AccountCommandHandler;
+
+  constructor(private readonly deps: KernelDeps) {
+    this.config = deps.config;
+    this.log = deps.log;
+    this.router = new Router(deps.defaultDomain, deps.log);
+    this.handler = new AccountCommandHandler({
+      load: (bareJid) => this.foldStream(bareJid),
+      append: (bareJid, expectedVersion, events) => deps.store.append(accountStreamId(bareJid), expectedVersion, events),
+      fold: foldStored,
+      now: () => this.now().toISOString(),
+      limits: { rosterItems: deps.config.limits.rosterItems, blockedItems: deps.config.limits.blockedItems },
+    });
+    this.commands = {
+      execute: (account, command, by) => this.execute(runtimeOf(account), command, by),
+      carryOut: (account, effects, stanza) => carryOutEffects(this, runtimeOf(account), effects, stanza),
+      later: (account, action) => deps.continueInAccount(account.bareJid, action),
+    };
+  }
+
+  now(): Date {
+    return new Date();
+  }
+
+  get db(): Database {
+    return this.deps.store.db;
+  }
+
+  /** Loads modules in order; each registers its hooks, features and handlers. */
+  loadModules(modules: readonly ParleyModule[]): void {
+    for (const m of modules) {
+      m.load(this.apiFor(m.name));
+      this.loaded.push(m.name);
+    }
+  }
+
+  get modulesLoaded(): readonly string[] {
+    return this.loaded;
+  }
+
+  private apiFor(name: string): ModuleApi {
+    const k = this;
+    const log = this.log.child({ module: name });
+    return {
+      name,
+      config: this.config,
+      log,
+      now: () => k.now(),
+      hook<N extends HookName>(event: N, handler: HookHandler<N>, priority = 0) {
+        k.hooks.on(event, handler, priority, name);
+      },
+      fire: (event, payload) => k.hooks.fire(event, payload),
+      iq(type, target, ns, payloadName, handler, priority = 0) {
+        k.hooks.on(iqHookName(type, target, ns, payloadName), iqHookHandler(handler, log, name) as HookHandler<HookName>, priority, name);
+      },
+      route: (stanza) => k.router.route(stanza),
+      replyToOrigin: (stanza) => k.replyToOrigin(stanza),
+      bounce: (stanza, error, from) => k.router.bounce(stanza, error, from),
+      addFeature(scope, feature) {
+        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.features.add(feature); }, 0, name);
+      },
+      addIdentity(scope, identity) {
+        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.identities.push(identity); }, 0, name);
+      },
+      addExtension(form) {
+        k.hooks.on("disco-info/host", (b) => {
+          const f = form();
+          if (f) b.extensions.push(f);
+        }, 0, name);
+      },
+      sessionData: <T>(initial: () => T) => new SessionSlot<T>(initial),
+      store: () => new SqliteModuleStore(k.db, name),
+      db: k.db,
+      accounts: this.commands,
+      accountExists: (bareJid) => k.deps.accountExists(bareJid),
+    };
+  }
+
+  replyToOrigin(stanza: XmlElement): void {
+    const to = stanza.attrs.to === undefined ? undefined : tryParseJid(stanza.attrs.to);
+    if (to && to.resource !== "" && to.local !== "" && this.router.kindOf(to.domain) === "local host" &&
+      this.deps.withRunningAccount(to.bareString(), (account) => {
+        if (!account.deliver(to.resource, stanza)) this.router.route(stanza);
+      })) return;
+    this.router.route(stanza);
+  }
+
+  /** The user's stream folded as of its last event. */
+  loadAccountState(runtime: AccountRuntime): void {
+    const { state, version } = this.foldStream(runtime.bareJid);
+    runtime.state = state;
+    runtime.streamVersion = version;
+  }
+
+  private foldStream(bareJid: string, beforeVersion = Infinity): Versioned<AccountStreamState> {
+    const events = this.deps.store.readStream(accountStreamId(bareJid));
+    return foldStream(beforeVersion === Infinity ? events : events.filter((e) => e.streamVersion < beforeVersion));
+  }
+
+  private execute(runtime: AccountRuntime, command: AccountCommand, by: EventCause): readonly AccountEffect[] {
+    const result = this.handler.execute(runtime.bareJid, { state: runtime.state, version: runtime.streamVersion }, command, by);
+    // Adopted even when nothing was appended: after a conflict they are the reloaded ones.
+    runtime.state = result.state;
+    runtime.streamVersion = result.version;
+    return result.effects;
+  }
+
+  /**
+   * An AccountDeleted event at `seq`: every module removes the account's
+   * storage (`account-deleted`), with the roster as it was before, so that
+   * former contacts can be told. Recorded in kernel_cursors, so each deletion
+   * is carried out once even across restarts.
+   */
+  accountDeleted(bareJid: string, seq: number, streamVersion: number): void {
+    const rosterBefore = this.foldStream(bareJid, streamVersion).state.roster;
+    deleteAccountFromModuleStores(this.db, bareJid);
+    this.hooks.fire("account-deleted", { jid: parseJid(bareJid), rosterBefore });
+    this.db.prepare(`INSERT INTO kernel_cursors (name, seq) VALUES (?, ?)
+      ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)`).run(DELETION_CURSOR, seq);
+  }
+
+  /** Deletions appended while no server ran (the CLI on a stopped server) are carried out at start. */
+  catchUpDeletions(): void {
+    const row = this.db.prepare("SELECT seq FROM kernel_cursors WHERE name = ?").get(DELETION_CURSOR) as { seq: number } | undefined;
+    const rows = this.db.prepare(`SELECT seq, stream_id AS streamId, stream_version AS streamVersion FROM events
+      WHERE type = 'AccountDeleted' AND seq > ? ORDER BY seq`).all(row?.seq ?? 0) as { seq: number; streamId: string; streamVersion: number }[];
+    for (const r of rows) this.accountDeleted(r.streamId.slice("account:".length), r.seq, r.streamVersion);
+  }
+}
+
+function runtimeOf(account: Account): AccountRuntime {
+  if (!(account instanceof AccountRuntime)) throw new Error(`account ${account.bareJid} is not a running account actor's state`);
+  return account;
+}

@@ -1,0 +1,78 @@
+// What a feature module is given: its collaborators by name (as xmpp.js
+// packages take theirs), and nothing of the server beyond them. A module is
+// `{ name, load(api) }`; which modules load is `modules_enabled` in the
+// configuration. A module that adds storage for accounts removes an
+// account's share of it on `account-deleted`.
+import type { Database } from "better-sqlite3";
+import type { XmlElement } from "../xml/element.js";
+import type { ServerConfig } from "../config.js";
+import type { Logger } from "../util/logger.js";
+import type { StanzaErrorSpec } from "../xmpp/errors.js";
+import type { EventCause } from "../events/types.js";
+import type { AccountCommand, AccountEffect } from "../accounts/decider/index.js";
+import type { HookHandler, HookName, IqTarget, PayloadOf } from "./hooks.js";
+import type { AccountIqRequest, HostIqRequest, Identity } from "./events.js";
+import type { Account, SessionSlot } from "./account.js";
+import type { ModuleStore } from "./module-store.js";
+
+/** The IQ handler of xmpp.js's middleware: returns the result payload (null: an empty result) or throws a StanzaError. */
+export type IqHandler<R> = (request: R) => XmlElement | null | Promise<XmlElement | null>;
+export type IqRequestFor<T extends IqTarget> = T extends "host" ? HostIqRequest : AccountIqRequest;
+
+export interface AccountCommands {
+  /**
+   * Runs a command on the account's stream (src/accounts/decider): decides on
+   * the actor's current state, appends the events (with their projections, in
+   * the turn's transaction), folds them in; on a concurrent append by another
+   * process, reloads and decides once more. Returns the effects, to carry out
+   * (now, or after an IQ's result). Throws a DecisionError for an illegal
+   * command (an IQ handler's caller turns it into its stanza error). Call it
+   * only while handling one of this account's events.
+   */
+  execute(account: Account, command: AccountCommand, by: EventCause): readonly AccountEffect[];
+  /** Carries effects out in order; `stanza` is the command's own (to route on, or to deliver). */
+  carryOut(account: Account, effects: readonly AccountEffect[], stanza?: XmlElement): void;
+  /** Runs `action` as a later event of the account's actor (after asynchronous work such as a key derivation). */
+  later(account: Account, action: () => void): void;
+}
+
+export interface ModuleApi {
+  readonly name: string;
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  now(): Date;
+  /** Prosody's module:hook: higher priorities run first; HANDLED stops the chain. */
+  hook<N extends HookName>(event: N, handler: HookHandler<N>, priority?: number): void;
+  /** Prosody's module:fire_event: runs a hook's chain; true when a handler returned HANDLED. */
+  fire<N extends HookName>(event: N, payload: PayloadOf<N>): boolean;
+  /** Answers one IQ payload; registering the same one twice at one priority is an error. */
+  iq<T extends IqTarget>(type: "get" | "set", target: T, ns: string, name: string, handler: IqHandler<IqRequestFor<T>>, priority?: number): void;
+  /** Sends a stanza toward its `to`: a local account, a served domain, a component, or an error back. */
+  route(stanza: XmlElement): void;
+  /**
+   * Prosody's origin.send: an answer that goes straight to the session that
+   * sent the stanza being answered, when that is a local user's resource,
+   * without passing the user's inbound handling; routed otherwise.
+   */
+  replyToOrigin(stanza: XmlElement): void;
+  /** Routes an error reply to `stanza` unless it is itself an error or a result (RFC 6120 §8.3.1, §8.2.3). */
+  bounce(stanza: XmlElement, error: StanzaErrorSpec, from?: string): void;
+  /** XEP-0030: a feature of every served domain, or of every account. */
+  addFeature(scope: "host" | "account", feature: string): void;
+  addIdentity(scope: "host" | "account", identity: Identity): void;
+  /** XEP-0128: a data form in the domain's disco#info (undefined: none now). */
+  addExtension(form: () => XmlElement | undefined): void;
+  /** Per-session data this module owns. */
+  sessionData<T>(initial: () => T): SessionSlot<T>;
+  /** A key-value store this module owns, per account; emptied for an account when it is deleted. */
+  store(): ModuleStore;
+  /** The database, for a module's own tables (created by a migration). */
+  readonly db: Database;
+  readonly accounts: AccountCommands;
+  accountExists(bareJid: string): boolean;
+}
+
+export interface ParleyModule {
+  readonly name: string;
+  load(api: ModuleApi): void;
+}

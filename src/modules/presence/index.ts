@@ -1,0 +1,155 @@
+// Presence for local users (RFC 6121 §4): broadcast of available and
+// unavailable presence to the user's own resources and subscribers,
+// directed presence, delivery of inbound presence, and (subscriptions.ts)
+// the subscription stanzas and probes of RFC 6121 §3 and §4.3.
+import { el, type XmlElement } from "../../xml/element.js";
+import { NS } from "../../xmpp/namespaces.js";
+import { errorReply } from "../../xmpp/errors.js";
+import { parseFragment } from "../../xml/fragment.js";
+import { HANDLED } from "../../kernel/hooks.js";
+import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
+import type { Account, ResourceSession, SessionSlot } from "../../kernel/account.js";
+import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
+import { parseJid } from "../../jid/jid.js";
+import { subscribersOf, subscriptionsOf, isContactSubscribed } from "../../roster/subscription.js";
+import { isBlocked } from "../../blocking/blocklist.js";
+import { inboundSubscription, outboundSubscription, SubscriptionChurnLimit } from "./subscriptions.js";
+
+function priorityOf(stanza: XmlElement): number {
+  const text = stanza.getChildText("priority");
+  if (text === undefined) return 0;
+  const n = Number.parseInt(text.trim(), 10);
+  // RFC 6121 §4.7.2.3: an integer between -128 and +127.
+  return Number.isFinite(n) ? Math.max(-128, Math.min(127, n)) : 0;
+}
+
+/** Full or bare JIDs a resource sent directed presence to (RFC 6121 §4.6). */
+type DirectedTo = SessionSlot<Set<string>>;
+
+function sendToOwnResources(account: Account, stanza: XmlElement): void {
+  for (const s of account.sessions.values()) {
+    if (s.available || s.fullJid === stanza.attrs.from) {
+      s.session.send({ type: "deliver", stanza: stanza.withAttrs({ to: s.fullJid }) });
+    }
+  }
+}
+
+/** To the user's available resources (the sender included) and to the subscribers. */
+function broadcast(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
+  sendToOwnResources(account, stanza);
+  for (const contact of subscribersOf(account.roster)) {
+    // XEP-0191: a blocked contact gets no presence, even as a subscriber.
+    if (isBlocked(account.roster, parseJid(contact))) continue;
+    directed.get(session).delete(contact);
+    api.route(stanza.withAttrs({ to: contact }));
+  }
+}
+
+function broadcastAvailable(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
+  const initial = !session.available;
+  session.available = true;
+  session.priority = priorityOf(stanza);
+  session.presence = stanza;
+  session.presenceAt = api.now().toISOString();
+  broadcast(api, directed, account, session, stanza);
+  if (!initial) return;
+  // RFC 6121 §4.2.2: probe the contacts whose presence we receive.
+  for (const contact of subscriptionsOf(account.roster)) {
+    if (isBlocked(account.roster, parseJid(contact))) continue;
+    api.route(el("presence", NS.client, { type: "probe", from: session.fullJid, to: contact }));
+  }
+  // The user's other available resources introduce themselves to the new one.
+  for (const other of account.availableSessions()) {
+    if (other !== session && other.presence) session.session.send({ type: "deliver", stanza: other.presence.withAttrs({ to: session.fullJid }) });
+  }
+  // RFC 6121 §3.1.3: pending subscription requests are delivered again.
+  for (const [contact, stored] of account.roster.pendingIn) {
+    const request = parseFragment(stored);
+    if (request) session.session.send({ type: "deliver", stanza: request.withAttrs({ from: contact }) });
+  }
+  api.fire("presence/initial", { account, session, stanza });
+}
+
+function broadcastUnavailable(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
+  if (!session.available) {
+    // Still tell the user's own resources: harmless, and clients expect the echo.
+    sendToOwnResources(account, stanza);
+    return;
+  }
+  session.available = false;
+  session.presence = undefined;
+  session.presenceAt = undefined;
+  broadcast(api, directed, account, session, stanza);
+  api.fire("presence/unavailable", { account, session, stanza });
+  // RFC 6121 §4.6.3: whoever got directed presence learns we left.
+  const targets = directed.get(session);
+  for (const to of targets) api.route(stanza.withAttrs({ to }));
+  targets.clear();
+}
+
+function directedPresence(api: ModuleApi, directed: DirectedTo, event: OutboundStanza): void {
+  const { stanza, to, account, session } = event;
+  const target = to.toString();
+  const targets = directed.get(session);
+  if (stanza.attrs.type === "unavailable") targets.delete(target);
+  else if (!isContactSubscribed(account.roster, to.bareString()) && !targets.has(target)) {
+    const limit = api.config.limits.directedPresencePerSession;
+    if (targets.size >= limit) {
+      // Bounded bookkeeping: beyond the limit we could not tell them when this session leaves.
+      session.session.send({ type: "deliver", stanza: errorReply(stanza, { condition: "resource-constraint",
+        text: `A session may send directed presence to at most ${limit} addresses` }, account.jid.domain) });
+      return;
+    }
+    targets.add(target);
+  }
+  api.route(stanza);
+}
+
+/** Presence a resource sent: a broadcast (no `to`), directed presence, or a subscription stanza. */
+function outbound(api: ModuleApi, directed: DirectedTo, event: OutboundStanza): typeof HANDLED {
+  const { stanza, account, session } = event;
+  const type = stanza.attrs.type;
+  if (event.addressed) {
+    if (type === undefined || type === "unavailable") directedPresence(api, directed, event);
+    else if (type === "error") api.route(stanza);
+    else outboundSubscription(api, event);
+    return HANDLED;
+  }
+  if (type === undefined) broadcastAvailable(api, directed, account, session, stanza);
+  else if (type === "unavailable") broadcastUnavailable(api, directed, account, session, stanza);
+  // A subscription-type presence without `to` has no meaning (RFC 6121 §3): ignored.
+  return HANDLED;
+}
+
+/** Presence addressed to this user: subscription stanzas and probes here, the rest to the kernel's delivery. */
+function inbound(api: ModuleApi, churn: SubscriptionChurnLimit, event: InboundStanza): typeof HANDLED | undefined {
+  const type = event.stanza.attrs.type;
+  if (type === undefined || type === "unavailable" || type === "error") return undefined;
+  inboundSubscription(api, churn, event);
+  return HANDLED;
+}
+
+export const presence: ParleyModule = {
+  name: "presence",
+  load(api) {
+    const directed: DirectedTo = api.sessionData(() => new Set<string>());
+    for (const kind of ["bare", "full", "host"] as const) {
+      api.hook(`pre-presence/${kind}`, (e) => outbound(api, directed, e));
+    }
+    // RFC 6121 §3.4.1: subscription pre-approval.
+    api.hook("stream-features", ({ stage, features }) => { if (stage === "post-auth") features.push(el("sub", NS.preApproval)); });
+    const churn = new SubscriptionChurnLimit(api.config.limits.subscriptionChangesPerContactPerMinute);
+    api.hook("presence/bare", (e) => inbound(api, churn, e));
+    api.hook("presence/full", (e) => inbound(api, churn, e));
+    // A session ended without unavailable presence: broadcast it on its behalf (RFC 6121 §4.5.2),
+    // and whoever got directed presence from it learns it left (§4.6.3), even if it never
+    // sent initial presence; each exactly once (the set is emptied as it is told).
+    api.hook("resource-unbind", ({ account, session }) => {
+      const unavailable = el("presence", NS.client, { type: "unavailable", from: session.fullJid });
+      if (session.available) return void broadcastUnavailable(api, directed, account, session, unavailable);
+      const targets = directed.get(session);
+      for (const to of targets) api.route(unavailable.withAttrs({ to }));
+      targets.clear();
+    }, 100);
+  },
+};
