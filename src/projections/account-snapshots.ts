@@ -11,6 +11,10 @@
 //
 // Loading = the newest snapshot + the events after it, with the in-place fold
 // (roster-evolve.ts): at most `every - 1` events whatever the history's length.
+// A snapshot holds the whole account stream state the decider folds
+// (src/accounts/decider: the account's existence and credentials beside the
+// roster), so the kernel can load either: loadAccountState (the roster) or
+// loadAccountStreamState (both).
 //
 // Why snapshots and not the roster projection? The projection holds only the
 // current state with no stream version beside it, and it is written inline by
@@ -31,7 +35,9 @@
 import type { Database } from "better-sqlite3";
 import type { EventStore, Projection, StoredEvent } from "../events/store.js";
 import { accountStreamId } from "../events/types.js";
-import { emptyRosterState, type RosterItem, type RosterState } from "../roster/roster-types.js";
+import { emptyRosterState, type RosterItem } from "../roster/roster-types.js";
+import { accountDecider, initialAccountStreamState, type AccountState, type AccountStreamState } from "../accounts/decider/index.js";
+import { isAccountEvent } from "../accounts/events.js";
 import { applyAccountEvent, cloneRosterState, type MutableRosterState } from "../roster/roster-evolve.js";
 import { statement } from "./statements.js";
 
@@ -49,22 +55,55 @@ interface SnapshotJson {
   items: RosterItem[];
   pendingIn: [string, string][];
   blocked: string[];
+  /** The account part of the decider's state (exists, SCRAM credentials: never a password). */
+  account: AccountState;
+}
+
+/** An account stream's state owned by one folder: the roster changed in place, the (small, immutable) account part replaced. */
+export interface MutableAccountStreamState extends AccountStreamState {
+  account: AccountState;
+  readonly roster: MutableRosterState;
 }
 
 /** The JSON of a state, in its containers' iteration order (which the decoder keeps). */
-export function encodeRosterState(s: RosterState): string {
-  const json: SnapshotJson = { version: s.version, items: [...s.items.values()], pendingIn: [...s.pendingIn.entries()], blocked: [...s.blocked] };
+export function encodeSnapshot(s: AccountStreamState): string {
+  const r = s.roster;
+  const json: SnapshotJson = { version: r.version, items: [...r.items.values()], pendingIn: [...r.pendingIn.entries()], blocked: [...r.blocked], account: s.account };
   return JSON.stringify(json);
 }
 
-export function decodeRosterState(text: string): MutableRosterState {
+export function decodeSnapshot(text: string): MutableAccountStreamState {
   const json = JSON.parse(text) as SnapshotJson;
   return {
-    items: new Map(json.items.map((i) => [i.jid, i])),
-    pendingIn: new Map(json.pendingIn),
-    version: json.version,
-    blocked: new Set(json.blocked),
+    account: json.account,
+    roster: {
+      items: new Map(json.items.map((i) => [i.jid, i])),
+      pendingIn: new Map(json.pendingIn),
+      version: json.version,
+      blocked: new Set(json.blocked),
+    },
   };
+}
+
+/** A working copy of a decider state: one clone of the roster's containers. */
+export function cloneAccountStreamState(s: AccountStreamState): MutableAccountStreamState {
+  return { account: s.account, roster: cloneRosterState(s.roster) };
+}
+
+/**
+ * The decider's evolve (accountDecider.evolve), in place: the roster by
+ * applyAccountEvent, the account part by the decider's own rules (given an
+ * empty roster, so they cost nothing). Events of other types change nothing.
+ */
+export function applyAccountStreamEvent(draft: MutableAccountStreamState, event: StoredEvent): void {
+  applyAccountEvent(draft.roster, event);
+  if (isAccountEvent(event)) draft.account = accountDecider.evolve({ account: draft.account, roster: emptyRosterState }, event).account;
+}
+
+/** For the command handler's `fold` (AccountCommandHandlerDeps): folds stored events into `state` itself and returns it. */
+export function foldStoredInPlace(state: MutableAccountStreamState, stored: Iterable<StoredEvent>): MutableAccountStreamState {
+  for (const e of stored) applyAccountStreamEvent(state, e);
+  return state;
 }
 
 export interface Snapshot {
@@ -74,7 +113,7 @@ export interface Snapshot {
   /** The latest recorded_at among them. */
   maxRecordedAt: string;
   /** A fresh copy: the caller owns it. */
-  state: MutableRosterState;
+  state: MutableAccountStreamState;
 }
 
 interface SnapshotRow {
@@ -90,9 +129,9 @@ export function snapshotAtOrBefore(db: Database, streamId: string, version: numb
     WHERE stream_id = ? AND stream_version <= ? AND schema_version = ?
     ORDER BY stream_version DESC LIMIT 1`).get(streamId, version, SNAPSHOT_SCHEMA) as SnapshotRow | undefined;
   if (!row) return undefined;
-  let state: MutableRosterState;
+  let state: MutableAccountStreamState;
   try {
-    state = decodeRosterState(row.state);
+    state = decodeSnapshot(row.state);
   } catch (err) {
     throw new Error(`the snapshot of ${streamId} at version ${row.stream_version} is not readable: ${(err as Error).message} (parley rebuild rewrites it)`);
   }
@@ -106,7 +145,14 @@ export interface FoldedStream {
   version: number;
 }
 
-interface FoldedRange extends FoldedStream {
+/** The same, with the decider's whole state: a `Versioned<AccountStreamState>` (src/accounts/command-handler.ts). */
+export interface FoldedAccountStream {
+  /** Owned by the caller: keep folding into it with applyAccountStreamEvent / foldStoredInPlace. */
+  state: MutableAccountStreamState;
+  version: number;
+}
+
+interface FoldedRange extends FoldedAccountStream {
   maxSeq: number;
   maxRecordedAt: string;
 }
@@ -116,12 +162,12 @@ function foldTo(store: EventStore, streamId: string, version: number, db: Databa
   const snap = snapshotAtOrBefore(db, streamId, version);
   const out: FoldedRange = snap
     ? { state: snap.state, version: snap.streamVersion, maxSeq: snap.maxSeq, maxRecordedAt: snap.maxRecordedAt }
-    : { state: cloneRosterState(emptyRosterState), version: 0, maxSeq: 0, maxRecordedAt: "" };
+    : { state: cloneAccountStreamState(initialAccountStreamState), version: 0, maxSeq: 0, maxRecordedAt: "" };
   while (out.version < version) {
     const until = Math.min(version, out.version + FOLD_PAGE);
     const page = store.readStreamRange(streamId, out.version, until, db);
     for (const e of page) {
-      applyAccountEvent(out.state, e);
+      applyAccountStreamEvent(out.state, e);
       if (e.seq > out.maxSeq) out.maxSeq = e.seq;
       if (e.recordedAt > out.maxRecordedAt) out.maxRecordedAt = e.recordedAt;
     }
@@ -135,13 +181,24 @@ function foldTo(store: EventStore, streamId: string, version: number, db: Databa
 }
 
 /**
- * The state of a stream after its event at `version` (or after its last one,
- * if it has fewer): the newest snapshot at or before it, plus the events
- * between, folded in place.
+ * The roster of a stream after its event at `version` (or after its last
+ * one, if it has fewer): the newest snapshot at or before it, plus the
+ * events between, folded in place.
  */
 export function stateAtVersion(store: EventStore, streamId: string, version: number): FoldedStream {
   const { state, version: at } = foldTo(store, streamId, version);
+  return { state: state.roster, version: at };
+}
+
+/** The decider's whole state of the account after its event at `version` (e.g. just before a deletion). */
+export function accountStreamStateAt(store: EventStore, bareJid: string, version: number): FoldedAccountStream {
+  const { state, version: at } = foldTo(store, accountStreamId(bareJid), version);
   return { state, version: at };
+}
+
+/** For the kernel: the decider's whole state of the account now, and its stream version. */
+export function loadAccountStreamState(store: EventStore, bareJid: string): FoldedAccountStream {
+  return accountStreamStateAt(store, bareJid, Number.MAX_SAFE_INTEGER);
 }
 
 /**
@@ -171,7 +228,7 @@ export function loadAccountState(store: EventStore, bareJid: string): FoldedStre
 
 function writeSnapshot(db: Database, streamId: string, folded: FoldedRange): void {
   statement(db, `INSERT OR REPLACE INTO account_snapshots (stream_id, stream_version, max_seq, max_recorded_at, schema_version, state)
-    VALUES (?, ?, ?, ?, ?, ?)`).run(streamId, folded.version, folded.maxSeq, folded.maxRecordedAt, SNAPSHOT_SCHEMA, encodeRosterState(folded.state));
+    VALUES (?, ?, ?, ?, ?, ?)`).run(streamId, folded.version, folded.maxSeq, folded.maxRecordedAt, SNAPSHOT_SCHEMA, encodeSnapshot(folded.state));
 }
 
 /** Which stream versions get a snapshot: every multiple of `every`. */

@@ -8,9 +8,8 @@
 import { createHash } from "node:crypto";
 import { EventStore, SUBJECTS_OF_EVENTS, type Projection } from "../events/store.js";
 import { registerStandardProjections, snapshotTables, checksumProjection } from "../projections/index.js";
-import { SNAPSHOT_SCHEMA, encodeRosterState } from "../projections/account-snapshots.js";
-import { applyAccountEvent, cloneRosterState } from "../roster/roster-evolve.js";
-import { emptyRosterState } from "../roster/roster-types.js";
+import { SNAPSHOT_SCHEMA, encodeSnapshot, applyAccountStreamEvent, cloneAccountStreamState } from "../projections/account-snapshots.js";
+import { initialAccountStreamState } from "../accounts/decider/index.js";
 
 export interface ProjectionReport {
   name: string;
@@ -60,7 +59,7 @@ export function verifySnapshots(live: EventStore): ProjectionReport {
   const rowsOf = live.db.prepare("SELECT * FROM account_snapshots WHERE stream_id = ? ORDER BY stream_version");
   for (const streamId of streams) {
     const snaps = rowsOf.all(streamId) as SnapshotCheckRow[];
-    const state = cloneRosterState(emptyRosterState);
+    const state = cloneAccountStreamState(initialAccountStreamState);
     let at = 0;
     let maxSeq = 0;
     let maxRecordedAt = "";
@@ -68,7 +67,7 @@ export function verifySnapshots(live: EventStore): ProjectionReport {
       while (at < snap.stream_version) {
         const page = live.readStreamRange(streamId, at, Math.min(snap.stream_version, at + FOLD_PAGE));
         for (const e of page) {
-          applyAccountEvent(state, e);
+          applyAccountStreamEvent(state, e);
           if (e.seq > maxSeq) maxSeq = e.seq;
           if (e.recordedAt > maxRecordedAt) maxRecordedAt = e.recordedAt;
         }
@@ -77,7 +76,7 @@ export function verifySnapshots(live: EventStore): ProjectionReport {
         at = last.streamVersion;
       }
       const expected = at === snap.stream_version
-        ? { max_seq: maxSeq, max_recorded_at: maxRecordedAt, state: encodeRosterState(state) }
+        ? { max_seq: maxSeq, max_recorded_at: maxRecordedAt, state: encodeSnapshot(state) }
         : { max_seq: -1, max_recorded_at: "", state: "(the log has no such stream version)" };
       const key = `${streamId}\u0000${snap.stream_version}\u0000`;
       liveHash.update(key + JSON.stringify([snap.max_seq, snap.max_recorded_at, snap.schema_version, snap.state]));

@@ -1,7 +1,8 @@
 // Property: for random histories (conversations among a few accounts, with
 // deletions and re-registrations), at every snapshot interval N from 1 to 7,
 // the state from the newest snapshot plus the tail equals the full fold of
-// the stream equals the roster projection — now and at every stream version —
+// the stream equals the roster projection — now and at every stream version,
+// the account part (credentials) included, against the decider's own fold —
 // and a rebuild writes the very same snapshots. Bounded and seeded in `npm
 // test`; PARLEY_PROPERTY_RUNS=N runs longer with a random seed.
 import { test } from "uvu";
@@ -10,7 +11,8 @@ import fc from "fast-check";
 import { EventStore } from "../../src/events/store.js";
 import { accountStreamId, type StoredEvent } from "../../src/events/types.js";
 import { registerStandardProjections } from "../../src/projections/index.js";
-import { loadAccountState, stateAtVersion, snapshotAtOrBefore } from "../../src/projections/account-snapshots.js";
+import { loadAccountState, stateAtVersion, snapshotAtOrBefore, accountStreamStateAt, loadAccountStreamState } from "../../src/projections/account-snapshots.js";
+import { foldStream } from "../../src/accounts/decider/index.js";
 import { evolveAccountStream } from "../../src/roster/roster-evolve.js";
 import { emptyRosterState, type RosterState } from "../../src/roster/roster-types.js";
 import { verifySnapshots } from "../../src/replay/verify.js";
@@ -71,7 +73,16 @@ test("snapshot + tail = full fold = projection, at every version, for snapshot i
         assert.equal(fromProjection(store, u), full, `${u}: the roster projection vs the full fold`);
         for (let v = 0; v <= events.length; v++) {
           assert.equal(plain(stateAtVersion(store, streamId, v).state), plain(fullFold(events, v)), `${u} at version ${v} (every ${every})`);
+          // The decider's whole state (account part and roster), against the decider's own fold.
+          const whole = accountStreamStateAt(store, u, v);
+          const decided = foldStream(events.slice(0, v));
+          assert.equal(whole.state.account, decided.state.account, `${u}: the account part at version ${v}`);
+          assert.equal(plain(whole.state.roster), plain(decided.state.roster));
+          assert.is(whole.version, decided.version);
         }
+        const now = loadAccountStreamState(store, u);
+        assert.equal(now.state.account, foldStream(events).state.account);
+        assert.is(now.version, events.length);
         // The snapshots were really used: the newest is at the last multiple of N.
         const newest = snapshotAtOrBefore(store.db, streamId, Number.MAX_SAFE_INTEGER);
         assert.is(newest?.streamVersion ?? 0, events.length - (events.length % every), `${u}: the newest snapshot's version`);
