@@ -16,4 +16,8 @@ CREATE TABLE account_snapshots (
   schema_version  INTEGER NOT NULL,
   state           TEXT    NOT NULL, -- JSON: { version, items, pendingIn, blocked }
   PRIMARY KEY (stream_id, stream_version)
-) WITHOUT ROWID;
+);
+-- A rowid table, not WITHOUT ROWID: its rows are large (a roster of 1,000
+-- items is ~120 KB), and in a WITHOUT ROWID table the B-tree's cells carry
+-- them, so a seek to any stream's newest snapshot cost ~0.3 ms instead of
+-- ~1 µs through the small primary-key index.
