@@ -1,5 +1,6 @@
-// Snapshots of each account stream's folded roster state (roster, pending
-// requests, block list, roster version), and loading an account from them.
+// Snapshots of each account stream's folded state (the decider's: the
+// account's existence and credentials; the roster, pending requests, block
+// list and roster version), and loading an account from them.
 //
 // Every `every` events of an account stream (stream versions every, 2·every,
 // …) the append that reaches the version also writes the state at that
@@ -12,9 +13,8 @@
 // Loading = the newest snapshot + the events after it, with the in-place fold
 // (roster-evolve.ts): at most `every - 1` events whatever the history's length.
 // A snapshot holds the whole account stream state the decider folds
-// (src/accounts/decider: the account's existence and credentials beside the
-// roster), so the kernel can load either: loadAccountState (the roster) or
-// loadAccountStreamState (both).
+// (src/accounts/decider), so a caller can load either: loadAccountState (the
+// roster) or loadAccountStreamState (the decider's AccountStreamState).
 //
 // Why snapshots and not the roster projection? The projection holds only the
 // current state with no stream version beside it, and it is written inline by
