@@ -67,7 +67,9 @@ async function main(): Promise<number> {
   const accounts = accountsFor(sizes);
   const prepared = new Map<string, PreparedServer>();
   const setup: Record<string, number> = {};
-  for (const f of factories) {
+  // Scenarios that make their own server (history) need no prepared accounts.
+  const needsServers = scenarios.some((s) => !s.runAlone);
+  for (const f of needsServers ? factories : []) {
     const t0 = performance.now();
     prepared.set(f.name, await f.prepare(accounts));
     setup[`${f.name}_accounts_s`] = (performance.now() - t0) / 1000;
@@ -81,6 +83,20 @@ async function main(): Promise<number> {
       // Alternate which server goes first, so neither always gets the warmer machine.
       const order = run % 2 === 1 ? factories : [...factories].reverse();
       for (const f of order) {
+        if (scenario.runAlone) {
+          // Parley's own log: nothing to compare with on Prosody's side.
+          if (f.name !== "parley") continue;
+          versions[f.name] ??= "this checkout (its own server process)";
+          const record: RunRecord = { scenario: scenario.name, server: f.name, run };
+          try {
+            record.metrics = await scenario.runAlone(sizes);
+          } catch (err) {
+            record.error = (err as Error).message;
+          }
+          records.push(record);
+          process.stderr.write(`${scenario.name} ${f.name} run ${run}: ${record.error ?? Object.entries(record.metrics ?? {}).map(([k, v]) => `${k}=${fmt(v)}`).join(" ")}\n`);
+          continue;
+        }
         const server = await (prepared.get(f.name) as PreparedServer).launch();
         versions[f.name] = server.version;
         const record: RunRecord = { scenario: scenario.name, server: f.name, run };
@@ -115,7 +131,8 @@ async function main(): Promise<number> {
         cells.push(`${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`);
         medians.push(s.median);
       }
-      const ratio = factories.length > 1 ? [`${((medians[0] as number) / (medians[1] as number)).toFixed(2)}×`] : [];
+      const r = (medians[0] as number) / (medians[1] as number);
+      const ratio = factories.length > 1 ? [Number.isFinite(r) ? `${r.toFixed(2)}×` : "—"] : [];
       lines.push(`| ${[scenario.name, metric, ...cells, ...ratio].join(" | ")} |`);
     }
   }

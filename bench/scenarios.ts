@@ -4,6 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { LoadClient, hasId } from "./load-client.js";
 import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
+import { runHistory, type HistorySizes } from "./history.js";
 
 export interface ScenarioSizes {
   messagePairs: number;
@@ -14,27 +15,36 @@ export interface ScenarioSizes {
   presenceUsers: number;
   idleSessions: number[];
   eventClients: number;
+  /** The history scenario's log: events, accounts, and the hot account's events. */
+  history: HistorySizes;
 }
 
 export const FULL_SIZES: ScenarioSizes = {
   messagePairs: 50, messageWindow: 10, seconds: 10, logins: 1000, loginConcurrency: 50,
   presenceUsers: 100, idleSessions: [2000, 10000], eventClients: 20,
+  history: { events: 1_000_000, accounts: 10_000, hotEvents: 100_000 },
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
   messagePairs: 10, messageWindow: 5, seconds: 3, logins: 100, loginConcurrency: 20,
   presenceUsers: 20, idleSessions: [200], eventClients: 5,
+  history: { events: 100_000, accounts: 1_000, hotEvents: 20_000 },
 };
 
 /** Figures of one run; names end in their unit. */
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history";
   describe: string;
   /** Which metric decides, and whether more is better. */
   headline: { metric: string; higherIsBetter: boolean }[];
   run(server: ServerUnderTest, sizes: ScenarioSizes): Promise<Metrics>;
+  /**
+   * A scenario of Parley's own that makes its own data directory and server
+   * (history): run instead of `run`, once per run, without a prepared server.
+   */
+  runAlone?(sizes: ScenarioSizes): Promise<Metrics>;
 }
 
 const PASSWORD = "bench-password";
@@ -389,4 +399,19 @@ export const events: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events];
+export const history: Scenario = {
+  name: "history",
+  describe: "a long log (1 M events, one account with 100 k): import, replay/explain/diff/events queries, the hot account's login",
+  headline: [
+    { metric: "import_s", higherIsBetter: false },
+    { metric: "import_peak_rss_mib", higherIsBetter: false },
+    { metric: "replay_work_ms", higherIsBetter: false },
+    { metric: "hot_login_ms", higherIsBetter: false },
+  ],
+  run() {
+    return Promise.reject(new Error("the history scenario makes its own server (runAlone)"));
+  },
+  runAlone: (sizes) => runHistory(sizes.history),
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history];

@@ -104,7 +104,7 @@ export const parley: ServerFactory = {
   },
 };
 
-async function launchParley(dir: string): Promise<ServerUnderTest> {
+export async function launchParley(dir: string): Promise<ServerUnderTest> {
   const port = await freePort();
   const config = path.join(dir, "bench.toml");
   writeFileSync(config, [

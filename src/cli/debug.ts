@@ -3,14 +3,14 @@
 // database read-only.
 import path from "node:path";
 import { createReadStream, existsSync, mkdirSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { EventStore } from "../events/store.js";
+import { EventStore, type EventFilter } from "../events/store.js";
 import type { StoredEvent } from "../events/types.js";
 import { accountStreamId } from "../events/types.js";
 import { registerStandardProjections } from "../projections/index.js";
 import { defaultConfig, databasePath } from "../config.js";
 import { eventLine, describeRoster, summarizeEvent, describeCause } from "../replay/describe.js";
-import { replayTo, diffStates, explainContact, isAfter, isAtOrBefore, type LogPoint } from "../replay/replay.js";
+import type { LogPoint } from "../replay/replay.js";
+import { accountStateAt, diffAccountStates, explainAccountContact } from "../replay/history.js";
 import type { ProjectionReport } from "../replay/verify.js";
 
 export type Out = (line: string) => void;
@@ -25,8 +25,21 @@ export function openExisting(dataDir: string | undefined, readonly: boolean): Ev
   const file = dataFile(dataDir);
   if (!existsSync(file)) throw new Error(`no Parley database at ${file} (use --data DIR)`);
   const store = EventStore.open(file, { readonly });
+  if (readonly) requireSchema(store, file);
   registerStandardProjections(store);
   return store;
+}
+
+/** Tables the read-only commands use that a database written by an older Parley lacks until it is migrated. */
+const HISTORY_TABLES = ["account_snapshots", "event_subjects"];
+
+function requireSchema(store: EventStore, file: string): void {
+  const present = new Set((store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  const missing = HISTORY_TABLES.filter((t) => !present.has(t));
+  if (missing.length > 0) {
+    store.close();
+    throw new Error(`${file} predates the ${missing.join(" and ")} table(s): start the server on it or run 'parley rebuild' once to migrate it`);
+  }
 }
 
 export interface EventQuery {
@@ -36,12 +49,15 @@ export interface EventQuery {
   until?: LogPoint;
 }
 
-function matches(e: StoredEvent, q: EventQuery): boolean {
-  if (q.account !== undefined && e.streamId !== accountStreamId(q.account)) return false;
-  if (q.types && q.types.length > 0 && !q.types.includes(e.type)) return false;
-  if (q.since && !isAfter(e, q.since) && !("time" in q.since && e.recordedAt === q.since.time)) return false;
-  if (q.until && !isAtOrBefore(e, q.until)) return false;
-  return true;
+/** The query as an index-backed filter of the log (EventStore.queryEvents). */
+function filterOf(q: EventQuery): EventFilter {
+  const f: EventFilter = {};
+  if (q.account !== undefined) f.streamId = accountStreamId(q.account);
+  if (q.types && q.types.length > 0) f.types = q.types;
+  // --since: after that event, or from that time on (an event at exactly that time included).
+  if (q.since) { if ("seq" in q.since) f.afterSeq = q.since.seq; else f.fromTime = q.since.time; }
+  if (q.until) { if ("seq" in q.until) f.untilSeq = q.until.seq; else f.untilTime = q.until.time; }
+  return f;
 }
 
 function format(e: StoredEvent, json: boolean): string {
@@ -50,34 +66,33 @@ function format(e: StoredEvent, json: boolean): string {
 
 /** `parley events`: one line per event; with `follow`, keep printing new ones until stopped. */
 export async function listEvents(store: EventStore, q: EventQuery, json: boolean, out: Out, follow?: { signal: AbortSignal; intervalMs: number }): Promise<number> {
-  let last = 0;
+  const filter = filterOf(q);
+  // Following resumes after the last event of the log seen, matching or not.
+  let last = store.lastSeq();
   let count = 0;
-  for (const e of store.readAll()) {
-    last = e.seq;
-    if (matches(e, q)) { out(format(e, json)); count++; }
-  }
+  for (const e of store.queryEvents({ ...filter, untilSeq: Math.min(filter.untilSeq ?? last, last) })) { out(format(e, json)); count++; }
   while (follow && !follow.signal.aborted) {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, follow.intervalMs);
       follow.signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
     });
-    for (const e of store.readAll({ afterSeq: last })) {
-      last = e.seq;
-      if (matches(e, q)) { out(format(e, json)); count++; }
-    }
+    const now = store.lastSeq();
+    if (now === last) continue;
+    const from = Math.max(filter.afterSeq ?? 0, last);
+    for (const e of store.queryEvents({ ...filter, afterSeq: from, untilSeq: Math.min(filter.untilSeq ?? now, now) })) { out(format(e, json)); count++; }
+    last = now;
   }
   return count;
 }
 
-function accountEvents(store: EventStore, account: string): StoredEvent[] {
-  const events = store.readStream(accountStreamId(account));
-  if (events.length === 0) throw new Error(`there are no events for ${account}`);
-  return events;
+function requireEvents(store: EventStore, account: string): void {
+  if (store.streamVersion(accountStreamId(account)) === 0) throw new Error(`there are no events for ${account}`);
 }
 
 /** `parley replay --account JID [--until P]`: the roster and block list at that point. */
 export function replayAccount(store: EventStore, account: string, until: LogPoint | undefined, out: Out): void {
-  const { state, last } = replayTo(accountEvents(store, account), until);
+  requireEvents(store, account);
+  const { state, last } = accountStateAt(store, account, until);
   const where = last ? `after event #${last.seq} (${last.recordedAt}, stream version ${last.streamVersion})` : "before its first event";
   out(`${account} ${where}; roster version ${state.version}`);
   for (const line of describeRoster(state)) out(line);
@@ -85,7 +100,8 @@ export function replayAccount(store: EventStore, account: string, until: LogPoin
 
 /** `parley replay --account JID --diff A B`: what changed between two points and why. */
 export function diffAccount(store: EventStore, account: string, a: LogPoint, b: LogPoint, out: Out): void {
-  const { changes, blockedBefore, blockedAfter } = diffStates(accountEvents(store, account), a, b);
+  requireEvents(store, account);
+  const { changes, blockedBefore, blockedAfter } = diffAccountStates(store, account, a, b);
   const label = (p: LogPoint) => ("seq" in p ? `#${p.seq}` : p.time);
   out(`${account}: changes between ${label(a)} and ${label(b)}`);
   if (changes.length === 0) out("  no roster changes");
@@ -100,7 +116,8 @@ export function diffAccount(store: EventStore, account: string, a: LogPoint, b: 
 
 /** `parley replay --account JID --explain CONTACT`: the chain of events behind the current state. */
 export function explain(store: EventStore, account: string, contact: string, out: Out): void {
-  const steps = explainContact(accountEvents(store, account), contact);
+  requireEvents(store, account);
+  const steps = explainAccountContact(store, account, contact);
   if (steps.length === 0) {
     out(`${account} has no events about ${contact}: subscription none, not in the roster`);
     return;
@@ -138,31 +155,61 @@ function isStoredEvent(v: unknown): v is StoredEvent {
     typeof e.meta === "object" && e.meta !== null && "payload" in e;
 }
 
-/** `parley import FILE`: JSON lines into an empty database, then rebuild the projections. */
+/**
+ * `parley import FILE`: JSON lines into an empty database, streamed: the file
+ * is read chunk by chunk and the events go in through EventStore.startImport
+ * (transactions of IMPORT_BATCH events, projections applied as they go in),
+ * so memory stays bounded whatever the file's size. A bad line undoes the
+ * whole import.
+ */
 export async function importEvents(dataDir: string | undefined, file: string): Promise<number> {
-  const events: StoredEvent[] = [];
-  const rl = createInterface({ input: file === "-" ? process.stdin : createReadStream(file), crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of rl) {
-    lineNo++;
-    if (line.trim() === "") continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch (err) {
-      throw new Error(`${file}:${lineNo}: not JSON: ${(err as Error).message}`);
-    }
-    if (!isStoredEvent(parsed)) throw new Error(`${file}:${lineNo}: not an exported event (needs seq, streamId, streamVersion, type, schemaVersion, payload, meta, recordedAt)`);
-    events.push(parsed);
-  }
   const target = dataFile(dataDir);
   mkdirSync(path.dirname(target), { recursive: true });
   const store = EventStore.open(target);
-  registerStandardProjections(store);
   try {
-    return store.importEvents(events);
+    registerStandardProjections(store);
+    const run = store.startImport();
+    let lineNo = 0;
+    try {
+      const input = file === "-" ? process.stdin : createReadStream(file);
+      for await (const lines of jsonLines(input)) for (const line of lines) {
+        lineNo++;
+        if (line.trim() === "") continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line);
+        } catch (err) {
+          throw new Error(`${file}:${lineNo}: not JSON: ${(err as Error).message}`);
+        }
+        if (!isStoredEvent(parsed)) throw new Error(`${file}:${lineNo}: not an exported event (needs seq, streamId, streamVersion, type, schemaVersion, payload, meta, recordedAt)`);
+        try {
+          run.add(parsed);
+        } catch (err) {
+          throw new Error(`${file}:${lineNo}: ${(err as Error).message}`);
+        }
+      }
+      return run.finish();
+    } catch (err) {
+      run.abort();
+      throw err;
+    }
   } finally {
     store.close();
   }
 }
 
+/**
+ * The lines of a stream, a chunk's worth at a time (readline costs a promise
+ * per line). The last line need not end in a newline; CRLF is accepted.
+ */
+async function* jsonLines(input: NodeJS.ReadableStream): AsyncGenerator<string[]> {
+  let rest = "";
+  input.setEncoding("utf8");
+  for await (const chunk of input as AsyncIterable<string>) {
+    const text = rest + chunk;
+    const lines = text.split("\n");
+    rest = lines.pop() ?? "";
+    yield lines.map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+  }
+  if (rest !== "") yield [rest.endsWith("\r") ? rest.slice(0, -1) : rest];
+}

@@ -383,8 +383,22 @@ function exportCommand(args: string[]): number {
   const { values, positionals } = parse(args, { data: { type: "string" } });
   if (positionals.length > 0) throw new UsageError("export takes no arguments; it writes to stdout");
   const store = openExisting(dataOption(values), true);
+  // Lines gathered into 64 KiB writes: one write per event is a system call per line.
+  const pending: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    process.stdout.write(pending.join(""));
+    pending.length = 0;
+    size = 0;
+  };
   try {
-    const n = exportEvents(store, out);
+    const n = exportEvents(store, (line) => {
+      pending.push(line + "\n");
+      size += line.length + 1;
+      if (size >= 65536) flush();
+    });
+    flush();
     process.stderr.write(`exported ${n} events\n`);
   } finally {
     store.close();

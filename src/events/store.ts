@@ -28,6 +28,13 @@ export interface Projection {
   apply(db: Db, event: StoredEvent): void;
   /** Delete every row, before a rebuild. */
   reset(db: Db): void;
+  /**
+   * `verify` checks it against the live log itself, not by a replay into a
+   * scratch database (src/replay/verify.ts): its apply() reads the log
+   * (snapshots fold the events before the one applied), or it has a row per
+   * event (the subject index), too many to hold twice in memory.
+   */
+  readonly checkedAgainstLog?: boolean;
 }
 
 export type Upcaster = (payload: unknown) => unknown;
@@ -49,6 +56,27 @@ export interface ReadOptions {
   streamId?: string;
 }
 
+/** A filter of the log answered from its indexes (stream, type, seq). */
+export interface EventFilter {
+  streamId?: string;
+  types?: readonly string[];
+  afterSeq?: number;
+  untilSeq?: number;
+  /** recorded_at >= this */
+  fromTime?: string;
+  /** recorded_at <= this */
+  untilTime?: string;
+}
+
+const RANGE_SQL = "SELECT * FROM events WHERE stream_id = ? AND stream_version > ? AND stream_version <= ? ORDER BY stream_version";
+
+/** Rows read per page when a pass writes on the connection it reads from. */
+const PAGE = 5000;
+/** Events per transaction of a streamed import. */
+export const IMPORT_BATCH = 50_000;
+/** SQLite's page cache during an import, in KiB (part of the import's bounded memory). */
+const IMPORT_CACHE_KIB = 64 * 1024;
+
 export class EventStore {
   private readonly projections: Projection[] = [];
   private readonly listeners: ((events: StoredEvent[]) => void)[] = [];
@@ -59,6 +87,12 @@ export class EventStore {
   private readonly versionOf: Statement<[string], { v: number | null }>;
   private readonly streamRows: Statement<[string, number], EventRow>;
   private readonly lastSeqStmt: Statement<[], { s: number | null }>;
+  private readonly rangeRows: Statement<[string, number, number], EventRow>;
+  private readonly firstAfterSeq: Statement<[string, number, number], { v: number }>;
+  private readonly firstAfterTime: Statement<[string, number, string], { v: number }>;
+  private readonly rowAt: Statement<[string, number], EventRow>;
+  private readonly pageRows: Statement<[number, number], EventRow>;
+  private readonly prepared = new Map<string, Statement>();
 
   private constructor(readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO events
@@ -67,6 +101,12 @@ export class EventStore {
     this.versionOf = db.prepare("SELECT max(stream_version) AS v FROM events WHERE stream_id = ?");
     this.streamRows = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version");
     this.lastSeqStmt = db.prepare("SELECT max(seq) AS s FROM events");
+    this.rangeRows = db.prepare(RANGE_SQL);
+    // Both walk the stream's index in version order from a starting version, to the first event past the point.
+    this.firstAfterSeq = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND seq > ? ORDER BY stream_version LIMIT 1");
+    this.firstAfterTime = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND recorded_at > ? ORDER BY stream_version LIMIT 1");
+    this.rowAt = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version = ?");
+    this.pageRows = db.prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     // Built once: better-sqlite3 wraps the function anew on every db.transaction() call.
     this.appendTx = db.transaction((streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] => {
       const actual = this.streamVersion(streamId);
@@ -178,6 +218,94 @@ export class EventStore {
     return this.streamRows.all(streamId, afterVersion).map((r) => this.fromRow(r));
   }
 
+  /**
+   * The stream's events with afterVersion < stream version <= untilVersion, in
+   * order. `on`: the connection to read through, for a projection's apply(),
+   * which must see its own append's uncommitted rows whichever connection
+   * that append runs on.
+   */
+  readStreamRange(streamId: string, afterVersion: number, untilVersion: number, on: Db = this.db): StoredEvent[] {
+    const stmt = on === this.db ? this.rangeRows : on.prepare<[string, number, number], EventRow>(RANGE_SQL);
+    return stmt.all(streamId, afterVersion, untilVersion).map((r) => this.fromRow(r));
+  }
+
+  /** The stream's event at a version, if there is one. */
+  eventAt(streamId: string, version: number): StoredEvent | undefined {
+    const row = this.rowAt.get(streamId, version);
+    return row && this.fromRow(row);
+  }
+
+  /**
+   * The version of the stream's first event after `fromVersion` that lies
+   * past the point (seq greater, or recorded later), if there is one: a
+   * replay to the point stops just before it. Cost: the events walked.
+   */
+  firstVersionPast(streamId: string, fromVersion: number, point: { seq: number } | { time: string }): number | undefined {
+    const row = "seq" in point ? this.firstAfterSeq.get(streamId, fromVersion, point.seq) : this.firstAfterTime.get(streamId, fromVersion, point.time);
+    return row?.v;
+  }
+
+  /** A statement whose text depends on how many values it takes, compiled once per text. */
+  private cached(sql: string): Statement {
+    let stmt = this.prepared.get(sql);
+    if (!stmt) {
+      // Bounded: IN lists of up to 500 values make at most a few hundred texts.
+      if (this.prepared.size >= 1000) this.prepared.clear();
+      this.prepared.set(sql, (stmt = this.db.prepare(sql)));
+    }
+    return stmt;
+  }
+
+  /** Events by sequence number, in sequence order (missing ones are left out). */
+  readSeqs(seqs: readonly number[]): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    // Bounded IN lists: SQLite caps the number of parameters of one statement.
+    for (let i = 0; i < seqs.length; i += 500) {
+      const chunk = seqs.slice(i, i + 500);
+      const rows = this.cached(`SELECT * FROM events WHERE seq IN (${chunk.map(() => "?").join(",")}) ORDER BY seq`).all(...chunk) as EventRow[];
+      for (const r of rows) out.push(this.fromRow(r));
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Sequence numbers of the stream's events about any of `jids` (the
+   * event_subjects index, migrations/007; '*' = events touching everyone),
+   * with afterSeq < seq <= untilSeq, in order.
+   */
+  subjectSeqs(streamId: string, jids: readonly string[], afterSeq = 0, untilSeq = Number.MAX_SAFE_INTEGER): number[] {
+    if (jids.length === 0) return [];
+    const rows = this.cached(`SELECT DISTINCT seq FROM event_subjects
+      WHERE stream_id = ? AND jid IN (${jids.map(() => "?").join(",")}) AND seq > ? AND seq <= ? ORDER BY seq`)
+      .all(streamId, ...jids, afterSeq, untilSeq) as { seq: number }[];
+    return rows.map((r) => r.seq);
+  }
+
+  /**
+   * The events matching a filter, in sequence order, read through the indexes:
+   * by stream (UNIQUE(stream_id, stream_version)), by type (events_type) or
+   * by seq (the rowid), never by decoding every row.
+   */
+  *queryEvents(filter: EventFilter): IterableIterator<StoredEvent> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.streamId !== undefined) { where.push("stream_id = ?"); args.push(filter.streamId); }
+    if (filter.types && filter.types.length > 0) {
+      // With a stream, its index is the narrow one; unary + keeps SQLite (which has no
+      // statistics) from choosing events_type and scanning that type across the whole log.
+      where.push(`${filter.streamId !== undefined ? "+" : ""}type IN (${filter.types.map(() => "?").join(",")})`);
+      args.push(...filter.types);
+    }
+    if (filter.afterSeq !== undefined) { where.push("seq > ?"); args.push(filter.afterSeq); }
+    if (filter.untilSeq !== undefined) { where.push("seq <= ?"); args.push(filter.untilSeq); }
+    if (filter.fromTime !== undefined) { where.push("recorded_at >= ?"); args.push(filter.fromTime); }
+    if (filter.untilTime !== undefined) { where.push("recorded_at <= ?"); args.push(filter.untilTime); }
+    const sql = `SELECT * FROM events ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY seq`;
+    for (const row of this.db.prepare(sql).iterate(...args) as IterableIterator<EventRow>) {
+      yield this.fromRow(row);
+    }
+  }
+
   *readAll(options: ReadOptions = {}): IterableIterator<StoredEvent> {
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -197,33 +325,49 @@ export class EventStore {
 
   private replayIntoProjections(): void {
     for (const p of this.projections) p.reset(this.db);
-    // .all(), not .iterate(): projections write on this connection while we read.
-    for (const row of this.db.prepare("SELECT * FROM events ORDER BY seq").all() as EventRow[]) {
-      const event = this.fromRow(row);
-      for (const p of this.projections) p.apply(this.db, event);
+    // In pages, not one .iterate(): projections write on this connection while
+    // we read, and .all() of the whole log would hold it all in memory.
+    for (let after = 0; ;) {
+      const rows = this.pageRows.all(after, PAGE);
+      for (const row of rows) {
+        const event = this.fromRow(row);
+        for (const p of this.projections) p.apply(this.db, event);
+      }
+      const last = rows[rows.length - 1];
+      if (!last) break;
+      after = last.seq;
     }
   }
 
   /**
    * Writes events exactly as exported (same seq, stream, version, time) into a
-   * database that has no events yet, then rebuilds the projections. For
-   * `parley import`; all or nothing.
+   * database that has no events yet, then rebuilds the projections. For tests
+   * and small logs; `parley import` streams with startImport().
    */
   importEvents(events: Iterable<StoredEvent>): number {
-    const insert = this.db.prepare(`INSERT INTO events
-      (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    let count = 0;
-    this.db.transaction(() => {
-      if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
-      for (const e of events) {
-        insert.run(e.seq, e.streamId, e.streamVersion, e.type, e.schemaVersion,
-          JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
-        count++;
-      }
-      this.replayIntoProjections();
-    }).immediate();
-    return count;
+    const run = this.startImport();
+    try {
+      for (const e of events) run.add(e);
+      return run.finish();
+    } catch (err) {
+      run.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * A streamed import into a database with no events: add() events in
+   * sequence order (as `export` writes them); every `batch` events are
+   * committed, with the projections applied as each is inserted (in seq
+   * order that is the same as a rebuild, in one pass). finish() commits the
+   * rest; abort() rolls back and deletes what earlier batches wrote, so a
+   * failed import leaves the database empty again (a crash in the middle
+   * leaves a partial log that `import` refuses and `rm` mends).
+   */
+  startImport(batch = IMPORT_BATCH): EventImport {
+    if (this.db.inTransaction) throw new Error("an import cannot run inside another transaction");
+    if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
+    return new EventImport(this.db, this.projections, batch);
   }
 
   close(): void {
@@ -244,5 +388,78 @@ export class EventStore {
       seq: r.seq, streamId: r.stream_id, streamVersion: r.stream_version, type: r.type,
       schemaVersion: version, payload, meta: JSON.parse(r.meta) as EventMeta, recordedAt: r.recorded_at,
     };
+  }
+}
+
+/**
+ * The event_subjects rows of the events in the log, in SQL: the backfill of
+ * migrations/007_event_subjects.sql, and what `verify` checks the rows
+ * written by the subjects projection (src/projections/event-subjects.ts) against.
+ */
+export const SUBJECTS_OF_EVENTS = `
+  SELECT stream_id, json_extract(payload, '$.jid') AS jid, seq FROM events
+  WHERE type IN ('RosterItemSet', 'RosterItemRemoved', 'SubscriptionRequested', 'SubscriptionRequestReceived',
+    'ContactApproved', 'ContactPreApproved', 'SubscriptionGranted', 'ContactSubscriptionCancelled', 'SubscriptionCancelled')
+  UNION SELECT e.stream_id, j.value, e.seq FROM events AS e, json_each(e.payload, '$.jids') AS j
+  WHERE e.type IN ('ContactsBlocked', 'ContactsUnblocked')
+  UNION SELECT stream_id, '*', seq FROM events WHERE type IN ('AllContactsUnblocked', 'AccountDeleted')`;
+
+/** One streamed import (EventStore.startImport). */
+export class EventImport {
+  private readonly insert: Statement;
+  private count = 0;
+  private inBatch = 0;
+  private lastSeq = 0;
+  private done = false;
+
+  private readonly cacheSize: number;
+
+  constructor(private readonly db: Db, private readonly projections: readonly Projection[], private readonly batch: number) {
+    this.insert = db.prepare(`INSERT INTO events
+      (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    // A larger page cache while importing: the indexes of a million-event log
+    // do not fit SQLite's default 2 MiB, and each insert would then reread pages.
+    this.cacheSize = db.pragma("cache_size", { simple: true }) as number;
+    db.pragma(`cache_size = ${-IMPORT_CACHE_KIB}`);
+  }
+
+  add(e: StoredEvent): void {
+    if (this.done) throw new Error("this import has finished");
+    if (e.seq <= this.lastSeq) throw new Error(`event #${e.seq} comes after #${this.lastSeq}: an import must be in sequence order, as export writes it`);
+    if (this.inBatch === 0) this.db.exec("BEGIN IMMEDIATE");
+    this.insert.run(e.seq, e.streamId, e.streamVersion, e.type, e.schemaVersion,
+      JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
+    for (const p of this.projections) p.apply(this.db, e);
+    this.lastSeq = e.seq;
+    this.count++;
+    if (++this.inBatch >= this.batch) this.commit();
+  }
+
+  /** Commits what is left; returns how many events were imported. */
+  finish(): number {
+    if (!this.done) {
+      if (this.inBatch > 0) this.commit();
+      this.done = true;
+      this.db.pragma(`cache_size = ${this.cacheSize}`);
+    }
+    return this.count;
+  }
+
+  /** Undoes the whole import: the database is empty again. */
+  abort(): void {
+    this.done = true;
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
+    this.db.pragma(`cache_size = ${this.cacheSize}`);
+    if (this.count === this.inBatch) return;
+    this.db.transaction(() => {
+      for (const p of this.projections) p.reset(this.db);
+      this.db.exec("DELETE FROM events; DELETE FROM sqlite_sequence WHERE name = 'events'");
+    }).immediate();
+  }
+
+  private commit(): void {
+    this.db.exec("COMMIT");
+    this.inBatch = 0;
   }
 }

@@ -5,11 +5,24 @@ import type { Database } from "better-sqlite3";
 import type { EventStore, Projection } from "../events/store.js";
 import { accountsProjection } from "./accounts.js";
 import { rosterProjection } from "./roster.js";
+import { accountSnapshots, DEFAULT_SNAPSHOT_EVERY } from "./account-snapshots.js";
+import { eventSubjectsProjection } from "./event-subjects.js";
 
 export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection, rosterProjection];
 
-export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = []): void {
-  for (const p of [...STANDARD_PROJECTIONS, ...extra]) store.registerProjection(p);
+export interface StandardProjectionOptions {
+  /** Stream versions between account snapshots (default DEFAULT_SNAPSHOT_EVERY). */
+  snapshotEvery?: number;
+}
+
+/**
+ * The accounts and roster projections, the subject index (event-subjects.ts),
+ * the account snapshots (account-snapshots.ts) and any `extra`, in that order.
+ */
+export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = [], options: StandardProjectionOptions = {}): void {
+  for (const p of [...STANDARD_PROJECTIONS, eventSubjectsProjection, accountSnapshots(store, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), ...extra]) {
+    store.registerProjection(p);
+  }
 }
 
 /** Every row of the tables, ordered by every column: a deterministic dump. */

@@ -8,6 +8,13 @@ import { isRosterEvent, type RosterItem, type Subscription } from "../roster/ros
 import { evolveItem, evolvePending, sameItem, subjectOf } from "../roster/roster-evolve.js";
 
 const ACCOUNT = "account:";
+/**
+ * The item events for which evolvePending may change the pending request
+ * (every other one passes it through): only they read the pending row. Keep
+ * in step with evolvePending; test/property/snapshots.test.ts compares this
+ * projection with the fold.
+ */
+const CHANGES_PENDING: ReadonlySet<string> = new Set(["SubscriptionRequestReceived", "RosterItemRemoved", "ContactApproved", "ContactSubscriptionCancelled"]);
 
 interface ItemRow {
   jid: string;
@@ -56,20 +63,25 @@ export const rosterProjection: Projection = {
         const jid = subjectOf(event) as string;
         const before = readItem(db, account, jid);
         const after = evolveItem(before, event);
-        if (after) {
-          statement(db, `INSERT INTO roster_items (account, jid, name, groups, subscription, ask, approved)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (account, jid) DO UPDATE SET name = excluded.name, groups = excluded.groups,
-              subscription = excluded.subscription, ask = excluded.ask, approved = excluded.approved`)
-            .run(account, jid, after.name ?? null, JSON.stringify(after.groups), after.subscription, after.ask ? 1 : 0, after.approved ? 1 : 0);
-        } else if (before) {
-          statement(db, "DELETE FROM roster_items WHERE account = ? AND jid = ?").run(account, jid);
+        // evolveItem returns the very item it was given when the event leaves it as it is.
+        if (after !== before) {
+          if (after) {
+            statement(db, `INSERT INTO roster_items (account, jid, name, groups, subscription, ask, approved)
+              VALUES (?, ?, ?, ?, ?, ?, ?)
+              ON CONFLICT (account, jid) DO UPDATE SET name = excluded.name, groups = excluded.groups,
+                subscription = excluded.subscription, ask = excluded.ask, approved = excluded.approved`)
+              .run(account, jid, after.name ?? null, JSON.stringify(after.groups), after.subscription, after.ask ? 1 : 0, after.approved ? 1 : 0);
+          } else {
+            statement(db, "DELETE FROM roster_items WHERE account = ? AND jid = ?").run(account, jid);
+          }
         }
-        const pendingRow = statement(db, "SELECT stanza FROM roster_pending_in WHERE account = ? AND jid = ?").get(account, jid) as { stanza: string } | undefined;
-        const pending = evolvePending(pendingRow?.stanza, event);
-        if (pending !== pendingRow?.stanza) {
-          if (pending === undefined) statement(db, "DELETE FROM roster_pending_in WHERE account = ? AND jid = ?").run(account, jid);
-          else statement(db, "INSERT OR REPLACE INTO roster_pending_in (account, jid, stanza) VALUES (?, ?, ?)").run(account, jid, pending);
+        if (CHANGES_PENDING.has(event.type)) {
+          const row = statement(db, "SELECT stanza FROM roster_pending_in WHERE account = ? AND jid = ?").get(account, jid) as { stanza: string } | undefined;
+          const pending = evolvePending(row?.stanza, event);
+          if (pending !== row?.stanza) {
+            if (pending === undefined) statement(db, "DELETE FROM roster_pending_in WHERE account = ? AND jid = ?").run(account, jid);
+            else statement(db, "INSERT OR REPLACE INTO roster_pending_in (account, jid, stanza) VALUES (?, ?, ?)").run(account, jid, pending);
+          }
         }
         if (!sameItem(before, after)) {
           statement(db, `INSERT INTO roster_versions (account, version) VALUES (?, 1)

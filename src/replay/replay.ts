@@ -1,8 +1,12 @@
 // Replaying an account's events to a point, comparing two points, and
 // explaining the chain of events behind a subscription state.
+//
+// These take the events as a list (tests, and the CLI after it has read
+// only the events it needs through the indexes: src/replay/history.ts).
+// They fold with the in-place fold of roster-evolve.ts: O(1) per event.
 import type { StoredEvent } from "../events/types.js";
 import { emptyRosterState, isRosterEvent, type RosterState } from "../roster/roster-types.js";
-import { evolveRoster, evolveAccountStream, sameItem, subjectOf } from "../roster/roster-evolve.js";
+import { applyAccountEvent, cloneRosterState, sameItem, subjectOf } from "../roster/roster-evolve.js";
 import { describeSubscription } from "./describe.js";
 
 /** A point in the log: a sequence number or a time. */
@@ -25,11 +29,11 @@ export function isAfter(e: StoredEvent, point: LogPoint): boolean {
 
 /** The roster state after every event of the stream up to the point. */
 export function replayTo(events: readonly StoredEvent[], point?: LogPoint): { state: RosterState; last?: StoredEvent } {
-  let state = emptyRosterState;
+  const state = cloneRosterState(emptyRosterState);
   let last: StoredEvent | undefined;
   for (const e of events) {
     if (point && !isAtOrBefore(e, point)) break;
-    state = evolveAccountStream(state, e);
+    applyAccountEvent(state, e);
     last = e;
   }
   return last ? { state, last } : { state };
@@ -43,10 +47,21 @@ export interface ContactChange {
 }
 
 /** What changed for each contact between two points, and the events that changed it. */
-export function diffStates(events: readonly StoredEvent[], from: LogPoint, to: LogPoint): { changes: ContactChange[]; blockedBefore: string[]; blockedAfter: string[] } {
+export function diffStates(events: readonly StoredEvent[], from: LogPoint, to: LogPoint): StateDiff {
   const a = replayTo(events, from).state;
   const b = replayTo(events, to).state;
   const between = events.filter((e) => isAfter(e, from) && isAtOrBefore(e, to));
+  return compareStates(a, b, (jid) => between.filter((e) => isRosterEvent(e) && subjectOf(e) === jid));
+}
+
+export interface StateDiff {
+  changes: ContactChange[];
+  blockedBefore: string[];
+  blockedAfter: string[];
+}
+
+/** What differs between two states, per contact; `because` finds the events behind a contact's change. */
+export function compareStates(a: RosterState, b: RosterState, because: (jid: string) => StoredEvent[]): StateDiff {
   const jids = [...new Set([...a.items.keys(), ...b.items.keys(), ...a.pendingIn.keys(), ...b.pendingIn.keys()])].sort();
   const changes: ContactChange[] = [];
   for (const jid of jids) {
@@ -59,7 +74,7 @@ export function diffStates(events: readonly StoredEvent[], from: LogPoint, to: L
       jid,
       before: ia || pa ? describeSubscription(ia, pa) : "not in the roster",
       after: ib || pb ? describeSubscription(ib, pb) : "not in the roster",
-      because: between.filter((e) => isRosterEvent(e) && subjectOf(e) === jid),
+      because: because(jid),
     });
   }
   return { changes, blockedBefore: [...a.blocked].sort(), blockedAfter: [...b.blocked].sort() };
@@ -71,18 +86,23 @@ export interface ExplainStep {
   state: string;
 }
 
-/** Every event that touched the contact, with the state it left behind. */
+/**
+ * Every event that touched the contact, with the state it left behind.
+ * The contact's state depends only on the events that touch it (its item
+ * events, blocks naming it, unblock-all, AccountDeleted), so `events` may be
+ * just those: what the event_subjects index returns.
+ */
 export function explainContact(events: readonly StoredEvent[], contact: string): ExplainStep[] {
-  let state = emptyRosterState;
+  const state = cloneRosterState(emptyRosterState);
   const steps: ExplainStep[] = [];
   for (const e of events) {
     if (e.type === "AccountDeleted") {
-      state = emptyRosterState;
+      applyAccountEvent(state, e);
       steps.push({ event: e, state: "not in the roster (account deleted)" });
       continue;
     }
     if (!isRosterEvent(e)) continue;
-    state = evolveRoster(state, e);
+    applyAccountEvent(state, e);
     const touches = subjectOf(e) === contact ||
       ((e.type === "ContactsBlocked" || e.type === "ContactsUnblocked") && e.payload.jids.includes(contact)) ||
       (e.type === "AllContactsUnblocked");

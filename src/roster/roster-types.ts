@@ -18,7 +18,9 @@ export interface RosterItem {
 }
 
 /**
- * Immutable: evolve returns a new state sharing what did not change.
+ * Read-only here: evolve returns a new state sharing what did not change. A
+ * folder that owns its state changes a MutableRosterState in place instead
+ * (roster-evolve.ts explains both); the items are immutable either way.
  * Pending-in requests are kept beside the roster, not as items: RFC 6121
  * §3.1.3 says a request from a contact not in the roster creates no item.
  */

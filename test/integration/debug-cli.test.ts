@@ -1,5 +1,6 @@
 // The debugging commands on the log of a scripted session: events, replay
-// (--until, --diff, --explain), verify, rebuild, export/import, --follow.
+// (--until, --diff, --explain), verify, rebuild, export/import, --follow;
+// and on a long imported account, where they go through snapshots and indexes.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
@@ -10,6 +11,9 @@ import Database from "better-sqlite3";
 import { RawClient } from "../helpers/raw-client.js";
 import { startTestServer } from "../helpers/test-server.js";
 import { PARLEY_BIN } from "../helpers/server-process.js";
+import type { StoredEvent } from "../../src/events/types.js";
+import { replayTo, diffStates, explainContact } from "../../src/replay/replay.js";
+import { describeRoster, describeCause, summarizeEvent } from "../../src/replay/describe.js";
 
 function parley(args: string[], input?: string) {
   return spawnSync(process.execPath, [PARLEY_BIN, ...args], { input, encoding: "utf8", timeout: 30_000 });
@@ -180,6 +184,76 @@ test("the debugging commands work on the database of a running server, and write
     c.destroy();
   } finally {
     await ts.stop();
+  }
+});
+
+/** A long account's export: 1,234 events with a deletion and re-registration, so snapshots (every 500) exist after import. */
+function longExport(): { lines: string[]; events: StoredEvent[] } {
+  const events: StoredEvent[] = [];
+  const account = "account:long@localhost";
+  const push = (type: string, payload: unknown) => {
+    const seq = events.length + 1;
+    const at = new Date(Date.parse("2026-11-01T00:00:00.000Z") + seq * 1000).toISOString();
+    events.push({ seq, streamId: account, streamVersion: seq, type, schemaVersion: 1, payload, meta: { by: { kind: "user", resource: "r" }, at }, recordedAt: at });
+  };
+  push("AccountRegistered", { jid: "long@localhost", credentials: [] });
+  for (let k = 0; events.length < 1234; k++) {
+    const jid = `c${k % 20}@localhost`;
+    if (k === 700) { push("AccountDeleted", { jid: "long@localhost", reason: "test" }); push("AccountRegistered", { jid: "long@localhost", credentials: [] }); continue; }
+    switch (k % 8) {
+      case 0: push("RosterItemSet", { jid, name: `N${k}`, groups: k % 16 ? [] : ["G"] }); break;
+      case 1: push("SubscriptionRequested", { jid }); break;
+      case 2: push("SubscriptionGranted", { jid }); break;
+      case 3: push("SubscriptionRequestReceived", { jid, stanza: `<presence type='subscribe' from='${jid}'/>` }); break;
+      case 4: push("ContactsBlocked", { jids: [`b${k % 10}@localhost`, jid] }); break;
+      case 5: push("ContactsUnblocked", { jids: [jid] }); break;
+      case 6: push(k % 48 === 6 ? "AllContactsUnblocked" : "ContactApproved", k % 48 === 6 ? {} : { jid }); break;
+      default: push("SubscriptionCancelled", { jid }); break;
+    }
+  }
+  return { lines: events.map((e) => JSON.stringify(e)), events };
+}
+
+test("on a long imported account, replay/diff/explain through snapshots print what a fold of the whole stream gives", () => {
+  const { lines, events } = longExport();
+  const dir = dataDir + "-long";
+  const file = path.join(dataDir, "long.jsonl");
+  writeFileSync(file, lines.join("\n") + "\n");
+  try {
+    const imported = parley(["import", file, "--data", dir]);
+    assert.is(imported.status, 0, imported.stderr);
+    const db = new Database(path.join(dir, "parley.sqlite"), { readonly: true });
+    const snapshots = (db.prepare("SELECT stream_version FROM account_snapshots ORDER BY 1").all() as { stream_version: number }[]).map((r) => r.stream_version);
+    db.close();
+    assert.equal(snapshots, [500, 1000], "import wrote the snapshots");
+    const verify = parley(["verify", "--data", dir]);
+    assert.is(verify.status, 0, verify.stdout);
+    assert.match(verify.stdout, /OK   snapshots/);
+    assert.match(verify.stdout, /OK   subjects/);
+    for (const until of [1, 499, 500, 501, 703, 1000, 1100, 5000]) {
+      const { state, last } = replayTo(events, { seq: until });
+      const want = [`long@localhost after event #${last?.seq} (${last?.recordedAt}, stream version ${last?.streamVersion}); roster version ${state.version}`, ...describeRoster(state)];
+      const got = parley(["replay", "--account", "long@localhost", "--until", String(until), "--data", dir]);
+      assert.is(got.stdout, want.join("\n") + "\n", `--until ${until}`);
+    }
+    const byTime = parley(["replay", "--account", "long@localhost", "--until", events[999]?.recordedAt ?? "", "--data", dir]);
+    assert.match(byTime.stdout, /^long@localhost after event #1000 /);
+    const diff = diffStates(events, { seq: 650 }, { seq: 1150 });
+    const wantDiff = ["long@localhost: changes between #650 and #1150", ...(diff.changes.length === 0 ? ["  no roster changes"] : []),
+      ...diff.changes.flatMap((c) => [`  ${c.jid}: ${c.before} → ${c.after}`, ...c.because.map((e) => `      #${e.seq} ${e.recordedAt} ${e.type}: ${summarizeEvent(e)}`)]),
+      ...(diff.blockedBefore.join() !== diff.blockedAfter.join() ? [`  blocked: ${diff.blockedBefore.join(", ") || "nobody"} → ${diff.blockedAfter.join(", ") || "nobody"}`] : [])];
+    assert.ok(diff.changes.length > 0);
+    assert.is(parley(["replay", "--account", "long@localhost", "--diff", "650", "1150", "--data", dir]).stdout, wantDiff.join("\n") + "\n");
+    const steps = explainContact(events, "c3@localhost");
+    assert.ok(steps.length > 50);
+    const wantExplain = ["long@localhost and c3@localhost:", ...steps.flatMap((s) => [`  #${s.event.seq} ${s.event.recordedAt} ${s.event.type} ${describeCause(s.event.meta.by)}`, `      → ${s.state}`]), `now: ${steps[steps.length - 1]?.state}`];
+    assert.is(parley(["replay", "--account", "long@localhost", "--explain", "c3@localhost", "--data", dir]).stdout, wantExplain.join("\n") + "\n");
+    const listed = parley(["events", "--account", "long@localhost", "--type", "AccountDeleted", "--type", "AllContactsUnblocked", "--json", "--data", dir]);
+    assert.equal(listed.stdout.trim().split("\n").map((l) => (JSON.parse(l) as StoredEvent).seq),
+      events.filter((e) => e.type === "AccountDeleted" || e.type === "AllContactsUnblocked").map((e) => e.seq));
+    assert.is(parley(["export", "--data", dir]).stdout, lines.join("\n") + "\n", "export gives back the file imported");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
