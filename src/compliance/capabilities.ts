@@ -63,8 +63,9 @@ function featureNames(features: readonly XmlElement[]): string[] {
 /** Loads the configured modules (an unknown name throws UnknownModuleError, as at start) and asks them. */
 export function capabilitiesOf(config: ServerConfig): Capabilities {
   const store = EventStore.open(":memory:");
+  let kernel: Kernel | undefined;
   try {
-    const kernel = new Kernel({
+    kernel = new Kernel({
       config,
       log: new Logger("silent"),
       store,
@@ -75,46 +76,52 @@ export function capabilitiesOf(config: ServerConfig): Capabilities {
       withRunningAccount: () => false,
     });
     kernel.loadModules(enabledModules(config.modulesEnabled, { store }));
-
-    const stage = (s: "pre-auth" | "post-auth") => {
-      const features: XmlElement[] = [];
-      kernel.hooks.fire("stream-features", { stage: s, authenticating: s === "pre-auth", features });
-      return featureNames(features);
-    };
-
-    const domains = config.domains.map((domain): DomainCapabilities => {
-      const requester = parseJid(`capabilities@${domain}`);
-      const host = { requester, domain, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
-      kernel.hooks.fire("disco-info/host", host);
-      const account = new AccountRuntime(requester);
-      const own = { requester, account, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
-      kernel.hooks.fire("disco-info/account", own);
-      return {
-        domain,
-        host: { features: host.features, identities: host.identities, forms: host.extensions.map(formType) },
-        account: { features: own.features, identities: own.identities, forms: own.extensions.map(formType) },
-        // The disco module answers a domain's disco#items with no items (src/modules/disco):
-        // no component (MUC, upload, pubsub) exists yet. The agreement test compares
-        // this with a running server's answer, so a component that lists itself there
-        // must be listed here too.
-        items: [],
-      };
-    });
-
-    const { host } = config.c2s;
-    return {
-      modules: kernel.modulesLoaded,
-      // Every listener Parley has is always on (port 0 picks a free port); BOSH,
-      // the component protocol and host-meta have no listener yet.
-      listeners: {
-        "c2s-starttls": `${host}:${config.c2s.port}`,
-        "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
-        websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
-      },
-      streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
-      domains,
-    };
+    return ask(kernel, config);
   } finally {
+    // As at shutdown: modules flush what they buffer (nothing was asked of them but disco).
+    kernel?.hooks.fire("server-stopping", {});
     store.close();
   }
+}
+
+/** What the loaded modules answer, per served domain, and the listeners of the configuration. */
+function ask(kernel: Kernel, config: ServerConfig): Capabilities {
+  const stage = (s: "pre-auth" | "post-auth") => {
+    const features: XmlElement[] = [];
+    kernel.hooks.fire("stream-features", { stage: s, authenticating: s === "pre-auth", features });
+    return featureNames(features);
+  };
+
+  const domains = config.domains.map((domain): DomainCapabilities => {
+    const requester = parseJid(`capabilities@${domain}`);
+    const host = { requester, domain, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
+    kernel.hooks.fire("disco-info/host", host);
+    const account = new AccountRuntime(requester);
+    const own = { requester, account, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
+    kernel.hooks.fire("disco-info/account", own);
+    return {
+      domain,
+      host: { features: host.features, identities: host.identities, forms: host.extensions.map(formType) },
+      account: { features: own.features, identities: own.identities, forms: own.extensions.map(formType) },
+      // The disco module answers a domain's disco#items with no items (src/modules/disco):
+      // no component (MUC, upload, pubsub) exists yet. The agreement test compares
+      // this with a running server's answer, so a component that lists itself there
+      // must be listed here too.
+      items: [],
+    };
+  });
+
+  const { host } = config.c2s;
+  return {
+    modules: kernel.modulesLoaded,
+    // Every listener Parley has is always on (port 0 picks a free port); BOSH,
+    // the component protocol and host-meta have no listener yet.
+    listeners: {
+      "c2s-starttls": `${host}:${config.c2s.port}`,
+      "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
+      websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
+    },
+    streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
+    domains,
+  };
 }
