@@ -126,7 +126,9 @@ export function formatMarkdown(reports: readonly DomainReport[], caps: Capabilit
     "configuration: it loads the modules `modules_enabled` names, asks them what they would advertise (disco#info of",
     "each domain and of an account, stream features), and reads the listeners from the configuration; the",
     "requirements are `src/compliance/xep-0479.ts`, what shows each specification is `src/compliance/specs.ts`.",
-    "A category counts at a level when all its required features are provided and Core at that level is met (XEP-0479 §2).", "");
+    "A category counts at a level when all its required features are provided and Core at that level is met (XEP-0479 §2).",
+    "A feature issue moves this page: once its module advertises what the spec's condition in `specs.ts` looks for, mark",
+    "the spec `implemented` (with the XEP's version) and run `npm run compliance`; the compliance test fails until both are done.", "");
   out.push(`Modules: ${caps.modules.map((m) => `\`${m}\``).join(", ")}. Listeners: ${Object.entries(caps.listeners).map(([n, at]) => `${n} (${at})`).join(", ")}; no BOSH, no component protocol.`, "");
   for (const r of reports) {
     out.push(`## ${r.domain}`, "");

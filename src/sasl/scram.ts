@@ -52,7 +52,10 @@ class Failure {
   constructor(
     readonly condition: SaslFailureCondition,
     readonly text: string,
-    /** A guessed password (a wrong proof); everything refused before the proof checks none. */
+    /**
+     * Grows the brute-force delay: a wrong proof, or binding data of another
+     * connection (a man in the middle); refusals of the first message check no password.
+     */
     readonly counts = false,
     readonly cause?: SaslFailure["cause"],
   ) {}
