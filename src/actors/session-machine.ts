@@ -27,7 +27,7 @@ import type { SessionEnvironment } from "./session-environment.js";
 import { streamFeatures, type FeatureStage } from "../xmpp/stream-features.js";
 import { checkStreamHeader, type StreamHeaderEvent } from "../xmpp/stream-header.js";
 import { stanzaProblem } from "../xmpp/stanza-checks.js";
-import { createMechanism, settle, type SaslServerMechanism, type SaslFailureCondition, type SettledSaslStep } from "../sasl/mechanism.js";
+import { createMechanism, settle, type SaslServerMechanism, type SaslFailure, type SaslFailureCondition, type SettledSaslStep } from "../sasl/mechanism.js";
 import { DeliveryOutlet, sessionRefThrough } from "./delivery-sink.js";
 import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
@@ -43,6 +43,8 @@ interface PendingFailure {
   text?: string;
   /** Counts toward the growing delay (wrong credentials, not client mistakes). */
   counts: boolean;
+  /** Set by the mechanism when the log should say why (SaslFailure.cause). */
+  cause?: SaslFailure["cause"];
 }
 
 export interface SessionContext {
@@ -261,8 +263,19 @@ export const sessionMachine = setup({
       if (context.failure?.counts) context.env.noteAuthFailure(context.conn.remoteAddress, attemptedAccount(context));
     },
     sendSaslFailure: ({ context }) => {
-      const f = context.failure ?? { condition: "not-authorized" as const, counts: false };
-      context.env.log.info("authentication failed", { session: context.sessionId, condition: f.condition, address: context.conn.remoteAddress });
+      const f: PendingFailure = context.failure ?? { condition: "not-authorized", counts: false };
+      if (f.cause === "channel-binding-downgrade") {
+        // Not a wrong password: say so, so that an operator can tell an old client (slixmpp 1.8,
+        // which binds only with tls-unique) or a stripped offer from a guesser.
+        context.env.log.info("SASL refused a channel-binding downgrade (gs2 flag 'y' while -PLUS is offered, RFC 5802 §6); not counted as a failed password", {
+          session: context.sessionId, address: context.conn.remoteAddress, mechanism: context.mechanism?.name,
+          bindings: Object.keys(context.conn.channelBindings()).join(","),
+        });
+      } else {
+        context.env.log.info("authentication failed", {
+          session: context.sessionId, condition: f.condition, address: context.conn.remoteAddress, counted: f.counts,
+        });
+      }
       context.conn.sendStanza(saslFailure(f.condition, f.text));
     },
     clearMechanism: assign({ mechanism: undefined, failure: undefined }),
@@ -645,7 +658,7 @@ function saslMessage(event: SessionEvent): Buffer | undefined {
 function saslOutcome(step: SettledSaslStep, domain: string): SaslOutcome {
   if (step.kind === "challenge") return { kind: "challenge", data: step.data };
   if (step.kind === "failure") {
-    return { kind: "failure", failure: { condition: step.condition, text: step.text, counts: step.condition === "not-authorized" } };
+    return { kind: "failure", failure: { condition: step.condition, text: step.text, counts: step.counts, ...(step.cause ? { cause: step.cause } : {}) } };
   }
   const user = userFromSasl(step.username, step.authzid, domain);
   if (typeof user === "string") return { kind: "failure", failure: { condition: "invalid-authzid", text: user, counts: false } };

@@ -36,6 +36,8 @@ Commands:
       --data DIR            data directory (default ./data)
       --log-level L         debug | info | warn | error (default info)
   check [--config FILE]     check the configuration, certificate, data directory and ports
+  check features [--config FILE] [--format text|markdown|doap]
+                            which XEP-0479 compliance categories each domain meets, and what is missing
   adduser JID [--data DIR]  create an account; the password is read from stdin or a prompt
   adduser --batch           create accounts from 'jid password' lines on stdin, in one transaction
     [--iterations N]        PBKDF2 iterations for the new credentials (default 4096)
@@ -142,13 +144,25 @@ function configFile(values: Record<string, OptionValue>): string | undefined {
 }
 
 async function check(args: string[]): Promise<number> {
+  if (args[0] === "features") return await checkFeaturesCommand(args.slice(1));
   const { values, positionals } = parse(args, { config: { type: "string" } });
-  if (positionals.length > 0) throw new UsageError("check takes no arguments");
+  if (positionals.length > 0) throw new UsageError("check takes no arguments but 'features'");
   const result = await checkConfiguration(resolveConfig(configFile(values)));
   for (const line of result.ok) out(`OK       ${line}`);
   for (const line of result.problems) out(`PROBLEM  ${line}`);
   out(result.problems.length === 0 ? "All checks passed." : `${result.problems.length} problem(s) found.`);
   return result.problems.length === 0 ? 0 : 1;
+}
+
+async function checkFeaturesCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string" }, format: { type: "string" } });
+  if (positionals.length > 0) throw new UsageError("check features takes no arguments");
+  const { checkFeatures, FEATURES_FORMATS } = await import("./check-features.js");
+  const format = FEATURES_FORMATS.find((f) => f === (values.format ?? "text"));
+  if (format === undefined) throw new UsageError(`--format must be one of ${FEATURES_FORMATS.join(", ")}`);
+  const file = configFile(values);
+  process.stdout.write(checkFeatures(resolveConfig(file), file ?? "the default configuration", format));
+  return 0;
 }
 
 async function start(args: string[]): Promise<number> {

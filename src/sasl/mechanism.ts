@@ -9,9 +9,24 @@ import { ScramServerMechanism, type ScramOptions } from "./scram.js";
 export type SaslStep =
   | { kind: "challenge"; data: Buffer }
   | { kind: "success"; data?: Buffer; username: string; authzid?: string }
-  | { kind: "failure"; condition: SaslFailureCondition; text?: string }
+  | SaslFailure
   /** The outcome needs work off the event loop (PLAIN's key derivation); it arrives later. */
   | { kind: "pending"; outcome: Promise<SettledSaslStep> };
+
+/**
+ * A refused step. `counts`: whether it is evidence of a guessed password, and so
+ * grows the brute-force delay (RFC 6120 §6.4.5 leaves that policy to the
+ * server): a wrong proof or password does; a client mistake, a missing binding
+ * type or a refused downgrade, which check no password, do not.
+ */
+export interface SaslFailure {
+  kind: "failure";
+  condition: SaslFailureCondition;
+  text?: string;
+  counts: boolean;
+  /** Why, when the log should say more than the condition: the gs2 flag "y" while -PLUS is offered (RFC 5802 §6). */
+  cause?: "channel-binding-downgrade";
+}
 
 export type SettledSaslStep = Exclude<SaslStep, { kind: "pending" }>;
 

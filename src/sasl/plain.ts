@@ -58,19 +58,19 @@ export class PlainServerMechanism implements SaslServerMechanism {
     try {
       credential = this.lookup(authcid, "SHA-256") ?? this.lookup(authcid, "SHA-1");
     } catch {
-      return { kind: "failure", condition: "temporary-auth-failure", text: "credentials could not be read" };
+      return { kind: "failure", condition: "temporary-auth-failure", text: "credentials could not be read", counts: false };
     }
     // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
     const outcome = verifyPlainPassword(password, credential ?? fakeCredential(authcid, "SHA-256")).then(
       (ok): SettledSaslStep => ok && credential !== undefined
         ? { kind: "success", username: authcid, ...(authzid !== "" ? { authzid } : {}) }
-        : { kind: "failure", condition: "not-authorized", text: "authentication failed" },
-      (): SettledSaslStep => ({ kind: "failure", condition: "temporary-auth-failure", text: "the password could not be checked" }),
+        : { kind: "failure", condition: "not-authorized", text: "authentication failed", counts: true },
+      (): SettledSaslStep => ({ kind: "failure", condition: "temporary-auth-failure", text: "the password could not be checked", counts: false }),
     );
     return { kind: "pending", outcome };
   }
 }
 
 function malformed(text: string): SaslStep {
-  return { kind: "failure", condition: "malformed-request", text };
+  return { kind: "failure", condition: "malformed-request", text, counts: false };
 }

@@ -11,7 +11,7 @@
 // first exchange does not tell whether an account exists.
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { digest, digestOf, fakeCredential, hmac, type ScramCredential, type ScramHash } from "./credentials.js";
-import type { CredentialLookup, SaslFailureCondition, SaslServerMechanism, SaslStep } from "./mechanism.js";
+import type { CredentialLookup, SaslFailure, SaslFailureCondition, SaslServerMechanism, SaslStep } from "./mechanism.js";
 
 export interface ScramOptions {
   /** Makes the server's part of the nonce (printable ASCII without ","); random by default. Tests only. */
@@ -49,7 +49,20 @@ type State =
   | { phase: "done" };
 
 class Failure {
-  constructor(readonly condition: SaslFailureCondition, readonly text: string) {}
+  constructor(
+    readonly condition: SaslFailureCondition,
+    readonly text: string,
+    /**
+     * Grows the brute-force delay: a wrong proof, or binding data of another
+     * connection (a man in the middle); refusals of the first message check no password.
+     */
+    readonly counts = false,
+    readonly cause?: SaslFailure["cause"],
+  ) {}
+
+  step(): SaslFailure {
+    return { kind: "failure", condition: this.condition, text: this.text, counts: this.counts, ...(this.cause ? { cause: this.cause } : {}) };
+  }
 }
 
 export class ScramServerMechanism implements SaslServerMechanism {
@@ -85,7 +98,7 @@ export class ScramServerMechanism implements SaslServerMechanism {
           throw new Failure("malformed-request", "the exchange is already over");
       }
     } catch (err) {
-      if (err instanceof Failure) return { kind: "failure", condition: err.condition, text: err.text };
+      if (err instanceof Failure) return err.step();
       throw err;
     }
   }
@@ -110,7 +123,16 @@ export class ScramServerMechanism implements SaslServerMechanism {
       throw malformed(`invalid channel binding flag '${flag}'`);
     }
     if (flag === "y" && this.options.channelBindingAdvertised) {
-      throw new Failure("not-authorized", "channel binding is offered but the client says it is not");
+      // RFC 5802 §6: "y" says the client could bind but saw no -PLUS offered; we
+      // offered it, so someone may have stripped it (XEP-0440 §4). Refused before
+      // any password is checked or any account looked up, so it tells a guesser
+      // nothing and does not count toward the brute-force delay: clients that know
+      // only tls-unique (undefined under TLS 1.3, RFC 9266) send it, then retry.
+      const types = Object.keys(this.options.channelBindings ?? {}).join(", ") || "none on this connection";
+      throw new Failure("not-authorized",
+        `channel binding downgrade refused: the client says it saw no channel binding (gs2 flag 'y'), ` +
+        `but SCRAM-*-PLUS is offered with ${types} (RFC 5802 §6); a client that cannot bind with these sends 'n'`,
+        false, "channel-binding-downgrade");
     }
     const authzField = text.slice(c1 + 1, c2);
     let authzid: string | undefined;
@@ -171,7 +193,7 @@ export class ScramServerMechanism implements SaslServerMechanism {
     const expected = Buffer.concat([Buffer.from(state.gs2Header, "utf8"), state.bindingData]);
     if (cbind.length !== expected.length || !timingSafeEqual(cbind, expected)) {
       throw state.bindingData.length > 0
-        ? new Failure("not-authorized", "channel binding data does not match this connection")
+        ? new Failure("not-authorized", "channel binding data does not match this connection", true)
         : malformed("channel binding does not match the GS2 header");
     }
     if (!nonceAttr?.startsWith("r=")) throw malformed("missing nonce");
@@ -187,7 +209,7 @@ export class ScramServerMechanism implements SaslServerMechanism {
     for (let i = 0; i < proof.length; i++) clientKey[i] = proof[i] ^ clientSignature[i];
     const candidate = digest(this.hash, clientKey);
     const matches = candidate.length === storedKey.length && timingSafeEqual(candidate, storedKey);
-    if (!matches || !state.known) throw new Failure("not-authorized", "authentication failed");
+    if (!matches || !state.known) throw new Failure("not-authorized", "authentication failed", true);
 
     const serverSignature = hmac(this.hash, Buffer.from(state.credential.serverKey, "base64"), authMessage);
     const serverFinal = `v=${serverSignature.toString("base64")}`;

@@ -11,6 +11,9 @@ import os from "node:os";
 import { spawnServer } from "../helpers/server-process.js";
 import { addUsers } from "../helpers/process-accounts.js";
 import { repoRoot } from "../helpers/paths.js";
+import { runSlixmppLogin } from "../helpers/slixmpp-venv.js";
+import { startTestServer } from "../helpers/test-server.js";
+import { saslFailureDelayMs } from "../../src/actors/session-machine.js";
 
 // Debian's interpreter: the package installs for it, not for other pythons on PATH.
 const PYTHON = "/usr/bin/python3";
@@ -34,6 +37,38 @@ test("slixmpp: subscriptions both ways, messages, block/unblock and the push to 
   } finally {
     await ts.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// slixmpp 1.8 left to choose: it binds only with tls-unique, undefined under TLS 1.3
+// (RFC 9266), so both -PLUS attempts are refused (malformed-request), then it sends
+// plain SCRAM with "y" for each hash, refused as a downgrade (RFC 5802 §6), and logs
+// in with PLAIN. Those two refusals check no password and must not count: counted,
+// they made the fourth login of the same user wait ten seconds (5 s + 5 s).
+test("slixmpp 1.8's own choice: -PLUS refused, 'y' refused as a downgrade, PLAIN; repeated logins stay fast", async () => {
+  assert.ok(existsSync(PYTHON), `${PYTHON} is missing: .ci/run installs python3-slixmpp`);
+  const ts = await startTestServer({
+    accounts: [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }],
+    configure: (c) => { c.tls.requireEncryption = true; },
+  });
+  try {
+    const run = await runSlixmppLogin(PYTHON, path.join(repoRoot(), "test", "clients", "slixmpp_login.py"), ts.port, "starttls", 5);
+    assert.match(run.slixmppVersion, /^1\.8\./, "this case is Debian's slixmpp 1.8");
+    assert.is(run.logins.length, 6, run.output);
+    for (const login of run.logins) {
+      assert.is(login.tls, "TLSv1.3", run.output);
+      assert.is(login.mechanism, "PLAIN", run.output);
+      assert.equal(login.failures.map(([mechanism, condition]) => `${mechanism} ${condition}`), [
+        "SCRAM-SHA-256-PLUS malformed-request", "SCRAM-SHA-1-PLUS malformed-request",
+        "SCRAM-SHA-256 not-authorized", "SCRAM-SHA-1 not-authorized",
+      ], run.output);
+      assert.match(login.failures[2]?.[2] ?? "", /downgrade refused/, "the refusal says why");
+      // Counted, the refusals of the earlier logins would add saslFailureDelayMs(7) + saslFailureDelayMs(8) here.
+      assert.ok(login.ms < saslFailureDelayMs(7) + saslFailureDelayMs(8) - 6000, `a login took ${login.ms} ms:\n${run.output}`);
+    }
+    assert.ok(run.messageExchanged, run.output);
+  } finally {
+    await ts.stop();
   }
 });
 

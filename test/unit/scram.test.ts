@@ -179,9 +179,25 @@ test("gs2 flag 'y' (client could bind, thinks we cannot) is accepted while no -P
   assert.is(login("SHA-1", directory({ juliet: "pw" }), "juliet", "pw", "y,,").kind, "success");
 });
 
-test("gs2 flag 'y' is refused when channel binding is advertised: that is a downgrade", () => {
-  const m = createMechanism("SCRAM-SHA-1", directory({ juliet: "pw" }), { channelBindingAdvertised: true });
-  assertFailure(m!.step(b("y,,n=juliet,r=abc")), "not-authorized");
+test("gs2 flag 'y' is refused when channel binding is advertised: that is a downgrade, not a wrong password", () => {
+  const bindings = { "tls-exporter": Buffer.alloc(32, 1), "tls-server-end-point": Buffer.alloc(32, 2) };
+  const m = createMechanism("SCRAM-SHA-1", directory({ juliet: "pw" }), { channelBindingAdvertised: true, channelBindings: bindings });
+  const step = m!.step(b("y,,n=juliet,r=abc"));
+  assertFailure(step, "not-authorized");
+  if (step.kind !== "failure") return;
+  assert.is(step.counts, false, "no password was checked: it must not grow the brute-force delay");
+  assert.is(step.cause, "channel-binding-downgrade");
+  assert.match(step.text ?? "", /gs2 flag 'y'.*tls-exporter, tls-server-end-point/);
+});
+
+test("which failures count toward the brute-force delay: a wrong proof does; a malformed message does not", () => {
+  const users = directory({ juliet: "pw" });
+  const m = scram("SHA-256", users);
+  const first = m.step(b("n,,n=juliet,r=abc"));
+  const wrong = m.step(b(clientFinal("SHA-256", "not the password", "n=juliet,r=abc", text(first)).message));
+  assert.ok(wrong.kind === "failure" && wrong.counts, "a wrong password counts");
+  const bad = scram("SHA-256", users).step(b("x,,n=juliet,r=abc"));
+  assert.ok(bad.kind === "failure" && !bad.counts, "an invalid gs2 flag does not");
 });
 
 test("gs2 flag 'p=' (channel binding) is refused: no -PLUS mechanism yet", () => {

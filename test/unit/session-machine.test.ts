@@ -150,6 +150,24 @@ test("a failed login is counted for the address and for the account the client n
   assert.equal(failuresNoted, [["127.0.0.1", "romeo@localhost"]]);
 });
 
+test("a refused channel-binding downgrade (gs2 'y' while -PLUS is offered) is reported at once and not counted", async () => {
+  failuresNoted.length = 0;
+  const port = new RecordingPort();
+  port.secure = true;
+  port.channelBindings = () => ({ "tls-exporter": Buffer.alloc(32, 1) });
+  const env = { ...environment([]), mechanismsFor: () => ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN"], authFailuresFor: () => 10 };
+  const { actor } = start(port, [], env);
+  actor.send(header());
+  for (let i = 0; i < 3; i++) {
+    actor.send(stanza(el("auth", NS.sasl, { mechanism: "SCRAM-SHA-256" }, Buffer.from("y,,n=romeo,r=abcdefgh").toString("base64"))));
+    // authFailuresFor says 10 earlier failures: a counted failure would wait saslFailureDelayMs(10), 5 s.
+    await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 500 });
+  }
+  assert.is((port.text.match(/<not-authorized\/>/g) ?? []).length, 3);
+  assert.equal(failuresNoted, [], "nothing noted for the address or the account");
+  assert.is(actor.getSnapshot().context.authFailures, 0);
+});
+
 test("the failure delay grows with each failure and is capped", () => {
   assert.ok(saslFailureDelayMs(2) > saslFailureDelayMs(1));
   assert.ok(saslFailureDelayMs(3) > saslFailureDelayMs(2));

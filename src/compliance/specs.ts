@@ -1,0 +1,226 @@
+// Every specification `parley check features` and parley.doap speak of: what
+// shows that a configuration provides it (conditions on the Capabilities a
+// configuration has, capabilities.ts), the disco features it defines (so that
+// every feature a server advertises belongs to one), and, for what Parley
+// implements, the version implemented, as parley.doap lists it.
+//
+// Versions are the XSF's latest revision of each XEP (xsf/xeps, read 2026-06).
+// A feature module that lands moves its spec: give it `implemented`, make sure
+// its condition matches what the module advertises, and regenerate
+// docs/compliance.md and parley.doap (`npm run compliance`).
+import type { Capabilities, DomainCapabilities, ListenerName } from "./capabilities.js";
+
+export type Condition =
+  /** Built into the stream layer: no configuration switches it off. */
+  | { readonly core: string }
+  /** Listening, per the configuration. */
+  | { readonly listener: ListenerName }
+  /** Named in modules_enabled. */
+  | { readonly module: string }
+  /** Advertised in the disco#info of the domain or of an account (XEP-0030 §3). */
+  | { readonly discoFeature: string; readonly scope: "host" | "account" }
+  /** An identity in the disco#info of the domain or of an account. */
+  | { readonly discoIdentity: { readonly category: string; readonly type: string }; readonly scope: "host" | "account" }
+  /** A XEP-0128 form of that FORM_TYPE in the domain's disco#info. */
+  | { readonly discoForm: string }
+  /** A service in the domain's disco#items with this identity (and feature). */
+  | { readonly service: { readonly category: string; readonly type: string; readonly feature?: string } }
+  /** Offered among the stream features (RFC 6120 §4.3.2) by a module: "namespace name". */
+  | { readonly streamFeature: string; readonly stage: "pre-auth" | "post-auth" }
+  /** Nothing is asked of a server (the spec is between clients). */
+  | { readonly clientsOnly: string };
+
+/** DOAP's xmpp:status values (the xmpp-doap vocabulary Prosody and ejabberd use). */
+export type DoapStatus = "complete" | "partial";
+
+export interface Spec {
+  readonly id: string;
+  readonly title: string;
+  readonly url: string;
+  /** All of them must hold. */
+  readonly provider: readonly Condition[];
+  /** The disco features this spec defines, that a server or an account may advertise. */
+  readonly features?: readonly string[];
+  readonly implemented?: { readonly version?: string; readonly status: DoapStatus; readonly note: string };
+}
+
+const xep = (n: string) => `https://xmpp.org/extensions/xep-${n}.html`;
+const rfc = (n: string) => `https://www.rfc-editor.org/info/rfc${n}`;
+
+export const SPECS: readonly Spec[] = [
+  // --- implemented ---
+  { id: "RFC 6120", title: "XMPP: Core", url: rfc("6120"),
+    provider: [{ core: "streams, STARTTLS, SASL, resource binding (src/actors/session-machine.ts)" }, { listener: "c2s-starttls" }],
+    implemented: { status: "complete", note: "TCP with STARTTLS; SASL SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), PLAIN; no server-to-server yet" } },
+  { id: "RFC 6121", title: "XMPP: Instant Messaging and Presence", url: rfc("6121"),
+    provider: [{ module: "roster" }, { module: "presence" }],
+    implemented: { status: "complete", note: "rosters with versioning, subscriptions (Appendix A), pre-approval, message routing (§8.5); modules roster and presence" } },
+  { id: "RFC 7395", title: "An XMPP Subprotocol for WebSocket", url: rfc("7395"),
+    provider: [{ listener: "websocket" }],
+    implemented: { status: "complete", note: "at /xmpp-websocket on the HTTP port" } },
+  { id: "RFC 7590", title: "Use of TLS in XMPP", url: rfc("7590"),
+    provider: [{ listener: "c2s-starttls" }],
+    implemented: { status: "complete", note: "TLS 1.2 and 1.3 with Node's defaults" } },
+  { id: "RFC 7622", title: "XMPP: Address Format", url: rfc("7622"),
+    provider: [{ core: "JIDs prepared with PRECIS (src/jid)" }],
+    implemented: { status: "complete", note: "PRECIS profiles of RFC 8265 and RFC 8264" } },
+  { id: "RFC 4616", title: "The PLAIN SASL Mechanism", url: rfc("4616"),
+    provider: [{ core: "SASL PLAIN, after TLS (src/sasl/plain.ts)" }],
+    implemented: { status: "complete", note: "checked against the stored SCRAM keys; no password is stored" } },
+  { id: "RFC 5802", title: "Salted Challenge Response Authentication Mechanism (SCRAM)", url: rfc("5802"),
+    provider: [{ core: "SCRAM-SHA-1 and -PLUS (src/sasl/scram.ts)" }],
+    implemented: { status: "complete", note: "the downgrade flag 'y' is refused while -PLUS is offered (§6)" } },
+  { id: "RFC 7677", title: "SCRAM-SHA-256 and SCRAM-SHA-256-PLUS", url: rfc("7677"),
+    provider: [{ core: "SCRAM-SHA-256 and -PLUS (src/sasl/scram.ts)" }],
+    implemented: { status: "complete", note: "4096 PBKDF2 iterations by default" } },
+  { id: "RFC 5929", title: "Channel Bindings for TLS (tls-server-end-point)", url: rfc("5929"),
+    provider: [{ core: "tls-server-end-point on TLS connections" }],
+    implemented: { status: "partial", note: "tls-server-end-point only; tls-unique is not offered" } },
+  { id: "RFC 9266", title: "Channel Bindings for TLS 1.3 (tls-exporter)", url: rfc("9266"),
+    provider: [{ core: "tls-exporter on TLS 1.3 connections" }],
+    implemented: { status: "complete", note: "" } },
+  { id: "XEP-0012", title: "Last Activity", url: xep("0012"),
+    provider: [{ module: "last" }, { discoFeature: "jabber:iq:last", scope: "host" }], features: ["jabber:iq:last"],
+    implemented: { version: "2.0", status: "complete", note: "module last: the server's uptime and an account's last logout" } },
+  { id: "XEP-0030", title: "Service Discovery", url: xep("0030"),
+    provider: [{ module: "disco" }, { discoFeature: "http://jabber.org/protocol/disco#info", scope: "host" }],
+    features: ["http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items"],
+    implemented: { version: "2.5.0", status: "complete", note: "module disco: the server and accounts; no nodes" } },
+  { id: "XEP-0077", title: "In-Band Registration", url: xep("0077"),
+    provider: [{ module: "register" }, { discoFeature: "jabber:iq:register", scope: "host" }], features: ["jabber:iq:register"],
+    implemented: { version: "2.4", status: "complete", note: "module register: registration when registration.allowed (off by default), password change, cancellation" } },
+  { id: "XEP-0092", title: "Software Version", url: xep("0092"),
+    provider: [{ module: "version" }, { discoFeature: "jabber:iq:version", scope: "host" }], features: ["jabber:iq:version"],
+    implemented: { version: "1.1", status: "complete", note: "module version" } },
+  { id: "XEP-0128", title: "Service Discovery Extensions", url: xep("0128"),
+    provider: [{ discoForm: "http://jabber.org/network/serverinfo" }],
+    implemented: { version: "1.0.1", status: "complete", note: "the XEP-0157 form in the server's disco#info" } },
+  { id: "XEP-0157", title: "Contact Addresses for XMPP Services", url: xep("0157"),
+    provider: [{ module: "contact_addresses" }, { discoForm: "http://jabber.org/network/serverinfo" }],
+    implemented: { version: "1.1.1", status: "complete", note: "module contact_addresses, from [contact_addresses] in the configuration" } },
+  { id: "XEP-0160", title: "Best Practices for Handling Offline Messages", url: xep("0160"),
+    provider: [{ module: "offline" }],
+    implemented: { version: "1.0.1", status: "complete", note: "module offline: stored with a delay stamp, capped per user, per sender and in bytes" } },
+  { id: "XEP-0191", title: "Blocking Command", url: xep("0191"),
+    provider: [{ module: "blocking" }, { discoFeature: "urn:xmpp:blocking", scope: "host" }], features: ["urn:xmpp:blocking"],
+    implemented: { version: "1.3", status: "complete", note: "module blocking" } },
+  { id: "XEP-0199", title: "XMPP Ping", url: xep("0199"),
+    provider: [{ module: "ping" }, { discoFeature: "urn:xmpp:ping", scope: "host" }], features: ["urn:xmpp:ping"],
+    implemented: { version: "2.0.1", status: "complete", note: "module ping: answers pings; the server does not ping clients" } },
+  { id: "XEP-0202", title: "Entity Time", url: xep("0202"),
+    provider: [{ module: "time" }, { discoFeature: "urn:xmpp:time", scope: "host" }], features: ["urn:xmpp:time"],
+    implemented: { version: "2.0", status: "complete", note: "module time" } },
+  { id: "XEP-0203", title: "Delayed Delivery", url: xep("0203"),
+    provider: [{ module: "offline" }],
+    implemented: { version: "2.0", status: "complete", note: "stamps on offline messages; client-written stamps claiming this server are removed" } },
+  { id: "XEP-0368", title: "SRV records for XMPP over TLS", url: xep("0368"),
+    provider: [{ listener: "c2s-direct-tls" }],
+    implemented: { version: "1.1.0", status: "complete", note: "Direct TLS with ALPN xmpp-client" } },
+  { id: "XEP-0440", title: "SASL Channel-Binding Type Capability", url: xep("0440"),
+    provider: [{ core: "<sasl-channel-binding/> beside the mechanisms on TLS (src/xmpp/stream-features.ts)" }, { listener: "c2s-starttls" }],
+    implemented: { version: "1.0.0", status: "complete", note: "tls-exporter (TLS 1.3) and tls-server-end-point" } },
+  { id: "XEP-0478", title: "Stream Limits Advertisement", url: xep("0478"),
+    provider: [{ core: "<limits/> in the stream features (src/xmpp/stream-features.ts)" }],
+    implemented: { version: "0.2.0", status: "complete", note: "max-bytes and idle-seconds" } },
+
+  // --- not implemented yet: what will show them ---
+  { id: "XEP-0045", title: "Multi-User Chat", url: xep("0045"),
+    provider: [{ service: { category: "conference", type: "text" } }], features: ["http://jabber.org/protocol/muc"] },
+  { id: "XEP-0048", title: "Bookmarks", url: xep("0048"),
+    provider: [{ discoFeature: "jabber:iq:private", scope: "host" }] },
+  { id: "XEP-0049", title: "Private XML Storage", url: xep("0049"),
+    provider: [{ discoFeature: "jabber:iq:private", scope: "host" }], features: ["jabber:iq:private"] },
+  { id: "XEP-0054", title: "vcard-temp", url: xep("0054"),
+    provider: [{ discoFeature: "vcard-temp", scope: "host" }], features: ["vcard-temp"] },
+  { id: "XEP-0114", title: "Jabber Component Protocol", url: xep("0114"),
+    provider: [{ listener: "component" }] },
+  { id: "XEP-0115", title: "Entity Capabilities", url: xep("0115"),
+    provider: [{ streamFeature: "http://jabber.org/protocol/caps c", stage: "pre-auth" }], features: ["http://jabber.org/protocol/caps"] },
+  { id: "XEP-0124", title: "Bidirectional-streams Over Synchronous HTTP (BOSH)", url: xep("0124"),
+    provider: [{ listener: "bosh" }] },
+  { id: "XEP-0153", title: "vCard-Based Avatars", url: xep("0153"),
+    provider: [{ discoFeature: "vcard-temp", scope: "host" }] },
+  { id: "XEP-0156", title: "Discovering Alternative XMPP Connection Methods", url: xep("0156"),
+    provider: [{ listener: "host-meta" }] },
+  { id: "XEP-0163", title: "Personal Eventing Protocol", url: xep("0163"),
+    provider: [{ discoIdentity: { category: "pubsub", type: "pep" }, scope: "account" }] },
+  { id: "XEP-0198", title: "Stream Management", url: xep("0198"),
+    provider: [{ streamFeature: "urn:xmpp:sm:3 sm", stage: "post-auth" }] },
+  { id: "XEP-0206", title: "XMPP Over BOSH", url: xep("0206"),
+    provider: [{ listener: "bosh" }] },
+  { id: "XEP-0215", title: "External Service Discovery", url: xep("0215"),
+    provider: [{ discoFeature: "urn:xmpp:extdisco:2", scope: "host" }], features: ["urn:xmpp:extdisco:2"] },
+  { id: "XEP-0223", title: "Persistent Storage of Private Data via PubSub", url: xep("0223"),
+    provider: [{ discoFeature: "http://jabber.org/protocol/pubsub#publish-options", scope: "account" }],
+    features: ["http://jabber.org/protocol/pubsub#publish-options"] },
+  { id: "XEP-0249", title: "Direct MUC Invitations", url: xep("0249"),
+    provider: [{ clientsOnly: "an invitation is a message between clients; routing it (RFC 6121 §8) is all a server does" }] },
+  { id: "XEP-0280", title: "Message Carbons", url: xep("0280"),
+    provider: [{ discoFeature: "urn:xmpp:carbons:2", scope: "host" }], features: ["urn:xmpp:carbons:2", "urn:xmpp:carbons:rules:0"] },
+  { id: "XEP-0313", title: "Message Archive Management", url: xep("0313"),
+    provider: [{ discoFeature: "urn:xmpp:mam:2", scope: "account" }], features: ["urn:xmpp:mam:2", "urn:xmpp:mam:2#extended"] },
+  { id: "XEP-0313 (MUC)", title: "Message Archive Management of group chats", url: xep("0313"),
+    provider: [{ service: { category: "conference", type: "text", feature: "urn:xmpp:mam:2" } }] },
+  { id: "XEP-0352", title: "Client State Indication", url: xep("0352"),
+    provider: [{ streamFeature: "urn:xmpp:csi:0 csi", stage: "post-auth" }] },
+  { id: "XEP-0357", title: "Push Notifications", url: xep("0357"),
+    provider: [{ discoFeature: "urn:xmpp:push:0", scope: "account" }], features: ["urn:xmpp:push:0"] },
+  { id: "XEP-0363", title: "HTTP File Upload", url: xep("0363"),
+    provider: [{ service: { category: "store", type: "file", feature: "urn:xmpp:http:upload:0" } }], features: ["urn:xmpp:http:upload:0"] },
+  { id: "XEP-0398", title: "User Avatar to vCard-Based Avatars Conversion", url: xep("0398"),
+    provider: [{ discoFeature: "urn:xmpp:pep-vcard-conversion:0", scope: "account" }], features: ["urn:xmpp:pep-vcard-conversion:0"] },
+  { id: "XEP-0402", title: "PEP Native Bookmarks", url: xep("0402"),
+    provider: [{ discoFeature: "urn:xmpp:bookmarks:1#compat", scope: "account" }], features: ["urn:xmpp:bookmarks:1#compat"] },
+  { id: "XEP-0410", title: "MUC Self-Ping (Schrödinger's Chat)", url: xep("0410"),
+    provider: [{ service: { category: "conference", type: "text", feature: "http://jabber.org/protocol/muc#self-ping-optimization" } }] },
+];
+
+export function specById(id: string): Spec {
+  const spec = SPECS.find((s) => s.id === id);
+  if (!spec) throw new Error(`no specification '${id}' in src/compliance/specs.ts`);
+  return spec;
+}
+
+/** Whether a condition holds for one domain, and the evidence either way, in words. */
+export function evaluateCondition(c: Condition, caps: Capabilities, domain: DomainCapabilities): { holds: boolean; evidence: string } {
+  if ("core" in c) return { holds: true, evidence: c.core };
+  if ("clientsOnly" in c) return { holds: true, evidence: c.clientsOnly };
+  if ("listener" in c) {
+    const at = caps.listeners[c.listener];
+    return at !== undefined ? { holds: true, evidence: `${c.listener} listener on ${at}` } : { holds: false, evidence: `no ${c.listener} listener` };
+  }
+  if ("module" in c) {
+    return caps.modules.includes(c.module)
+      ? { holds: true, evidence: `module ${c.module}` }
+      : { holds: false, evidence: `module ${c.module} not in modules_enabled` };
+  }
+  if ("discoFeature" in c) {
+    const info = c.scope === "host" ? domain.host : domain.account;
+    return { holds: info.features.has(c.discoFeature), evidence: `${c.discoFeature} ${info.features.has(c.discoFeature) ? "in" : "not in"} the ${c.scope === "host" ? "domain's" : "accounts'"} disco#info` };
+  }
+  if ("discoIdentity" in c) {
+    const info = c.scope === "host" ? domain.host : domain.account;
+    const found = info.identities.some((i) => i.category === c.discoIdentity.category && i.type === c.discoIdentity.type);
+    return { holds: found, evidence: `identity ${c.discoIdentity.category}/${c.discoIdentity.type} ${found ? "in" : "not in"} the ${c.scope === "host" ? "domain's" : "accounts'"} disco#info` };
+  }
+  if ("discoForm" in c) {
+    const found = domain.host.forms.includes(c.discoForm);
+    return { holds: found, evidence: `${c.discoForm} form ${found ? "in" : "not in"} the domain's disco#info` };
+  }
+  if ("service" in c) {
+    const { category, type, feature } = c.service;
+    const item = domain.items.find((i) => i.identities.some((id) => id.category === category && id.type === type) &&
+      (feature === undefined || i.features.has(feature)));
+    const what = `${category}/${type} service${feature ? ` with ${feature}` : ""}`;
+    return item ? { holds: true, evidence: `${what}: ${item.jid}` } : { holds: false, evidence: `no ${what} in the domain's disco#items` };
+  }
+  const offered = (c.stage === "pre-auth" ? caps.streamFeatures.preAuth : caps.streamFeatures.postAuth).includes(c.streamFeature);
+  return { holds: offered, evidence: `stream feature ${c.streamFeature} ${offered ? "offered" : "not offered"} ${c.stage}` };
+}
+
+/** A spec is provided where all its conditions hold. */
+export function evaluateSpec(spec: Spec, caps: Capabilities, domain: DomainCapabilities): { provided: boolean; evidence: string[] } {
+  const results = spec.provider.map((c) => evaluateCondition(c, caps, domain));
+  const provided = results.every((r) => r.holds);
+  return { provided, evidence: results.filter((r) => r.holds === provided).map((r) => r.evidence) };
+}
