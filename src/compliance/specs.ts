@@ -53,7 +53,7 @@ export const SPECS: readonly Spec[] = [
     provider: [{ core: "streams, STARTTLS, SASL, resource binding (src/actors/session-machine.ts)" }, { listener: "c2s-starttls" }],
     implemented: { status: "complete", note: "TCP with STARTTLS; SASL SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), PLAIN; no server-to-server yet" } },
   { id: "RFC 6121", title: "XMPP: Instant Messaging and Presence", url: rfc("6121"),
-    provider: [{ module: "roster" }, { module: "presence" }],
+    provider: [{ module: "roster" }, { module: "presence" }], features: ["jabber:iq:roster"],
     implemented: { status: "complete", note: "rosters with versioning, subscriptions (Appendix A), pre-approval, message routing (§8.5); modules roster and presence" } },
   { id: "RFC 7395", title: "An XMPP Subprotocol for WebSocket", url: rfc("7395"),
     provider: [{ listener: "websocket" }],

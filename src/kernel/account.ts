@@ -7,6 +7,7 @@ import { parseJid, type Jid } from "../jid/jid.js";
 import type { SessionRef } from "../actors/session-types.js";
 import type { RosterState } from "../roster/roster-types.js";
 import { initialAccountStreamState, type AccountStreamState } from "../accounts/decider/index.js";
+import { cloneAccountStreamState } from "../projections/account-snapshots.js";
 
 /** One bound resource of a user, as routing and modules see it. */
 export interface ResourceSession {
@@ -49,8 +50,12 @@ export interface Account {
 export class AccountRuntime implements Account {
   readonly sessions = new Map<string, ResourceSession>();
   readonly bareJid: string;
-  /** The account's stream folded: lifecycle (exists, credentials) and roster. */
-  state: AccountStreamState = initialAccountStreamState;
+  /**
+   * The account's stream folded: lifecycle (exists, credentials) and roster.
+   * The actor's own working copy, changed in place by the fold (constant cost
+   * per event, whatever the roster's size): hold no reference to it across events.
+   */
+  state: AccountStreamState = cloneAccountStreamState(initialAccountStreamState);
   streamVersion = 0;
 
   get roster(): RosterState {

@@ -7,7 +7,8 @@ import type { Logger } from "../util/logger.js";
 import type { EventStore } from "../events/store.js";
 import { accountStreamId, type EventCause } from "../events/types.js";
 import { AccountCommandHandler, type Versioned } from "../accounts/command-handler.js";
-import { foldStored, foldStream, type AccountCommand, type AccountEffect, type AccountStreamState } from "../accounts/decider/index.js";
+import type { AccountCommand, AccountEffect, AccountStreamState } from "../accounts/decider/index.js";
+import { accountStreamStateAt, foldStoredInPlace, loadAccountStreamState, type MutableAccountStreamState } from "../projections/account-snapshots.js";
 import { carryOutEffects } from "./effects.js";
 import { parseJid, tryParseJid } from "../jid/jid.js";
 import type { XmlElement } from "../xml/element.js";
@@ -57,7 +58,8 @@ export class Kernel implements KernelServices {
     this.handler = new AccountCommandHandler({
       load: (bareJid) => this.foldStream(bareJid),
       append: (bareJid, expectedVersion, events) => deps.store.append(accountStreamId(bareJid), expectedVersion, events),
-      fold: foldStored,
+      // In place, on the actor's own copy: the per-event cost does not grow with the roster.
+      fold: (state, stored) => foldStoredInPlace(state as MutableAccountStreamState, stored),
       now: () => this.now().toISOString(),
       limits: { rosterItems: deps.config.limits.rosterItems, blockedItems: deps.config.limits.blockedItems },
     });
@@ -142,9 +144,11 @@ export class Kernel implements KernelServices {
     runtime.streamVersion = version;
   }
 
+  /** The newest snapshot and the events after it (bounded work, src/projections/account-snapshots.ts). */
   private foldStream(bareJid: string, beforeVersion = Infinity): Versioned<AccountStreamState> {
-    const events = this.deps.store.readStream(accountStreamId(bareJid));
-    return foldStream(beforeVersion === Infinity ? events : events.filter((e) => e.streamVersion < beforeVersion));
+    return beforeVersion === Infinity
+      ? loadAccountStreamState(this.deps.store, bareJid)
+      : accountStreamStateAt(this.deps.store, bareJid, beforeVersion - 1);
   }
 
   private execute(runtime: AccountRuntime, command: AccountCommand, by: EventCause): readonly AccountEffect[] {

@@ -15,6 +15,8 @@ export class AccountDirectory {
   private lastSeq: number;
   /** Sequence numbers this process appended; the tail skips them. */
   private readonly own = new Set<number>();
+  /** PRAGMA data_version when we last read the log; -1: never. */
+  private dataVersion = -1;
 
   constructor(
     private readonly store: EventStore,
@@ -39,8 +41,21 @@ export class AccountDirectory {
     return this.accounts.has(bareJid);
   }
 
-  /** Read events appended since we last looked, by anyone. */
+  /**
+   * Read events appended since we last looked, by anyone. SQLite's
+   * data_version changes only when another connection commits: when it has
+   * not, everything since is our own and need not be read again (reading and
+   * parsing a busy second's events took 4–39 ms of the event loop).
+   */
   catchUp(): void {
+    const last = this.store.lastSeq(); // before data_version: a commit in between changes the version
+    const version = this.store.db.pragma("data_version", { simple: true }) as number;
+    if (version === this.dataVersion) {
+      this.lastSeq = last;
+      this.own.clear();
+      return;
+    }
+    this.dataVersion = version;
     // Collected first: the listeners may use the database while we would still be iterating.
     for (const e of [...this.store.readAll({ afterSeq: this.lastSeq })]) {
       this.lastSeq = e.seq;
