@@ -18,7 +18,7 @@ export function messageType(stanza: XmlElement): MessageType {
 /**
  * RFC 6121 §8.5.3 (full JID) and §8.5.2 (bare JID), with no resource to take
  * it → `message/offline`. Whoever got it is announced on `message/delivered`
- * (XEP-0280 §6: carbons go to the resources that did not).
+ * (XEP-0280 §7: carbons go to the resources that did not).
  */
 export function deliverMessage(k: KernelServices, event: InboundStanza): void {
   const { account, stanza, to } = event;

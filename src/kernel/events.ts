@@ -102,7 +102,7 @@ export interface HookPayloads {
    * resource a full JID names, or the most available ones for a bare JID), or,
    * with none, to `message/offline`, which took it (`offline`). Fired once per
    * message, after the delivery; `event.stanza` is the message as delivered.
-   * Message Carbons (XEP-0280 §6) copies it to the resources that did not get it.
+   * Message Carbons (XEP-0280 §7) copies it to the resources that did not get it.
    */
   "message/delivered": { readonly event: InboundStanza; readonly resources: readonly ResourceSession[]; readonly offline: boolean };
   /** An account actor started with its state loaded. */

@@ -1,6 +1,6 @@
 // XEP-0280 Message Carbons over real sockets: enabling and disabling per
-// resource (§4, §5), received copies (§6) and sent copies (§7), which
-// messages are copied (§6.1), the <private/> and no-copy opt-outs (§8), a
+// resource (§4, §5), received copies (§7) and sent copies (§8), which
+// messages are copied (§6.1), the <private/> and no-copy opt-outs (§9), a
 // message that went offline, and XEP-0184 receipts and XEP-0333 markers
 // delivered untouched and copied.
 import { test } from "uvu";
@@ -71,7 +71,7 @@ test("the server advertises urn:xmpp:carbons:2 and the rules of §6.1 as require
   romeo.close();
 }));
 
-test("enable and disable are answered with a result, twice in a row too (§11.1); another user's carbons are not-allowed (§5.1)", () => withServer(async (ts) => {
+test("enable and disable are answered with a result, twice in a row too (§10.1); another user's carbons are not-allowed (§5.1)", () => withServer(async (ts) => {
   const romeo = await Peer.login(ts.port, "romeo", "r", "orchard");
   for (const [id, name] of [["e1", "enable"], ["e2", "enable"], ["d1", "disable"], ["d2", "disable"]] as const) {
     const reply = await romeo.iq(`<iq type='set' id='${id}'><${name} xmlns='${CARBONS}'/></iq>`, id);
@@ -84,12 +84,12 @@ test("enable and disable are answered with a result, twice in a row too (§11.1)
   romeo.close();
 }));
 
-test("§6: a message to one resource is copied, wrapped in <received/>, to the other carbons-enabled resources only", () => withServer(async (ts) => {
+test("§7: a message to one resource is copied, wrapped in <received/>, to the other carbons-enabled resources only", () => withServer(async (ts) => {
   const { balcony, phone, desk, orchard, garden, all } = await cast(ts);
   orchard.write(`<message type='chat' to='${balcony.jid}' id='m1'><body>What man art thou?</body><thread>t1</thread></message>`);
   await barrier(all);
   assert.equal(bodies(originals(balcony)), ["What man art thou?"]);
-  assert.equal(balcony.messages().length, 1, "the addressed resource gets no copy (§6)");
+  assert.equal(balcony.messages().length, 1, "the addressed resource gets no copy (§7)");
   const [copy, ...more] = carbons(phone, "received");
   assert.ok(copy, `phone got: ${phone.raw.text}`);
   assert.equal(more, []);
@@ -101,7 +101,7 @@ test("§6: a message to one resource is copied, wrapped in <received/>, to the o
   assert.is(inner.getChildText("body"), "What man art thou?");
   assert.is(inner.getChildText("thread"), "t1");
   assert.equal(desk.messages(), [], "desk did not enable carbons");
-  // §7 on Romeo's side: garden enabled carbons, so it sees what orchard sent.
+  // §8 on Romeo's side: garden enabled carbons, so it sees what orchard sent.
   const [sent] = carbons(garden, "sent");
   assert.ok(sent, `garden got: ${garden.raw.text}`);
   assert.equal(sent.attrs, { from: "romeo@localhost", to: garden.jid, type: "chat" });
@@ -110,7 +110,7 @@ test("§6: a message to one resource is copied, wrapped in <received/>, to the o
   for (const p of all) p.close();
 }));
 
-test("§7: a message one resource sends is copied, wrapped in <sent/>, to the others that enabled carbons, whether or not the sender did", () => withServer(async (ts) => {
+test("§8: a message one resource sends is copied, wrapped in <sent/>, to the others that enabled carbons, whether or not the sender did", () => withServer(async (ts) => {
   const { balcony, phone, desk, orchard, garden, all } = await cast(ts);
   desk.write(`<message type='chat' to='romeo@localhost' id='s1'><body>Neither, fair saint</body></message>`);
   await barrier(all);
@@ -137,14 +137,14 @@ test("§7: a message one resource sends is copied, wrapped in <sent/>, to the ot
   for (const p of all) p.close();
 }));
 
-test("§8: <private/> and XEP-0334 <no-copy/> stop the copies on both sides; the message itself is delivered as sent", () => withServer(async (ts) => {
+test("§9: <private/> and XEP-0334 <no-copy/> stop the copies on both sides; the message itself is delivered as sent", () => withServer(async (ts) => {
   const { balcony, phone, desk, orchard, garden, all } = await cast(ts);
   orchard.write(`<message type='chat' to='${balcony.jid}' id='p1'><body>private</body><private xmlns='${CARBONS}'/></message>`);
   orchard.write(`<message type='chat' to='${balcony.jid}' id='p2'><body>no copy</body><no-copy xmlns='urn:xmpp:hints'/></message>`);
   balcony.write(`<message type='chat' to='${orchard.jid}' id='p3'><body>private reply</body><private xmlns='${CARBONS}'/><no-copy xmlns='urn:xmpp:hints'/></message>`);
   await barrier(all);
   assert.equal(bodies(balcony.messages()), ["private", "no copy"]);
-  // Not stripped: XEP-0280 1.0 lifted the old requirement to remove <private/> (§8, interoperability note).
+  // Not stripped: XEP-0280 1.0 lifted the old requirement to remove <private/> (§9, interoperability note).
   assert.ok(balcony.messages()[0]?.getChild("private", CARBONS));
   assert.equal(bodies(orchard.messages()), ["private reply"]);
   assert.ok(orchard.messages()[0]?.getChild("private", CARBONS));

@@ -98,7 +98,7 @@ function observed(p: Peer, id: string): [number, number, number] {
   ];
 }
 
-test("every resource gets the original, one carbon, or nothing, as RFC 6121 §8.5 and XEP-0280 §6–§7 say", async () => {
+test("every resource gets the original, one carbon, or nothing, as RFC 6121 §8.5 and XEP-0280 §7–§8 say", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "romeo@localhost", password: "r" }, { jid: "juliet@localhost", password: "j" }] });
   try {
     const juliet: Peer[] = [];

@@ -50,7 +50,7 @@ for (const c of CASES) {
   }
 }
 
-test("§8: <private/> and <no-copy/> are opt-outs, each alone", () => {
+test("§9: <private/> and <no-copy/> are opt-outs, each alone", () => {
   assert.ok(optsOutOfCarbons(message("<message><private xmlns='urn:xmpp:carbons:2'/></message>")));
   assert.ok(optsOutOfCarbons(message("<message><no-copy xmlns='urn:xmpp:hints'/></message>")));
   assert.not.ok(optsOutOfCarbons(message("<message><no-store xmlns='urn:xmpp:hints'/></message>")));

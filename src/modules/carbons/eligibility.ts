@@ -1,6 +1,6 @@
 // XEP-0280 §6.1: which messages are carbon-copied. The recommended rules,
 // which this server follows as required ones (it advertises
-// urn:xmpp:carbons:rules:0, §6.2), plus the opt-outs of §8 and XEP-0334.
+// urn:xmpp:carbons:rules:0, §6.2), plus the opt-outs of §9 and XEP-0334.
 import type { XmlElement } from "../../xml/element.js";
 
 export const NS_CARBONS = "urn:xmpp:carbons:2";
@@ -13,10 +13,10 @@ const NS_MARKERS = "urn:xmpp:chat-markers:0";
 const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
 const NS_CONFERENCE = "jabber:x:conference";
 
-/** §7 sent copies (a resource sent it), §6 received copies (it reached the user). */
+/** §8 sent copies (a resource sent it), §7 received copies (it reached the user). */
 export type CarbonDirection = "sent" | "received";
 
-/** §8: a <private/> element, or XEP-0334 §4's <no-copy/> hint: no copy on either server. */
+/** §9: a <private/> element, or XEP-0334 §4.3's <no-copy/> hint: no copy on either server. */
 export function optsOutOfCarbons(message: XmlElement): boolean {
   return message.getChild("private", NS_CARBONS) !== undefined || message.getChild("no-copy", NS_HINTS) !== undefined;
 }

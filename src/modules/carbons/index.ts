@@ -1,8 +1,8 @@
 // XEP-0280 Message Carbons: a resource enables or disables carbons for
 // itself (§4, §5); a message one resource sends is copied, wrapped in
-// <sent/>, to the user's other carbons-enabled resources (§7), and one that
+// <sent/>, to the user's other carbons-enabled resources (§8), and one that
 // reaches the user is copied, wrapped in <received/>, to the carbons-enabled
-// resources that did not get it under RFC 6121's delivery rules (§6), which
+// resources that did not get it under RFC 6121's delivery rules (§7), which
 // the kernel announces on `message/delivered`. Which messages: eligibility.ts.
 import { el, type XmlElement } from "../../xml/element.js";
 import { NS } from "../../xmpp/namespaces.js";
@@ -54,8 +54,9 @@ function forwarded(direction: CarbonDirection, original: XmlElement): XmlElement
 }
 
 /**
- * §6 and §7: from the user's bare JID, to the full JID of the resource
- * receiving the copy, with the original's type.
+ * §7 and §8: from the user's bare JID, to the full JID of the resource
+ * receiving the copy, with the original's type. Written straight to the
+ * session, so a copy never bounces back to the original's sender (§10.3).
  */
 function sendCopies(account: Account, targets: readonly ResourceSession[], direction: CarbonDirection, original: XmlElement): void {
   if (targets.length === 0) return;
@@ -92,7 +93,7 @@ export const carbons: ParleyModule = {
       return ok;
     };
 
-    // §4, §5, §11.1: enabling or disabling twice is no error; the state is this session's.
+    // §4, §5, §10.1: enabling or disabling twice is no error; the state is this session's.
     for (const [name, on] of [["enable", true], ["disable", false]] as const) {
       api.iq("set", "self", NS_CARBONS, name, (req) => {
         const session = req.account.sessions.get(req.from.resource);
@@ -107,7 +108,7 @@ export const carbons: ParleyModule = {
     api.addFeature("host", NS_CARBONS);
     api.addFeature("host", NS_CARBONS_RULES);
 
-    // §7: a copy to the sender's other carbons-enabled resources, whether or not the sender enabled carbons.
+    // §8: a copy to the sender's other carbons-enabled resources, whether or not the sender enabled carbons.
     const sent = ({ stanza, to, account, session }: OutboundStanza): undefined => {
       // To the user's own JIDs the copies go out once delivered, when it is known who got it.
       if (account.sessions.size < 2 || to.equalsBare(account.jid)) return undefined;
@@ -117,12 +118,12 @@ export const carbons: ParleyModule = {
     };
     for (const kind of ["bare", "full", "host"] as const) api.hook(`pre-message/${kind}`, sent, SENT_PRIORITY);
 
-    // §6: a copy to each carbons-enabled resource that did not get the message under
+    // §7: a copy to each carbons-enabled resource that did not get the message under
     // RFC 6121 (when it went offline, that is all of them); never to those it was addressed to.
     api.hook("message/delivered", ({ event, resources }) => {
       const { account, stanza, from } = event;
       if (account.sessions.size < 2 && resources.length > 0) return;
-      // One of the user's resources wrote to the user's own JID: a sent copy (§7) for the
+      // One of the user's resources wrote to the user's own JID: a sent copy (§8) for the
       // others, now that the delivery says who got the original; none to the sender.
       const own = from.resource !== "" && from.equalsBare(account.jid);
       const direction: CarbonDirection = own ? "sent" : "received";
