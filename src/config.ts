@@ -80,7 +80,7 @@ export interface ServerConfig {
 
 /** Every module Parley has, loaded by default. */
 export const DEFAULT_MODULES: readonly string[] = [
-  "blocking", "roster", "presence", "offline", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
+  "blocking", "roster", "presence", "offline", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
 ];
 
 export function defaultConfig(): ServerConfig {

@@ -97,6 +97,14 @@ export interface HookPayloads {
   "presence/unavailable": { readonly account: Account; readonly session: ResourceSession; readonly stanza: XmlElement };
   /** A chat or normal message for an account with no resource to take it (RFC 6121 §8.5.2.2.1; XEP-0160). */
   "message/offline": InboundStanza;
+  /**
+   * The kernel's delivery (RFC 6121 §8.5) handed a message to `resources` (the
+   * resource a full JID names, or the most available ones for a bare JID), or,
+   * with none, to `message/offline`, which took it (`offline`). Fired once per
+   * message, after the delivery; `event.stanza` is the message as delivered.
+   * Message Carbons (XEP-0280 §7) copies it to the resources that did not get it.
+   */
+  "message/delivered": { readonly event: InboundStanza; readonly resources: readonly ResourceSession[]; readonly offline: boolean };
   /** An account actor started with its state loaded. */
   "account-loaded": { readonly account: Account };
   /**

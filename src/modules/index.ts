@@ -7,6 +7,7 @@ import { blocking } from "./blocking/index.js";
 import { roster } from "./roster/index.js";
 import { presence } from "./presence/index.js";
 import { offline } from "./offline/index.js";
+import { carbons } from "./carbons/index.js";
 import { disco } from "./disco/index.js";
 import { ping } from "./ping/index.js";
 import { version } from "./version/index.js";
@@ -22,7 +23,7 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones];
+  const all = [blocking, roster, presence, offline, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones];
   return new Map(all.map((m) => [m.name, m]));
 }
 
