@@ -100,6 +100,26 @@ function userEvent(owner: number, accounts: number, k: number): GenEvent {
   }
 }
 
+/**
+ * The hot account's contacts (u0…u999) begin with their side of its
+ * subscriptions, so that both rosters agree as on a real server (a login's
+ * probes then change nothing); after that, their own neighbours' events.
+ */
+function otherEvent(account: number, others: number, k: number): GenEvent {
+  const owner = account === 1 ? others : account - 2;
+  if (account < 2 || owner >= CONTACTS) return userEvent(owner, others, k);
+  if (k >= MIRROR.length) return userEvent(owner, others, k - MIRROR.length);
+  return MIRROR[k] as GenEvent;
+}
+
+const MIRROR: readonly GenEvent[] = [
+  { type: "RosterItemSet", payload: { jid: HOT, groups: [] }, by: user },
+  { type: "SubscriptionRequestReceived", payload: { jid: HOT, stanza: `<presence type='subscribe' from='${HOT}'/>` }, by: contact(HOT) },
+  { type: "ContactApproved", payload: { jid: HOT }, by: user },
+  { type: "SubscriptionRequested", payload: { jid: HOT }, by: user },
+  { type: "SubscriptionGranted", payload: { jid: HOT }, by: contact(HOT) },
+];
+
 /** The same credentials for every account: the bench logs in with one password, and deriving 10,000 would take minutes. */
 function benchCredentials(): ScramCredential[] {
   const salt = Buffer.from("parley-bench-salt");
@@ -146,7 +166,7 @@ export function writeHistoryExport(file: string, sizes: HistorySizes): { events:
         const n = a === 0 ? hotPerRound : 1;
         for (let i = 0; i < n && remaining[a]! > 0; i++) {
           const k = emitted[a]! - 1;
-          emit(a, a === 0 ? hotEvent(k) : userEvent(a === 1 ? others : a - 2, others, k));
+          emit(a, a === 0 ? hotEvent(k) : otherEvent(a, others, k));
           remaining[a]!--;
           if (a === 0 && emitted[0] === Math.floor(sizes.hotEvents / 2)) hotMiddleSeq = seq;
         }

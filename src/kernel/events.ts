@@ -115,6 +115,12 @@ export interface HookPayloads {
   "account-deleted": { readonly jid: Jid; readonly rosterBefore: RosterState };
   "disco-info/host": DiscoInfoBuild & { readonly domain: string };
   "disco-info/account": DiscoInfoBuild & { readonly account: Account };
+  /**
+   * A presence probe (RFC 6121 §4.3) for an account whose actor does not run,
+   * so it has no session: a handler may answer it from the read model
+   * without starting the actor; unhandled, the actor starts and answers.
+   */
+  "presence/probe-offline": HostStanza;
   /** The server is shutting down: flush what is buffered. */
   "server-stopping": Record<string, never>;
   /** Roster items changed (RFC 6121 §2.1.6): the roster module pushes them to interested resources. */

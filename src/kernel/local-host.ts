@@ -11,6 +11,8 @@ import { dispatchHostIq } from "./iq-dispatch.js";
 
 export interface LocalAccounts {
   exists(bareJid: string): boolean;
+  /** Whether the account's actor runs (it does while the account has sessions). */
+  running(bareJid: string): boolean;
   /** Hands a stanza to the account's actor (started on demand). */
   deliverInbound(bareJid: string, stanza: XmlElement, to: Jid): void;
 }
@@ -22,9 +24,22 @@ export function localHostDestination(k: KernelServices, accounts: LocalAccounts)
       if (to.local === "") return toHost(k, stanza, to);
       const bare = to.bareString();
       if (!accounts.exists(bare)) return toUnknownUser(k, stanza, to, bare);
+      // Available or unavailable presence for a user with no session reaches nobody
+      // (RFC 6121 §4.5.4, §8.5.2.2): dropped here, without starting the user's actor
+      // (a login's broadcast to a thousand offline contacts would start a thousand).
+      if (stanza.name === "presence" && !accounts.running(bare)) {
+        if (isPresenceUpdate(stanza)) return;
+        const from = stanza.attrs.type === "probe" && stanza.attrs.from !== undefined ? tryParseJid(stanza.attrs.from) : undefined;
+        if (from && k.hooks.fire("presence/probe-offline", { stanza, from, to })) return;
+      }
       accounts.deliverInbound(bare, stanza, to);
     },
   };
+}
+
+function isPresenceUpdate(stanza: XmlElement): boolean {
+  const type = stanza.attrs.type;
+  return type === undefined || type === "unavailable";
 }
 
 function toHost(k: KernelServices, stanza: XmlElement, to: Jid): void {

@@ -81,6 +81,7 @@ export class ParleyServer {
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (event, foreign) => this.accountChanged(event, foreign));
     const local = localHostDestination(this.kernel, {
       exists: (bare) => this.directory.exists(bare),
+      running: (bare) => this.actors.account(bare) !== undefined,
       deliverInbound: (bare, stanza, to) => this.account(bare).send({ type: "stanza.inbound", stanza, to }),
     });
     for (const domain of this.domains) this.kernel.router.addDestination(domain, local);

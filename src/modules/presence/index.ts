@@ -10,7 +10,7 @@ import { HANDLED } from "../../kernel/hooks.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { Account, ResourceSession, SessionSlot } from "../../kernel/account.js";
 import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
-import { parseJid } from "../../jid/jid.js";
+import { parseJid, type Jid } from "../../jid/jid.js";
 import { subscribersOf, subscriptionsOf, isContactSubscribed } from "../../roster/subscription.js";
 import { isBlocked } from "../../blocking/blocklist.js";
 import { inboundSubscription, outboundSubscription, SubscriptionChurnLimit } from "./subscriptions.js";
@@ -54,10 +54,7 @@ function broadcastAvailable(api: ModuleApi, directed: DirectedTo, account: Accou
   broadcast(api, directed, account, session, stanza);
   if (!initial) return;
   // RFC 6121 §4.2.2: probe the contacts whose presence we receive.
-  for (const contact of subscriptionsOf(account.roster)) {
-    if (isBlocked(account.roster, parseJid(contact))) continue;
-    api.route(el("presence", NS.client, { type: "probe", from: session.fullJid, to: contact }));
-  }
+  probeInTurns(api, account, session, subscriptionsOf(account.roster).filter((c) => !isBlocked(account.roster, parseJid(c))));
   // The user's other available resources introduce themselves to the new one.
   for (const other of account.availableSessions()) {
     if (other !== session && other.presence) session.session.send({ type: "deliver", stanza: other.presence.withAttrs({ to: session.fullJid }) });
@@ -68,6 +65,26 @@ function broadcastAvailable(api: ModuleApi, directed: DirectedTo, account: Accou
     if (request) session.session.send({ type: "deliver", stanza: request.withAttrs({ from: contact }) });
   }
   api.fire("presence/initial", { account, session, stanza });
+}
+
+/**
+ * Probes go out PROBES_PER_TURN at a time, one batch per event-loop turn: a
+ * local contact's probe may start its account actor (a fold of its history),
+ * and a login with a thousand contacts must not hold every other client up
+ * for all of them (bounded work per turn). Stops if the session goes away.
+ */
+const PROBES_PER_TURN = 50;
+
+function probeInTurns(api: ModuleApi, account: Account, session: ResourceSession, contacts: readonly string[], from = 0): void {
+  const end = Math.min(contacts.length, from + PROBES_PER_TURN);
+  for (let i = from; i < end; i++) {
+    api.route(el("presence", NS.client, { type: "probe", from: session.fullJid, to: contacts[i] as string }));
+  }
+  if (end < contacts.length) {
+    setImmediate(() => api.accounts.later(account, () => {
+      if (account.sessions.get(session.resource) === session && session.available) probeInTurns(api, account, session, contacts, end);
+    }));
+  }
 }
 
 function broadcastUnavailable(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
@@ -129,9 +146,35 @@ function inbound(api: ModuleApi, churn: SubscriptionChurnLimit, event: InboundSt
   return HANDLED;
 }
 
+/**
+ * RFC 6121 §4.3.2 for a contact with no session, from the read model (the
+ * roster and block-list projections, two indexed lookups) instead of starting
+ * the contact's actor to fold its history: a login's probes to a thousand
+ * offline contacts cost a thousand lookups, not a thousand folds. The same
+ * rules as the decider's probe.in with no available resource, and the
+ * blocking module's inbound filter (a blocked prober gets nothing).
+ */
+function probeAnswerer(api: ModuleApi) {
+  const item = api.db.prepare("SELECT subscription FROM roster_items WHERE account = ? AND jid = ?");
+  const blocked = api.db.prepare("SELECT 1 FROM blocklist WHERE account = ? AND jid IN (?, ?, ?, ?)");
+  return ({ stanza, from, to }: { stanza: XmlElement; from: Jid; to: Jid }): typeof HANDLED => {
+    const account = to.bareString();
+    const prober = from.bareString();
+    const forms = [from.toString(), prober, from.resource === "" ? prober : `${from.domain}/${from.resource}`, from.domain];
+    if (blocked.get(account, ...forms) !== undefined) return HANDLED; // XEP-0191 §3.5: presence from a blocked JID is dropped
+    const row = item.get(account, prober) as { subscription: string } | undefined;
+    const subscribed = row?.subscription === "from" || row?.subscription === "both";
+    api.route(subscribed
+      ? el("presence", NS.client, { type: "unavailable", from: account, to: stanza.attrs.from as string })
+      : el("presence", NS.client, { type: "unsubscribed", from: account, to: prober }));
+    return HANDLED;
+  };
+}
+
 export const presence: ParleyModule = {
   name: "presence",
   load(api) {
+    api.hook("presence/probe-offline", probeAnswerer(api));
     const directed: DirectedTo = api.sessionData(() => new Set<string>());
     for (const kind of ["bare", "full", "host"] as const) {
       api.hook(`pre-presence/${kind}`, (e) => outbound(api, directed, e));
