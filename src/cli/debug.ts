@@ -60,17 +60,31 @@ function filterOf(q: EventQuery): EventFilter {
   return f;
 }
 
-function format(e: StoredEvent, json: boolean): string {
-  return json ? JSON.stringify(e) : eventLine(e);
+/**
+ * Stored SCRAM keys (StoredKey, ServerKey, salt) are an offline dictionary
+ * attack's starting point: debugging output shows that they are there, not
+ * what they are, unless asked (`--show-secrets`). `parley export`, a backup,
+ * keeps them.
+ */
+export function redactSecrets(e: StoredEvent): StoredEvent {
+  const payload = e.payload as { credentials?: unknown } | null;
+  if (!payload || typeof payload !== "object" || !Array.isArray(payload.credentials)) return e;
+  const credentials = (payload.credentials as { hash?: unknown; iterations?: unknown }[])
+    .map((c) => ({ hash: c.hash, iterations: c.iterations, salt: "[redacted]", storedKey: "[redacted]", serverKey: "[redacted]" }));
+  return { ...e, payload: { ...payload, credentials } };
+}
+
+function format(e: StoredEvent, json: boolean, showSecrets = false): string {
+  return json ? JSON.stringify(showSecrets ? e : redactSecrets(e)) : eventLine(e);
 }
 
 /** `parley events`: one line per event; with `follow`, keep printing new ones until stopped. */
-export async function listEvents(store: EventStore, q: EventQuery, json: boolean, out: Out, follow?: { signal: AbortSignal; intervalMs: number }): Promise<number> {
+export async function listEvents(store: EventStore, q: EventQuery, json: boolean, out: Out, follow?: { signal: AbortSignal; intervalMs: number }, showSecrets = false): Promise<number> {
   const filter = filterOf(q);
   // Following resumes after the last event of the log seen, matching or not.
   let last = store.lastSeq();
   let count = 0;
-  for (const e of store.queryEvents({ ...filter, untilSeq: Math.min(filter.untilSeq ?? last, last) })) { out(format(e, json)); count++; }
+  for (const e of store.queryEvents({ ...filter, untilSeq: Math.min(filter.untilSeq ?? last, last) })) { out(format(e, json, showSecrets)); count++; }
   while (follow && !follow.signal.aborted) {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, follow.intervalMs);
@@ -79,7 +93,7 @@ export async function listEvents(store: EventStore, q: EventQuery, json: boolean
     const now = store.lastSeq();
     if (now === last) continue;
     const from = Math.max(filter.afterSeq ?? 0, last);
-    for (const e of store.queryEvents({ ...filter, afterSeq: from, untilSeq: Math.min(filter.untilSeq ?? now, now) })) { out(format(e, json)); count++; }
+    for (const e of store.queryEvents({ ...filter, afterSeq: from, untilSeq: Math.min(filter.untilSeq ?? now, now) })) { out(format(e, json, showSecrets)); count++; }
     last = now;
   }
   return count;

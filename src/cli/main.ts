@@ -47,7 +47,7 @@ Commands:
                             run scansion scripts against a running server
 
 Debugging (work on a running server's data directory; only rebuild and import write):
-  events [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow]
+  events [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
                             one line per event (or JSON lines); --follow waits for new ones
   replay --account JID [--until SEQ|TIME]
                             the account's roster, pending requests and block list at that point
@@ -333,6 +333,7 @@ async function events(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     data: { type: "string" }, account: { type: "string" }, type: { type: "string", multiple: true },
     since: { type: "string" }, until: { type: "string" }, json: { type: "boolean" }, follow: { type: "boolean" },
+    "show-secrets": { type: "boolean" },
   });
   if (positionals.length > 0) throw new UsageError(`events takes no arguments, got '${positionals.join(" ")}'`);
   const store = openExisting(dataOption(values), true);
@@ -346,7 +347,7 @@ async function events(args: string[]): Promise<number> {
       types: Array.isArray(values.type) ? values.type.map(String) : undefined,
       since: point(values.since, "--since"),
       until: point(values.until, "--until"),
-    }, values.json === true, out, values.follow === true ? { signal: controller.signal, intervalMs: 250 } : undefined);
+    }, values.json === true, out, values.follow === true ? { signal: controller.signal, intervalMs: 250 } : undefined, values["show-secrets"] === true);
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);

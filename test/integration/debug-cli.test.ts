@@ -76,6 +76,21 @@ test("events lists every event with who caused it; filters by account and type; 
   assert.ok(lines.every((e) => e.seq > 2));
 });
 
+test("events --json redacts stored SCRAM keys unless --show-secrets is given", () => {
+  const redacted = parley(["events", "--data", dataDir, "--json", "--type", "AccountRegistered"]);
+  assert.is(redacted.status, 0, redacted.stderr);
+  const first = JSON.parse(redacted.stdout.trim().split("\n")[0] as string) as { payload: { credentials: { hash: string; storedKey: string; salt: string }[] } };
+  assert.ok(first.payload.credentials.length > 0);
+  for (const c of first.payload.credentials) {
+    assert.is(c.storedKey, "[redacted]");
+    assert.is(c.salt, "[redacted]");
+    assert.match(c.hash, /SHA/);
+  }
+  const shown = parley(["events", "--data", dataDir, "--json", "--type", "AccountRegistered", "--show-secrets"]);
+  const raw = JSON.parse(shown.stdout.trim().split("\n")[0] as string) as { payload: { credentials: { storedKey: string }[] } };
+  assert.match(raw.payload.credentials[0]?.storedKey ?? "", /^[A-Za-z0-9+/]+=*$/);
+});
+
 test("replay shows the roster now, and as it was before a given event", () => {
   const now = parley(["replay", "--account", "romeo@localhost", "--data", dataDir]);
   assert.is(now.status, 0, now.stderr);
