@@ -15,6 +15,7 @@ import { lastActivity } from "./last-activity/index.js";
 import { contactAddresses } from "./contact-addresses/index.js";
 import { registration } from "./registration/index.js";
 import { tombstones } from "./tombstones/index.js";
+import { mam } from "./mam/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -22,7 +23,7 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones];
+  const all = [blocking, roster, presence, offline, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, mam];
   return new Map(all.map((m) => [m.name, m]));
 }
 

@@ -1,0 +1,34 @@
+-- XEP-0313 message archives of accounts (src/modules/mam). Not an event
+-- projection: messages are not account state, the log does not hold them,
+-- and they come and go by retention. One row per message per archive owner
+-- (the sender's archive and the recipient's each keep one copy).
+--
+-- Archive order is `seq` (insertion order, XEP-0313 §3.1); stamps are kept
+-- non-decreasing along it, so a time bound (`start`, `end`) is found as a
+-- seq bound through mam_archive_owner_stamp and every query is a range scan
+-- on (owner, seq) or (owner, with_jid, seq).
+CREATE TABLE mam_archive (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner         TEXT NOT NULL,                     -- the archive's bare JID
+  archive_id    TEXT NOT NULL,                     -- the XEP-0359 stanza-id given out
+  with_jid      TEXT NOT NULL,                     -- the other party's bare JID
+  with_resource TEXT NOT NULL DEFAULT '',          -- and its resource, if it had one
+  stamp         INTEGER NOT NULL,                  -- ms since the epoch, when archived
+  direction     TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  stanza        TEXT NOT NULL,                     -- the message, serialised (jabber:client)
+  origin_id     TEXT                               -- XEP-0359 origin-id, when the sender gave one
+);
+CREATE UNIQUE INDEX mam_archive_owner_id ON mam_archive (owner, archive_id);
+CREATE INDEX mam_archive_owner_seq ON mam_archive (owner, seq);
+CREATE INDEX mam_archive_owner_with ON mam_archive (owner, with_jid, seq);
+CREATE INDEX mam_archive_owner_stamp ON mam_archive (owner, stamp);
+CREATE INDEX mam_archive_stamp ON mam_archive (stamp); -- the retention sweep
+
+-- Full-text search ({urn:xmpp:fulltext:0}fulltext) over message bodies:
+-- FTS5, which better-sqlite3's bundled SQLite is built with. Contentless (the
+-- body is in the stanza already); rows share mam_archive's seq as rowid and
+-- go with it.
+CREATE VIRTUAL TABLE mam_fulltext USING fts5 (body, content = '', contentless_delete = 1);
+CREATE TRIGGER mam_archive_fulltext_delete AFTER DELETE ON mam_archive BEGIN
+  DELETE FROM mam_fulltext WHERE rowid = old.seq;
+END;
