@@ -32,7 +32,7 @@ import type { Jid } from "../../jid/jid.js";
 import type { Account } from "../../kernel/account.js";
 import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
-import { ArchiveStore, UnknownArchiveId, type Direction } from "./archive-store.js";
+import { ArchiveStore, UnknownArchiveId, type ArchiveFilter, type ArchivePage, type Direction, type PageRequest } from "./archive-store.js";
 import { decideArchiving, type MamPrefs } from "./policy.js";
 import { MAM, finElement, metadataElement, parsePrefs, parseQuery, prefsElement, queryForm, resultMessage } from "./query.js";
 
@@ -73,13 +73,16 @@ export const mam: ParleyModule = {
     const archive = (account: Account, stanza: XmlElement, other: Jid, direction: Direction): string | undefined => {
       const decision = decideArchiving(stanza, other, prefsOf(account), inRosterOf(account));
       if (!decision.archive) return undefined;
-      const { id } = store.append({
-        owner: account.bareJid, other, direction,
-        stanza: serialize(stanza, NS.client),
-        originId: stanza.getChild("origin-id", MAM.sid)?.attrs.id,
-        body: stanza.getChildText("body", NS.client),
-      }, api.now().getTime());
-      return id;
+      try {
+        return store.append({
+          owner: account.bareJid, other, direction,
+          stanza: serialize(stanza, NS.client),
+          originId: stanza.getChild("origin-id", MAM.sid)?.attrs.id,
+          body: stanza.getChildText("body", NS.client),
+        }, api.now().getTime()).id;
+      } catch (err) {
+        throw new Error(`cannot archive a message ${direction === "in" ? "from" : "to"} ${other.toString()} in the archive of ${account.bareJid}: ${(err as Error).message}`, { cause: err });
+      }
     };
 
     const stamped = (stanza: XmlElement, id: string, by: string) => stanza.withChildren(el("stanza-id", MAM.sid, { id, by }));
@@ -147,6 +150,16 @@ export const mam: ParleyModule = {
   },
 };
 
+/** XEP-0313: an id the archive does not have, in RSM or in before-id/after-id, is item-not-found. */
+function pageOf(store: ArchiveStore, owner: string, filter: ArchiveFilter, page: PageRequest): ArchivePage {
+  try {
+    return store.query(owner, filter, page);
+  } catch (err) {
+    if (err instanceof UnknownArchiveId) throw new StanzaError({ condition: "item-not-found", text: err.message });
+    throw new Error(`the archive query of ${owner} failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function registerQueries(api: ModuleApi, store: ArchiveStore): void {
   const limits = { defaultPageSize: api.config.mam.defaultPageSize, maxPageSize: api.config.mam.maxPageSize };
 
@@ -155,13 +168,7 @@ function registerQueries(api: ModuleApi, store: ArchiveStore): void {
   // XEP-0313 §4: results to the querying resource, then the IQ result with <fin/>.
   api.iq("set", "self", MAM.ns, "query", ({ account, payload, from, iq }) => {
     const query = parseQuery(payload, limits);
-    let page;
-    try {
-      page = store.query(account.bareJid, query.filter, query.page);
-    } catch (err) {
-      if (err instanceof UnknownArchiveId) throw new StanzaError({ condition: "item-not-found", text: err.message });
-      throw err;
-    }
+    const page = pageOf(store, account.bareJid, query.filter, query.page);
     const replyFrom = iq.attrs.to;
     const items = query.flip ? [...page.items].reverse() : page.items;
     for (const item of items) {
