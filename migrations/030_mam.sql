@@ -4,9 +4,10 @@
 -- (the sender's archive and the recipient's each keep one copy).
 --
 -- Archive order is `seq` (insertion order, XEP-0313 §3.1); stamps are kept
--- non-decreasing along it, so a time bound (`start`, `end`) is found as a
--- seq bound through mam_archive_owner_stamp and every query is a range scan
--- on (owner, seq) or (owner, with_jid, seq).
+-- non-decreasing along it across all archives, so a time bound (`start`,
+-- `end`) is found as a seq bound through mam_archive_stamp, and every query
+-- is a range scan on (owner, seq) or (owner, with_jid, seq). Each index is
+-- paid on every archived message: there is none more than the queries use.
 CREATE TABLE mam_archive (
   seq           INTEGER PRIMARY KEY AUTOINCREMENT,
   owner         TEXT NOT NULL,                     -- the archive's bare JID
@@ -21,8 +22,7 @@ CREATE TABLE mam_archive (
 CREATE UNIQUE INDEX mam_archive_owner_id ON mam_archive (owner, archive_id);
 CREATE INDEX mam_archive_owner_seq ON mam_archive (owner, seq);
 CREATE INDEX mam_archive_owner_with ON mam_archive (owner, with_jid, seq);
-CREATE INDEX mam_archive_owner_stamp ON mam_archive (owner, stamp);
-CREATE INDEX mam_archive_stamp ON mam_archive (stamp); -- the retention sweep
+CREATE INDEX mam_archive_stamp ON mam_archive (stamp); -- time bounds, the retention sweep
 
 -- Full-text search ({urn:xmpp:fulltext:0}fulltext) over message bodies:
 -- FTS5, which better-sqlite3's bundled SQLite is built with. Contentless (the

@@ -151,7 +151,8 @@ test("queries are index range scans, not table scans", () => {
   const plans = [
     "SELECT seq FROM mam_archive WHERE owner = ? AND seq > ? ORDER BY seq LIMIT 5",
     "SELECT seq FROM mam_archive WHERE owner = ? AND with_jid = ? AND seq < ? ORDER BY seq DESC LIMIT 5",
-    "SELECT seq FROM mam_archive WHERE owner = ? AND stamp >= ? ORDER BY stamp, seq LIMIT 1",
+    "SELECT seq FROM mam_archive WHERE stamp >= ? ORDER BY stamp, seq LIMIT 1",
+    "SELECT seq FROM mam_archive WHERE stamp <= ? ORDER BY stamp DESC, seq DESC LIMIT 1",
     "SELECT seq FROM mam_archive WHERE owner = ? AND archive_id = ?",
     "SELECT seq FROM mam_archive WHERE stamp < ? ORDER BY stamp LIMIT 10",
   ];
