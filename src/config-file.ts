@@ -165,6 +165,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.defaultPageSize = positive(mam.integer("default_page_size"), "mam.default_page_size", source) ?? m.defaultPageSize;
     m.maxPageSize = positive(mam.integer("max_page_size"), "mam.max_page_size", source) ?? m.maxPageSize;
     m.sweepIntervalSeconds = positive(mam.integer("sweep_interval_seconds"), "mam.sweep_interval_seconds", source) ?? m.sweepIntervalSeconds;
+    m.fulltext = mam.boolean("fulltext") ?? m.fulltext;
     mam.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");

@@ -88,6 +88,8 @@ export interface MamConfig {
   maxPageSize: number;
   /** How often expired messages are swept out. */
   sweepIntervalSeconds: number;
+  /** Index bodies for {urn:xmpp:fulltext:0}fulltext search (SQLite FTS5): costs CPU on every archived message. */
+  fulltext: boolean;
 }
 
 const MAM_POLICIES: readonly MamDefaultPolicy[] = ["always", "roster", "never"];
@@ -136,7 +138,7 @@ export function defaultConfig(): ServerConfig {
     modulesEnabled: [...DEFAULT_MODULES],
     admins: [],
     tombstoneDays: 0,
-    mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600 },
+    mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: true },
   };
 }
 

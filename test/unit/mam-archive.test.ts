@@ -43,7 +43,7 @@ const q = (xml: string): XmlElement => {
   if (!e) throw new Error(`does not parse: ${xml}`);
   return e;
 };
-const LIMITS = { defaultPageSize: 4, maxPageSize: 6 };
+const LIMITS = { defaultPageSize: 4, maxPageSize: 6, fulltext: true };
 
 test("paging forwards: pages of max, complete on the last, count of the whole set, first index", () => {
   const { store } = fresh();
@@ -191,6 +191,8 @@ test("query parsing: form fields, RSM, flip-page; bad values are bad-request nam
   badRequest("<query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data'><field var='with'><value>a@@b</value></field></x></query>", /not a JID/);
   badRequest("<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>-1</max></set></query>", /max/);
   badRequest("<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><after>a</after><before>b</before></set></query>", /combined/);
+  assert.throws(() => parseQuery(q("<query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data'><field var='{urn:xmpp:fulltext:0}fulltext'><value>a</value></field></x></query>"),
+    { ...LIMITS, fulltext: false }), (e: unknown) => e instanceof StanzaError && /not supported/.test(e.spec.text ?? ""), "no full-text field when it is switched off");
   badRequest("<query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data'><field var='ids'><value>1</value><value>2</value><value>3</value><value>4</value><value>5</value><value>6</value><value>7</value></field></x></query>", /at most 6/);
 });
 

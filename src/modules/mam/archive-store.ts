@@ -133,7 +133,8 @@ export class ArchiveStore {
   private lastStamp: number | undefined;
   private readonly ids = new ArchiveIds();
 
-  constructor(private readonly db: Database, private readonly joinTurn: () => void) {
+  /** `fulltext`: index bodies for search (FTS5); off, bodies are not indexed and searches find nothing. */
+  constructor(private readonly db: Database, private readonly joinTurn: () => void, private readonly fulltext = true) {
     this.insertStmt = db.prepare(`INSERT INTO mam_archive (owner, archive_id, with_jid, with_resource, stamp, direction, stanza, origin_id)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.fulltextStmt = db.prepare("INSERT INTO mam_fulltext (rowid, body) VALUES (?, ?)");
@@ -166,7 +167,7 @@ export class ArchiveStore {
     this.joinTurn();
     const { lastInsertRowid } = this.insertStmt.run(
       m.owner, id, m.other.bareString(), m.other.resource, stamp, m.direction, m.stanza, m.originId ?? null);
-    if (m.body !== undefined && m.body.trim() !== "") this.fulltextStmt.run(lastInsertRowid, m.body);
+    if (this.fulltext && m.body !== undefined && m.body.trim() !== "") this.fulltextStmt.run(lastInsertRowid, m.body);
     return { id, stamp };
   }
 

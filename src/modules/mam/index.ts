@@ -54,7 +54,7 @@ export const mam: ParleyModule = {
   name: "mam",
   load(api) {
     const config = api.config.mam;
-    const store = new ArchiveStore(api.db, () => api.joinTurn());
+    const store = new ArchiveStore(api.db, () => api.joinTurn(), config.fulltext);
     const prefsStore = api.store();
     const defaults: MamPrefs = { default: config.defaultPolicy, always: [], never: [] };
     // Preferences are read on every message: cached per running account actor
@@ -161,9 +161,10 @@ function pageOf(store: ArchiveStore, owner: string, filter: ArchiveFilter, page:
 }
 
 function registerQueries(api: ModuleApi, store: ArchiveStore): void {
-  const limits = { defaultPageSize: api.config.mam.defaultPageSize, maxPageSize: api.config.mam.maxPageSize };
+  const { defaultPageSize, maxPageSize, fulltext } = api.config.mam;
+  const limits = { defaultPageSize, maxPageSize, fulltext };
 
-  api.iq("get", "self", MAM.ns, "query", () => queryForm(true));
+  api.iq("get", "self", MAM.ns, "query", () => queryForm(fulltext));
 
   // XEP-0313 §4: results to the querying resource, then the IQ result with <fin/>.
   api.iq("set", "self", MAM.ns, "query", ({ account, payload, from, iq }) => {

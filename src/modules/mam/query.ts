@@ -31,6 +31,8 @@ export interface ParsedQuery {
 export interface QueryLimits {
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
+  /** Whether the full-text field is on offer (mam.fulltext). */
+  readonly fulltext: boolean;
 }
 
 const bad = (text: string): StanzaError => new StanzaError({ condition: "bad-request", text });
@@ -77,7 +79,9 @@ function readFilter(query: XmlElement, limits: QueryLimits): ArchiveFilter {
   const formType = single(fields, "FORM_TYPE");
   if (formType !== undefined && formType !== MAM.ns) throw bad(`FORM_TYPE is '${formType}', expected '${MAM.ns}'`);
   // XEP-0313 §4.1: a field the server does not support is an error, not silently ignored.
-  for (const name of fields.keys()) if (!KNOWN_FIELDS.has(name)) throw bad(`the field '${name}' is not supported`);
+  for (const name of fields.keys()) {
+    if (!KNOWN_FIELDS.has(name) || (name === MAM.fulltext && !limits.fulltext)) throw bad(`the field '${name}' is not supported`);
+  }
   const withText = single(fields, "with");
   const withJid = withText === undefined ? undefined : tryParseJid(withText);
   if (withText !== undefined && !withJid) throw bad(`with: '${withText}' is not a JID`);
