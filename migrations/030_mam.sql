@@ -8,10 +8,14 @@
 -- `end`) is found as a seq bound through mam_archive_stamp, and every query
 -- is a range scan on (owner, seq) or (owner, with_jid, seq). Each index is
 -- paid on every archived message: there is none more than the queries use.
+-- The archive ids given out (XEP-0359 stanza-ids) are not stored: each is its
+-- row's seq encrypted with a key of this server (src/modules/mam/archive-ids.ts),
+-- so an id leads to its row by the primary key, with no index of random ids
+-- (whose scattered inserts dirtied a page per message), and tells nothing of
+-- how many messages the server holds.
 CREATE TABLE mam_archive (
   seq           INTEGER PRIMARY KEY AUTOINCREMENT,
   owner         TEXT NOT NULL,                     -- the archive's bare JID
-  archive_id    TEXT NOT NULL,                     -- the XEP-0359 stanza-id given out
   with_jid      TEXT NOT NULL,                     -- the other party's bare JID
   with_resource TEXT NOT NULL DEFAULT '',          -- and its resource, if it had one
   stamp         INTEGER NOT NULL,                  -- ms since the epoch, when archived
@@ -19,7 +23,6 @@ CREATE TABLE mam_archive (
   stanza        TEXT NOT NULL,                     -- the message, serialised (jabber:client)
   origin_id     TEXT                               -- XEP-0359 origin-id, when the sender gave one
 );
-CREATE UNIQUE INDEX mam_archive_owner_id ON mam_archive (owner, archive_id);
 CREATE INDEX mam_archive_owner_seq ON mam_archive (owner, seq);
 CREATE INDEX mam_archive_owner_with ON mam_archive (owner, with_jid, seq);
 CREATE INDEX mam_archive_stamp ON mam_archive (stamp); -- time bounds, the retention sweep

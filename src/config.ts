@@ -74,7 +74,7 @@ export interface ServerConfig {
   mam: MamConfig;
 }
 
-/** XEP-0313 §6.1: what is archived for a JID on neither of a user's lists. */
+/** XEP-0313 preferences: what is archived for a JID on neither of a user's lists (`default`). */
 export type MamDefaultPolicy = "always" | "roster" | "never";
 
 export interface MamConfig {

@@ -1,4 +1,4 @@
-// The archive policy as a specification (XEP-0313 §6 preferences, XEP-0334
+// The archive policy as a specification (XEP-0313 preferences, XEP-0334
 // hints, XEP-0085 chat states): given these preferences and roster, when this
 // message is exchanged with this JID, then it is archived or not, and why.
 import { test } from "uvu";
@@ -37,7 +37,7 @@ const rows: Row[] = [
   { given: always, when: "<message type='chat'><body>secret</body><no-store xmlns='urn:xmpp:hints'/></message>", with: "romeo@montague.lit", then: false, because: "no-store hint" },
   { given: always, when: "<message type='chat'><body>secret</body><no-permanent-store xmlns='urn:xmpp:hints'/></message>", with: "romeo@montague.lit", then: false, because: "no-store hint" },
   { given: always, when: "<message type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/><store xmlns='urn:xmpp:hints'/></message>", with: "romeo@montague.lit", then: true, because: "store hint" },
-  // Preferences (XEP-0313 §6.1).
+  // Preferences (XEP-0313 <prefs/>).
   { given: { default: "never", always: [], never: [] }, when: "<message type='chat'><body>hi</body></message>", with: "romeo@montague.lit", then: false, because: "preferences" },
   { given: { default: "never", always: ["romeo@montague.lit"], never: [] }, when: "<message type='chat'><body>hi</body></message>", with: "romeo@montague.lit/orchard", then: true, because: "body" },
   { given: { default: "always", always: [], never: ["tybalt@capulet.lit"] }, when: "<message type='chat'><body>hi</body></message>", with: "tybalt@capulet.lit/sword", then: false, because: "preferences" },

@@ -13,9 +13,9 @@
 // turn's socket writes — the delivered message with its stanza-id — until it
 // is durable. So a client never sees a stanza-id that a crash could take
 // back, and a turn that archives 200 messages costs one fsync, not 200.
-import { randomBytes } from "node:crypto";
 import type { Database, Statement } from "better-sqlite3";
 import type { Jid } from "../../jid/jid.js";
+import type { ArchiveIds } from "./archive-ids.js";
 
 export type Direction = "in" | "out";
 
@@ -69,7 +69,7 @@ export interface ArchivePage {
   readonly items: readonly ArchivedMessage[];
   /** The page holds the last item of the result set (the first, when paging backwards). */
   readonly complete: boolean;
-  /** Items in the whole result set (XEP-0059 §2.6). */
+  /** Items in the whole result set (XEP-0059's <count/>). */
   readonly count: number;
   /** Position of the first item in the result set, when known without another count. */
   readonly firstIndex: number | undefined;
@@ -84,10 +84,10 @@ export class UnknownArchiveId extends Error {
 }
 
 interface Row {
-  seq: number; id: string; withJid: string; withResource: string; stamp: number; direction: Direction; stanza: string; originId: string | null;
+  seq: number; withJid: string; withResource: string; stamp: number; direction: Direction; stanza: string; originId: string | null;
 }
 
-const COLUMNS = "seq, archive_id AS id, with_jid AS withJid, with_resource AS withResource, stamp, direction, stanza, origin_id AS originId";
+const COLUMNS = "seq, with_jid AS withJid, with_resource AS withResource, stamp, direction, stanza, origin_id AS originId";
 
 /** The words of a search as an FTS5 query: each quoted (so no operator syntax reaches FTS5), all required. */
 export function fulltextQuery(text: string): string | undefined {
@@ -96,31 +96,10 @@ export function fulltextQuery(text: string): string | undefined {
   return words.map((w) => `"${w.replace(/"/g, '""')}"`).join(" ");
 }
 
-/**
- * Archive ids: 96 random bits, base64url (16 characters), unique and stable
- * as XEP-0359 asks, and telling nothing of how many messages the server
- * holds. Drawn from a pool refilled 4 KiB at a time: one call into the
- * random source per message was 5% of the message path's CPU.
- */
-class ArchiveIds {
-  private pool = Buffer.alloc(0);
-  private offset = 0;
-
-  next(): string {
-    if (this.offset + 12 > this.pool.length) {
-      this.pool = randomBytes(4096);
-      this.offset = 0;
-    }
-    const id = this.pool.toString("base64url", this.offset, this.offset + 12);
-    this.offset += 12;
-    return id;
-  }
-}
-
 export class ArchiveStore {
-  private readonly insertStmt: Statement<[string, string, string, string, number, Direction, string, string | null]>;
+  private readonly insertStmt: Statement<[string, string, string, number, Direction, string, string | null]>;
   private readonly fulltextStmt: Statement<[number | bigint, string]>;
-  private readonly seqOfStmt: Statement<[string, string], { seq: number }>;
+  private readonly hasStmt: Statement<[string, number], { seq: number }>;
   private readonly firstAtOrAfterStmt: Statement<[number], { seq: number }>;
   private readonly lastAtOrBeforeStmt: Statement<[number], { seq: number }>;
   private readonly edgeStmts: { first: Statement<[string], Row>; last: Statement<[string], Row> };
@@ -131,14 +110,18 @@ export class ArchiveStore {
   private readonly shapes = new Map<string, Statement<unknown[], Row>>();
   private readonly counts = new Map<string, Statement<unknown[], { n: number }>>();
   private lastStamp: number | undefined;
-  private readonly ids = new ArchiveIds();
 
   /** `fulltext`: index bodies for search (FTS5); off, bodies are not indexed and searches find nothing. */
-  constructor(private readonly db: Database, private readonly joinTurn: () => void, private readonly fulltext = true) {
-    this.insertStmt = db.prepare(`INSERT INTO mam_archive (owner, archive_id, with_jid, with_resource, stamp, direction, stanza, origin_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  constructor(
+    private readonly db: Database,
+    private readonly joinTurn: () => void,
+    private readonly ids: ArchiveIds,
+    private readonly fulltext = true,
+  ) {
+    this.insertStmt = db.prepare(`INSERT INTO mam_archive (owner, with_jid, with_resource, stamp, direction, stanza, origin_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.fulltextStmt = db.prepare("INSERT INTO mam_fulltext (rowid, body) VALUES (?, ?)");
-    this.seqOfStmt = db.prepare("SELECT seq FROM mam_archive WHERE owner = ? AND archive_id = ?");
+    this.hasStmt = db.prepare("SELECT seq FROM mam_archive WHERE owner = ? AND seq = ?");
     // Over all archives: stamps are non-decreasing along seq everywhere, so the
     // first seq at or after a time is a bound for every owner's range.
     this.firstAtOrAfterStmt = db.prepare("SELECT seq FROM mam_archive WHERE stamp >= ? ORDER BY stamp, seq LIMIT 1");
@@ -163,25 +146,29 @@ export class ArchiveStore {
     this.lastStamp ??= this.maxStampStmt.get()?.s ?? 0;
     const stamp = Math.max(Math.floor(now / 1000) * 1000, this.lastStamp);
     this.lastStamp = stamp;
-    const id = this.ids.next();
     this.joinTurn();
     const { lastInsertRowid } = this.insertStmt.run(
-      m.owner, id, m.other.bareString(), m.other.resource, stamp, m.direction, m.stanza, m.originId ?? null);
+      m.owner, m.other.bareString(), m.other.resource, stamp, m.direction, m.stanza, m.originId ?? null);
     if (this.fulltext && m.body !== undefined && m.body.trim() !== "") this.fulltextStmt.run(lastInsertRowid, m.body);
-    return { id, stamp };
+    return { id: this.ids.encode(Number(lastInsertRowid)), stamp };
   }
 
   /** The oldest and newest message of an archive (urn:xmpp:mam:2#extended metadata). */
   edges(owner: string): { first: ArchivedMessage; last: ArchivedMessage } | undefined {
     const first = this.edgeStmts.first.get(owner);
     const last = this.edgeStmts.last.get(owner);
-    return first && last ? { first, last } : undefined;
+    return first && last ? { first: this.message(first), last: this.message(last) } : undefined;
   }
 
+  private message(row: Row): ArchivedMessage {
+    return { ...row, id: this.ids.encode(row.seq) };
+  }
+
+  /** The seq of one of this owner's messages; an id that is not one is UnknownArchiveId naming the field. */
   private seqOf(owner: string, id: string, field: string): number {
-    const row = this.seqOfStmt.get(owner, id);
-    if (!row) throw new UnknownArchiveId(owner, id, field);
-    return row.seq;
+    const seq = this.ids.decode(id);
+    if (seq === undefined || !this.hasStmt.get(owner, seq)) throw new UnknownArchiveId(owner, id, field);
+    return seq;
   }
 
   /** One page of the messages matching `filter`; throws UnknownArchiveId for an id the archive lacks. */
@@ -219,8 +206,10 @@ export class ArchiveStore {
       args.push(this.seqOf(owner, filter.beforeId, "before-id"));
     }
     if (filter.ids !== undefined) {
-      where.push("archive_id IN (SELECT value FROM json_each(?))");
-      args.push(JSON.stringify(filter.ids));
+      // Ids that are not ours match nothing (XEP-0313 asks for the messages it has).
+      const seqs = filter.ids.map((id) => this.ids.decode(id)).filter((seq) => seq !== undefined);
+      where.push("seq IN (SELECT value FROM json_each(?))");
+      args.push(JSON.stringify(seqs));
     }
     const words = filter.fulltext === undefined ? undefined : fulltextQuery(filter.fulltext);
     if (words !== undefined) {
@@ -251,7 +240,7 @@ export class ArchiveStore {
     // One more than the page: whether there is more tells `complete`.
     const rows = stmt.all(...pageArgs, page.max + 1, offset);
     const complete = rows.length <= page.max;
-    const items = rows.slice(0, page.max);
+    const items = rows.slice(0, page.max).map((r) => this.message(r));
     if (backwards) items.reverse();
     let firstIndex: number | undefined;
     if (items.length > 0) {

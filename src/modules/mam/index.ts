@@ -34,9 +34,13 @@ import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import { ArchiveStore, UnknownArchiveId, type ArchiveFilter, type ArchivePage, type Direction, type PageRequest } from "./archive-store.js";
 import { decideArchiving, type MamPrefs } from "./policy.js";
+import { ArchiveIds } from "./archive-ids.js";
+import { loadOrCreateSecret } from "../../server/server-secret.js";
 import { MAM, finElement, metadataElement, parsePrefs, parseQuery, prefsElement, queryForm, resultMessage } from "./query.js";
 
 const PREFS_KEY = "prefs";
+/** The server secret archive ids are encrypted with (archive-ids.ts). */
+const ARCHIVE_ID_KEY = "mam-archive-ids";
 /** Expired messages removed per sweep step, so one sweep never holds the event loop long. */
 const SWEEP_BATCH = 1000;
 
@@ -54,7 +58,7 @@ export const mam: ParleyModule = {
   name: "mam",
   load(api) {
     const config = api.config.mam;
-    const store = new ArchiveStore(api.db, () => api.joinTurn(), config.fulltext);
+    const store = new ArchiveStore(api.db, () => api.joinTurn(), new ArchiveIds(loadOrCreateSecret(api.db, ARCHIVE_ID_KEY, 16)), config.fulltext);
     const prefsStore = api.store();
     const defaults: MamPrefs = { default: config.defaultPolicy, always: [], never: [] };
     // Preferences are read on every message: cached per running account actor

@@ -1,4 +1,4 @@
-// What a user's archive keeps (XEP-0313 §3.3.1 user archives, §6 archiving
+// What a user's archive keeps (XEP-0313 §3.3.1 user archives, and its archiving
 // preferences), decided purely from the message, the other party and the
 // user's preferences: no clock, no database, so the tests can read as a table.
 //
@@ -17,7 +17,7 @@ import type { Jid } from "../../jid/jid.js";
 import type { MamDefaultPolicy } from "../../config.js";
 import { NS } from "../../xmpp/namespaces.js";
 
-/** XEP-0313 §6.1: the user's archiving preferences, JIDs prepared (RFC 7622). */
+/** XEP-0313 archiving preferences (<prefs/>), JIDs prepared (RFC 7622). */
 export interface MamPrefs {
   readonly default: MamDefaultPolicy;
   readonly always: readonly string[];
@@ -72,7 +72,7 @@ function listed(list: readonly string[], other: Jid): boolean {
   return list.includes(other.bareString()) || (other.resource !== "" && list.includes(other.toString()));
 }
 
-/** Question 2 (XEP-0313 §6.1): may messages with `other` go into the archive? */
+/** Question 2 (XEP-0313 archiving preferences): may messages with `other` go into the archive? */
 export function prefsAllow(prefs: MamPrefs, other: Jid, inRoster: (bareJid: string) => boolean): boolean {
   if (listed(prefs.never, other)) return false;
   if (listed(prefs.always, other)) return true;

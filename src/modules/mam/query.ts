@@ -24,7 +24,7 @@ export interface ParsedQuery {
   readonly queryId: string | undefined;
   readonly filter: ArchiveFilter;
   readonly page: PageRequest;
-  /** XEP-0313 §4.3.4 (flip-page): send the page's results newest first. */
+  /** XEP-0313 flip-page (urn:xmpp:mam:2#extended): send the page's results newest first. */
   readonly flip: boolean;
 }
 
@@ -78,7 +78,7 @@ function readFilter(query: XmlElement, limits: QueryLimits): ArchiveFilter {
   const fields = formFields(x);
   const formType = single(fields, "FORM_TYPE");
   if (formType !== undefined && formType !== MAM.ns) throw bad(`FORM_TYPE is '${formType}', expected '${MAM.ns}'`);
-  // XEP-0313 §4.1: a field the server does not support is an error, not silently ignored.
+  // A field this server does not support is an error, not silently ignored (as Prosody's form validation answers).
   for (const name of fields.keys()) {
     if (!KNOWN_FIELDS.has(name) || (name === MAM.fulltext && !limits.fulltext)) throw bad(`the field '${name}' is not supported`);
   }
@@ -132,7 +132,7 @@ export function parseQuery(query: XmlElement, limits: QueryLimits): ParsedQuery 
   };
 }
 
-/** XEP-0313 §4.1.? (retrieving form fields): the fields this server supports. */
+/** XEP-0313 §4.1 (retrieving form fields): the fields this server supports. */
 export function queryForm(fulltext: boolean): XmlElement {
   const field = (v: string, type: string, label?: string) => el("field", MAM.data, { var: v, type, label });
   return el("query", MAM.ns, {},
@@ -175,7 +175,7 @@ export function metadataElement(edges: { first: { id: string; stamp: number }; l
     el("end", MAM.ns, { id: edges.last.id, timestamp: stampString(edges.last.stamp) }));
 }
 
-/** XEP-0313 §6.1 <prefs/>; both lists always present. */
+/** XEP-0313 archiving preferences: <prefs/>, both lists always present. */
 export function prefsElement(prefs: MamPrefs): XmlElement {
   const list = (name: string, jids: readonly string[]) => el(name, MAM.ns, {}, ...jids.map((j) => el("jid", MAM.ns, {}, j)));
   return el("prefs", MAM.ns, { default: prefs.default }, list("always", prefs.always), list("never", prefs.never));
