@@ -88,7 +88,12 @@ export interface MamConfig {
   maxPageSize: number;
   /** How often expired messages are swept out. */
   sweepIntervalSeconds: number;
-  /** Index bodies for {urn:xmpp:fulltext:0}fulltext search (SQLite FTS5): costs CPU on every archived message. */
+  /**
+   * Index bodies for {urn:xmpp:fulltext:0}fulltext search (SQLite FTS5). Off by
+   * default: the index costs on every archived message (in the message
+   * benchmark, about as much as the rest of archiving), and few clients search
+   * the server.
+   */
   fulltext: boolean;
 }
 
@@ -138,7 +143,7 @@ export function defaultConfig(): ServerConfig {
     modulesEnabled: [...DEFAULT_MODULES],
     admins: [],
     tombstoneDays: 0,
-    mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: true },
+    mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
   };
 }
 

@@ -223,6 +223,7 @@ test("filters over the wire: with, start/end, before-id/after-id, ids, full text
   assert.ok(badDate.reply.getChild("error")?.getChild("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas"));
 
   const { reply } = await iq(juliet, "get", `<query xmlns='${MAM}'/>`);
+  // mam.fulltext is on in this test (it is off by default).
   const vars = reply.getChild("query", MAM)?.getChild("x", "jabber:x:data")?.getChildren("field").map((f) => f.attrs.var);
   assert.equal(vars, ["FORM_TYPE", "with", "start", "end", "before-id", "after-id", "ids", "{urn:xmpp:fulltext:0}fulltext"]);
 
@@ -230,6 +231,19 @@ test("filters over the wire: with, start/end, before-id/after-id, ids, full text
   assert.equal([meta?.getChild("start", MAM)?.attrs.id, meta?.getChild("end", MAM)?.attrs.id], [ids[0], ids[2]]);
   assert.equal(meta?.getChild("start", MAM)?.attrs.timestamp, stamp);
   for (const c of [romeo, juliet]) c.destroy();
+}, (c) => { c.mam.fulltext = true; }));
+
+test("by default no full-text index: the form leaves the field out and a search is bad-request", () => withServer(async (ts) => {
+  const juliet = await login(ts, "juliet@localhost", "j", "phone");
+  juliet.send("<message to='romeo@localhost' type='chat'><body>wherefore</body></message>");
+  await settle(juliet);
+  const { reply } = await iq(juliet, "get", `<query xmlns='${MAM}'/>`);
+  const vars = reply.getChild("query", MAM)?.getChild("x", "jabber:x:data")?.getChildren("field").map((f) => f.attrs.var) ?? [];
+  assert.not.ok(vars.includes("{urn:xmpp:fulltext:0}fulltext"));
+  const search = await iq(juliet, "set", `<query xmlns='${MAM}'>${form({ "{urn:xmpp:fulltext:0}fulltext": "wherefore" })}</query>`);
+  assert.ok(search.reply.getChild("error")?.getChild("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+  assert.equal(ts.server.store.db.prepare("SELECT count(*) AS n FROM mam_fulltext WHERE mam_fulltext MATCH 'wherefore'").get(), { n: 0 });
+  juliet.destroy();
 }));
 
 test("preferences: default never, always for one JID; a roster default; prefs survive a new session", () => withServer(async (ts) => {
