@@ -18,7 +18,7 @@ CREATE TABLE mam_archive (
   owner         TEXT NOT NULL,                     -- the archive's bare JID
   with_jid      TEXT NOT NULL,                     -- the other party's bare JID
   with_resource TEXT NOT NULL DEFAULT '',          -- and its resource, if it had one
-  stamp         INTEGER NOT NULL,                  -- ms since the epoch, when archived
+  stamp         INTEGER NOT NULL,                  -- when archived: ms since the epoch, a whole second
   direction     TEXT NOT NULL CHECK (direction IN ('in', 'out')),
   stanza        TEXT NOT NULL,                     -- the message, serialised (jabber:client)
   origin_id     TEXT                               -- XEP-0359 origin-id, when the sender gave one
