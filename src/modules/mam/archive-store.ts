@@ -3,11 +3,12 @@
 // query never reads more than a page (plus one row, to know if it is the
 // last) and a count.
 //
-// Writes and the group commit: a plain write outside a transaction commits by
-// itself, which with synchronous=FULL is one fsync per archived message (and
-// messages, unlike roster changes, append no events, so the turn would
-// otherwise have no transaction at all). Every write here first calls
-// `joinTurn` (ModuleApi.joinTurn → the commit gate's beginWrite): the turn's
+// Writes and the group commit: archiving a message is on the stanza path. A
+// plain write outside a transaction commits by itself, which with
+// synchronous=FULL is one fsync per archived message (and messages, unlike
+// roster changes, append no events, so the turn would otherwise have no
+// transaction at all). `append` first calls `joinTurn`
+// (ModuleApi.joinTurn → the commit gate's beginWrite): the turn's
 // transaction is opened if needed and committed at the end of the event-loop
 // turn together with any appends, in one fsync, and the output gate holds the
 // turn's socket writes — the delivered message with its stanza-id — until it
@@ -260,15 +261,19 @@ export class ArchiveStore {
     return stmt.get(...args)?.n ?? 0;
   }
 
+  // Deletions are off the stanza path and do not join the turn: a plain
+  // statement commits by itself (one fsync for the whole batch), or, run while
+  // a transaction is open (an account deleted by an append of this turn), is
+  // part of it. Holding the turn's transaction open for a sweep would only
+  // delay when the rest of the turn's writes become visible to other processes.
+
   /** An account's whole archive (on account-deleted). */
   deleteOwner(owner: string): number {
-    this.joinTurn();
     return this.deleteOwnerStmt.run(owner).changes;
   }
 
   /** Removes up to `limit` messages archived before `before` (ms); returns how many went. */
   sweep(before: number, limit: number): number {
-    this.joinTurn();
     return this.sweepStmt.run(before, limit).changes;
   }
 }
