@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { ConfigError, defaultConfig, type ServerConfig } from "./config.js";
+import { ConfigError, defaultConfig, isMamDefaultPolicy, type ServerConfig } from "./config.js";
 import type { LogLevel } from "./util/logger.js";
 import { tryParseJid } from "./jid/jid.js";
 
@@ -151,6 +151,23 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     l.stanzasPerTurn = limits.integer("stanzas_per_turn") ?? l.stanzasPerTurn;
     limits.rejectUnknown();
+  }
+  const mam = root.table_("mam");
+  if (mam) {
+    const m = config.mam;
+    const policy = mam.string("default_policy");
+    if (policy !== undefined) {
+      if (!isMamDefaultPolicy(policy)) throw new ConfigError(`mam.default_policy (${source})`, `must be always, roster or never, got '${policy}'`);
+      m.defaultPolicy = policy;
+    }
+    const retention = mam.integer("retention_days");
+    if (retention !== undefined && retention < 0) throw new ConfigError(`mam.retention_days (${source})`, `must be 0 (keep) or more, got ${retention}`);
+    m.retentionDays = retention ?? m.retentionDays;
+    m.defaultPageSize = positive(mam.integer("default_page_size"), "mam.default_page_size", source) ?? m.defaultPageSize;
+    m.maxPageSize = positive(mam.integer("max_page_size"), "mam.max_page_size", source) ?? m.maxPageSize;
+    m.sweepIntervalSeconds = positive(mam.integer("sweep_interval_seconds"), "mam.sweep_interval_seconds", source) ?? m.sweepIntervalSeconds;
+    m.fulltext = mam.boolean("fulltext") ?? m.fulltext;
+    mam.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");
   if (contacts) {

@@ -76,11 +76,42 @@ export interface ServerConfig {
   tombstoneDays: number;
   /** Feature modules to load, by name (src/modules/index.ts lists them), in this order. */
   modulesEnabled: string[];
+  /** XEP-0313 message archives of accounts (the mam module). */
+  mam: MamConfig;
+}
+
+/** XEP-0313 preferences: what is archived for a JID on neither of a user's lists (`default`). */
+export type MamDefaultPolicy = "always" | "roster" | "never";
+
+export interface MamConfig {
+  /** The `default` of an account that never set its preferences. */
+  defaultPolicy: MamDefaultPolicy;
+  /** Days a message stays in the archive (XEP-0313 §3.2); 0 keeps it until the account goes. */
+  retentionDays: number;
+  /** Results per page when a query names no RSM `max` (XEP-0059 §2.1)… */
+  defaultPageSize: number;
+  /** …and the most it may ask for: a larger `max` gets this many. */
+  maxPageSize: number;
+  /** How often expired messages are swept out. */
+  sweepIntervalSeconds: number;
+  /**
+   * Index bodies for {urn:xmpp:fulltext:0}fulltext search (SQLite FTS5). Off by
+   * default: the index costs on every archived message (in the message
+   * benchmark, about as much as the rest of archiving), and few clients search
+   * the server.
+   */
+  fulltext: boolean;
+}
+
+const MAM_POLICIES: readonly MamDefaultPolicy[] = ["always", "roster", "never"];
+
+export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
+  return (MAM_POLICIES as readonly string[]).includes(v);
 }
 
 /** Every module Parley has, loaded by default. */
 export const DEFAULT_MODULES: readonly string[] = [
-  "blocking", "roster", "presence", "offline", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
+  "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -119,6 +150,7 @@ export function defaultConfig(): ServerConfig {
     modulesEnabled: [...DEFAULT_MODULES],
     admins: [],
     tombstoneDays: 0,
+    mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
   };
 }
 
@@ -147,6 +179,17 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   }
   for (const [k, v] of Object.entries(c.limits)) {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`limits.${k}`, `${v} must be a positive integer`);
+  }
+  const mam = c.mam;
+  if (!isMamDefaultPolicy(mam.defaultPolicy)) throw new ConfigError("mam.defaultPolicy", `must be one of ${MAM_POLICIES.join(", ")}, got '${mam.defaultPolicy}'`);
+  if (!Number.isInteger(mam.retentionDays) || mam.retentionDays < 0) {
+    throw new ConfigError("mam.retentionDays", `${mam.retentionDays} must be 0 (keep until the account is deleted) or a positive number of days`);
+  }
+  for (const [k, v] of [["defaultPageSize", mam.defaultPageSize], ["maxPageSize", mam.maxPageSize], ["sweepIntervalSeconds", mam.sweepIntervalSeconds]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`mam.${k}`, `${v} must be a positive integer`);
+  }
+  if (mam.defaultPageSize > mam.maxPageSize) {
+    throw new ConfigError("mam.defaultPageSize", `${mam.defaultPageSize} is more than mam.maxPageSize (${mam.maxPageSize})`);
   }
   if (c.limits.maxStanzaBytes < 10_000) {
     throw new ConfigError("limits.maxStanzaBytes", "must be at least 10000 (RFC 6120 §13.12)");

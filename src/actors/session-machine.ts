@@ -53,6 +53,8 @@ export interface SessionContext {
   env: SessionEnvironment;
   /** The domain the client asked for in its stream header. */
   domain: string;
+  /** The stream's default language (RFC 6120 §4.7.4): the client's header's xml:lang, else ours. */
+  lang: string;
   mechanism?: SaslServerMechanism;
   failure?: PendingFailure;
   authFailures: number;
@@ -186,6 +188,10 @@ export const sessionMachine = setup({
     rememberDomain: assign({
       domain: ({ context, event }) =>
         event.type === "xml.streamStart" ? (event.attrs.to ?? context.env.defaultDomain).toLowerCase() : context.domain,
+    }),
+    rememberLanguage: assign({
+      lang: ({ context, event }) =>
+        event.type === "xml.streamStart" && event.attrs["xml:lang"] ? event.attrs["xml:lang"] : context.lang,
     }),
     sendFeatures: ({ context }, params: { stage: FeatureStage }) => {
       context.conn.sendStanza(streamFeatures(params.stage, context.env, context.conn));
@@ -326,17 +332,25 @@ export const sessionMachine = setup({
       const iq = stanzaOf(event);
       writeBound(context, errorReply(iq, params));
     },
-    /** Hand a client stanza to the user's account actor, stamped with the full JID (RFC 6120 §8.1.2.1). */
+    /**
+     * Hand a client stanza to the user's account actor, stamped with the full
+     * JID (RFC 6120 §8.1.2.1) and, when it has none, the stream's xml:lang
+     * (§8.1.5: "the client's server SHOULD add an 'xml:lang' attribute whose
+     * value is that specified for the stream").
+     */
     routeOutbound: ({ context, event }) => {
       const jid = context.jid;
       if (!jid || event.type !== "xml.stanza") return;
-      const stanza = event.stanza;
+      const full = jid.toString();
+      const stanza = event.stanza.attrs.from === full && event.stanza.attrs["xml:lang"] !== undefined
+        ? event.stanza
+        : event.stanza.withAttrs({ from: full, "xml:lang": event.stanza.attrs["xml:lang"] ?? context.lang });
       // RFC 6120 §8.1.1.1: no `to` is the user's own bare JID; a bad one was answered by replyStanzaProblem.
       const to = stanza.attrs.to === undefined ? undefined : tryParseJid(stanza.attrs.to);
       context.env.account(jid.bareString()).send({
         type: "stanza.outbound",
         resource: jid.resource,
-        stanza: stanza.attrs.from === jid.toString() ? stanza : stanza.withAttrs({ from: jid.toString() }),
+        stanza,
         to,
       });
     },
@@ -374,6 +388,7 @@ export const sessionMachine = setup({
     conn: input.conn,
     env: input.env,
     domain: input.env.defaultDomain,
+    lang: "en", // what our stream header declares (net/connection.ts)
     authFailures: 0,
     deliveries: new DeliveryOutlet(),
   }),
@@ -404,7 +419,7 @@ export const sessionMachine = setup({
           {
             guard: "headerAcceptable",
             target: "streamOpen",
-            actions: ["rememberDomain", "openStream", { type: "sendFeatures", params: { stage: "pre-auth" } }],
+            actions: ["rememberDomain", "rememberLanguage", "openStream", { type: "sendFeatures", params: { stage: "pre-auth" } }],
           },
           { target: "closed", actions: "rejectHeader" },
         ],
@@ -551,7 +566,7 @@ export const sessionMachine = setup({
           {
             guard: "headerAcceptable",
             target: "bindable",
-            actions: ["openStream", { type: "sendFeatures", params: { stage: "post-auth" } }],
+            actions: ["rememberLanguage", "openStream", { type: "sendFeatures", params: { stage: "post-auth" } }],
           },
           { target: "closed", actions: "rejectHeader" },
         ],

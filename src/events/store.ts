@@ -173,6 +173,17 @@ export class EventStore {
     this.gate = gate;
   }
 
+  /**
+   * Joins the current event-loop turn's transaction (opening it if this turn
+   * has none) for a write that is not an append: a module's own table (the
+   * message archive). The write then commits with the turn's appends, in the
+   * same fsync, before the turn's output leaves. Without a commit gate (tools,
+   * unit tests) it does nothing and such a write commits on its own.
+   */
+  joinTurn(): void {
+    this.gate?.beginWrite();
+  }
+
   registerProjection(p: Projection): void {
     this.projections.push(p);
   }

@@ -123,6 +123,7 @@ export class Kernel implements KernelServices {
       sessionData: <T>(initial: () => T) => new SessionSlot<T>(initial),
       store: () => new SqliteModuleStore(k.db, name),
       db: k.db,
+      joinTurn: () => k.deps.store.joinTurn(),
       accounts: this.commands,
       accountExists: (bareJid) => k.deps.accountExists(bareJid),
     };

@@ -68,6 +68,14 @@ export interface ModuleApi {
   store(): ModuleStore;
   /** The database, for a module's own tables (created by a migration). */
   readonly db: Database;
+  /**
+   * Call before writing to a module's own tables on the stanza path: the write
+   * joins the turn's transaction (the group commit, src/events/commit-gate.ts),
+   * so it costs no fsync of its own and is durable before any output of the
+   * turn leaves. A plain write outside that transaction commits by itself (one
+   * fsync each, synchronous=FULL); inside it, it already rides along.
+   */
+  joinTurn(): void;
   readonly accounts: AccountCommands;
   accountExists(bareJid: string): boolean;
 }

@@ -16,6 +16,7 @@ import { lastActivity } from "./last-activity/index.js";
 import { contactAddresses } from "./contact-addresses/index.js";
 import { registration } from "./registration/index.js";
 import { tombstones } from "./tombstones/index.js";
+import { mam } from "./mam/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -23,7 +24,7 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones];
+  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones];
   return new Map(all.map((m) => [m.name, m]));
 }
 

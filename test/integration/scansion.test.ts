@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseScript } from "../../src/scansion/script.js";
+import { parseScript, type Script } from "../../src/scansion/script.js";
 import { runScript, formatFailure, accountsOf } from "../../src/scansion/runner.js";
 import type { ServerConfig } from "../../src/config.js";
 import { startTestServer } from "../helpers/test-server.js";
@@ -41,6 +41,22 @@ function prosodyCorpusConfig(c: ServerConfig): void {
   };
 }
 
+/**
+ * prosody.cfg.lua's `authentication = "insecure"`: under it every user of the
+ * host exists, so Prosody's scripts write to users that no [Client] logs in as
+ * (mam_extended.scs's someone@localhost), whose messages Prosody keeps offline.
+ * Parley has only the accounts it was given: those addressed are created too.
+ */
+function addressedAccounts(script: Script): { jid: string; password: string }[] {
+  const jids = new Set<string>();
+  for (const step of script.steps) {
+    if (step.kind !== "sends") continue;
+    for (const m of step.xml.matchAll(/\bto=["']([^"'@/$]+@localhost)["']/g)) jids.add((m[1] as string).toLowerCase());
+  }
+  for (const c of script.clients.values()) jids.delete(c.jid.toLowerCase().split("/")[0] as string);
+  return [...jids].map((jid) => ({ jid, password: "unused" }));
+}
+
 const own = scripts(path.join(repoRoot(), "test", "scansion"));
 const sharedDir = sharedScansionDir();
 const shared = sharedDir ? scripts(sharedDir) : [];
@@ -55,7 +71,8 @@ for (const file of [...own, ...shared, ...prosody]) {
   const fromProsody = relative?.startsWith("prosody") ?? false;
   test(`scansion ${label}${expectedFailure ? " (expected to fail: " + expectedFailure + ")" : ""}`, async () => {
     const script = parseScript(readFileSync(file, "utf8"), path.basename(file));
-    const ts = await startTestServer({ accounts: accountsOf(script), configure: fromProsody ? prosodyCorpusConfig : undefined });
+    const accounts = fromProsody ? [...accountsOf(script), ...addressedAccounts(script)] : accountsOf(script);
+    const ts = await startTestServer({ accounts, configure: fromProsody ? prosodyCorpusConfig : undefined });
     try {
       const result = await runScript(script, { host: "127.0.0.1", port: ts.port, stepTimeoutMs: expectedFailure ? 1500 : 5000 });
       if (expectedFailure) {

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { resolveConfig, ENVIRONMENT_VARIABLES } from "../../src/config-file.js";
-import { ConfigError } from "../../src/config.js";
+import { ConfigError, validateConfig } from "../../src/config.js";
 import { PARLEY_BIN } from "../helpers/server-process.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "parley-config-"));
@@ -89,6 +89,25 @@ test("errors name the key and the problem", () => {
   assert.match(problem("[tls]\nrequire_encryption = \"yes\"\n"), /tls\.require_encryption .*must be true or false/);
   assert.match(problem("domains = \n"), /not valid TOML at line 1/);
   assert.match(problem("", { PARLEY_C2S_PORT: "many" }), /PARLEY_C2S_PORT.*must be an integer/);
+});
+
+test("[mam]: archive policy, retention, page sizes, sweep and full text; bad values name the key", () => {
+  const c = resolveConfig(file("mam.toml", `[mam]
+default_policy = "roster"
+retention_days = 0
+default_page_size = 20
+max_page_size = 100
+sweep_interval_seconds = 60
+fulltext = false
+`), {});
+  assert.equal(c.mam, { defaultPolicy: "roster", retentionDays: 0, defaultPageSize: 20, maxPageSize: 100, sweepIntervalSeconds: 60, fulltext: false });
+  const fails = (text: string, key: RegExp) => assert.throws(() => validateConfig(resolveConfig(file("bad-mam.toml", text), {})),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[mam]\ndefault_policy = "sometimes"\n`, /mam\.default_policy/);
+  fails(`[mam]\nretention_days = -1\n`, /mam\.retention_days/);
+  fails(`[mam]\nmax_page_size = 0\n`, /mam\.max_page_size/);
+  fails(`[mam]\ndefault_page_size = 500\n`, /mam\.defaultPageSize.*more than mam\.maxPageSize/);
+  fails(`[mam]\nretension_days = 3\n`, /mam\.retension_days.*not a known setting/);
 });
 
 test("parley check reports each problem and exits 1; a sound configuration passes", () => {
