@@ -143,6 +143,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.rosterNameLength = limits.integer("roster_name_length") ?? l.rosterNameLength;
     l.rosterGroupsPerItem = limits.integer("roster_groups_per_item") ?? l.rosterGroupsPerItem;
     l.directedPresencePerSession = limits.integer("directed_presence_per_session") ?? l.directedPresencePerSession;
+    l.accountLockoutFailures = limits.integer("account_lockout_failures") ?? l.accountLockoutFailures;
     l.offlineMessagesPerSender = limits.integer("offline_messages_per_sender") ?? l.offlineMessagesPerSender;
     l.offlineBytesPerAccount = limits.integer("offline_bytes_per_account") ?? l.offlineBytesPerAccount;
     l.subscriptionRequestBytes = limits.integer("subscription_request_bytes") ?? l.subscriptionRequestBytes;

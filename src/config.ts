@@ -40,6 +40,8 @@ export interface ServerConfig {
     rosterNameLength: number;
     /** Groups one roster item may be in; with the two lengths, a roster result has a bounded size. */
     rosterGroupsPerItem: number;
+    /** Failed logins for one account within the failure window (10 minutes after the last) that lock it until the window passes. */
+    accountLockoutFailures: number;
     /** Full or bare JIDs one session may have sent directed presence to (RFC 6121 §4.6), to tell them when it leaves. */
     directedPresencePerSession: number;
     /** Offline messages one sender may leave for one recipient (so one sender cannot fill a recipient's storage). */
@@ -134,6 +136,7 @@ export function defaultConfig(): ServerConfig {
       rosterNameLength: 256,
       rosterGroupsPerItem: 16,
       directedPresencePerSession: 1000,
+      accountLockoutFailures: 50,
       offlineMessagesPerSender: 100,
       offlineBytesPerAccount: 10 * 1024 * 1024,
       subscriptionRequestBytes: 4096,

@@ -21,6 +21,8 @@ export interface SessionEnvironment {
   account(bareJid: string): AccountRef;
   /** A failed authentication from this address, for this account (when the client named one). */
   noteAuthFailure(address: string, account: string | undefined): void;
+  /** Milliseconds an account stays locked after too many recent failures (undefined or 0: not locked). */
+  accountLockedFor(account: string): number | undefined;
   /** Recent failures: the larger of the address's and the account's counts. */
   authFailuresFor(address: string, account: string | undefined): number;
   sessionClosed(sessionId: string): void;

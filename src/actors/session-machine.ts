@@ -148,6 +148,10 @@ export const sessionMachine = setup({
   },
   actors: { saslStep },
   guards: {
+    attemptedAccountLocked: ({ context }) => {
+      const account = attemptedAccount(context);
+      return account !== undefined && (context.env.accountLockedFor(account) ?? 0) > 0;
+    },
     headerAcceptable: ({ context, event }) =>
       event.type === "xml.streamStart" && checkStreamHeader(event, context.env) === undefined,
     isSaslAuth: isSasl("auth"),
@@ -256,6 +260,14 @@ export const sessionMachine = setup({
       },
     }),
     failWith: assign({ failure: (_, params: PendingFailure) => params }),
+    /** The account has failed too often lately: a temporary lockout (counted nowhere: it is not a guess). */
+    failLocked: assign({
+      failure: ({ context }): PendingFailure => {
+        const minutes = Math.ceil((context.env.accountLockedFor(attemptedAccount(context) ?? "") ?? 0) / 60_000);
+        return { condition: "temporary-auth-failure" as const, counts: false,
+          text: `Too many failed logins for this account; try again in ${minutes} minute${minutes === 1 ? "" : "s"}` };
+      },
+    }),
     failWithOutcome: assign({ failure: (_, outcome: SaslOutcome) => (outcome.kind === "failure" ? outcome.failure : undefined) }),
     logSaslError: ({ context }, params: { error: unknown }) => {
       context.env.log.error("a SASL step failed", {
@@ -515,6 +527,12 @@ export const sessionMachine = setup({
                 guard: { type: "saslChallenged", params: stepOutcome },
                 target: "awaitingResponse",
                 actions: { type: "sendChallenge", params: stepOutcome },
+              },
+              {
+                // A locked account fails every attempt alike, right password or not: the lock tells nothing.
+                guard: "attemptedAccountLocked",
+                target: "#session.authFailed",
+                actions: "failLocked",
               },
               {
                 guard: { type: "saslSucceeded", params: stepOutcome },

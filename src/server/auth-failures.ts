@@ -22,6 +22,13 @@ export class AuthFailureTracker {
     this.failures.set(address, { count: 1, last: now });
   }
 
+  /** Milliseconds until an entry with at least `threshold` failures is forgotten; 0 below it. */
+  lockedFor(key: string, threshold: number, now = Date.now()): number {
+    const entry = this.failures.get(key);
+    if (!entry || this.count(key, now) < threshold) return 0;
+    return Math.max(0, entry.last + FORGET_AFTER_MS - now);
+  }
+
   count(address: string, now = Date.now()): number {
     const entry = this.failures.get(address);
     if (!entry) return 0;

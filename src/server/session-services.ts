@@ -87,6 +87,15 @@ export class SessionServices implements SessionStarter {
     if (account !== undefined) this.authFailures.note(`account ${account}`);
   }
 
+  /**
+   * A temporary lockout: after `account_lockout_failures` failures for one
+   * account, from anywhere, within the failure window (10 minutes after the
+   * last), every login to it fails until the window passes.
+   */
+  accountLockedFor(account: string): number {
+    return this.authFailures.lockedFor(`account ${account}`, this.config.limits.accountLockoutFailures);
+  }
+
   authFailuresFor(address: string, account: string | undefined): number {
     const byAddress = this.authFailures.count(`address ${address}`);
     return account === undefined ? byAddress : Math.max(byAddress, this.authFailures.count(`account ${account}`));

@@ -110,4 +110,27 @@ test("SCRAM tells an unknown account from a real one neither by iteration count 
   }
 });
 
+test("after too many failed logins an account is locked for a while: even the right password is refused, with a clear error", async () => {
+  const ts = await startTestServer({ accounts: [{ jid: "carol@localhost", password: "right" }], configure: (c) => { c.limits.accountLockoutFailures = 3; } });
+  try {
+    const attempt = async (user: string, password: string): Promise<string> => {
+      const c = await RawClient.connect(ts.port);
+      c.write(HEADER());
+      await c.waitFor(/<\/stream:features>/);
+      c.clear();
+      c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString("base64")}</auth>`);
+      const outcome = await c.waitFor(/<success|<failure[\s\S]*<\/failure>/, 8000);
+      c.destroy();
+      return outcome;
+    };
+    // Three wrong guesses, one spelled in fullwidth letters: all count for carol.
+    for (const user of ["carol", "Carol", "\uFF43arol"]) assert.match(await attempt(user, "wrong"), /<not-authorized/);
+    const locked = await attempt("carol", "right");
+    assert.match(locked, /<temporary-auth-failure/);
+    assert.match(locked, /Too many failed logins for this account; try again in \d+ minute/);
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();

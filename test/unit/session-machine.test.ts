@@ -62,6 +62,7 @@ function environment(accountEvents: AccountCommand[], credentials: Record<"SHA-1
     }),
     noteAuthFailure: (address, account) => { failuresNoted.push([address, account]); },
     authFailuresFor: () => 0,
+    accountLockedFor: () => 0,
     sessionClosed: () => {},
     moduleFeatures: () => [],
     preAuthRegistration: (_domain, iq, _address) => iq,
