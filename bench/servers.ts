@@ -111,6 +111,9 @@ export async function launchParley(dir: string): Promise<ServerUnderTest> {
     `domains = ["localhost"]`,
     `data_dir = ${JSON.stringify(dir)}`,
     `log_level = "warn"`,
+    // The same features as the Prosody it is measured against (roster, disco, ping,
+    // blocklist; no offline, no archive): both servers do the same work per stanza.
+    `modules_enabled = ["blocking", "roster", "presence", "disco", "ping"]`,
     `[c2s]`, `port = ${port}`, `direct_tls_port = ${await freePort()}`,
     `[http]`, `port = ${await freePort()}`,
     // Throttles out of the way, as for Prosody: one address opens every connection.
