@@ -66,8 +66,11 @@ if (skipInterop) {
   console.log(`interop suite: ${interop.passed} passed, ${interop.failed} failed${interop.skipped > 0 ? `, ${interop.skipped} skipped` : ""}`);
 }
 
+// A skipped test of our own is a test left behind: it counts as failed. The interop
+// suite's "skipped" are its tests listed as not possible or disabled, each with its
+// reason in interop/expected-failures.json; they are reported above, not counted.
+if (nSkipped > 0) console.log(`${nSkipped} of our own tests were skipped: each counts as failed`);
 const allPassed = nPassed + interop.passed;
-const allFailed = nFailed + interop.failed;
-const allSkipped = nSkipped + interop.skipped;
-console.log(`${allPassed} passed, ${allFailed} failed${allSkipped > 0 ? `, ${allSkipped} skipped` : ""}`);
+const allFailed = nFailed + nSkipped + interop.failed;
+console.log(`${allPassed} passed, ${allFailed} failed`);
 process.exit(allFailed === 0 && run.status === 0 ? 0 : 1);
