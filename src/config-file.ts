@@ -150,6 +150,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     l.stanzasPerTurn = limits.integer("stanzas_per_turn") ?? l.stanzasPerTurn;
+    l.maxUnsentOutputBytes = limits.integer("max_unsent_output_bytes") ?? l.maxUnsentOutputBytes;
     limits.rejectUnknown();
   }
   const contacts = root.table_("contact_addresses");

@@ -10,6 +10,7 @@ import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TokenBucket, stanzaGate } from "./rate-limiter.js";
+import { NOT_READING } from "./unsent-output.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import { streamErrorElement } from "../xmpp/errors.js";
 import { NS } from "../xmpp/namespaces.js";
@@ -58,6 +59,22 @@ export function sessionStanzaGate(
       session.send({ type: "xml.error", condition: "policy-violation", text: "Too many stanzas: slow down" });
     },
   });
+}
+
+/**
+ * A client that does not read what it is sent (unsent-output.ts): the
+ * transport has written the stream error and is closing; the session hears it
+ * as the stream error it is, and its own writes are ignored from now on.
+ */
+export function notReading(
+  env: SessionStarter,
+  session: { id: string; address: string; send: (event: SessionEvent) => void },
+  unsent: number,
+): void {
+  env.log.warn("closing a connection that does not read its output", {
+    session: session.id, address: session.address, unsent, limit: env.config.limits.maxUnsentOutputBytes,
+  });
+  session.send({ type: "xml.error", condition: "policy-violation", text: NOT_READING });
 }
 
 export class C2sListener {
@@ -114,9 +131,11 @@ export class C2sListener {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
       stanzasPerTurn: limits.stanzasPerTurn,
+      maxUnsentOutputBytes: limits.maxUnsentOutputBytes,
     }, {
       closed: () => send({ type: "socket.closed" }),
       tlsDone: (error) => send(error ? { type: "tls.failed", reason: error.message } : { type: "tls.established" }),
+      notReading: (unsent) => notReading(this.env, { id: sessionId, address, send }, unsent),
       debug: (message) => this.env.log.debug(message, { session: sessionId }),
     }, this.tlsContext, this.env.commitGate);
     actor = this.env.startSession(sessionId, conn);

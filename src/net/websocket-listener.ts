@@ -6,7 +6,7 @@ import type { AnyActorRef } from "xstate";
 import { WebSocketConnection } from "./websocket-connection.js";
 import { NS } from "../xmpp/namespaces.js";
 import type { SessionEvent } from "../actors/session-machine.js";
-import { listenOn, portOf, newSessionId, sessionStanzaGate, type SessionStarter } from "./c2s-listener.js";
+import { listenOn, portOf, newSessionId, sessionStanzaGate, notReading, type SessionStarter } from "./c2s-listener.js";
 import type { SessionRegistry } from "./session-registry.js";
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
@@ -58,11 +58,13 @@ export class WebSocketListener {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
       stanzasPerTurn: limits.stanzasPerTurn,
+      maxUnsentOutputBytes: limits.maxUnsentOutputBytes,
     }, {
       streamStart: (attrs) => send({ type: "xml.streamStart", attrs, ns: NS.stream, localName: "stream", defaultNs: NS.client }),
       stanza: sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn.pauseReading(ms) }),
       streamEnd: () => send({ type: "xml.streamEnd" }),
       error: (condition, text) => send({ type: "xml.error", condition, text }),
+      notReading: (unsent) => notReading(this.env, { id: sessionId, address, send }, unsent),
       closed: () => send({ type: "socket.closed" }),
     }, this.env.commitGate);
     actor = this.env.startSession(sessionId, conn);
