@@ -68,6 +68,11 @@ export interface ServerConfig {
      * roster at the roster limits is about 4.3 MB).
      */
     maxUnsentOutputBytes: number;
+    /**
+     * Seconds a TLS handshake (Direct TLS or after STARTTLS) or a WebSocket's
+     * HTTP request and upgrade may take before the connection is closed.
+     */
+    handshakeTimeoutSeconds: number;
   };
   /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
   registration: { allowed: boolean; perAddressPerHour: number };
@@ -119,6 +124,7 @@ export function defaultConfig(): ServerConfig {
       stanzaBurst: 2000,
       stanzasPerTurn: 10,
       maxUnsentOutputBytes: 8 * 1024 * 1024,
+      handshakeTimeoutSeconds: 10,
     },
     registration: { allowed: false, perAddressPerHour: 5 },
     contactAddresses: {},

@@ -28,6 +28,8 @@ export interface ConnectionLimits {
   stanzasPerTurn: number;
   /** Output the client has not read (socket buffer plus output held by the gate) before it counts as not reading (unsent-output.ts). */
   maxUnsentOutputBytes: number;
+  /** Milliseconds a TLS handshake after STARTTLS may take (limits.handshakeTimeoutSeconds); unused on WebSocket. */
+  handshakeTimeoutMs: number;
 }
 
 /** How long a client over the unsent-output cap has to read its stream error before the socket is destroyed. */
@@ -61,6 +63,7 @@ export class Connection implements StreamPort {
   /** Over the unsent-output cap: held output is dropped, not written. */
   private abandoned = false;
   private readonly output: UnsentOutput;
+  private readonly handshakeTimeoutMs: number;
   private readonly onData = (chunk: Buffer) => {
     this.lastActivity = Date.now();
     this.parser.write(chunk);
@@ -83,6 +86,7 @@ export class Connection implements StreamPort {
     private readonly tlsContext: SecureContext | undefined,
     private readonly gate: OutputGate,
   ) {
+    this.handshakeTimeoutMs = limits.handshakeTimeoutMs;
     this.pacer = new StanzaPacer(listener, limits.stanzasPerTurn, {
       hold: () => this.reads.hold("backlog"),
       release: () => this.reads.release("backlog"),
@@ -170,8 +174,21 @@ export class Connection implements StreamPort {
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tlsContext, ALPNProtocols: ["xmpp-client"] });
     this.socket = secure;
     this.attach(secure);
-    secure.once("secure", () => this.events.tlsDone());
-    secure.once("error", (err) => this.events.tlsDone(err));
+    // A handshake that stalls is cut off, as on the Direct TLS port; the
+    // session hears it as a failed negotiation (RFC 6120 §5.4.3.2: the TCP connection is closed).
+    const timer = setTimeout(() => {
+      secure.destroy(new Error(`TLS handshake not finished within ${this.handshakeTimeoutMs} ms`));
+    }, this.handshakeTimeoutMs);
+    timer.unref();
+    secure.once("close", () => clearTimeout(timer));
+    secure.once("secure", () => {
+      clearTimeout(timer);
+      this.events.tlsDone();
+    });
+    secure.once("error", (err) => {
+      clearTimeout(timer);
+      this.events.tlsDone(err);
+    });
   }
 
   write(data: string): void {

@@ -180,4 +180,47 @@ test("a WebSocket client that stops reading is closed once its unread output pas
   }
 });
 
+test("an HTTP connection that does not become a WebSocket within handshake_timeout_seconds is closed; a WebSocket stays", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.handshakeTimeoutSeconds = 1; } });
+  try {
+    const ws = await WsClient.open(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`);
+    await loginOverWebSocket(ws, "romeo", "r");
+    const half = await RawClient.connect(ts.server.httpPort);
+    half.write("GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"); // and never the blank line
+    const silent = await RawClient.connect(ts.server.httpPort);
+    const started = Date.now();
+    await Promise.all([half.waitClosed(4000), silent.waitClosed(4000)]);
+    assert.ok(Date.now() - started >= 800, `closed after ${Date.now() - started} ms, not before the timeout`);
+    await new Promise((r) => setTimeout(r, 500));
+    ws.send("<iq xmlns='jabber:client' type='get' id='still'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await ws.next(/id='still'/);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("HTTP connections count against connections_per_address: past it, 503 and closed", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.connectionsPerAddress = 2; } });
+  try {
+    const halfSent = await Promise.all([1, 2].map(async () => {
+      const c = await RawClient.connect(ts.server.httpPort);
+      c.write("GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\n");
+      return c;
+    }));
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await RawClient.connect(ts.server.httpPort);
+    await extra.waitFor(/^HTTP\/1.1 503 /);
+    await extra.waitClosed();
+    const plain = await RawClient.connect(ts.port);
+    await plain.waitFor(/<stream:error><policy-violation /);
+    for (const c of halfSent) c.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const ws = await WsClient.open(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`);
+    await loginOverWebSocket(ws, "romeo", "r");
+    ws.ws.close();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();
