@@ -151,6 +151,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     l.stanzasPerTurn = limits.integer("stanzas_per_turn") ?? l.stanzasPerTurn;
+    l.maxUnsentOutputBytes = limits.integer("max_unsent_output_bytes") ?? l.maxUnsentOutputBytes;
+    l.handshakeTimeoutSeconds = limits.integer("handshake_timeout_seconds") ?? l.handshakeTimeoutSeconds;
     limits.rejectUnknown();
   }
   const mam = root.table_("mam");

@@ -62,6 +62,19 @@ export interface ServerConfig {
      * committed and sent at once and other connections interleave.
      */
     stanzasPerTurn: number;
+    /**
+     * Bytes written to one client connection that it has not yet read: what
+     * waits in the socket's write buffer plus the output held for the commit
+     * gate. Past it the client is not reading, and its stream is closed
+     * (policy-violation). Well above the largest legitimate result (a full
+     * roster at the roster limits is about 4.3 MB).
+     */
+    maxUnsentOutputBytes: number;
+    /**
+     * Seconds a TLS handshake (Direct TLS or after STARTTLS) or a WebSocket's
+     * HTTP request and upgrade may take before the connection is closed.
+     */
+    handshakeTimeoutSeconds: number;
   };
   /** XEP-0077: whether anyone may create an account over XMPP (off by default). */
   registration: { allowed: boolean; perAddressPerHour: number };
@@ -144,6 +157,8 @@ export function defaultConfig(): ServerConfig {
       stanzasPerSecond: 500,
       stanzaBurst: 2000,
       stanzasPerTurn: 10,
+      maxUnsentOutputBytes: 8 * 1024 * 1024,
+      handshakeTimeoutSeconds: 10,
     },
     registration: { allowed: false, perAddressPerHour: 5 },
     contactAddresses: {},
@@ -196,6 +211,9 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   }
   if (c.limits.maxStanzaBytes < 10_000) {
     throw new ConfigError("limits.maxStanzaBytes", "must be at least 10000 (RFC 6120 §13.12)");
+  }
+  if (c.limits.maxUnsentOutputBytes < c.limits.maxStanzaBytes) {
+    throw new ConfigError("limits.maxUnsentOutputBytes", `${c.limits.maxUnsentOutputBytes} is less than one stanza (maxStanzaBytes, ${c.limits.maxStanzaBytes})`);
   }
   return c;
 }

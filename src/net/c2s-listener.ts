@@ -10,6 +10,7 @@ import type { SessionEnvironment } from "../actors/session-environment.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TokenBucket, stanzaGate } from "./rate-limiter.js";
+import { NOT_READING } from "./unsent-output.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import { streamErrorElement } from "../xmpp/errors.js";
 import { NS } from "../xmpp/namespaces.js";
@@ -60,9 +61,39 @@ export function sessionStanzaGate(
   });
 }
 
+/**
+ * A client that does not read what it is sent (unsent-output.ts): the
+ * transport has written the stream error and is closing; the session hears it
+ * as the stream error it is, and its own writes are ignored from now on.
+ */
+export function notReading(
+  env: SessionStarter,
+  session: { id: string; address: string; send: (event: SessionEvent) => void },
+  unsent: number,
+): void {
+  env.log.warn("closing a connection that does not read its output", {
+    session: session.id, address: session.address, unsent, limit: env.config.limits.maxUnsentOutputBytes,
+  });
+  session.send({ type: "xml.error", condition: "policy-violation", text: NOT_READING });
+}
+
+/**
+ * Refuses a connection with `reply`: written, then the socket destroyed as
+ * soon as the kernel has taken it (or after a second), so that a refused peer
+ * that never closes its side holds no descriptor.
+ */
+export function refuse(socket: net.Socket, reply: string): void {
+  socket.on("error", () => {});
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.once("close", () => clearTimeout(timer));
+  socket.end(reply, () => socket.destroy());
+}
+
 export class C2sListener {
   private readonly plain: net.Server;
-  private readonly direct: tls.Server;
+  /** Direct TLS (XEP-0368): a TCP listener whose sockets are wrapped here, so they are counted and timed before the handshake. */
+  private readonly direct: net.Server;
   private readonly tlsContext: tls.SecureContext;
 
   constructor(
@@ -71,9 +102,58 @@ export class C2sListener {
     credentials: { key: string; cert: string },
   ) {
     this.tlsContext = tls.createSecureContext(credentials);
-    this.plain = net.createServer((socket) => this.accept(socket));
-    this.direct = tls.createServer({ ...credentials, ALPNProtocols: ["xmpp-client"] }, (socket) => this.accept(socket));
-    this.direct.on("tlsClientError", (err) => env.log.debug("Direct TLS handshake failed", { error: err.message }));
+    this.plain = net.createServer((socket) => {
+      if (this.admit(socket)) this.accept(socket);
+    });
+    this.direct = net.createServer((socket) => this.acceptDirectTls(socket));
+  }
+
+  /**
+   * The per-address cap, counted across every listener from TCP accept on
+   * (registry.admitSocket). Refused before any actor exists: a header, the
+   * stream error, the close (RFC 6120 §4.9.1.2).
+   */
+  private admit(socket: net.Socket): boolean {
+    if (this.registry.admitSocket(socket)) return true;
+    this.env.log.warn("refusing a connection: too many from this address", { address: socket.remoteAddress });
+    refuse(socket, streamHeader({ from: this.env.defaultDomain, id: newSessionId(), version: "1.0" }) +
+      serialize(streamErrorElement("policy-violation", "Too many connections from your address"), NS.client) + STREAM_CLOSE);
+    return false;
+  }
+
+  /**
+   * Direct TLS: the address is counted before the handshake, and a handshake
+   * that has not finished within handshakeTimeoutSeconds is cut off (an idle
+   * or half-finished handshake must not hold a descriptor for minutes).
+   * Over the cap the TCP connection is closed at once: there is no TLS yet to
+   * carry a stream error, and completing a handshake only to refuse would be
+   * work done for the flooder.
+   */
+  private acceptDirectTls(raw: net.Socket): void {
+    if (!this.registry.admitSocket(raw)) {
+      this.env.log.warn("refusing a Direct TLS connection: too many from this address", { address: raw.remoteAddress });
+      raw.on("error", () => {});
+      raw.destroy();
+      return;
+    }
+    const address = raw.remoteAddress;
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.tlsContext, ALPNProtocols: ["xmpp-client"] });
+    const timer = setTimeout(() => {
+      this.env.log.debug("Direct TLS handshake timed out", { address });
+      secure.destroy();
+    }, this.env.config.limits.handshakeTimeoutSeconds * 1000);
+    timer.unref();
+    const failed = (err: Error) => {
+      this.env.log.debug("Direct TLS handshake failed", { address, error: err.message });
+      secure.destroy();
+    };
+    secure.on("error", failed);
+    secure.once("close", () => clearTimeout(timer));
+    secure.once("secure", () => {
+      clearTimeout(timer);
+      secure.off("error", failed);
+      this.accept(secure);
+    });
   }
 
   get port(): number {
@@ -89,16 +169,9 @@ export class C2sListener {
     await listenOn(this.direct, host, directTlsPort, "Direct TLS clients");
   }
 
+  /** A stream on an admitted socket (plain, or Direct TLS once the handshake is done). */
   private accept(socket: net.Socket): void {
     const address = socket.remoteAddress ?? "unknown";
-    if (!this.registry.admits(address)) {
-      // Refused before any actor exists: a header, the stream error, the close (RFC 6120 §4.9.1.2).
-      this.env.log.warn("refusing a connection: too many from this address", { address });
-      socket.on("error", () => {});
-      socket.end(streamHeader({ from: this.env.defaultDomain, id: newSessionId(), version: "1.0" }) +
-        serialize(streamErrorElement("policy-violation", "Too many connections from your address"), NS.client) + STREAM_CLOSE);
-      return;
-    }
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
     let conn: Connection | undefined;
@@ -114,9 +187,12 @@ export class C2sListener {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
       stanzasPerTurn: limits.stanzasPerTurn,
+      maxUnsentOutputBytes: limits.maxUnsentOutputBytes,
+      handshakeTimeoutMs: limits.handshakeTimeoutSeconds * 1000,
     }, {
       closed: () => send({ type: "socket.closed" }),
       tlsDone: (error) => send(error ? { type: "tls.failed", reason: error.message } : { type: "tls.established" }),
+      notReading: (unsent) => notReading(this.env, { id: sessionId, address, send }, unsent),
       debug: (message) => this.env.log.debug(message, { session: sessionId }),
     }, this.tlsContext, this.env.commitGate);
     actor = this.env.startSession(sessionId, conn);

@@ -6,6 +6,7 @@ import { TLSSocket, type SecureContext } from "node:tls";
 import { createHash } from "node:crypto";
 import { ReadPause, ReadSwitch } from "./rate-limiter.js";
 import { StanzaPacer } from "./stanza-pacer.js";
+import { UnsentOutput, NOT_READING } from "./unsent-output.js";
 import { XmlStreamParser, type StreamListener } from "../xml/stream-parser.js";
 import { serialize, streamHeader, STREAM_CLOSE } from "../xml/serialize.js";
 import type { XmlElement } from "../xml/element.js";
@@ -25,13 +26,25 @@ export interface ConnectionLimits {
   maxDepth: number;
   /** Stanzas handed to the session per event-loop turn (stanza-pacer.ts). */
   stanzasPerTurn: number;
+  /** Output the client has not read (socket buffer plus output held by the gate) before it counts as not reading (unsent-output.ts). */
+  maxUnsentOutputBytes: number;
+  /** Milliseconds a TLS handshake after STARTTLS may take (limits.handshakeTimeoutSeconds); unused on WebSocket. */
+  handshakeTimeoutMs: number;
 }
+
+/** How long a client over the unsent-output cap has to read its stream error before the socket is destroyed. */
+export const NOT_READING_GRACE_MS = 1000;
 
 export interface ConnectionEvents {
   /** The transport is gone (either side closed it, or it failed). */
   closed(): void;
   /** STARTTLS finished (or failed: `error` set). */
   tlsDone(error?: Error): void;
+  /**
+   * The client has more than maxUnsentOutputBytes unread: its stream error is
+   * on its way and the socket is closing; nothing more is written.
+   */
+  notReading(unsent: number): void;
   debug(message: string): void;
 }
 
@@ -39,6 +52,7 @@ interface OutputBatch {
   turn: number;
   socket: Socket;
   chunks: string[];
+  bytes: number;
 }
 
 export class Connection implements StreamPort {
@@ -46,6 +60,10 @@ export class Connection implements StreamPort {
   private readonly pacer: StanzaPacer;
   private socket: Socket;
   private closing = false;
+  /** Over the unsent-output cap: held output is dropped, not written. */
+  private abandoned = false;
+  private readonly output: UnsentOutput;
+  private readonly handshakeTimeoutMs: number;
   private readonly onData = (chunk: Buffer) => {
     this.lastActivity = Date.now();
     this.parser.write(chunk);
@@ -68,11 +86,13 @@ export class Connection implements StreamPort {
     private readonly tlsContext: SecureContext | undefined,
     private readonly gate: OutputGate,
   ) {
+    this.handshakeTimeoutMs = limits.handshakeTimeoutMs;
     this.pacer = new StanzaPacer(listener, limits.stanzasPerTurn, {
       hold: () => this.reads.hold("backlog"),
       release: () => this.reads.release("backlog"),
     });
     this.parser = new XmlStreamParser(this.pacer, limits);
+    this.output = new UnsentOutput(limits.maxUnsentOutputBytes, () => this.socket.writableLength, (unsent) => this.notReading(unsent));
     this.socket = socket;
     socket.setNoDelay(true);
     this.attach(socket);
@@ -154,8 +174,21 @@ export class Connection implements StreamPort {
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tlsContext, ALPNProtocols: ["xmpp-client"] });
     this.socket = secure;
     this.attach(secure);
-    secure.once("secure", () => this.events.tlsDone());
-    secure.once("error", (err) => this.events.tlsDone(err));
+    // A handshake that stalls is cut off, as on the Direct TLS port; the
+    // session hears it as a failed negotiation (RFC 6120 §5.4.3.2: the TCP connection is closed).
+    const timer = setTimeout(() => {
+      secure.destroy(new Error(`TLS handshake not finished within ${this.handshakeTimeoutMs} ms`));
+    }, this.handshakeTimeoutMs);
+    timer.unref();
+    secure.once("close", () => clearTimeout(timer));
+    secure.once("secure", () => {
+      clearTimeout(timer);
+      this.events.tlsDone();
+    });
+    secure.once("error", (err) => {
+      clearTimeout(timer);
+      this.events.tlsDone(err);
+    });
   }
 
   write(data: string): void {
@@ -164,18 +197,48 @@ export class Connection implements StreamPort {
     // turn's events (and every earlier turn's) are durable: never ahead of the
     // log. Each turn's output is its own batch, so a turn's output is not kept
     // waiting for a later turn's commit.
+    // Counted before it is kept: a client that does not read gets its stream
+    // closed instead of the server growing (unsent-output.ts).
+    const bytes = Buffer.byteLength(data);
+    if (!this.output.hold(bytes)) return;
     const socket = this.socket;
     let batch = this.batch;
     if (!batch || batch.turn !== this.gate.turn || batch.socket !== socket) {
-      const fresh: OutputBatch = { turn: this.gate.turn, socket, chunks: [] };
+      const fresh: OutputBatch = { turn: this.gate.turn, socket, chunks: [], bytes: 0 };
       this.batch = batch = fresh;
       // The socket written to, not this.socket: STARTTLS may replace it within the turn.
       this.gate.hold(() => {
         if (this.batch === fresh) this.batch = undefined;
-        if (!socket.destroyed) socket.write(fresh.chunks.length === 1 ? fresh.chunks[0] as string : fresh.chunks.join(""));
+        this.output.released(fresh.bytes);
+        if (this.abandoned || socket.destroyed) return;
+        socket.write(fresh.chunks.length === 1 ? fresh.chunks[0] as string : fresh.chunks.join(""));
       });
     }
     batch.chunks.push(data);
+    batch.bytes += bytes;
+  }
+
+  /** Bytes written to this connection that the kernel has not taken yet (held for the gate, or in the socket's buffer). */
+  get unsentBytes(): number {
+    return this.output.unsent;
+  }
+
+  /**
+   * Over the unsent-output cap. RFC 6120 §4.9.3.18 policy-violation, then the
+   * close, behind what the socket already holds (not through the gate: it
+   * tells nothing of the log); held output is dropped, and the socket is
+   * destroyed after a short grace whether or not the client read the error.
+   */
+  private notReading(unsent: number): void {
+    this.closing = true;
+    this.abandoned = true;
+    this.pacer.stop();
+    const socket = this.socket;
+    socket.end(serialize(streamErrorElement("policy-violation", NOT_READING), NS.client) + STREAM_CLOSE);
+    const timer = setTimeout(() => socket.destroy(), NOT_READING_GRACE_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+    this.events.notReading(unsent);
   }
 
   private batch: OutputBatch | undefined;

@@ -1,5 +1,9 @@
 // The live sessions of every listener (TCP, TLS, WebSocket): for the idle
 // sweep, for closing them all at shutdown, and for asking a session's state.
+// Also the open connections per remote address, counted across every listener
+// from the moment TCP accepts them (before a TLS handshake or an HTTP upgrade)
+// until they close.
+import type { Socket } from "node:net";
 import type { StateValue } from "xstate";
 import type { ServerConfig } from "../config.js";
 import type { SessionEvent, SessionTag } from "../actors/session-machine.js";
@@ -40,21 +44,35 @@ export class SessionRegistry {
 
   add(sessionId: string, actor: LiveSessionActor, transport: LiveTransport, address: string): void {
     this.sessions.set(sessionId, { actor, transport, startedAt: Date.now(), address });
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
   }
 
   forget(sessionId: string): void {
-    const s = this.sessions.get(sessionId);
-    if (!s) return;
     this.sessions.delete(sessionId);
-    const n = (this.perAddress.get(s.address) ?? 1) - 1;
-    if (n <= 0) this.perAddress.delete(s.address);
-    else this.perAddress.set(s.address, n);
   }
 
-  /** Whether one more connection from this address stays within limits.connectionsPerAddress. */
-  admits(address: string): boolean {
-    return (this.perAddress.get(address) ?? 0) < this.limits.connectionsPerAddress;
+  /**
+   * A TCP connection just accepted, on any listener: counted against
+   * limits.connectionsPerAddress until the socket closes, or refused (false,
+   * not counted) when its address already has that many open. Counting the
+   * socket, not the session, covers TLS handshakes and HTTP requests that
+   * never become a stream.
+   */
+  admitSocket(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? "unknown";
+    const open = this.perAddress.get(address) ?? 0;
+    if (open >= this.limits.connectionsPerAddress) return false;
+    this.perAddress.set(address, open + 1);
+    socket.once("close", () => {
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+    });
+    return true;
+  }
+
+  /** Open connections from `address`, on every listener (tests and debugging). */
+  connectionsFrom(address: string): number {
+    return this.perAddress.get(address) ?? 0;
   }
 
   /**

@@ -10,7 +10,8 @@ import { serialize } from "../xml/serialize.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
-import type { ConnectionLimits, OutputGate } from "./connection.js";
+import { NOT_READING_GRACE_MS, type ConnectionLimits, type OutputGate } from "./connection.js";
+import { UnsentOutput, NOT_READING } from "./unsent-output.js";
 
 export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
 
@@ -20,6 +21,8 @@ export interface FramedStreamEvents {
   stanza(stanza: XmlElement): void;
   streamEnd(): void;
   error(condition: StreamErrorCondition, text: string): void;
+  /** More than maxUnsentOutputBytes unread: the stream error is on its way, the WebSocket closing. */
+  notReading(unsent: number): void;
   closed(): void;
 }
 
@@ -36,6 +39,9 @@ function standalone(stanza: XmlElement): string {
 export class WebSocketConnection implements StreamPort {
   private readonly parser: XmlStreamParser;
   private closing = false;
+  /** Over the unsent-output cap: held output is dropped, not sent. */
+  private abandoned = false;
+  private readonly output: UnsentOutput;
   private readonly pacer: StanzaPacer;
   private readonly reads = new ReadSwitch(() => this.ws.pause(), () => {
     if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
@@ -54,6 +60,11 @@ export class WebSocketConnection implements StreamPort {
     private readonly gate: OutputGate,
   ) {
     this.secure = secure;
+    // bufferedAmount: what ws has queued and what its socket has not written yet.
+    this.output = new UnsentOutput(limits.maxUnsentOutputBytes, () => ws.bufferedAmount, (unsent) => {
+      this.notReading();
+      events.notReading(unsent);
+    });
     const listener: StreamListener = {
       streamStart: () => {},
       stanza: (stanza) => {
@@ -92,10 +103,37 @@ export class WebSocketConnection implements StreamPort {
 
   private send(text: string): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
+    const bytes = Buffer.byteLength(text);
+    if (!this.output.hold(bytes)) return;
     // Held, like TCP output, until the turn's events are durable; the order is kept.
     this.gate.hold(() => {
-      if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+      this.output.released(bytes);
+      if (!this.abandoned && this.ws.readyState === this.ws.OPEN) this.ws.send(text);
     });
+  }
+
+  /** Bytes sent on this WebSocket that the kernel has not taken yet (held for the gate, or buffered). */
+  get unsentBytes(): number {
+    return this.output.unsent;
+  }
+
+  /**
+   * Over the unsent-output cap (unsent-output.ts): RFC 6120 §4.9.3.18
+   * policy-violation and <close/> (RFC 7395 §3.6), behind what is buffered,
+   * then the closing handshake; terminated after a short grace.
+   */
+  private notReading(): void {
+    this.closing = true;
+    this.abandoned = true;
+    this.pacer.stop();
+    const ws = this.ws;
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(standalone(streamErrorElement("policy-violation", NOT_READING)));
+    ws.send(serialize(el("close", FRAMING_NS), undefined));
+    ws.close(1008, "not reading");
+    const timer = setTimeout(() => ws.terminate(), NOT_READING_GRACE_MS);
+    timer.unref();
+    ws.once("close", () => clearTimeout(timer));
   }
 
   openStream(from: string, id: string): void {

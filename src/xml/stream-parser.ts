@@ -3,13 +3,17 @@
 // tree per depth-1 child (a stanza, or a stream-level element such as
 // <auth/>), whitespace keepalives, and the stream close.
 //
-// Restricted XML (§11.1): DOCTYPE, comments, processing instructions (other
-// than the leading XML declaration) and entity references other than the
-// predefined five and character references are refused with restricted-xml.
+// Restricted XML (§11.1): DOCTYPE and every other markup declaration
+// (<!ENTITY>, <!ELEMENT>, <!ATTLIST>, <!NOTATION>), comments, processing
+// instructions (other than the leading XML declaration) and entity references
+// other than the predefined five and character references are refused with
+// restricted-xml, as soon as their first characters arrive, however the bytes
+// are cut into chunks (MarkupGuard below).
+// Encoding (§11.6): the stream is UTF-8; invalid UTF-8, or an XML declaration
+// naming another encoding, is unsupported-encoding (§4.9.3.22), never repaired.
 // Limits: a stanza's size in bytes (XEP-0478 max-bytes), element depth and
-// attributes per element are policy-violation.
+// attributes per element (the stream header's included) are policy-violation.
 import sax from "sax";
-import { StringDecoder } from "node:string_decoder";
 import { XmlElement, type Attrs, type XmlNode } from "./element.js";
 import { NS } from "../xmpp/namespaces.js";
 import type { StreamErrorCondition } from "../xmpp/errors.js";
@@ -53,12 +57,19 @@ interface Building {
   children: XmlNode[];
 }
 
+/** RFC 6120 §11.6: UTF-8, and nothing else; invalid sequences throw (TypeError). */
+function utf8Decoder(): TextDecoder {
+  return new TextDecoder("utf-8", { fatal: true });
+}
+
 /** XML 1.0 §2.2: characters that may not appear in a document at all. */
 const INVALID_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
 export class XmlStreamParser {
   private sax!: sax.SAXParser;
-  private decoder = new StringDecoder("utf8");
+  /** Fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. */
+  private decoder = utf8Decoder();
+  private guard = new MarkupGuard();
   private readonly maxBytes: number;
   private readonly maxDepth: number;
   private readonly maxAttributes: number;
@@ -96,12 +107,22 @@ export class XmlStreamParser {
     p.ondoctype = () => this.fail("restricted-xml", "DOCTYPE is not allowed in XMPP (RFC 6120 §11.1)");
     p.oncomment = () => this.fail("restricted-xml", "Comments are not allowed in XMPP (RFC 6120 §11.1)");
     p.onprocessinginstruction = (pi) => {
-      if (pi.name === "xml" && !this.seenRoot) return; // the XML declaration
+      if (pi.name === "xml" && !this.seenRoot) {
+        // The XML declaration. RFC 6120 §11.6: UTF-8 only, so any other encoding is refused.
+        const encoding = /\bencoding\s*=\s*(["'])([^"']*)\1/.exec(pi.body)?.[2];
+        if (encoding !== undefined && encoding.toLowerCase() !== "utf-8") {
+          this.fail("unsupported-encoding", `The stream must be UTF-8, not ${encoding} (RFC 6120 §11.6)`);
+        }
+        return;
+      }
       this.fail("restricted-xml", "Processing instructions are not allowed in XMPP (RFC 6120 §11.1)");
     };
+    // <!ELEMENT>, <!ATTLIST>, <!NOTATION>, <!ENTITY> outside a DOCTYPE (MarkupGuard refuses them first).
+    p.onsgmldeclaration = (decl) => this.fail("restricted-xml", `Markup declarations (<!${decl.split(/\s/)[0] ?? ""}>) are not allowed in XMPP (RFC 6120 §11.1)`);
     p.onerror = (err) => this.saxError(err);
     this.sax = p;
-    this.decoder = new StringDecoder("utf8");
+    this.decoder = utf8Decoder();
+    this.guard = new MarkupGuard();
     this.stack = [];
     this.rootOpen = false;
     this.seenRoot = false;
@@ -116,14 +137,26 @@ export class XmlStreamParser {
 
   write(data: Buffer | string): void {
     if (this.done) return;
-    const text = typeof data === "string" ? data : this.decoder.write(data);
+    let text: string;
+    if (typeof data === "string") {
+      text = data;
+    } else {
+      try {
+        // stream: a character split across two reads is completed by the next one.
+        text = this.decoder.decode(data, { stream: true });
+      } catch {
+        this.fail("unsupported-encoding", "The stream is not valid UTF-8 (RFC 6120 §11.6)");
+        return;
+      }
+    }
     if (text === "") return;
     if (INVALID_CHARS.test(text)) {
       this.fail("not-well-formed", "The stream contains characters that XML does not allow");
       return;
     }
-    if (/<!ENTITY/i.test(text)) {
-      this.fail("restricted-xml", "Entity declarations are not allowed in XMPP (RFC 6120 §11.1)");
+    const restricted = this.guard.scan(text);
+    if (restricted) {
+      this.fail(restricted.condition, restricted.message);
       return;
     }
     this.chunk = text;
@@ -182,7 +215,12 @@ export class XmlStreamParser {
       }
       this.rootOpen = true;
       const attrs: Record<string, string> = {};
+      let count = 0;
       for (const k in node.attributes) {
+        if (++count > this.maxAttributes) {
+          this.fail("policy-violation", `The stream header may not carry more than ${this.maxAttributes} attributes`);
+          return;
+        }
         const a = node.attributes[k] as sax.QualifiedAttribute;
         if (a.prefix === "xmlns" || a.name === "xmlns") continue;
         attrs[a.name] = a.value;
@@ -274,4 +312,138 @@ export class XmlStreamParser {
     if (last >= 0 && typeof top.children[last] === "string") top.children[last] += text;
     else top.children.push(text);
   }
+}
+
+/**
+ * Restricted XML (RFC 6120 §11.1) as the characters arrive, whatever the
+ * chunking: `<!` may only open a CDATA section, and `<?` only the XML
+ * declaration before the root. Everything else that starts with `<!` (DOCTYPE,
+ * ENTITY, ELEMENT, ATTLIST, NOTATION, comments) or `<?` is refused as soon as
+ * its first characters are seen, before sax buffers any of it: sax reports
+ * these only once they are complete, and holds everything until then.
+ */
+class MarkupGuard {
+  private state: "text" | "lt" | "bang" | "keyword" | "cdata" | "pi" | "xmldecl" = "text";
+  private collected = "";
+  private elementSeen = false;
+
+  /** The first restricted construct in `text`, given what came before; undefined if none. */
+  scan(text: string): StreamError | undefined {
+    let i = 0;
+    while (i < text.length) {
+      switch (this.state) {
+        case "text": {
+          const lt = text.indexOf("<", i);
+          if (lt < 0) return undefined;
+          this.state = "lt";
+          i = lt + 1;
+          break;
+        }
+        case "lt": {
+          const c = text[i] as string;
+          if (c === "!") {
+            this.state = "bang";
+            this.collected = "";
+            i++;
+          } else if (c === "?") {
+            this.state = "pi";
+            this.collected = "";
+            i++;
+          } else {
+            if (c !== "/") this.elementSeen = true;
+            this.state = "text";
+          }
+          break;
+        }
+        case "bang": {
+          this.collected += text[i] as string;
+          i++;
+          if (this.collected === CDATA_OPEN) {
+            this.state = "cdata";
+            this.collected = "";
+          } else if (!CDATA_OPEN.startsWith(this.collected)) {
+            if (this.collected.startsWith("-")) {
+              return new StreamError("restricted-xml", "Comments are not allowed in XMPP (RFC 6120 §11.1)");
+            }
+            if (!/^[A-Za-z]$/.test(this.collected)) {
+              return new StreamError("not-well-formed", "Malformed XML: '<!' must open a CDATA section");
+            }
+            this.state = "keyword";
+          }
+          break;
+        }
+        case "keyword": {
+          // Only to name what was refused: DOCTYPE, ENTITY, ELEMENT, ATTLIST, NOTATION.
+          const c = text[i] as string;
+          if (/[A-Za-z]/.test(c) && this.collected.length < 8) {
+            this.collected += c;
+            i++;
+            break;
+          }
+          return restrictedDeclaration(this.collected);
+        }
+        case "cdata": {
+          // The section ends at the first "]]>", which may straddle chunks: keep its last two characters.
+          const s = this.collected + text.slice(i);
+          const end = s.indexOf("]]>");
+          if (end < 0) {
+            this.collected = s.slice(-2);
+            return undefined;
+          }
+          i += end - this.collected.length + 3;
+          this.collected = "";
+          this.state = "text";
+          break;
+        }
+        case "pi": {
+          const c = text[i] as string;
+          if (/[\s?]/.test(c)) {
+            if (this.collected.toLowerCase() === "xml" && !this.elementSeen) {
+              this.state = "xmldecl";
+              this.collected = "";
+              break;
+            }
+            return new StreamError("restricted-xml", "Processing instructions are not allowed in XMPP (RFC 6120 §11.1)");
+          }
+          if (this.collected.length > 3) {
+            return new StreamError("restricted-xml", "Processing instructions are not allowed in XMPP (RFC 6120 §11.1)");
+          }
+          this.collected += c;
+          i++;
+          break;
+        }
+        case "xmldecl": {
+          // XML 1.0 §2.8: the declaration holds pseudo-attributes only, never '<'.
+          const s = this.collected + text.slice(i);
+          const end = s.indexOf("?>");
+          const lt = s.indexOf("<");
+          if (lt >= 0 && (end < 0 || lt < end)) {
+            return new StreamError("not-well-formed", "Malformed XML: '<' inside the XML declaration");
+          }
+          if (end < 0) {
+            this.collected = s.slice(-1);
+            return undefined;
+          }
+          i += end - this.collected.length + 2;
+          this.collected = "";
+          this.state = "text";
+          break;
+        }
+      }
+    }
+    // Refused now, not after the next read: sax would otherwise see the keyword first and may call it malformed.
+    if (this.state === "keyword") return restrictedDeclaration(this.collected);
+    return undefined;
+  }
+}
+
+const CDATA_OPEN = "[CDATA[";
+
+function restrictedDeclaration(keyword: string): StreamError {
+  // The keyword may be cut short by the end of a read: its first letters name it.
+  const upper = keyword.toUpperCase();
+  const is = (full: string): boolean => upper.length >= 2 && full.startsWith(upper);
+  if (is("DOCTYPE")) return new StreamError("restricted-xml", "DOCTYPE is not allowed in XMPP (RFC 6120 §11.1)");
+  if (is("ENTITY")) return new StreamError("restricted-xml", "Entity declarations are not allowed in XMPP (RFC 6120 §11.1)");
+  return new StreamError("restricted-xml", `Markup declarations (<!${keyword}>) are not allowed in XMPP (RFC 6120 §11.1)`);
 }

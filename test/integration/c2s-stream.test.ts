@@ -217,4 +217,57 @@ stream("binary garbage gets not-well-formed", async ({ ts }) => {
   await c.waitClosed();
 });
 
+// RFC 6120 §11.6 and §4.9.3.22: the stream is UTF-8; anything else is a stream error, never repaired.
+stream("invalid UTF-8 in a stanza gets unsupported-encoding, and nothing of it is forwarded", async ({ ts }) => {
+  const juliet = await RawClient.connect(ts.port);
+  await juliet.login("juliet", "balcony", "utf8");
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  c.write(Buffer.concat([
+    Buffer.from("<message to='juliet@localhost/utf8' type='chat'><body>bad "), Buffer.from([0xc3, 0x28, 0xff]),
+    Buffer.from(" bytes</body></message>"),
+  ]));
+  await c.waitFor(streamError("unsupported-encoding"));
+  await c.waitClosed();
+  // A ping answered after the refusal shows juliet's stream is served and got no message.
+  juliet.write("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  const text = await juliet.waitFor(/id='p1'/);
+  assert.not.match(text, /bad/);
+  juliet.destroy();
+});
+
+stream("an XML declaration naming an encoding other than UTF-8 gets unsupported-encoding", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  c.write(HEADER().replace("<?xml version='1.0'?>", "<?xml version='1.0' encoding='ISO-8859-1'?>"));
+  await c.waitFor(streamError("unsupported-encoding"));
+  await c.waitClosed();
+});
+
+stream("an element declaration gets restricted-xml", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  c.write("<!ELEMENT message ANY><message to='juliet@localhost'><body>x</body></message>");
+  await c.waitFor(streamError("restricted-xml"));
+  await c.waitClosed();
+});
+
+stream("an entity declaration split across two TCP segments gets restricted-xml", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  await c.login("romeo", "s3cret");
+  c.write("<!EN");
+  // Long enough that the server reads the first segment alone.
+  await new Promise((r) => setTimeout(r, 100));
+  c.write("TITY lol 'lol'><message to='juliet@localhost'><body>&lol;</body></message>");
+  await c.waitFor(streamError("restricted-xml"));
+  await c.waitClosed();
+});
+
+stream("a stream header with more attributes than the limit gets policy-violation", async ({ ts }) => {
+  const c = await RawClient.connect(ts.port);
+  const attrs = Array.from({ length: 300 }, (_, i) => `a${i}='x'`).join(" ");
+  c.write(HEADER().replace("version='1.0'>", `version='1.0' ${attrs}>`));
+  await c.waitFor(streamError("policy-violation"));
+  await c.waitClosed();
+});
+
 stream.run();

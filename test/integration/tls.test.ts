@@ -219,4 +219,67 @@ Romeo disconnects
     await ts.stop();
   }
 });
+test("idle Direct TLS connections beyond connections_per_address are refused; the count spans every listener", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.connectionsPerAddress = 3; } });
+  try {
+    // TCP only, no ClientHello: each holds a descriptor all the same.
+    const idle = await Promise.all([1, 2, 3].map(() => RawClient.connect(ts.server.directTlsPort)));
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await RawClient.connect(ts.server.directTlsPort);
+    await extra.waitClosed(2000);
+    const plain = await RawClient.connect(ts.port);
+    await plain.waitFor(/<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await plain.waitClosed();
+    const web = await RawClient.connect(ts.server.httpPort);
+    await web.waitFor(/^HTTP\/1.1 503 /);
+    await web.waitClosed();
+    assert.ok(idle.every((c) => !c.isClosed), "the three within the cap stay open");
+    // One goes: a real Direct TLS login fits again.
+    idle[0]?.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const { c } = await directTls(ts.server.directTlsPort);
+    assert.is(await c.login("romeo", "s3cret", "fits", { streamOpen: true }), "romeo@localhost/fits");
+    for (const x of [...idle, c]) x.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("a TLS handshake that does not finish within handshake_timeout_seconds is cut off: Direct TLS, idle or half sent, and after STARTTLS", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.handshakeTimeoutSeconds = 1; } });
+  try {
+    const started = Date.now();
+    const silent = await RawClient.connect(ts.server.directTlsPort);
+    const half = await RawClient.connect(ts.server.directTlsPort);
+    half.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01])); // the start of a ClientHello, then nothing
+    const starttls = await RawClient.connect(ts.port);
+    starttls.write(HEADER());
+    await starttls.waitFor(/<\/stream:features>/);
+    starttls.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await starttls.waitFor(/<proceed/);
+    // The unauthenticated timeout (60 s by default) would close them too, much later.
+    await Promise.all([silent.waitClosed(4000), half.waitClosed(4000), starttls.waitClosed(4000)]);
+    assert.ok(Date.now() - started >= 900, `closed after ${Date.now() - started} ms, not before the timeout`);
+    const ok = await directTls(ts.server.directTlsPort);
+    assert.is(await ok.c.login("romeo", "s3cret", "after", { streamOpen: true }), "romeo@localhost/after");
+    ok.c.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("a Direct TLS socket that finished its handshake but never opens a stream is closed after the unauthenticated timeout", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.unauthenticatedTimeoutSeconds = 1; } });
+  try {
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ port: ts.server.directTlsPort, host: "127.0.0.1", rejectUnauthorized: false }, () => resolve(s));
+      s.once("error", reject);
+    });
+    const c = RawClient.wrap(socket);
+    await c.waitClosed(4000);
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();

@@ -102,8 +102,9 @@ test("malformed XML in a WebSocket message gets a stream error", async () => {
   }
 });
 
-async function loginOverWebSocket(c: WsClient, user: string, password: string): Promise<void> {
-  c.send(OPEN);
+/** `streamOpen`: the first <open/> was already sent (its features not yet read). */
+async function loginOverWebSocket(c: WsClient, user: string, password: string, options: { streamOpen?: boolean } = {}): Promise<void> {
+  if (!options.streamOpen) c.send(OPEN);
   await c.next(/features/);
   c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString("base64")}</auth>`);
   await c.next(/^<success/);
@@ -132,6 +133,91 @@ test("the stanza rate limit applies to WebSockets: a burst is throttled, a flood
     for (let i = 0; i < 60; i++) c.send(`<iq xmlns='jabber:client' type='get' id='f${i}'><ping xmlns='urn:xmpp:ping'/></iq>`);
     assert.match(await c.next(/stream:error/, 5000), /<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
     await c.next(/^<close /);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("a WebSocket client that stops reading is closed once its unread output passes max_unsent_output_bytes; the sender goes on", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.maxUnsentOutputBytes = 1024 * 1024; } });
+  try {
+    const juliet = await WsClient.open(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`);
+    juliet.send(OPEN);
+    const opened = await juliet.next(/^<open /);
+    const session = (/ id='([^']+)'/.exec(opened) as RegExpExecArray)[1] as string;
+    await loginOverWebSocket(juliet, "juliet", "j", { streamOpen: true });
+    // Available, so chat to her bare JID is delivered to this resource (RFC 6121 §8.5.2.1.1).
+    juliet.send("<presence xmlns='jabber:client'/>");
+    await juliet.next(/^<presence/);
+    const romeo = await RawClient.connect(ts.port);
+    await romeo.login("romeo", "r");
+    juliet.ws.pause();
+    const body = "x".repeat(32 * 1024);
+    for (let i = 0; i < 500; i++) {
+      romeo.write(`<message to='juliet@localhost' type='chat' id='j${i}'><body>${body}</body></message>`);
+      if (i % 100 === 99) {
+        romeo.write(`<iq type='get' id='ping${i}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+        await romeo.waitFor(new RegExp(`id='ping${i}'`), 10000);
+      }
+    }
+    const deadline = Date.now() + 20000;
+    while (ts.server.sessionState(session) !== undefined) {
+      if (Date.now() > deadline) throw new Error("juliet's WebSocket session is still open after 20 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    romeo.write("<iq type='get' id='after' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await romeo.waitFor(/id='after'/, 5000);
+    juliet.ws.resume();
+    await new Promise<void>((resolve, reject) => {
+      if (juliet.ws.readyState === WebSocket.CLOSED) return resolve();
+      const t = setTimeout(() => reject(new Error("juliet's WebSocket did not close")), 10000);
+      juliet.ws.once("close", () => { clearTimeout(t); resolve(); });
+    });
+    assert.ok(juliet.received.length < 250, `juliet got ${juliet.received.length} of 500 messages`);
+    romeo.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("an HTTP connection that does not become a WebSocket within handshake_timeout_seconds is closed; a WebSocket stays", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.handshakeTimeoutSeconds = 1; } });
+  try {
+    const ws = await WsClient.open(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`);
+    await loginOverWebSocket(ws, "romeo", "r");
+    const half = await RawClient.connect(ts.server.httpPort);
+    half.write("GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"); // and never the blank line
+    const silent = await RawClient.connect(ts.server.httpPort);
+    const started = Date.now();
+    await Promise.all([half.waitClosed(4000), silent.waitClosed(4000)]);
+    assert.ok(Date.now() - started >= 800, `closed after ${Date.now() - started} ms, not before the timeout`);
+    await new Promise((r) => setTimeout(r, 500));
+    ws.send("<iq xmlns='jabber:client' type='get' id='still'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await ws.next(/id='still'/);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("HTTP connections count against connections_per_address: past it, 503 and closed", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.limits.connectionsPerAddress = 2; } });
+  try {
+    const halfSent = await Promise.all([1, 2].map(async () => {
+      const c = await RawClient.connect(ts.server.httpPort);
+      c.write("GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\n");
+      return c;
+    }));
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await RawClient.connect(ts.server.httpPort);
+    await extra.waitFor(/^HTTP\/1.1 503 /);
+    await extra.waitClosed();
+    const plain = await RawClient.connect(ts.port);
+    await plain.waitFor(/<stream:error><policy-violation /);
+    for (const c of halfSent) c.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const ws = await WsClient.open(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`);
+    await loginOverWebSocket(ws, "romeo", "r");
+    ws.ws.close();
   } finally {
     await ts.stop();
   }

@@ -14,12 +14,12 @@ const settings = runs > 0 ? { numRuns: runs } : { numRuns: 500, seed: 4 };
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
 function run(chunks: (string | Uint8Array)[], limits = { maxStanzaBytes: 4096, maxDepth: 16 }) {
-  const seen = { stanzas: [] as XmlElement[], errors: 0, afterError: 0 };
+  const seen = { stanzas: [] as XmlElement[], errors: 0, afterError: 0, condition: undefined as string | undefined };
   const listener: StreamListener = {
     streamStart: () => { if (seen.errors) seen.afterError++; },
     stanza: (e) => { if (seen.errors) seen.afterError++; seen.stanzas.push(e); },
     streamEnd: () => { if (seen.errors) seen.afterError++; },
-    error: () => { seen.errors++; },
+    error: (e) => { seen.errors++; seen.condition ??= e.condition; },
   };
   const parser = new XmlStreamParser(listener, limits);
   for (const c of chunks) parser.write(typeof c === "string" ? c : Buffer.from(c));
@@ -83,6 +83,51 @@ test("well-formed stanzas survive any chunking and come back equal", async () =>
     assert.is(seen.errors, 0, xml);
     assert.is(seen.stanzas.length, 1);
     assert.is(serialize(seen.stanzas[0] as XmlElement, NS.client), xml);
+  }), settings);
+});
+
+/** Cuts `bytes` at the given offsets (taken modulo its length). */
+function cutAt(bytes: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % bytes.length))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const c of at) {
+    out.push(bytes.subarray(from, c));
+    from = c;
+  }
+  out.push(bytes.subarray(from));
+  return out;
+}
+
+// RFC 6120 §11.1: whatever the chunking, a markup declaration, DOCTYPE, comment or
+// processing instruction is refused, and what follows it never reaches the session.
+const restricted = fc.constantFrom(
+  "<!ENTITY x 'y'>", "<!ENTITY % p SYSTEM 'http://x/'>", "<!ELEMENT message ANY>", "<!ATTLIST message a CDATA #IMPLIED>",
+  "<!NOTATION n SYSTEM 'x'>", "<!DOCTYPE stream [<!ENTITY x 'y'>]>", "<!-- c -->", "<?pi data?>", "<?xml version='1.0'?>",
+);
+
+test("a restricted construct anywhere between or inside stanzas is refused however the bytes are cut", () => {
+  fc.assert(fc.property(restricted, fc.boolean(), fc.array(fc.nat(), { maxLength: 12 }), (construct, inside, cuts) => {
+    const xml = HEADER + "<presence/>" + (inside ? `<message><body>a${construct}b</body></message>` : `${construct}<message/>`);
+    const seen = run(cutAt(Buffer.from(xml), cuts));
+    assert.is(seen.condition, "restricted-xml", `${construct} cut at ${cuts.join(",")}`);
+    assert.is(seen.errors, 1);
+    assert.ok(seen.stanzas.every((e) => e.name === "presence"), "at most the presence before it");
+  }), settings);
+});
+
+test("invalid UTF-8 anywhere is unsupported-encoding however the bytes are cut", () => {
+  const bad = fc.constantFrom([0xff], [0xfe], [0xc3, 0x28], [0xe2, 0x28, 0xa1], [0xed, 0xa0, 0x80], [0xc0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80]);
+  fc.assert(fc.property(bad, fc.nat(), fc.array(fc.nat(), { maxLength: 12 }), (sequence, where, cuts) => {
+    const body = "é☃𝄞 text";
+    const at = [...body].slice(0, where % 6).join("").length;
+    const bytes = Buffer.concat([
+      Buffer.from(`${HEADER}<presence/><message><body>${body.slice(0, at)}`), Buffer.from(sequence),
+      Buffer.from(`${body.slice(at)}</body></message>`),
+    ]);
+    const seen = run(cutAt(bytes, cuts));
+    assert.is(seen.condition, "unsupported-encoding", `bytes ${sequence.join(",")} cut at ${cuts.join(",")}`);
+    assert.ok(seen.stanzas.every((e) => e.name === "presence"), "at most the presence before it");
   }), settings);
 });
 

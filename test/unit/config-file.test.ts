@@ -42,6 +42,8 @@ allowed = true
 max_stanza_bytes = 100000
 offline_messages_per_account = 50
 stanzas_per_turn = 3
+max_unsent_output_bytes = 2000000
+handshake_timeout_seconds = 5
 
 [contact_addresses]
 admin = ["xmpp:admin@example.org"]
@@ -59,6 +61,8 @@ test("a configuration file sets every section; relative paths are relative to th
   assert.is(c.limits.maxStanzaBytes, 100000);
   assert.is(c.limits.offlineMessagesPerAccount, 50);
   assert.is(c.limits.stanzasPerTurn, 3);
+  assert.is(c.limits.maxUnsentOutputBytes, 2000000);
+  assert.is(c.limits.handshakeTimeoutSeconds, 5);
   assert.is(c.limits.maxDepth, 64, "unset values keep their defaults");
   assert.equal(c.contactAddresses, { admin: ["xmpp:admin@example.org"] });
 });

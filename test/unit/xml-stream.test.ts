@@ -92,6 +92,11 @@ const refused: [string, string, string][] = [
   ["a comment", HEADER + "<!-- hello -->", "restricted-xml"],
   ["a processing instruction", HEADER + "<?evil data?>", "restricted-xml"],
   ["an entity declaration", HEADER + "<!ENTITY x 'y'>", "restricted-xml"],
+  ["an element declaration", HEADER + "<!ELEMENT message ANY>", "restricted-xml"],
+  ["an attribute-list declaration", HEADER + "<!ATTLIST message a CDATA #IMPLIED>", "restricted-xml"],
+  ["a notation declaration", HEADER + "<!NOTATION n SYSTEM 'x'>", "restricted-xml"],
+  ["an element declaration inside a stanza", HEADER + "<message><!ELEMENT x ANY></message>", "restricted-xml"],
+  ["an XML declaration naming another encoding", "<?xml version='1.0' encoding='ISO-8859-1'?>" + HEADER.slice("<?xml version='1.0'?>".length), "unsupported-encoding"],
   ["an undefined entity reference", HEADER + "<message><body>&lol;</body></message>", "restricted-xml"],
   ["mismatched tags", HEADER + "<message><body>x</message>", "not-well-formed"],
   ["an unbound prefix", HEADER + "<foo:bar/>", "not-well-formed"],
@@ -107,6 +112,59 @@ for (const [what, input, condition] of refused) {
     assert.is(out.errors.length, 1);
   });
 }
+
+test("invalid UTF-8 is unsupported-encoding, never replaced and passed on (RFC 6120 §11.6)", () => {
+  for (const bad of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
+    const { out, parser } = collect();
+    parser.write(Buffer.from(HEADER + "<message><body>"));
+    parser.write(Buffer.concat([Buffer.from("a"), Buffer.from(bad), Buffer.from("b</body></message>")]));
+    assert.is(out.errors[0]?.condition, "unsupported-encoding", `bytes ${bad.join(",")}: ${out.errors[0]?.message}`);
+    assert.is(out.stanzas.length, 0);
+  }
+});
+
+test("UTF-8 (declared or not), a character split across reads and U+FFFD sent as such are accepted", () => {
+  const { out, parser } = collect();
+  const bytes = Buffer.from("<?xml version='1.0' encoding='UTF-8'?>" + HEADER.slice("<?xml version='1.0'?>".length) + "<message><body>é\uFFFD𝄞</body></message>");
+  const cut = bytes.indexOf(Buffer.from("𝄞")) + 2;
+  parser.write(bytes.subarray(0, cut));
+  parser.write(bytes.subarray(cut));
+  assert.is(out.errors.length, 0, out.errors[0]?.message);
+  assert.is(out.stanzas[0]?.getChildText("body"), "é\uFFFD𝄞");
+});
+
+test("a markup declaration cut across chunks is refused as soon as its keyword is seen", () => {
+  for (const cut of ["<", "<!", "<!E", "<!EN", "<!ENTIT", "<!ENTITY"]) {
+    const { out, parser } = collect();
+    parser.write(HEADER + cut);
+    parser.write("<!ENTITY x 'y'>".slice(cut.length));
+    assert.is(out.errors[0]?.condition, "restricted-xml", `cut after ${cut}: ${out.errors[0]?.message}`);
+    assert.match(out.errors[0]?.message ?? "", cut === "<!E" ? /Markup declarations \(<!E>\)/ : /Entity declarations/);
+  }
+  // A DOCTYPE that never ends is refused at its start, not held whole until its '>'.
+  const { out, parser } = collect({ maxStanzaBytes: 1000 });
+  parser.write("<?xml version='1.0'?><!DOC");
+  parser.write("TYPE x [");
+  assert.is(out.errors[0]?.condition, "restricted-xml");
+});
+
+test("CDATA sections may hold anything, cut anywhere, '<!ENTITY' included", () => {
+  const xml = HEADER + "<message><body><![CDATA[<!ENTITY x 'y'> <!-- ]] ]>]]></body></message>";
+  for (let size = 1; size < 12; size++) {
+    const { out, parser } = collect();
+    for (let i = 0; i < xml.length; i += size) parser.write(xml.slice(i, i + size));
+    assert.is(out.errors.length, 0, `chunks of ${size}: ${out.errors[0]?.message}`);
+    assert.is(out.stanzas[0]?.getChildText("body"), "<!ENTITY x 'y'> <!-- ]] ]>");
+  }
+});
+
+test("the stream header counts against the attribute limit", () => {
+  const { out, parser } = collect({ maxAttributes: 10 });
+  const attrs = Array.from({ length: 20 }, (_, i) => `a${i}='x'`).join(" ");
+  parser.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' ${attrs}>`);
+  assert.is(out.errors[0]?.condition, "policy-violation");
+  assert.is(out.starts.length, 0);
+});
 
 test("the predefined entities and character references are allowed", () => {
   const { out, parser } = collect();
