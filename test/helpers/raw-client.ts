@@ -105,6 +105,15 @@ export class RawClient {
     this.received = "";
   }
 
+  /**
+   * A ping round trip (XEP-0199): when its answer arrives, the server has
+   * handled everything this client sent before it. Resolves with all received so far.
+   */
+  async sync(id: string, ms = 3000): Promise<string> {
+    this.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    return this.waitFor(new RegExp(`id=['"]${id}['"]`), ms);
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

@@ -19,11 +19,6 @@ function parley(args: string[], input?: string) {
   return spawnSync(process.execPath, [PARLEY_BIN, ...args], { input, encoding: "utf8", timeout: 30_000 });
 }
 
-async function sync(c: RawClient, id: string): Promise<void> {
-  c.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  await c.waitFor(new RegExp(`id=['"]${id}['"]`));
-}
-
 let dataDir = "";
 
 test.before(async () => {
@@ -38,20 +33,20 @@ test.before(async () => {
   await juliet.login("juliet", "j", "balcony");
   romeo.write("<presence/>");
   juliet.write("<presence/>");
-  await sync(romeo, "s1");
-  await sync(juliet, "s2");
+  await romeo.sync("s1");
+  await juliet.sync("s2");
   romeo.write("<presence type='subscribe' to='juliet@localhost'/>");
-  await sync(romeo, "s3");
+  await romeo.sync("s3");
   juliet.write("<presence type='subscribed' to='romeo@localhost'/>");
-  await sync(juliet, "s4");
+  await juliet.sync("s4");
   juliet.write("<presence type='subscribe' to='romeo@localhost'/>");
-  await sync(juliet, "s5");
+  await juliet.sync("s5");
   romeo.write("<presence type='subscribed' to='juliet@localhost'/>");
-  await sync(romeo, "s6");
+  await romeo.sync("s6");
   juliet.write("<presence type='unsubscribed' to='romeo@localhost'/>");
-  await sync(juliet, "s7");
+  await juliet.sync("s7");
   romeo.write("<iq type='set' id='b'><block xmlns='urn:xmpp:blocking'><item jid='tybalt@localhost'/></block></iq>");
-  await sync(romeo, "s8");
+  await romeo.sync("s8");
   romeo.destroy();
   juliet.destroy();
   await ts.stop();

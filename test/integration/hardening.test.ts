@@ -9,11 +9,6 @@ import { RawClient } from "../helpers/raw-client.js";
 import { startTestServer } from "../helpers/test-server.js";
 import { accountStreamId } from "../../src/events/types.js";
 
-async function sync(c: RawClient, id: string): Promise<string> {
-  c.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  return c.waitFor(new RegExp(`id=['"]${id}['"]`), 10_000);
-}
-
 test("while one client sends the worst IQs it can, another's pings are answered within 500 ms", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "tybalt@localhost", password: "t" }, { jid: "benvolio@localhost", password: "b" }] });
   try {
@@ -35,7 +30,7 @@ test("while one client sends the worst IQs it can, another's pings are answered 
     const latencies: number[] = [];
     for (let i = 0; i < 30; i++) {
       const t0 = performance.now();
-      await sync(victim, `v${i}`);
+      await victim.sync(`v${i}`, 10_000);
       latencies.push(performance.now() - t0);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -99,7 +94,7 @@ test("a stranger's subscription churn and huge requests cannot grow a user's sto
     for (let i = 0; i < 100; i++) {
       tybalt.write(`<presence type='subscribe' to='juliet@localhost'><status>hello</status>${bulk}</presence><presence type='unsubscribe' to='juliet@localhost'/>`);
     }
-    await sync(tybalt, "t1");
+    await tybalt.sync("t1", 10_000);
     const appended = ts.server.store.readStream(stream, before);
     assert.ok(appended.length <= 20, `${appended.length} events appended to juliet's stream by one stranger's churn`);
     const largest = Math.max(...appended.map((e) => JSON.stringify(e.payload).length));
@@ -127,7 +122,7 @@ test("offline storage: one sender cannot fill a recipient's storage, and a since
     const romeo = await RawClient.connect(ts.port);
     await romeo.login("romeo", "r");
     romeo.write("<message type='chat' to='juliet@localhost' id='r1'><body>romeo 1</body></message>");
-    await sync(romeo, "r-sync");
+    await romeo.sync("r-sync", 10_000);
     assert.not.match(romeo.text, /type=['"]error['"]/);
     // Juliet blocks tybalt before coming online: his stored messages stay undelivered.
     const juliet = await RawClient.connect(ts.port);
@@ -136,7 +131,7 @@ test("offline storage: one sender cannot fill a recipient's storage, and a since
     await juliet.waitFor(/id=['"]b['"]/);
     juliet.write("<presence/>");
     await juliet.waitFor(/romeo 1/);
-    await sync(juliet, "j-sync");
+    await juliet.sync("j-sync", 10_000);
     assert.not.match(juliet.text, /tybalt \d/);
     tybalt.destroy();
     romeo.destroy();

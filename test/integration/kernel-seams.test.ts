@@ -15,11 +15,6 @@ import { UnknownModuleError } from "../../src/kernel/kernel.js";
 
 const ADMIN = { kind: "admin" as const, tool: "test" };
 
-async function sync(c: RawClient, id: string): Promise<void> {
-  c.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  await c.waitFor(new RegExp(`id=['"]${id}['"]`));
-}
-
 test("a block on tybalt@localhost stops messages to TYBALT@localhost and tybalt@LOCALHOST/sword (XEP-0191 §3.3)", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "juliet@localhost", password: "j" }, { jid: "tybalt@localhost", password: "t" }] });
   try {
@@ -35,7 +30,7 @@ test("a block on tybalt@localhost stops messages to TYBALT@localhost and tybalt@
     const bounced = await juliet.waitFor(/id=['"]m2['"][\s\S]*?<\/message>/);
     assert.match(bounced, /id=['"]m1['"][^>]*type=['"]error['"]|type=['"]error['"][^>]*id=['"]m1['"]/);
     assert.match(bounced, /<blocked xmlns=['"]urn:xmpp:blocking:errors['"]\/>/);
-    await sync(tybalt, "t-sync");
+    await tybalt.sync("t-sync");
     assert.not.match(tybalt.text, /upper|domain/);
     juliet.destroy();
     tybalt.destroy();
@@ -50,13 +45,13 @@ test("a deleted account's offline messages do not reach the next owner of its na
     const romeo = await RawClient.connect(ts.port);
     await romeo.login("romeo", "r");
     romeo.write("<message type='chat' to='rosaline@localhost'><body>for the old rosaline</body></message>");
-    await sync(romeo, "r1");
+    await romeo.sync("r1");
     deleteAccount(ts.server.store, "rosaline@localhost", ADMIN);
     await registerAccounts(ts.server.store, [{ jid: "rosaline@localhost", password: "new" }], ADMIN);
     const rosaline = await RawClient.connect(ts.port);
     await rosaline.login("rosaline", "new");
     rosaline.write("<presence/>");
-    await sync(rosaline, "r2");
+    await rosaline.sync("r2");
     assert.not.match(rosaline.text, /for the old rosaline/);
     romeo.destroy();
     rosaline.destroy();
@@ -72,7 +67,7 @@ test("a deletion made while the server was down is carried out at the next start
     const romeo = await RawClient.connect(first.port);
     await romeo.login("romeo", "r");
     romeo.write("<message type='chat' to='rosaline@localhost'><body>for the old rosaline</body></message>");
-    await sync(romeo, "r1");
+    await romeo.sync("r1");
     romeo.destroy();
     await first.stop();
     // The CLI, on a stopped server.
@@ -86,7 +81,7 @@ test("a deletion made while the server was down is carried out at the next start
       const rosaline = await RawClient.connect(second.port);
       await rosaline.login("rosaline", "new");
       rosaline.write("<presence/>");
-      await sync(rosaline, "r2");
+      await rosaline.sync("r2");
       assert.not.match(rosaline.text, /for the old rosaline/);
       rosaline.destroy();
     } finally {
@@ -106,11 +101,11 @@ test("when a user cancels their account (XEP-0077), former contacts no longer sh
     await juliet.login("juliet", "j", "balcony");
     // Both ways: romeo asks, juliet approves; juliet asks, romeo approves.
     romeo.write("<presence type='subscribe' to='juliet@localhost'/>");
-    await sync(romeo, "s1");
+    await romeo.sync("s1");
     juliet.write("<presence type='subscribed' to='romeo@localhost'/><presence type='subscribe' to='romeo@localhost'/>");
-    await sync(juliet, "s2");
+    await juliet.sync("s2");
     romeo.write("<presence type='subscribed' to='juliet@localhost'/>");
-    await sync(romeo, "s3");
+    await romeo.sync("s3");
     assert.is(ts.server.accountState("romeo@localhost")?.items.get("juliet@localhost")?.subscription, "both");
     juliet.write("<iq type='set' id='cancel'><query xmlns='jabber:iq:register'><remove/></query></iq>");
     await juliet.waitFor(/id=['"]cancel['"]/);
@@ -143,7 +138,7 @@ test("a session that sent only directed presence tells its target when it closes
     romeo.write("</stream:stream>");
     const left = await juliet.waitFor(/<presence[^>]*type=['"]unavailable['"][^>]*>|<presence[^>]*type=['"]unavailable['"][^>]*\/>/);
     assert.match(left, /from=['"]romeo@localhost\/garden['"]/);
-    await sync(juliet, "j1");
+    await juliet.sync("j1");
     assert.is((juliet.text.match(/type=['"]unavailable['"]/g) ?? []).length, 1, "told exactly once");
     juliet.destroy();
   } finally {

@@ -16,11 +16,6 @@ const ACCOUNTS = [
   { jid: "tybalt@localhost", password: "t" },
 ];
 
-async function sync(c: RawClient, id: string): Promise<void> {
-  c.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  await c.waitFor(new RegExp(`id=['"]${id}['"]`));
-}
-
 test("a login's probes to offline contacts: unavailable from a subscribed one, nothing from one that blocked us, no actor started", async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-probes-"));
   try {
@@ -33,11 +28,11 @@ test("a login's probes to offline contacts: unavailable from a subscribed one, n
     const tybalt = await RawClient.connect(first.port);
     await tybalt.login("tybalt", "t");
     romeo.write("<presence type='subscribe' to='juliet@localhost'/><presence type='subscribe' to='tybalt@localhost'/>");
-    await sync(romeo, "s1");
+    await romeo.sync("s1");
     juliet.write("<presence type='subscribed' to='romeo@localhost'/>");
     tybalt.write("<presence type='subscribed' to='romeo@localhost'/>");
-    await sync(juliet, "s2");
-    await sync(tybalt, "s3");
+    await juliet.sync("s2");
+    await tybalt.sync("s3");
     tybalt.write("<iq type='set' id='b'><block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block></iq>");
     await tybalt.waitFor(/id=['"]b['"]/);
     for (const c of [romeo, juliet, tybalt]) c.destroy();
@@ -50,7 +45,7 @@ test("a login's probes to offline contacts: unavailable from a subscribed one, n
       again.write("<presence/>");
       const answer = await again.waitFor(/<presence[^>]*from=['"]juliet@localhost['"][^>]*>/);
       assert.match(answer, /type=['"]unavailable['"]/);
-      await sync(again, "s4");
+      await again.sync("s4");
       assert.not.match(again.text, /from=['"]tybalt@localhost/);
       assert.is(second.server.accountState("juliet@localhost"), undefined, "juliet's actor was not started");
       assert.is(second.server.accountState("tybalt@localhost"), undefined, "tybalt's actor was not started");

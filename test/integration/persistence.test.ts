@@ -19,11 +19,6 @@ const ACCOUNTS = [
   { jid: "nurse@localhost", password: "n" },
 ];
 
-async function sync(c: RawClient, id: string): Promise<string> {
-  c.write(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  return c.waitFor(new RegExp(`id=['"]${id}['"]`));
-}
-
 test("roster items, a pending request and the block list are exactly as before a restart", async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-persist-"));
   try {
@@ -39,7 +34,7 @@ test("roster items, a pending request and the block list are exactly as before a
     romeo.write("<presence type='subscribe' to='juliet@localhost'/>");
     romeo.write("<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='tybalt@localhost'/></block></iq>");
     await romeo.waitFor(/id=['"]blk['"]/);
-    await sync(romeo, "s1");
+    await romeo.sync("s1");
     romeo.destroy();
     assert.is(await first.stop(), 0);
 
