@@ -123,7 +123,7 @@ export const SPECS: readonly Spec[] = [
     provider: [{ core: "<limits/> in the stream features (src/xmpp/stream-features.ts)" }],
     implemented: { version: "0.2.0", status: "complete", note: "max-bytes and idle-seconds" } },
 
-  // --- not implemented yet: what will show them ---
+  // --- what the feature issues add: how each will show (those provided now carry `implemented`) ---
   { id: "XEP-0045", title: "Multi-User Chat", url: xep("0045"),
     provider: [{ service: { category: "conference", type: "text" } }], features: ["http://jabber.org/protocol/muc"] },
   { id: "XEP-0048", title: "Bookmarks", url: xep("0048"),

@@ -177,9 +177,8 @@ export class Kernel implements KernelServices {
   /** Deletions appended while no server ran (the CLI on a stopped server) are carried out at start. */
   catchUpDeletions(): void {
     const row = this.db.prepare("SELECT seq FROM kernel_cursors WHERE name = ?").get(DELETION_CURSOR) as { seq: number } | undefined;
-    const rows = this.db.prepare(`SELECT seq, stream_id AS streamId, stream_version AS streamVersion FROM events
-      WHERE type = 'AccountDeleted' AND seq > ? ORDER BY seq`).all(row?.seq ?? 0) as { seq: number; streamId: string; streamVersion: number }[];
-    for (const r of rows) this.accountDeleted(r.streamId.slice("account:".length), r.seq, r.streamVersion);
+    const deletions = [...this.deps.store.queryEvents({ types: ["AccountDeleted"], afterSeq: row?.seq ?? 0 })];
+    for (const e of deletions) this.accountDeleted(e.streamId.slice("account:".length), e.seq, e.streamVersion);
   }
 }
 

@@ -11,7 +11,7 @@
 import type { RosterEvent, RosterState } from "./roster-types.js";
 import type { SubscriptionType } from "../accounts/decider/commands.js";
 import type { AccountEffect } from "../accounts/decider/effects.js";
-import { decideProbeIn, decideSubscriptionIn, decideSubscriptionOut } from "../accounts/decider/subscription.js";
+import { decideSubscriptionIn, decideSubscriptionOut } from "../accounts/decider/subscription.js";
 
 export type { SubscriptionType } from "../accounts/decider/commands.js";
 export {
@@ -77,10 +77,3 @@ export function decideInbound(state: RosterState, type: SubscriptionType, contac
   };
 }
 
-/**
- * RFC 6121 §4.3.2: answer a probe.
- * @deprecated use accountDecider with a probe.in command.
- */
-export function decideProbe(state: RosterState, contact: string, probeFrom: string): Effect[] {
-  return presenceEffects(decideProbeIn(state, contact, probeFrom).effects);
-}

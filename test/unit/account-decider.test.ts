@@ -11,7 +11,6 @@ import type { ScramCredential } from "../../src/sasl/credentials.js";
 import { decideRosterRemove, decideRosterSet } from "../../src/roster/roster-commands.js";
 import { decideBlock, decideUnblock } from "../../src/blocking/blocklist.js";
 import { decideInbound, decideOutbound } from "../../src/roster/subscription.js";
-import { decideAccount, initialAccountState } from "../../src/accounts/decider.js";
 import { emptyRosterState } from "../../src/roster/roster-types.js";
 import { spec } from "../helpers/decider-spec.js";
 
@@ -200,16 +199,12 @@ test("the former decisions agree with the decider", () => {
   assert.equal(remove.effects, [{ kind: "unavailableFromResources", to: ROMEO }]);
   assert.throws(() => decideRosterSet(state, ME, ME, undefined, []), (err: unknown) => err instanceof RosterError);
   assert.equal(decideBlock(state, [ROMEO, NURSE]).withdrawPresenceFrom, [ROMEO]);
-  assert.equal(decideUnblock([{ type: "ContactsBlocked", payload: { jids: [ROMEO] } } as AccountStreamEvent].reduce(accountDecider.evolve, { account: initialAccountState, roster: state }).roster, []).resendPresenceTo, [ROMEO]);
+  assert.equal(decideUnblock([{ type: "ContactsBlocked", payload: { jids: [ROMEO] } } as AccountStreamEvent].reduce(accountDecider.evolve, { account: accountDecider.initialState.account, roster: state }).roster, []).resendPresenceTo, [ROMEO]);
   assert.throws(() => decideBlock(state, []), (err: unknown) => err instanceof BlockingError);
   const approve = decideOutbound(state, "subscribed", NURSE);
   assert.equal([approve.pass, approve.effects], [true, [{ kind: "currentPresence", to: NURSE, orUnavailable: false }]]);
   const request = decideInbound(emptyRosterState, "subscribe", ROMEO, "<presence/>");
   assert.equal([request.pass, request.audience, request.effects], [true, "available", [{ kind: "presence", type: "unavailable", to: ROMEO }]]);
-  const events = decideAccount({ kind: "register", jid: ME, credentials: [credential("a")] }, initialAccountState, context.by, context.now);
-  assert.equal(events, [{ ...registered, meta: { by: context.by, at: context.now } }]);
-  assert.throws(() => decideAccount({ kind: "delete", jid: ME, reason: "x" }, initialAccountState, context.by, context.now),
-    (err: unknown) => err instanceof AccountError && err.code === "not-found");
 });
 
 test("carryOut hands each effect, in order, to the handler of its kind", () => {

@@ -13,6 +13,8 @@ import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
 import { parseJid, type Jid } from "../../jid/jid.js";
 import { subscribersOf, subscriptionsOf, isContactSubscribed } from "../../roster/subscription.js";
 import { isBlocked } from "../../blocking/blocklist.js";
+import { decideProbeIn } from "../../accounts/decider/subscription.js";
+import type { RosterState, Subscription } from "../../roster/roster-types.js";
 import { inboundSubscription, outboundSubscription, SubscriptionChurnLimit } from "./subscriptions.js";
 
 function priorityOf(stanza: XmlElement): number {
@@ -150,23 +152,31 @@ function inbound(api: ModuleApi, churn: SubscriptionChurnLimit, event: InboundSt
  * RFC 6121 §4.3.2 for a contact with no session, from the read model (the
  * roster and block-list projections, two indexed lookups) instead of starting
  * the contact's actor to fold its history: a login's probes to a thousand
- * offline contacts cost a thousand lookups, not a thousand folds. The same
- * rules as the decider's probe.in with no available resource, and the
- * blocking module's inbound filter (a blocked prober gets nothing).
+ * offline contacts cost a thousand lookups, not a thousand folds. The rules
+ * are the same functions the actor would use (XEP-0191 matching, the
+ * decider's probe.in) on the two rows that matter.
  */
 function probeAnswerer(api: ModuleApi) {
   const item = api.db.prepare("SELECT subscription FROM roster_items WHERE account = ? AND jid = ?");
-  const blocked = api.db.prepare("SELECT 1 FROM blocklist WHERE account = ? AND jid IN (?, ?, ?, ?)");
-  return ({ stanza, from, to }: { stanza: XmlElement; from: Jid; to: Jid }): typeof HANDLED => {
+  // The entries isBlocked could match for this sender (§3.3's four forms), by the primary key.
+  const blocked = api.db.prepare("SELECT jid FROM blocklist WHERE account = ? AND jid IN (?, ?, ?, ?)");
+  return ({ from, to }: { from: Jid; to: Jid }): typeof HANDLED => {
     const account = to.bareString();
     const prober = from.bareString();
-    const forms = [from.toString(), prober, from.resource === "" ? prober : `${from.domain}/${from.resource}`, from.domain];
-    if (blocked.get(account, ...forms) !== undefined) return HANDLED; // XEP-0191 §3.5: presence from a blocked JID is dropped
-    const row = item.get(account, prober) as { subscription: string } | undefined;
-    const subscribed = row?.subscription === "from" || row?.subscription === "both";
-    api.route(subscribed
-      ? el("presence", NS.client, { type: "unavailable", from: account, to: stanza.attrs.from as string })
-      : el("presence", NS.client, { type: "unsubscribed", from: account, to: prober }));
+    const forms = [from.toString(), prober, `${from.domain}/${from.resource}`, from.domain];
+    const row = item.get(account, prober) as { subscription: Subscription } | undefined;
+    const roster: RosterState = {
+      items: row ? new Map([[prober, { jid: prober, groups: [], subscription: row.subscription, ask: false, approved: false }]]) : new Map(),
+      pendingIn: new Map(),
+      version: 0,
+      blocked: new Set((blocked.all(account, ...forms) as { jid: string }[]).map((r) => r.jid)),
+    };
+    if (isBlocked(roster, from)) return HANDLED; // §3.5: presence from a blocked JID is dropped
+    for (const e of decideProbeIn(roster, prober, from.toString()).effects) {
+      // No session: "current presence" is the unavailable from the bare JID.
+      if (e.kind === "currentPresence") api.route(el("presence", NS.client, { type: "unavailable", from: account, to: e.to }));
+      else if (e.kind === "presence") api.route(el("presence", NS.client, { type: e.type, from: account, to: e.to }));
+    }
     return HANDLED;
   };
 }

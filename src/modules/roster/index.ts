@@ -11,7 +11,7 @@ import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { Account } from "../../kernel/account.js";
 import type { AccountIqRequest } from "../../kernel/events.js";
 import { itemElement, removedItemElement, rosterQuery, rosterPush, parseRosterSet, RosterRequestError } from "./roster-xml.js";
-import { isContactPendingIn, isContactPendingOut, isContactSubscribed, isUserSubscribed } from "../../roster/subscription.js";
+import { cancellationsFor } from "../../accounts/decider/index.js";
 import { el } from "../../xml/element.js";
 
 const rosterVersion = (account: Account): string => String(account.roster.version);
@@ -86,17 +86,12 @@ export const roster: ParleyModule = {
     // seeing it as subscribed; their servers (here, their actors) record it.
     api.hook("account-deleted", ({ jid, rosterBefore }) => {
       const from = jid.bareString();
-      for (const item of rosterBefore.items.values()) {
-        if (isContactSubscribed(rosterBefore, item.jid) || isContactPendingIn(rosterBefore, item.jid)) {
-          api.route(el("presence", NS.client, { type: "unsubscribed", from, to: item.jid }));
+      // The decider's §2.5.3 sequence for each contact, as if the item were removed; a
+      // deleted account has no resources, so only the presence from its bare JID is sent.
+      for (const contact of new Set([...rosterBefore.items.keys(), ...rosterBefore.pendingIn.keys()])) {
+        for (const e of cancellationsFor(rosterBefore, contact)) {
+          if (e.kind === "presence") api.route(el("presence", NS.client, { type: e.type, from, to: e.to }));
         }
-        if (isUserSubscribed(rosterBefore, item.jid) || isContactPendingOut(rosterBefore, item.jid)) {
-          api.route(el("presence", NS.client, { type: "unsubscribe", from, to: item.jid }));
-        }
-      }
-      for (const contact of rosterBefore.pendingIn.keys()) {
-        // A request from someone not in the roster is refused too.
-        if (!rosterBefore.items.has(contact)) api.route(el("presence", NS.client, { type: "unsubscribed", from, to: contact }));
       }
     });
   },
