@@ -94,10 +94,10 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
 
   const domains = config.domains.map((domain): DomainCapabilities => {
     const requester = parseJid(`capabilities@${domain}`);
-    const host = { requester, domain, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
+    const host = { requester, domain, node: undefined, nodeFound: false, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
     kernel.hooks.fire("disco-info/host", host);
     const account = new AccountRuntime(requester);
-    const own = { requester, account, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
+    const own = { requester, account, node: undefined, nodeFound: false, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
     kernel.hooks.fire("disco-info/account", own);
     return {
       domain,

@@ -72,13 +72,34 @@ export interface Identity {
   readonly name?: string;
 }
 
-/** XEP-0030 disco#info being built; handlers add what depends on the moment. */
+/**
+ * XEP-0030 disco#info being built; handlers add what depends on the moment.
+ * With a `node` (XEP-0030 §3.2: a PEP or pubsub node, a caps node), only a
+ * handler that knows the node adds to it and sets `nodeFound`; a node nobody
+ * knows is item-not-found.
+ */
 export interface DiscoInfoBuild {
   readonly requester: Jid;
+  readonly node: string | undefined;
+  nodeFound: boolean;
   readonly identities: Identity[];
   readonly features: Set<string>;
   /** XEP-0128 data forms. */
   readonly extensions: XmlElement[];
+}
+
+export interface DiscoItem {
+  readonly jid: string;
+  readonly node?: string;
+  readonly name?: string;
+}
+
+/** XEP-0030 disco#items being built (§4); with a `node`, as in DiscoInfoBuild. */
+export interface DiscoItemsBuild {
+  readonly requester: Jid;
+  readonly node: string | undefined;
+  nodeFound: boolean;
+  readonly items: DiscoItem[];
 }
 
 export interface HookPayloads {
@@ -115,6 +136,10 @@ export interface HookPayloads {
   "account-deleted": { readonly jid: Jid; readonly rosterBefore: RosterState };
   "disco-info/host": DiscoInfoBuild & { readonly domain: string };
   "disco-info/account": DiscoInfoBuild & { readonly account: Account };
+  /** disco#items of a served domain: components list themselves (XEP-0030 §4.1). */
+  "disco-items/host": DiscoItemsBuild & { readonly domain: string };
+  /** disco#items of an account (PEP nodes, XEP-0163 §7). */
+  "disco-items/account": DiscoItemsBuild & { readonly account: Account };
   /**
    * A presence probe (RFC 6121 §4.3) for an account whose actor does not run,
    * so it has no session: a handler may answer it from the read model

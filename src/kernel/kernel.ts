@@ -109,16 +109,27 @@ export class Kernel implements KernelServices {
       replyToOrigin: (stanza) => k.replyToOrigin(stanza),
       bounce: (stanza, error, from) => k.router.bounce(stanza, error, from),
       addFeature(scope, feature) {
-        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.features.add(feature); }, 0, name);
+        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { if (b.node === undefined) b.features.add(feature); }, 0, name);
       },
       addIdentity(scope, identity) {
-        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { b.identities.push(identity); }, 0, name);
+        k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { if (b.node === undefined) b.identities.push(identity); }, 0, name);
       },
       addExtension(form) {
         k.hooks.on("disco-info/host", (b) => {
+          if (b.node !== undefined) return;
           const f = form();
           if (f) b.extensions.push(f);
         }, 0, name);
+      },
+      component(domain, destination) {
+        k.router.addDestination(domain, { kind: "component", accept: destination.accept });
+        if (destination.listed !== false) {
+          k.hooks.on("disco-items/host", (b) => {
+            if (b.node === undefined && (domain.endsWith(`.${b.domain}`) || destination.listed === "everywhere")) {
+              b.items.push({ jid: domain, ...(destination.name === undefined ? {} : { name: destination.name }) });
+            }
+          }, 0, name);
+        }
       },
       sessionData: <T>(initial: () => T) => new SessionSlot<T>(initial),
       store: () => new SqliteModuleStore(k.db, name),

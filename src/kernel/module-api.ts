@@ -5,6 +5,7 @@
 // account's share of it on `account-deleted`.
 import type { Database } from "better-sqlite3";
 import type { XmlElement } from "../xml/element.js";
+import type { Jid } from "../jid/jid.js";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { StanzaErrorSpec } from "../xmpp/errors.js";
@@ -36,6 +37,16 @@ export interface AccountCommands {
   later(account: Account, action: () => void): void;
 }
 
+/** A component's domain (conference.example, pubsub.example): every stanza addressed there. */
+export interface ComponentDestination {
+  /** Takes a stanza whose parsed `to` has the component's domain; the `from` is a full or bare JID the edge checked. */
+  accept(stanza: XmlElement, to: Jid): void;
+  /** XEP-0030 §4.1 item name in the served domain's disco#items. */
+  readonly name?: string;
+  /** Listed in the disco#items of the served domain it is a subdomain of (the default), of every one, or none. */
+  readonly listed?: boolean | "everywhere";
+}
+
 export interface ModuleApi {
   readonly name: string;
   readonly config: ServerConfig;
@@ -62,6 +73,12 @@ export interface ModuleApi {
   addIdentity(scope: "host" | "account", identity: Identity): void;
   /** XEP-0128: a data form in the domain's disco#info (undefined: none now). */
   addExtension(form: () => XmlElement | undefined): void;
+  /**
+   * Serves a domain as a component (XEP-0114's role, in process): the router
+   * hands it every stanza to that domain and its JIDs; it answers with
+   * `route`. A domain already served is a DestinationConflictError.
+   */
+  component(domain: string, destination: ComponentDestination): void;
   /** Per-session data this module owns. */
   sessionData<T>(initial: () => T): SessionSlot<T>;
   /** A key-value store this module owns, per account; emptied for an account when it is deleted. */
