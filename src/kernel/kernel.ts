@@ -136,6 +136,10 @@ export class Kernel implements KernelServices {
       db: k.db,
       joinTurn: () => k.deps.store.joinTurn(),
       accounts: this.commands,
+      events: {
+        append: (streamId, expectedVersion, events) => k.deps.store.append(streamId, expectedVersion, events),
+        readStream: (streamId, afterVersion) => k.deps.store.readStream(streamId, afterVersion),
+      },
       accountExists: (bareJid) => k.deps.accountExists(bareJid),
     };
   }

@@ -9,7 +9,8 @@ import type { Jid } from "../jid/jid.js";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { StanzaErrorSpec } from "../xmpp/errors.js";
-import type { EventCause } from "../events/types.js";
+import type { EventCause, NewEvent, StoredEvent } from "../events/types.js";
+import type { Projection } from "../events/store.js";
 import type { AccountCommand, AccountEffect } from "../accounts/decider/index.js";
 import type { HookHandler, HookName, IqTarget, PayloadOf } from "./hooks.js";
 import type { AccountIqRequest, HostIqRequest, Identity } from "./events.js";
@@ -45,6 +46,19 @@ export interface ComponentDestination {
   readonly name?: string;
   /** Listed in the disco#items of the served domain it is a subdomain of (the default), of every one, or none. */
   readonly listed?: boolean | "everywhere";
+}
+
+/**
+ * The event log, for a module's own streams (a room's `room:<jid>`, a pubsub
+ * node's configuration): configuration that must replay is an event, as an
+ * account's roster is. Appends join the turn's transaction and are durable
+ * before any output of the turn leaves (src/events/commit-gate.ts).
+ */
+export interface ModuleEventLog {
+  /** Appends at `expectedVersion` (the stream's current version); a ConcurrencyError when another writer got there first. */
+  append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[];
+  /** The stream's events after a version, in order. */
+  readStream(streamId: string, afterVersion?: number): StoredEvent[];
 }
 
 export interface ModuleApi {
@@ -94,10 +108,18 @@ export interface ModuleApi {
    */
   joinTurn(): void;
   readonly accounts: AccountCommands;
+  readonly events: ModuleEventLog;
   accountExists(bareJid: string): boolean;
 }
 
 export interface ParleyModule {
   readonly name: string;
   load(api: ModuleApi): void;
+  /**
+   * Projections of the module's own streams. Listed in
+   * src/modules/projections.ts, they are registered wherever the standard
+   * ones are (the server, the CLI's replay and verify), whether or not the
+   * module is enabled, so a log always rebuilds the same tables.
+   */
+  readonly projections?: readonly Projection[];
 }

@@ -7,6 +7,7 @@ import { accountsProjection } from "./accounts.js";
 import { rosterProjection } from "./roster.js";
 import { accountSnapshots, DEFAULT_SNAPSHOT_EVERY } from "./account-snapshots.js";
 import { eventSubjectsProjection } from "./event-subjects.js";
+import { MODULE_PROJECTIONS } from "../modules/projections.js";
 
 export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection, rosterProjection];
 
@@ -17,10 +18,11 @@ export interface StandardProjectionOptions {
 
 /**
  * The accounts and roster projections, the subject index (event-subjects.ts),
- * the account snapshots (account-snapshots.ts) and any `extra`, in that order.
+ * the account snapshots (account-snapshots.ts), the feature modules' own
+ * (src/modules/projections.ts) and any `extra`, in that order.
  */
 export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = [], options: StandardProjectionOptions = {}): void {
-  for (const p of [...STANDARD_PROJECTIONS, eventSubjectsProjection, accountSnapshots(store, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), ...extra]) {
+  for (const p of [...STANDARD_PROJECTIONS, eventSubjectsProjection, accountSnapshots(store, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), ...MODULE_PROJECTIONS, ...extra]) {
     store.registerProjection(p);
   }
 }

@@ -1,0 +1,6 @@
+// The projections of feature modules' own streams (ParleyModule.projections),
+// registered beside the standard ones by src/projections/index.ts. A module
+// with event-sourced state adds its projections here.
+import type { Projection } from "../events/store.js";
+
+export const MODULE_PROJECTIONS: readonly Projection[] = [];
