@@ -16,7 +16,7 @@ import { HookBus, type HookName, type HookHandler } from "./hooks.js";
 import { Router } from "./router.js";
 import { AccountRuntime, SessionSlot, type Account } from "./account.js";
 import type { AccountCommands, ModuleApi, ParleyModule } from "./module-api.js";
-import { iqHookHandler } from "./iq-dispatch.js";
+import { dispatchAccountIq, iqHookHandler } from "./iq-dispatch.js";
 import { iqHookName } from "./hooks.js";
 import { SqliteModuleStore, deleteAccountFromModuleStores } from "./module-store.js";
 import type { KernelServices } from "./services.js";
@@ -108,6 +108,7 @@ export class Kernel implements KernelServices {
       route: (stanza) => k.router.route(stanza),
       replyToOrigin: (stanza) => k.replyToOrigin(stanza),
       bounce: (stanza, error, from) => k.router.bounce(stanza, error, from),
+      answerAsSelf: (account, iq, from) => dispatchAccountIq(k.hooks, k.router, log, runtimeOf(account), iq, from, true),
       addFeature(scope, feature) {
         k.hooks.on(scope === "host" ? "disco-info/host" : "disco-info/account", (b) => { if (b.node === undefined) b.features.add(feature); }, 0, name);
       },

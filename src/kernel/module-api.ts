@@ -82,6 +82,14 @@ export interface ModuleApi {
   replyToOrigin(stanza: XmlElement): void;
   /** Routes an error reply to `stanza` unless it is itself an error or a result (RFC 6120 §8.3.1, §8.2.3). */
   bounce(stanza: XmlElement, error: StanzaErrorSpec, from?: string): void;
+  /**
+   * Answers an IQ that one of the user's resources sent to its server's
+   * domain as if it had been sent to the user's own bare JID (the
+   * `iq-<type>/self/…` handlers), the reply coming from the domain: what
+   * Prosody's c2s IQ handlers do for XEP-0077 §3.3, whose password change is
+   * addressed to the server. Call it from a `pre-iq/host` handler, then return HANDLED.
+   */
+  answerAsSelf(account: Account, iq: XmlElement, from: Jid): void;
   /** XEP-0030: a feature of every served domain, or of every account. */
   addFeature(scope: "host" | "account", feature: string): void;
   addIdentity(scope: "host" | "account", identity: Identity): void;

@@ -98,4 +98,33 @@ test("a logged-in user changes their password, then cancels their account", asyn
   }
 });
 
+test("XEP-0077 §3.3 and §3.2 addressed to the server: the password change and the cancellation are the user's own", async () => {
+  const ts = await startTestServer({ accounts: [{ jid: "tybalt@localhost", password: "cats" }] });
+  try {
+    const c = await RawClient.connect(ts.port);
+    await c.login("tybalt", "cats");
+    c.write("<iq type='get' id='q' to='localhost'><query xmlns='jabber:iq:register'/></iq>");
+    assert.match(await c.waitFor(/id='q'[\s\S]*<\/iq>/), /<registered\/>[\s\S]*<username>tybalt<\/username>/);
+    c.clear();
+    c.write("<iq type='set' id='p' to='localhost'><query xmlns='jabber:iq:register'><username>tybalt</username><password>prince</password></query></iq>");
+    const reply = await c.waitFor(/id='p'/);
+    assert.match(reply, /type='result'/);
+    assert.match(reply, /from='localhost'/);
+    const again = await RawClient.connect(ts.port);
+    await again.login("tybalt", "prince");
+    again.destroy();
+    c.clear();
+    c.write("<iq type='set' id='rm' to='localhost'><query xmlns='jabber:iq:register'><remove/></query></iq>");
+    await c.waitFor(/<iq[^>]*id='rm'[^>]*type='result'|<iq[^>]*type='result'[^>]*id='rm'/);
+    await c.waitFor(/<stream:error>/);
+    const gone = await RawClient.connect(ts.port);
+    let refused = false;
+    try { await gone.login("tybalt", "prince"); } catch { refused = true; }
+    assert.ok(refused, "the account cancelled at the server's address can no longer log in");
+    gone.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();

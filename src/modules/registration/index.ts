@@ -8,6 +8,7 @@ import { NS } from "../../xmpp/namespaces.js";
 import { StanzaError, errorReply } from "../../xmpp/errors.js";
 import { tryParseJid } from "../../jid/jid.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
+import { HANDLED } from "../../kernel/hooks.js";
 import type { AccountIqRequest } from "../../kernel/events.js";
 import type { EventStore } from "../../events/store.js";
 import { registerAccount, AccountError, credentialsForAsync } from "../../accounts/account-service.js";
@@ -129,6 +130,14 @@ export function registration(store: EventStore): ParleyModule {
       api.iq("get", "self", NS.register, "query", (req) =>
         el("query", NS.register, {}, el("registered", NS.register), el("username", NS.register, {}, req.account.jid.local)));
       api.iq("set", "self", NS.register, "query", accountSet(api));
+      // XEP-0077 §3.2, §3.3 address cancellation and password changes to the
+      // server (to='example.org'): from a logged-in user of that domain they
+      // are the user's own requests.
+      api.hook("pre-iq/host", ({ stanza, to, account, from }) => {
+        if (to.domain !== account.jid.domain || stanza.getChildren().length !== 1 || !stanza.getChild("query", NS.register)) return;
+        api.answerAsSelf(account, stanza, from);
+        return HANDLED;
+      });
     },
   };
 }
