@@ -24,6 +24,18 @@ export function isBlocked(state: RosterState, address: Jid): boolean {
   return blocked.has(address.domain);
 }
 
+/**
+ * isBlocked for a roster contact, which is a prepared bare JID or domain: no
+ * parse needed (its bare form is itself, its domain what follows the '@').
+ */
+export function isContactBlocked(state: RosterState, contact: string): boolean {
+  const blocked = state.blocked;
+  if (blocked.size === 0) return false;
+  if (blocked.has(contact)) return true;
+  const at = contact.indexOf("@");
+  return at >= 0 && blocked.has(contact.slice(at + 1));
+}
+
 export interface BlockDecision {
   events: RosterEvent[];
   /** Newly blocked subscribers: they get unavailable from each available resource. */

@@ -59,6 +59,8 @@ export interface CommitGateHooks {
 export interface CommitGateOptions {
   /** How the -wal file is synced (tests inject failures and delays); fs.fdatasync by default. */
   fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+  /** fdatasyncs of the WAL allowed in flight at once (2 by default; 1: each waits for the one before). */
+  concurrentSyncs?: number;
   /** Checkpoints on a worker thread (wal-checkpointer.ts), or false for SQLite's own on commit. */
   checkpoint?: WalCheckpointerOptions | false;
 }
@@ -79,7 +81,10 @@ export class CommitGate {
   private readonly waiting: Waiting[] = [];
   private committed = 0;
   private durable = 0;
-  private syncing = false;
+  /** fdatasyncs in flight, and the highest commit the newest of them covers. */
+  private syncing = 0;
+  private syncedUpTo = 0;
+  private readonly maxSyncs: number;
   private walFd: number | undefined;
   private closeFdAfterSync = false;
   private readonly walFile: string | undefined;
@@ -90,6 +95,7 @@ export class CommitGate {
 
   constructor(private readonly db: Database, private readonly hooks: CommitGateHooks, options: CommitGateOptions = {}) {
     this.fdatasync = options.fdatasync ?? fs.fdatasync;
+    this.maxSyncs = options.concurrentSyncs ?? 2;
     const wal = !db.memory && !db.readonly && String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
     this.wal = wal;
     if (wal) this.walFile = `${db.name}-wal`;
@@ -146,6 +152,7 @@ export class CommitGate {
       return;
     }
     this.durable = this.committed;
+    this.syncedUpTo = this.committed;
     this.releaseDurable();
     this.closeWal();
   }
@@ -180,7 +187,11 @@ export class CommitGate {
   }
 
   private startSync(): void {
-    if (this.syncing || this.failed || this.durable >= this.committed) return;
+    // A sync already in flight started before the newest commit wrote its
+    // frames, so it may not cover them: another starts beside it (up to
+    // maxSyncs), rather than after it, so that a commit waits for about one
+    // fdatasync, not for the rest of the one in flight and then its own.
+    if (this.syncing >= this.maxSyncs || this.failed || Math.max(this.syncedUpTo, this.durable) >= this.committed) return;
     let fd: number;
     try {
       fd = this.walDescriptor();
@@ -189,10 +200,11 @@ export class CommitGate {
       return;
     }
     const upTo = this.committed;
-    this.syncing = true;
+    this.syncing++;
+    this.syncedUpTo = upTo;
     this.fdatasync(fd, (err) => {
-      this.syncing = false;
-      if (this.closeFdAfterSync) this.closeWal();
+      this.syncing--;
+      if (this.closeFdAfterSync && this.syncing === 0) this.closeWal();
       if (this.failed) return;
       if (err) {
         this.fail(err);
@@ -226,7 +238,7 @@ export class CommitGate {
 
   private closeWal(): void {
     if (this.walFd === undefined) return;
-    if (this.syncing) {
+    if (this.syncing > 0) {
       this.closeFdAfterSync = true;
       return;
     }

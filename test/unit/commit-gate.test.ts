@@ -1,8 +1,9 @@
 // The commit gate (src/events/commit-gate.ts): a turn's appends commit at the
 // end of the turn with synchronous=NORMAL, its output leaves only after an
-// fdatasync of the -wal file that began after that COMMIT, at most one
-// fdatasync is in flight, output leaves in turn order, a failed fdatasync is
-// fatal, and shutdown commits and syncs at once.
+// fdatasync of the -wal file that began after that COMMIT, at most
+// `concurrentSyncs` fdatasyncs are in flight (a commit made while one runs
+// starts its own beside it), output leaves in turn order whichever returns
+// first, a failed fdatasync is fatal, and shutdown commits and syncs at once.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,7 +19,7 @@ test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: tru
 type Done = (err: NodeJS.ErrnoException | null) => void;
 
 /** A gate on a fresh WAL database whose fdatasync calls wait until the test completes them. */
-function setup() {
+function setup(concurrentSyncs?: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "parley-gate-"));
   dirs.push(dir);
   const store = EventStore.open(path.join(dir, "gate.sqlite"));
@@ -27,6 +28,7 @@ function setup() {
   const fatal: string[] = [];
   const gate = new CommitGate(store.db, { fatal: (message, error) => fatal.push(`${message}: ${error}`) }, {
     fdatasync: (fd, done) => syncs.push({ fd, done }),
+    concurrentSyncs,
   });
   store.useCommitGate(gate);
   const insert = store.db.prepare("INSERT INTO t VALUES (?)");
@@ -55,8 +57,8 @@ test("a turn's output leaves after the fdatasync that follows its COMMIT, not at
   store.close();
 });
 
-test("one fdatasync at a time; the next covers every turn committed meanwhile; output leaves in turn order", async () => {
-  const { store, gate, syncs, write } = setup();
+test("concurrentSyncs 1: one fdatasync at a time; the next covers every turn committed meanwhile; output leaves in turn order", async () => {
+  const { store, gate, syncs, write } = setup(1);
   const released: string[] = [];
   write(1);
   gate.hold(() => released.push("turn 1"));
@@ -86,7 +88,7 @@ test("one fdatasync at a time; the next covers every turn committed meanwhile; o
 });
 
 test("a failed fdatasync is fatal and nothing held is ever released", async () => {
-  const { store, gate, syncs, fatal, write } = setup();
+  const { store, gate, syncs, fatal, write } = setup(1);
   const released: string[] = [];
   write(1);
   gate.hold(() => released.push("turn 1"));
@@ -102,6 +104,33 @@ test("a failed fdatasync is fatal and nothing held is ever released", async () =
   await endOfTurn();
   assert.equal(released, []);
   assert.is(syncs.length, 1, "no fdatasync after the failure");
+  store.close();
+});
+
+test("by default a commit made while an fdatasync runs starts a second one beside it: it waits for one sync, not two", async () => {
+  const { store, gate, syncs, write } = setup();
+  const released: string[] = [];
+  write(1);
+  gate.hold(() => released.push("turn 1"));
+  await endOfTurn();
+  write(2);
+  gate.hold(() => released.push("turn 2"));
+  await endOfTurn();
+  assert.is(syncs.length, 2, "turn 2's commit has its own fdatasync at once");
+  write(3);
+  gate.hold(() => released.push("turn 3"));
+  await endOfTurn();
+  assert.is(syncs.length, 2, "no more than two in flight");
+  // The second returns first: it covers turns 1 and 2 (both COMMITs were written before it began).
+  syncs[1]?.done(null);
+  assert.equal(released, ["turn 1", "turn 2"]);
+  assert.is(syncs.length, 3, "turn 3's starts as soon as one returns");
+  // The first returning late changes nothing and releases nothing more.
+  syncs[0]?.done(null);
+  assert.equal(released, ["turn 1", "turn 2"]);
+  syncs[2]?.done(null);
+  assert.equal(released, ["turn 1", "turn 2", "turn 3"]);
+  gate.flush();
   store.close();
 });
 

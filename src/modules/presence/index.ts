@@ -10,9 +10,9 @@ import { HANDLED } from "../../kernel/hooks.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { Account, ResourceSession, SessionSlot } from "../../kernel/account.js";
 import type { InboundStanza, OutboundStanza } from "../../kernel/events.js";
-import { parseJid, type Jid } from "../../jid/jid.js";
+import type { Jid } from "../../jid/jid.js";
 import { subscribersOf, subscriptionsOf, isContactSubscribed } from "../../roster/subscription.js";
-import { isBlocked } from "../../blocking/blocklist.js";
+import { isBlocked, isContactBlocked } from "../../blocking/blocklist.js";
 import { decideProbeIn } from "../../accounts/decider/subscription.js";
 import type { RosterState, Subscription } from "../../roster/roster-types.js";
 import { inboundSubscription, outboundSubscription, SubscriptionChurnLimit } from "./subscriptions.js";
@@ -36,27 +36,61 @@ function sendToOwnResources(account: Account, stanza: XmlElement): void {
   }
 }
 
+/** The resource's broadcast still going out to its subscribers, if any (see broadcast). */
+type BroadcastInFlight = SessionSlot<{ generation: number }>;
+
+/**
+ * Broadcasts to the subscribers go out BROADCAST_PER_TURN at a time, one batch
+ * per event-loop turn: an account with a hundred thousand subscribers must not
+ * hold every other client up while its login's presence goes out (bounded
+ * work per turn, issue 12). A newer broadcast of the same resource replaces
+ * the rest of an older one: each contact gets the resource's stanzas in the
+ * order it sent them, and the ones the older had not reached yet get only the
+ * newer (the current presence).
+ */
+const BROADCAST_PER_TURN = 500;
+
 /** To the user's available resources (the sender included) and to the subscribers. */
-function broadcast(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
+function broadcast(api: ModuleApi, directed: DirectedTo, inFlight: BroadcastInFlight, account: Account, session: ResourceSession, stanza: XmlElement): void {
   sendToOwnResources(account, stanza);
-  for (const contact of subscribersOf(account.roster)) {
-    // XEP-0191: a blocked contact gets no presence, even as a subscriber.
-    if (isBlocked(account.roster, parseJid(contact))) continue;
-    directed.get(session).delete(contact);
-    api.route(stanza.withAttrs({ to: contact }));
+  const job = inFlight.get(session);
+  const generation = ++job.generation;
+  const contacts = subscribersOf(account.roster);
+  // Subscribers hear of this resource through the broadcast from now on, not as
+  // targets of its directed presence (RFC 6121 §4.6): the set is small, the roster may not be.
+  const targets = directed.get(session);
+  for (const target of targets) {
+    const item = account.roster.items.get(target);
+    if (item && (item.subscription === "from" || item.subscription === "both") && !isContactBlocked(account.roster, target)) targets.delete(target);
   }
+  const step = (from: number): void => {
+    if (job.generation !== generation) return; // replaced by a newer broadcast
+    const end = Math.min(contacts.length, from + BROADCAST_PER_TURN);
+    for (let i = from; i < end; i++) {
+      const contact = contacts[i] as string;
+      // Checked as the batch goes out: a contact blocked or unsubscribed meanwhile
+      // was already told (XEP-0191 §3.3, RFC 6121 §3.2) and gets nothing more.
+      const item = account.roster.items.get(contact);
+      if (!item || (item.subscription !== "from" && item.subscription !== "both")) continue;
+      // XEP-0191: a blocked contact gets no presence, even as a subscriber.
+      if (isContactBlocked(account.roster, contact)) continue;
+      api.route(stanza.withAttrs({ to: contact }));
+    }
+    if (end < contacts.length) setImmediate(() => step(end));
+  };
+  step(0);
 }
 
-function broadcastAvailable(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
+function broadcastAvailable(api: ModuleApi, directed: DirectedTo, inFlight: BroadcastInFlight, account: Account, session: ResourceSession, stanza: XmlElement): void {
   const initial = !session.available;
   session.available = true;
   session.priority = priorityOf(stanza);
   session.presence = stanza;
   session.presenceAt = api.now().toISOString();
-  broadcast(api, directed, account, session, stanza);
+  broadcast(api, directed, inFlight, account, session, stanza);
   if (!initial) return;
   // RFC 6121 §4.2.2: probe the contacts whose presence we receive.
-  probeInTurns(api, account, session, subscriptionsOf(account.roster).filter((c) => !isBlocked(account.roster, parseJid(c))));
+  probeInTurns(api, account, session, subscriptionsOf(account.roster).filter((c) => !isContactBlocked(account.roster, c)));
   // The user's other available resources introduce themselves to the new one.
   for (const other of account.availableSessions()) {
     if (other !== session && other.presence) session.session.send({ type: "deliver", stanza: other.presence.withAttrs({ to: session.fullJid }) });
@@ -89,7 +123,7 @@ function probeInTurns(api: ModuleApi, account: Account, session: ResourceSession
   }
 }
 
-function broadcastUnavailable(api: ModuleApi, directed: DirectedTo, account: Account, session: ResourceSession, stanza: XmlElement): void {
+function broadcastUnavailable(api: ModuleApi, directed: DirectedTo, inFlight: BroadcastInFlight, account: Account, session: ResourceSession, stanza: XmlElement): void {
   if (!session.available) {
     // Still tell the user's own resources: harmless, and clients expect the echo.
     sendToOwnResources(account, stanza);
@@ -98,7 +132,7 @@ function broadcastUnavailable(api: ModuleApi, directed: DirectedTo, account: Acc
   session.available = false;
   session.presence = undefined;
   session.presenceAt = undefined;
-  broadcast(api, directed, account, session, stanza);
+  broadcast(api, directed, inFlight, account, session, stanza);
   api.fire("presence/unavailable", { account, session, stanza });
   // RFC 6121 §4.6.3: whoever got directed presence learns we left.
   const targets = directed.get(session);
@@ -125,7 +159,7 @@ function directedPresence(api: ModuleApi, directed: DirectedTo, event: OutboundS
 }
 
 /** Presence a resource sent: a broadcast (no `to`), directed presence, or a subscription stanza. */
-function outbound(api: ModuleApi, directed: DirectedTo, event: OutboundStanza): typeof HANDLED {
+function outbound(api: ModuleApi, directed: DirectedTo, inFlight: BroadcastInFlight, event: OutboundStanza): typeof HANDLED {
   const { stanza, account, session } = event;
   const type = stanza.attrs.type;
   if (event.addressed) {
@@ -134,8 +168,8 @@ function outbound(api: ModuleApi, directed: DirectedTo, event: OutboundStanza): 
     else outboundSubscription(api, event);
     return HANDLED;
   }
-  if (type === undefined) broadcastAvailable(api, directed, account, session, stanza);
-  else if (type === "unavailable") broadcastUnavailable(api, directed, account, session, stanza);
+  if (type === undefined) broadcastAvailable(api, directed, inFlight, account, session, stanza);
+  else if (type === "unavailable") broadcastUnavailable(api, directed, inFlight, account, session, stanza);
   // A subscription-type presence without `to` has no meaning (RFC 6121 §3): ignored.
   return HANDLED;
 }
@@ -186,8 +220,9 @@ export const presence: ParleyModule = {
   load(api) {
     api.hook("presence/probe-offline", probeAnswerer(api));
     const directed: DirectedTo = api.sessionData(() => new Set<string>());
+    const inFlight: BroadcastInFlight = api.sessionData(() => ({ generation: 0 }));
     for (const kind of ["bare", "full", "host"] as const) {
-      api.hook(`pre-presence/${kind}`, (e) => outbound(api, directed, e));
+      api.hook(`pre-presence/${kind}`, (e) => outbound(api, directed, inFlight, e));
     }
     // RFC 6121 §3.4.1: subscription pre-approval.
     api.hook("stream-features", ({ stage, features }) => { if (stage === "post-auth") features.push(el("sub", NS.preApproval)); });
@@ -199,7 +234,7 @@ export const presence: ParleyModule = {
     // sent initial presence; each exactly once (the set is emptied as it is told).
     api.hook("resource-unbind", ({ account, session }) => {
       const unavailable = el("presence", NS.client, { type: "unavailable", from: session.fullJid });
-      if (session.available) return void broadcastUnavailable(api, directed, account, session, unavailable);
+      if (session.available) return void broadcastUnavailable(api, directed, inFlight, account, session, unavailable);
       const targets = directed.get(session);
       for (const to of targets) api.route(unavailable.withAttrs({ to }));
       targets.clear();
