@@ -9,8 +9,11 @@
 // its commit frame into the -wal file without syncing it; the gate then calls
 // fdatasync on the -wal file on libuv's thread pool and releases the turn's
 // output when that returns. Meanwhile the loop keeps routing and committing
-// later turns; at most one fdatasync is in flight, and the next one covers every
-// turn committed while it ran. Output leaves in turn order: a turn's output
+// later turns. Up to two fdatasyncs are in flight (concurrentSyncs): a commit
+// made while one runs starts its own beside it instead of waiting for it to
+// end, so a turn waits for about one fdatasync, not the rest of one and then
+// its own; each covers every commit written before it began, and whichever
+// returns, output is released up to the newest commit it covers. Output leaves in turn order: a turn's output
 // (even one that appended nothing: it may reveal state the earlier turns made)
 // waits for every earlier commit to be durable.
 //
