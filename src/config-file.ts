@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { ConfigError, defaultConfig, isMamDefaultPolicy, type ServerConfig } from "./config.js";
+import { ConfigError, defaultConfig, isMamDefaultPolicy, type ExternalService, type ServerConfig } from "./config.js";
 import type { LogLevel } from "./util/logger.js";
 import { tryParseJid } from "./jid/jid.js";
 
@@ -65,6 +65,19 @@ class Reader {
     if (v === undefined) return undefined;
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(k, "must be a table");
     return new Reader(v as Table, this.key(k), this.source);
+  }
+
+  /** An array of tables (TOML `[[k]]`). */
+  tables(k: string): Reader[] | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "object" || x === null || Array.isArray(x))) this.fail(k, "must be a list of tables ([[...]])");
+    return (v as Table[]).map((t, i) => new Reader(t, `${this.key(k)}[${i}]`, this.source));
+  }
+
+  /** The raw value, for a key whose type varies (checked by the caller). */
+  raw(k: string): unknown {
+    return this.get(k);
   }
 
   keys(): string[] {
@@ -172,6 +185,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.fulltext = mam.boolean("fulltext") ?? m.fulltext;
     mam.rejectUnknown();
   }
+  const ext = root.table_("external_services");
+  if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -180,6 +195,46 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   root.rejectUnknown();
   return config;
+}
+
+function readExternalServices(t: Reader, base: ServerConfig["externalServices"], source: string): ServerConfig["externalServices"] {
+  const port = (r: Reader, key: string) => {
+    const n = r.integer("port");
+    if (n !== undefined && (n < 1 || n > 65535)) throw new ConfigError(`${key} (${source})`, `must be a port number (1–65535), got ${n}`);
+    return n;
+  };
+  const out: ServerConfig["externalServices"] = { ...base };
+  const host = t.string("host");
+  if (host !== undefined) out.host = host;
+  const p = port(t, "external_services.port");
+  if (p !== undefined) out.port = p;
+  const secret = t.string("secret");
+  if (secret !== undefined) out.secret = secret;
+  out.credentialSeconds = positive(t.integer("credential_seconds"), "external_services.credential_seconds", source) ?? base.credentialSeconds;
+  const services = t.tables("service");
+  if (services) {
+    out.services = services.map((s, i) => {
+      const key = `external_services.service[${i}]`;
+      const type = s.string("type");
+      if (type === undefined) throw new ConfigError(`${key}.type (${source})`, "every service needs a type (stun, turn, ftp…)");
+      const transport = s.string("transport");
+      if (transport !== undefined && transport !== "udp" && transport !== "tcp") throw new ConfigError(`${key}.transport (${source})`, `must be udp or tcp, got '${transport}'`);
+      const secret = s.raw("secret");
+      if (secret !== undefined && secret !== true && (typeof secret !== "string" || secret === "")) {
+        throw new ConfigError(`${key}.secret (${source})`, "must be true (the shared secret) or a secret of its own");
+      }
+      if (secret === true && out.secret === undefined) throw new ConfigError(`${key}.secret (${source})`, "is true, but external_services.secret is not set");
+      const service: ExternalService = { type };
+      if (transport !== undefined) service.transport = transport;
+      const fields = { host: s.string("host"), port: port(s, `${key}.port`), name: s.string("name"), username: s.string("username"), password: s.string("password") };
+      for (const [k, v] of Object.entries(fields)) if (v !== undefined) Object.assign(service, { [k]: v });
+      if (secret !== undefined) service.secret = secret as true | string;
+      s.rejectUnknown();
+      return service;
+    });
+  }
+  t.rejectUnknown();
+  return out;
 }
 
 export function loadConfigFile(config: ServerConfig, file: string): ServerConfig {

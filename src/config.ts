@@ -93,6 +93,37 @@ export interface ServerConfig {
   modulesEnabled: string[];
   /** XEP-0313 message archives of accounts (the mam module). */
   mam: MamConfig;
+  /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
+  externalServices: ExternalServicesConfig;
+}
+
+/** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
+export interface ExternalService {
+  type: string;
+  transport?: "udp" | "tcp";
+  host?: string;
+  port?: number;
+  name?: string;
+  /** Fixed credentials (an FTP account, say): sent as they are. */
+  username?: string;
+  password?: string;
+  /**
+   * Time-limited credentials as coturn's REST API checks them (its
+   * `use-auth-secret`): true uses ExternalServicesConfig.secret, a string is
+   * this service's own shared secret.
+   */
+  secret?: true | string;
+}
+
+export interface ExternalServicesConfig {
+  /** Host and port of services that name none. */
+  host?: string;
+  port?: number;
+  /** The shared secret of services with `secret = true`. */
+  secret?: string;
+  /** How long time-limited credentials are valid (XEP-0215 §3.3 `expires`). */
+  credentialSeconds: number;
+  services: ExternalService[];
 }
 
 /** XEP-0313 preferences: what is archived for a JID on neither of a user's lists (`default`). */
@@ -127,6 +158,7 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 /** Every module Parley has, loaded by default. */
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
+  "external_services",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -168,6 +200,7 @@ export function defaultConfig(): ServerConfig {
     modulesEnabled: [...DEFAULT_MODULES],
     admins: [],
     tombstoneDays: 0,
+    externalServices: { credentialSeconds: 86_400, services: [] },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
   };
 }

@@ -39,6 +39,16 @@ function prosodyCorpusConfig(c: ServerConfig): void {
     status: ["gopher://status.localhost"],
     support: ["https://localhost/support.html", "xmpp:support@localhost"],
   };
+  c.externalServices = {
+    host: "default.example", port: 9876, secret: "<secret>", credentialSeconds: 86_400,
+    services: [
+      { type: "stun", transport: "udp" },
+      { type: "turn", transport: "udp", secret: true },
+      { type: "turn", transport: "udp", secret: "foo" },
+      { type: "ftp", transport: "tcp", port: 2121, username: "john", password: "password" },
+      { type: "ftp", transport: "tcp", host: "ftp.example.com", port: 21, username: "john", password: "password" },
+    ],
+  };
 }
 
 /**

@@ -136,4 +136,40 @@ test("the example configuration in the repository is valid and matches the defau
   assert.equal({ ...c, dataDir: "" }, { ...d, dataDir: "" });
 });
 
+test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
+  const c = resolveConfig(file("ext.toml", `[external_services]
+host = "turn.example.org"
+port = 3478
+secret = "north"
+credential_seconds = 3600
+
+[[external_services.service]]
+type = "stun"
+transport = "udp"
+
+[[external_services.service]]
+type = "turn"
+transport = "tcp"
+secret = true
+
+[[external_services.service]]
+type = "ftp"
+host = "files.example.org"
+port = 21
+username = "john"
+password = "pw"
+`), {});
+  assert.is(c.externalServices.host, "turn.example.org");
+  assert.is(c.externalServices.credentialSeconds, 3600);
+  assert.equal(c.externalServices.services.map((s) => [s.type, s.transport, s.secret, s.host]), [
+    ["stun", "udp", undefined, undefined], ["turn", "tcp", true, undefined], ["ftp", undefined, undefined, "files.example.org"],
+  ]);
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-ext.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[[external_services.service]]\ntransport = "udp"\n`, /external_services\.service\[0\]\.type .*needs a type/);
+  fails(`[[external_services.service]]\ntype = "turn"\nsecret = true\n`, /external_services\.service\[0\]\.secret .*external_services\.secret is not set/);
+  fails(`[[external_services.service]]\ntype = "stun"\ntransport = "sctp"\n`, /transport .*udp or tcp/);
+  fails(`[[external_services.service]]\ntype = "stun"\nprot = 1\n`, /external_services\.service\[0\]\.prot .*not a known setting/);
+});
+
 test.run();
