@@ -60,6 +60,12 @@ class Reader {
     return v as string[];
   }
 
+  /** A string, or a list of strings (an address, or several). */
+  stringOrStrings(k: string): string[] | undefined {
+    const v = this.table[k];
+    return typeof v === "string" ? [this.string(k) as string] : this.strings(k);
+  }
+
   table_(k: string): Reader | undefined {
     const v = this.get(k);
     if (v === undefined) return undefined;
@@ -116,7 +122,12 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   config.admins = root.strings("admins")?.map((a) => adminJid(a, `admins (${source})`)) ?? config.admins;
   const c2s = root.table_("c2s");
   if (c2s) {
-    config.c2s.host = c2s.string("bind") ?? config.c2s.host;
+    const bind = c2s.stringOrStrings("bind");
+    if (bind !== undefined) {
+      if (bind.length === 0) throw new ConfigError(`c2s.bind (${source})`, "must name at least one address");
+      config.c2s.host = bind[0] as string;
+      config.c2s.extraHosts = bind.slice(1);
+    }
     config.c2s.port = c2s.integer("port") ?? config.c2s.port;
     config.c2s.directTlsPort = c2s.integer("direct_tls_port") ?? config.c2s.directTlsPort;
     c2s.rejectUnknown();
@@ -187,6 +198,16 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   const ext = root.table_("external_services");
   if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
+  config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
+  const metrics = root.table_("metrics");
+  if (metrics) {
+    config.metrics.enabled = metrics.boolean("enabled") ?? config.metrics.enabled;
+    const bind = metrics.string("bind");
+    if (bind !== undefined) config.metrics.bind = bind;
+    const token = metrics.string("token");
+    if (token !== undefined) config.metrics.token = token;
+    metrics.rejectUnknown();
+  }
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -261,7 +282,12 @@ const ENV: Record<string, (c: ServerConfig, v: string, name: string) => void> = 
     if (!LOG_LEVELS.includes(v as LogLevel)) throw new ConfigError(name, `must be one of ${LOG_LEVELS.join(", ")}`);
     c.logLevel = v as LogLevel;
   },
-  PARLEY_C2S_BIND: (c, v) => { c.c2s.host = v; },
+  PARLEY_C2S_BIND: (c, v, name) => {
+    const hosts = v.split(",").map((h) => h.trim()).filter((h) => h !== "");
+    if (hosts.length === 0) throw new ConfigError(name, "must name at least one address");
+    c.c2s.host = hosts[0] as string;
+    c.c2s.extraHosts = hosts.slice(1);
+  },
   PARLEY_C2S_PORT: (c, v, name) => { c.c2s.port = envInteger(v, name); },
   PARLEY_DIRECT_TLS_PORT: (c, v, name) => { c.c2s.directTlsPort = envInteger(v, name); },
   PARLEY_HTTP_PORT: (c, v, name) => { c.http.port = envInteger(v, name); },
@@ -269,6 +295,7 @@ const ENV: Record<string, (c: ServerConfig, v: string, name: string) => void> = 
   PARLEY_TLS_KEY: (c, v) => { c.tls.keyFile = path.resolve(v); },
   PARLEY_REQUIRE_ENCRYPTION: (c, v, name) => { c.tls.requireEncryption = envBoolean(v, name); },
   PARLEY_ALLOW_REGISTRATION: (c, v, name) => { c.registration.allowed = envBoolean(v, name); },
+  PARLEY_METRICS_TOKEN: (c, v) => { c.metrics.token = v; },
 };
 
 /** An administrator is a bare JID, kept in its prepared (normalised) form. */

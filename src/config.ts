@@ -7,7 +7,16 @@ export interface ServerConfig {
   /** Virtual hosts served; the first is the default. */
   domains: string[];
   /** Client connections: STARTTLS on `port`, Direct TLS (XEP-0368) on `directTlsPort`. */
-  c2s: { host: string; port: number; directTlsPort: number };
+  c2s: {
+    host: string; port: number; directTlsPort: number;
+    /**
+     * Further addresses every listener (c2s, Direct TLS, HTTP) also listens on,
+     * at the same ports: by default the IPv6 loopback `::1` beside 127.0.0.1,
+     * since clients (Poezio) try `::1` first for localhost. Skipped with a
+     * warning where the host has no such address.
+     */
+    extraHosts?: string[];
+  };
   /** HTTP port for XMPP over WebSocket (RFC 7395) at /xmpp-websocket, on the c2s host. */
   http: { port: number };
   tls: {
@@ -93,6 +102,10 @@ export interface ServerConfig {
   modulesEnabled: string[];
   /** XEP-0313 message archives of accounts (the mam module). */
   mam: MamConfig;
+  /** Characters (code points) a new password needs at least: `parley adduser`, `parley passwd`, in-band registration and password changes. */
+  passwordMinLength: number;
+  /** OpenMetrics at /metrics and the health check at /health (src/metrics/). */
+  metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
 }
@@ -124,6 +137,19 @@ export interface ExternalServicesConfig {
   /** How long time-limited credentials are valid (XEP-0215 §3.3 `expires`). */
   credentialSeconds: number;
   services: ExternalService[];
+}
+
+export interface MetricsConfig {
+  /** Serve /metrics and /health at all. */
+  enabled: boolean;
+  /**
+   * Where: empty, on the HTTP (WebSocket) listener, answering loopback clients
+   * only; or "host:port" for a listener of their own, answering anyone who can
+   * reach it (with the token, when one is set).
+   */
+  bind: string;
+  /** When set, /metrics asks for `Authorization: Bearer TOKEN` (/health does not). */
+  token?: string;
 }
 
 /** XEP-0313 preferences: what is archived for a JID on neither of a user's lists (`default`). */
@@ -164,7 +190,7 @@ export const DEFAULT_MODULES: readonly string[] = [
 export function defaultConfig(): ServerConfig {
   return {
     domains: ["localhost"],
-    c2s: { host: "127.0.0.1", port: 5222, directTlsPort: 5223 },
+    c2s: { host: "127.0.0.1", port: 5222, directTlsPort: 5223, extraHosts: ["::1"] },
     http: { port: 5280 },
     tls: { requireEncryption: false },
     dataDir: path.resolve("data"),
@@ -202,6 +228,8 @@ export function defaultConfig(): ServerConfig {
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
+    passwordMinLength: 8,
+    metrics: { enabled: true, bind: "" },
   };
 }
 
@@ -248,7 +276,27 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (c.limits.maxUnsentOutputBytes < c.limits.maxStanzaBytes) {
     throw new ConfigError("limits.maxUnsentOutputBytes", `${c.limits.maxUnsentOutputBytes} is less than one stanza (maxStanzaBytes, ${c.limits.maxStanzaBytes})`);
   }
+  if (!Number.isInteger(c.passwordMinLength) || c.passwordMinLength < 1) {
+    throw new ConfigError("password_min_length", `${c.passwordMinLength} must be a positive integer`);
+  }
+  if (c.metrics.bind !== "") parseHostPort(c.metrics.bind, "metrics.bind");
   return c;
+}
+
+/** "127.0.0.1:9102", "[::1]:9102": the host and port of a listener of its own. */
+export function parseHostPort(value: string, key: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port > 65535) throw new ConfigError(key, `'${value}' is not host:port (e.g. 127.0.0.1:9102 or [::1]:9102)`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** The refusal of a new password shorter than password_min_length, or undefined when it is long enough. */
+export function passwordTooShort(c: ServerConfig, password: string): string | undefined {
+  const length = [...password].length;
+  return length < c.passwordMinLength
+    ? `the password must have at least ${c.passwordMinLength} characters (it has ${length}); password_min_length sets the minimum`
+    : undefined;
 }
 
 export function databasePath(c: ServerConfig): string {

@@ -291,7 +291,8 @@ export const sessionMachine = setup({
         });
       } else {
         context.env.log.info("authentication failed", {
-          session: context.sessionId, condition: f.condition, address: context.conn.remoteAddress, counted: f.counts,
+          session: context.sessionId, mechanism: context.mechanism?.name, user: attemptedAccount(context),
+          condition: f.condition, reason: f.text ?? f.cause, address: context.conn.remoteAddress, counted: f.counts,
         });
       }
       context.conn.sendStanza(saslFailure(f.condition, f.text));

@@ -21,6 +21,11 @@ export class Supervisor {
   constructor(private readonly log: SupervisorLog, private readonly accountMachine: AccountMachine) {}
 
   /** The running account actor of a bare JID, if any. */
+  /** Account actors running (status, metrics). */
+  get accountCount(): number {
+    return this.accounts.size;
+  }
+
   account(bareJid: string): AccountActor | undefined {
     const ref = this.accounts.get(bareJid);
     return ref && ref.getSnapshot().status === "active" ? ref : undefined;

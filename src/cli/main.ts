@@ -3,7 +3,10 @@
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { secureDataDir } from "../util/file-modes.js";
-import { defaultConfig, databasePath, type ServerConfig } from "../config.js";
+import { databasePath, passwordTooShort, type ServerConfig } from "../config.js";
+import { askServer, adminSocketPath } from "../ops/admin-socket.js";
+import { statusLines, type ServerStatus } from "../ops/status.js";
+import { backup, restore } from "../ops/backup.js";
 import { resolveConfig, adminJid } from "../config-file.js";
 import { checkConfiguration } from "./check.js";
 import type { LogLevel } from "../util/logger.js";
@@ -11,54 +14,134 @@ import { ParleyServer } from "../server/server.js";
 import { parseJid, JidError } from "../jid/jid.js";
 import { EventStore } from "../events/store.js";
 import { registerStandardProjections } from "../projections/index.js";
-import { registerAccount, changePassword, deleteAccount, registerAccounts } from "../accounts/account-service.js";
+import { registerAccount, changePassword, deleteAccount, registerAccounts, listAccounts } from "../accounts/account-service.js";
 import { readPassword, readLines } from "./password.js";
 import { DEFAULT_ITERATIONS } from "../sasl/credentials.js";
 import { openExisting, listEvents, replayAccount, diffAccount, explain, printReports, exportEvents, importEvents } from "./debug.js";
 import { parseLogPoint, type LogPoint } from "../replay/replay.js";
 import { verifyProjections, rebuildAndReport } from "../replay/verify.js";
 
-const USAGE = `Usage: parley <command> [options]
+/** Each command's own help: `parley COMMAND --help` (and `parley help COMMAND`). */
+export const COMMAND_HELP: Record<string, string> = {
+  start: `Usage: parley start [options]
+Runs the server in the foreground, logging JSON lines to stderr (read them with
+'parley start 2>&1 | npx pino-pretty'). SIGINT and SIGTERM close every stream with
+system-shutdown, flush the commits and exit 0; SIGHUP reloads the configuration.
+  --config FILE         a TOML configuration file (or PARLEY_CONFIG); PARLEY_* variables
+                        and these flags override it
+  --domain D            a domain to serve (repeatable; default localhost)
+  --c2s-port N          client port, STARTTLS (default 5222)
+  --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
+  --http-port N         XMPP over WebSocket at /xmpp-websocket, RFC 7395, and /metrics (default 5280)
+  --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
+  --require-encryption  refuse authentication before TLS, loopback included
+  --allow-registration  let anyone create an account in-band (XEP-0077)
+  --admin JID           a server administrator (repeatable; adds to the file's admins)
+  --bind ADDR           an address to listen on (repeatable; default 127.0.0.1 and ::1)
+  --data DIR            data directory (default ./data)
+  --log-level L         debug | info | warn | error | silent (default info)
+`,
+  check: `Usage: parley check [--config FILE]
+Checks the configuration, the certificate (or the self-signed one start would use or
+replace), the data directory and its modes, and the ports; a server already running on
+the data directory is asked over its admin socket, and its own ports are not problems.
+Exit 1 when there is a problem.
+       parley check features [--config FILE] [--format text|markdown|doap]
+Which XEP-0479 compliance categories each domain meets, and what is missing.
+`,
+  adduser: `Usage: parley adduser JID [--config FILE] [--data DIR] [--iterations N]
+       parley adduser --batch [--config FILE] [--data DIR] [--iterations N]
+Creates an account; the password is read from stdin when piped, else asked for at a
+hidden prompt (never an argument). --batch reads 'jid password' lines from stdin and
+adds them all in one transaction (a bad line adds none). The domain must be served
+(by the running server, else by the configuration), and the password must have at
+least password_min_length characters. --iterations: PBKDF2's count (at least 4096).
+`,
+  passwd: `Usage: parley passwd JID [--config FILE] [--data DIR]
+Changes an account's password (stdin or prompt); at least password_min_length characters.
+`,
+  deluser: `Usage: parley deluser JID [--config FILE] [--data DIR]
+Deletes an account; a running server closes its sessions.
+`,
+  user: `Usage: parley user list [--config FILE] [--data DIR] [--json]
+Lists the accounts; with a server running on the data directory, each online
+account's bound resources too.
+`,
+  status: `Usage: parley status [--config FILE] [--data DIR] [--json]
+Asks the server running on the data directory (over its admin socket, DIR/parley.sock)
+for its version, uptime, listeners, connections, accounts and certificate. Exit 1 when
+no server is running there.
+`,
+  backup: `Usage: parley backup FILE [--config FILE] [--data DIR]
+Writes a consistent snapshot of the data directory to FILE (a tar archive), while the
+server runs: the database through SQLite's online backup API, the generated certificate,
+and uploaded files. FILE must not exist.
+`,
+  restore: `Usage: parley restore FILE [--config FILE] [--data DIR]
+Restores a backup into the data directory, which must be empty or absent, checks the
+database against the backup's manifest, then compares every projection with a replay
+of the log (as 'parley verify' does). Exit 1 when they differ.
+`,
+  "import-prosody": `Usage: parley import-prosody PROSODY_DATA_DIR [--config FILE] [--data DIR] [--dry-run]
+Reads Prosody's internal file storage (the directory with one folder per host) and
+appends what it finds as events caused by "import (prosody)": accounts with their
+internal_hashed SCRAM credentials (the same passwords work), rosters with subscription
+states and pending requests, block lists and offline messages. Only served domains are
+imported. Prints what was imported and what was skipped, and why.
+`,
+  scansion: `Usage: parley scansion FILE.scs... [--host H] [--port N]
+Runs scansion conversation scripts against a running server.
+`,
+  events: `Usage: parley events [--data DIR] [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
+One line per event (or JSON lines); --follow waits for new ones.
+`,
+  replay: `Usage: parley replay --account JID [--until SEQ|TIME] [--data DIR]
+       parley replay --account JID --diff A B
+       parley replay --account JID --explain CONTACT
+The account's roster, pending requests and block list at a point; what changed between
+two points; or the chain of events behind the subscription with CONTACT.
+`,
+  verify: `Usage: parley verify [--data DIR]
+Compares every projection with a replay of the log (writes nothing); exit 1 on a difference.
+`,
+  rebuild: `Usage: parley rebuild [--data DIR]
+Rebuilds every projection from the log and reports any divergence.
+`,
+  export: `Usage: parley export [--data DIR]
+Writes the event log as JSON lines on stdout.
+`,
+  import: `Usage: parley import FILE|- [--data DIR]
+Loads exported JSON lines into an empty data directory and rebuilds the projections.
+`,
+};
 
-Commands:
+const USAGE = `Usage: parley <command> [options]    (parley <command> --help for a command's options)
+
+Server:
   start                     run the server in the foreground
-      --config FILE         a TOML configuration file (or PARLEY_CONFIG); PARLEY_* variables
-                            and these flags override it
-      --domain D            a domain to serve (repeatable; default localhost)
-      --c2s-port N          client port, STARTTLS (default 5222)
-      --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
-      --http-port N         XMPP over WebSocket at /xmpp-websocket, RFC 7395 (default 5280)
-      --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
-      --require-encryption  refuse authentication before TLS, loopback included
-      --allow-registration  let anyone create an account in-band (XEP-0077)
-      --admin JID           a server administrator (repeatable; adds to the file's admins)
-      --bind ADDR           address to listen on (default 127.0.0.1)
-      --data DIR            data directory (default ./data)
-      --log-level L         debug | info | warn | error (default info)
-  check [--config FILE]     check the configuration, certificate, data directory and ports
-  check features [--config FILE] [--format text|markdown|doap]
-                            which XEP-0479 compliance categories each domain meets, and what is missing
-  adduser JID [--data DIR]  create an account; the password is read from stdin or a prompt
-  adduser --batch           create accounts from 'jid password' lines on stdin, in one transaction
-    [--iterations N]        PBKDF2 iterations for the new credentials (default 4096)
-  passwd JID [--data DIR]   change an account's password (stdin or prompt)
-  deluser JID [--data DIR]  delete an account
-  scansion FILE... [--host H] [--port N]
-                            run scansion scripts against a running server
+  status                    what a running server says about itself (admin socket)
+  check                     check the configuration, certificate, data directory and ports
+  check features            which XEP-0479 compliance categories each domain meets
 
-Debugging (work on a running server's data directory; only rebuild and import write):
-  events [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
-                            one line per event (or JSON lines); --follow waits for new ones
-  replay --account JID [--until SEQ|TIME]
-                            the account's roster, pending requests and block list at that point
-  replay --account JID --diff A B
-                            what changed between two points, and the events that changed it
-  replay --account JID --explain CONTACT
-                            the chain of events behind the subscription with CONTACT
-  verify                    compare every projection with a replay of the log (writes nothing)
-  rebuild                   rebuild every projection from the log; report any divergence
+Accounts:
+  adduser JID               create an account (password from stdin or a prompt); --batch for many
+  passwd JID                change an account's password
+  deluser JID               delete an account
+  user list                 the accounts, and who is online
+
+Operations:
+  backup FILE               a consistent snapshot of a running server's data directory
+  restore FILE              a backup into an empty data directory, verified
+  import-prosody DIR        accounts, rosters, block lists and offline messages from Prosody
+
+Debugging (on a running server's data directory; only rebuild and import write):
+  events                    one line per event; --follow waits for new ones
+  replay --account JID      an account's roster and block list at a point, diffs, explanations
+  verify                    compare every projection with a replay of the log
+  rebuild                   rebuild every projection from the log
   export                    the event log as JSON lines on stdout
   import FILE|-             load exported JSON lines into an empty data directory
+  scansion FILE...          run scansion scripts against a running server
 `;
 
 export class UsageError extends Error {
@@ -70,10 +153,41 @@ export class UsageError extends Error {
 
 const CLI_ACTOR = { kind: "admin", tool: "cli" } as const;
 
+/** The help of `command`, or undefined for an unknown one. */
+function helpFor(command: string, rest: readonly string[]): string | undefined {
+  if (command === "check" && rest[0] === "features") return COMMAND_HELP.check;
+  return COMMAND_HELP[command];
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `parley COMMAND --help` for every command, before its own option parsing can call --help unknown.
+  if (command !== undefined && (rest.includes("--help") || rest.includes("-h"))) {
+    const help = helpFor(command, rest);
+    if (help !== undefined) {
+      process.stdout.write(help);
+      return 0;
+    }
+  }
+  if (command === "help" && rest[0] !== undefined) {
+    const help = helpFor(rest[0], rest.slice(1));
+    if (help === undefined) {
+      process.stderr.write(`parley: no command '${rest[0]}'\n\n${USAGE}`);
+      return 2;
+    }
+    process.stdout.write(help);
+    return 0;
+  }
   try {
     switch (command) {
+      case "status":
+        return await status(rest);
+      case "user":
+        return await user(rest);
+      case "backup":
+        return await backupCommand(rest);
+      case "restore":
+        return restoreCommand(rest);
       case "start":
         return await start(rest);
       case "check":
@@ -108,7 +222,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`parley: ${err.message}\n\n${USAGE}`);
+      const help = command === undefined ? undefined : helpFor(command, rest);
+      process.stderr.write(`parley: ${err.message}\n\n${help ?? USAGE}`);
       return 2;
     }
     if (err instanceof Error) {
@@ -149,6 +264,7 @@ async function check(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError("check takes no arguments but 'features'");
   const result = await checkConfiguration(resolveConfig(configFile(values)));
   for (const line of result.ok) out(`OK       ${line}`);
+  for (const line of result.notes) out(`NOTE     ${line}`);
   for (const line of result.problems) out(`PROBLEM  ${line}`);
   out(result.problems.length === 0 ? "All checks passed." : `${result.problems.length} problem(s) found.`);
   return result.problems.length === 0 ? 0 : 1;
@@ -177,7 +293,7 @@ async function start(args: string[]): Promise<number> {
     "require-encryption": { type: "boolean" },
     "allow-registration": { type: "boolean" },
     admin: { type: "string", multiple: true },
-    bind: { type: "string" },
+    bind: { type: "string", multiple: true },
     data: { type: "string" },
     "log-level": { type: "string" },
   });
@@ -192,7 +308,11 @@ async function start(args: string[]): Promise<number> {
   if (values["require-encryption"] === true) config.tls.requireEncryption = true;
   if (values["allow-registration"] === true) config.registration.allowed = true;
   if (Array.isArray(values.admin)) config.admins = [...config.admins, ...values.admin.map((a: string | boolean) => adminJid(String(a), "--admin"))];
-  if (typeof values.bind === "string") config.c2s.host = values.bind;
+  if (Array.isArray(values.bind)) {
+    const hosts = values.bind.map(String);
+    config.c2s.host = hosts[0] as string;
+    config.c2s.extraHosts = hosts.slice(1);
+  }
   if (typeof values.data === "string") config.dataDir = path.resolve(values.data);
   const level = values["log-level"];
   if (typeof level === "string") {
@@ -209,9 +329,43 @@ async function start(args: string[]): Promise<number> {
   return 0;
 }
 
-function openStore(dataDir: string | undefined): EventStore {
-  const config = defaultConfig();
-  if (dataDir !== undefined) config.dataDir = path.resolve(dataDir);
+/**
+ * The configuration an account command works with: the file (--config or
+ * PARLEY_CONFIG) and the environment, with --data over its data directory.
+ */
+function accountConfig(values: Record<string, OptionValue>): ServerConfig {
+  const config = resolveConfig(configFile(values));
+  if (typeof values.data === "string") config.dataDir = path.resolve(values.data);
+  return config;
+}
+
+/**
+ * The domains accounts may be made on: the running server's (asked on its
+ * admin socket), else the configuration's.
+ */
+async function servedDomains(config: ServerConfig, file: string | undefined): Promise<{ domains: string[]; from: string }> {
+  const running = await askServer(config.dataDir, { command: "status" }).catch(() => undefined) as ServerStatus | undefined;
+  if (running !== undefined) return { domains: running.domains, from: `the server running on ${config.dataDir}` };
+  return { domains: config.domains, from: file ?? "the default configuration (pass --config FILE)" };
+}
+
+/** An account on a domain nobody serves could never log in: refused, naming the served ones. */
+async function refuseUnservedDomains(config: ServerConfig, file: string | undefined, jids: readonly string[]): Promise<void> {
+  const { domains, from } = await servedDomains(config, file);
+  for (const jid of jids) {
+    const domain = jid.slice(jid.indexOf("@") + 1);
+    if (!domains.includes(domain)) {
+      throw new UsageError(`${domain} is not a served domain, so ${jid} could never log in; served (per ${from}): ${domains.join(", ")}`);
+    }
+  }
+}
+
+function refuseShortPassword(config: ServerConfig, password: string, what: string): void {
+  const short = passwordTooShort(config, password);
+  if (short !== undefined) throw new UsageError(`${what}: ${short}`);
+}
+
+function openStore(config: ServerConfig): EventStore {
   secureDataDir(config.dataDir);
   const store = EventStore.open(databasePath(config));
   secureDataDir(config.dataDir);
@@ -244,17 +398,20 @@ function iterationsArg(raw: unknown): number {
 }
 
 async function adduser(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string" }, batch: { type: "boolean" }, iterations: { type: "string" } });
-  const data = typeof values.data === "string" ? values.data : undefined;
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" }, batch: { type: "boolean" }, iterations: { type: "string" } });
+  const config = accountConfig(values);
   const iterations = iterationsArg(values.iterations);
   if (values.batch === true) {
     if (positionals.length > 0) throw new UsageError("adduser --batch reads 'jid password' lines from stdin and takes no JID argument");
     const entries = (await readLines()).map((line, i) => {
       const m = /^\s*(\S+)\s+(.+?)\s*$/.exec(line);
       if (!m) throw new UsageError(`line ${i + 1}: expected 'jid password'`);
-      return { jid: bareJidArg([m[1] as string], "adduser"), password: m[2] as string };
+      const entry = { jid: bareJidArg([m[1] as string], "adduser"), password: m[2] as string };
+      refuseShortPassword(config, entry.password, `line ${i + 1} (${entry.jid})`);
+      return entry;
     });
-    const store = openStore(data);
+    await refuseUnservedDomains(config, configFile(values), entries.map((e) => e.jid));
+    const store = openStore(config);
     try {
       await registerAccounts(store, entries, CLI_ACTOR, iterations);
     } finally {
@@ -264,8 +421,10 @@ async function adduser(args: string[]): Promise<number> {
     return 0;
   }
   const jid = bareJidArg(positionals, "adduser");
+  await refuseUnservedDomains(config, configFile(values), [jid]);
   const password = await readPassword();
-  const store = openStore(data);
+  refuseShortPassword(config, password, jid);
+  const store = openStore(config);
   try {
     registerAccount(store, jid, password, CLI_ACTOR, iterations);
   } finally {
@@ -276,10 +435,12 @@ async function adduser(args: string[]): Promise<number> {
 }
 
 async function passwd(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string" } });
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" } });
+  const config = accountConfig(values);
   const jid = bareJidArg(positionals, "passwd");
   const password = await readPassword();
-  const store = openStore(typeof values.data === "string" ? values.data : undefined);
+  refuseShortPassword(config, password, jid);
+  const store = openStore(config);
   try {
     changePassword(store, jid, password, CLI_ACTOR);
   } finally {
@@ -290,9 +451,9 @@ async function passwd(args: string[]): Promise<number> {
 }
 
 function deluser(args: string[]): number {
-  const { values, positionals } = parse(args, { data: { type: "string" } });
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" } });
   const jid = bareJidArg(positionals, "deluser");
-  const store = openStore(typeof values.data === "string" ? values.data : undefined);
+  const store = openStore(accountConfig(values));
   try {
     deleteAccount(store, jid, CLI_ACTOR);
   } finally {
@@ -427,4 +588,78 @@ async function importCommand(args: string[]): Promise<number> {
   const n = await importEvents(dataOption(values), positionals[0] as string);
   process.stderr.write(`imported ${n} events and rebuilt the projections\n`);
   return 0;
+}
+
+function jsonOrLines(values: Record<string, OptionValue>, value: unknown, lines: () => string[]): void {
+  if (values.json === true) out(JSON.stringify(value, null, 2));
+  else for (const line of lines()) out(line);
+}
+
+async function status(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" }, json: { type: "boolean" } });
+  if (positionals.length > 0) throw new UsageError("status takes no arguments");
+  const config = accountConfig(values);
+  const running = await askServer(config.dataDir, { command: "status" }) as ServerStatus | undefined;
+  if (running === undefined) {
+    process.stderr.write(`parley status: no server is running on ${config.dataDir} (no answer on ${adminSocketPath(config.dataDir)})\n`);
+    return 1;
+  }
+  jsonOrLines(values, running, () => statusLines(running));
+  return 0;
+}
+
+async function user(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "list") throw new UsageError(sub === undefined ? "user needs a subcommand: list" : `unknown subcommand 'user ${sub}' (there is: list)`);
+  const { values, positionals } = parse(rest, { config: { type: "string" }, data: { type: "string" }, json: { type: "boolean" } });
+  if (positionals.length > 0) throw new UsageError("user list takes no arguments");
+  const config = accountConfig(values);
+  const store = openExisting(config.dataDir, true);
+  let accounts: string[];
+  try {
+    accounts = listAccounts(store.db);
+  } finally {
+    store.close();
+  }
+  const online = await askServer(config.dataDir, { command: "online" }) as string[] | undefined;
+  const resources = new Map<string, string[]>();
+  for (const full of online ?? []) {
+    const bare = full.slice(0, full.indexOf("/"));
+    resources.set(bare, [...(resources.get(bare) ?? []), full.slice(full.indexOf("/") + 1)]);
+  }
+  const rows = accounts.map((jid) => ({ jid, online: resources.get(jid) ?? [] }));
+  jsonOrLines(values, rows, () => [
+    ...rows.map((r) => (r.online.length > 0 ? `${r.jid}  online: ${r.online.join(", ")}` : r.jid)),
+    `${rows.length} account${rows.length === 1 ? "" : "s"}${online === undefined ? " (no server running: nobody is online)" : `, ${rows.filter((r) => r.online.length > 0).length} online`}`,
+  ]);
+  return 0;
+}
+
+async function backupCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" } });
+  if (positionals.length !== 1) throw new UsageError("backup takes one FILE to write, e.g. parley backup /var/backups/parley-$(date +%F).tar");
+  const config = accountConfig(values);
+  const file = path.resolve(positionals[0] as string);
+  const manifest = await backup(config.dataDir, file, (line) => process.stderr.write(`${line}\n`));
+  process.stderr.write(`wrote ${file}: ${manifest.database.events} events, ${manifest.database.accounts} accounts, ${manifest.uploads.files} uploaded files\n`);
+  return 0;
+}
+
+function restoreCommand(args: string[]): number {
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" } });
+  if (positionals.length !== 1) throw new UsageError("restore takes one backup FILE");
+  const config = accountConfig(values);
+  const manifest = restore(path.resolve(positionals[0] as string), config.dataDir);
+  secureDataDir(config.dataDir);
+  process.stderr.write(`restored the backup of ${manifest.dataDir} taken ${manifest.createdAt} (Parley ${manifest.parleyVersion}): ` +
+    `${manifest.database.events} events, ${manifest.database.accounts} accounts, ${manifest.uploads.files} uploaded files into ${config.dataDir}\n`);
+  // Migrations for a backup of an older Parley run here, as at start; then the projections are checked against the log.
+  const store = openExisting(config.dataDir, false);
+  try {
+    const ok = printReports(verifyProjections(store), out);
+    out(ok ? "verified: every projection matches a replay of the log" : "the projections marked DIFF do not match the log: run parley rebuild");
+    return ok ? 0 : 1;
+  } finally {
+    store.close();
+  }
 }

@@ -68,10 +68,24 @@ export interface CommitGateOptions {
   checkpoint?: WalCheckpointerOptions | false;
 }
 
+/** What the gate measures, in seconds, for the metrics (src/metrics/metrics.ts). */
+export interface CommitGateMetrics {
+  /** A turn ended: from its first write or held output to its end; `committed` when it had appends. */
+  turn(seconds: number, committed: boolean): void;
+  /** The turn's COMMIT statement. */
+  commit(seconds: number): void;
+  /** One fdatasync of the -wal file, on the thread pool. */
+  fsync(seconds: number): void;
+  /** Output held from the end of its turn until it was durable and released. */
+  outputWait(seconds: number): void;
+}
+
 interface Waiting {
   /** Released once this many commits are durable. */
   upTo: number;
   releases: (() => void)[];
+  /** performance.now() at the end of its turn. */
+  since: number;
 }
 
 export class CommitGate {
@@ -95,6 +109,9 @@ export class CommitGate {
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly fdatasync: NonNullable<CommitGateOptions["fdatasync"]>;
   private turns = 0;
+  /** performance.now() when the current turn's first write or hold came. */
+  private turnStarted = 0;
+  private metrics: CommitGateMetrics | undefined;
 
   constructor(private readonly db: Database, private readonly hooks: CommitGateHooks, options: CommitGateOptions = {}) {
     this.fdatasync = options.fdatasync ?? fs.fdatasync;
@@ -105,6 +122,11 @@ export class CommitGate {
     if (wal && options.checkpoint !== false) {
       this.checkpointer = new WalCheckpointer(db, { problem: (m) => hooks.warn?.(m), ...options.checkpoint });
     }
+  }
+
+  /** From now on the gate reports its timings (the server's metrics). */
+  measureWith(metrics: CommitGateMetrics): void {
+    this.metrics = metrics;
   }
 
   /** Increases at every end of turn: transports start a new batch of held output when it changes. */
@@ -164,10 +186,13 @@ export class CommitGate {
     this.scheduled = false;
     this.turns++;
     if (this.failed) return;
+    const ended = performance.now();
+    const committing = this.open;
     if (this.open) {
       this.open = false;
       try {
         this.db.exec("COMMIT");
+        this.metrics?.commit((performance.now() - ended) / 1000);
       } catch (err) {
         this.fail(err as Error, "the event log could not be committed; stopping so that a restart replays a consistent log");
         return;
@@ -177,13 +202,15 @@ export class CommitGate {
       if (this.wal) this.db.exec("PRAGMA synchronous = FULL");
       else this.durable = this.committed; // not WAL: the COMMIT synced (or there is no disk)
     }
+    this.metrics?.turn((ended - this.turnStarted) / 1000, committing);
     const releases = this.held;
     this.held = [];
     if (releases.length > 0) {
       if (this.waiting.length === 0 && this.durable >= this.committed) {
+        this.metrics?.outputWait(0);
         for (const release of releases) release();
       } else {
-        this.waiting.push({ upTo: this.committed, releases });
+        this.waiting.push({ upTo: this.committed, releases, since: ended });
       }
     }
     if (syncNow) this.startSync();
@@ -205,8 +232,10 @@ export class CommitGate {
     const upTo = this.committed;
     this.syncing++;
     this.syncedUpTo = upTo;
+    const started = performance.now();
     this.fdatasync(fd, (err) => {
       this.syncing--;
+      if (!err) this.metrics?.fsync((performance.now() - started) / 1000);
       if (this.closeFdAfterSync && this.syncing === 0) this.closeWal();
       if (this.failed) return;
       if (err) {
@@ -222,7 +251,8 @@ export class CommitGate {
 
   private releaseDurable(): void {
     while (this.waiting.length > 0 && (this.waiting[0] as Waiting).upTo <= this.durable) {
-      const { releases } = this.waiting.shift() as Waiting;
+      const { releases, since } = this.waiting.shift() as Waiting;
+      this.metrics?.outputWait((performance.now() - since) / 1000);
       for (const release of releases) release();
     }
   }
@@ -260,6 +290,7 @@ export class CommitGate {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
+    this.turnStarted = performance.now();
     // setImmediate runs after the poll phase has handled every readable socket,
     // so one commit covers all the clients heard from in this turn.
     setImmediate(() => this.endTurn());

@@ -16,22 +16,68 @@ import { streamErrorElement } from "../xmpp/errors.js";
 import { NS } from "../xmpp/namespaces.js";
 import type { XmlElement } from "../xml/element.js";
 import type { SessionEvent } from "../actors/session-machine.js";
+import type { ConnectionObservers, PortObserver, TransportKind } from "./port-observer.js";
+import type { LogFields } from "../util/logger.js";
 
 export interface SessionStarter extends SessionEnvironment {
   startSession(sessionId: string, conn: StreamPort): AnyActorRef;
   /** Holds socket output until the turn's events are durable. */
   readonly commitGate: OutputGate;
+  /** Told of each connection's traffic and end (connection log lines, metrics). */
+  readonly connections?: ConnectionObservers;
+}
+
+/** Observes nothing: for a server started without observers (tests of the listeners alone). */
+const UNOBSERVED: PortObserver = { stanzaIn() {}, stanzaOut() {}, streamErrorSent() {}, peerClosedStream() {}, closed() {} };
+
+export function observe(env: SessionStarter, sessionId: string, transport: TransportKind, address: string): PortObserver {
+  return env.connections?.opened({ sessionId, transport, address }) ?? UNOBSERVED;
 }
 
 export function listenOn(server: net.Server, host: string, port: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`cannot listen for ${what} on ${host}:${port}: ${err.message}`));
+    const onError = (err: Error) => reject(new Error(`cannot listen for ${what} on ${host}:${port}: ${err.message}`, { cause: err }));
     server.once("error", onError);
     server.listen(port, host, () => {
       server.off("error", onError);
       resolve();
     });
   });
+}
+
+/**
+ * The same listener on further addresses (the IPv6 loopback beside
+ * 127.0.0.1, by default): a plain TCP server per address on the primary's
+ * port, each accepted socket handed to the primary as its own
+ * ("connection"), so limits, timers and handlers are the primary's. An
+ * address the host does not have (no IPv6) is skipped with a warning; any
+ * other failure (the port taken there by another server) is an error.
+ */
+export async function listenAlso(
+  primary: net.Server, hosts: readonly string[], what: string, warn: (message: string, fields: LogFields) => void,
+): Promise<net.Server[]> {
+  const extra: net.Server[] = [];
+  const port = portOf(primary);
+  for (const host of hosts) {
+    const server = net.createServer((socket) => primary.emit("connection", socket));
+    try {
+      await listenOn(server, host, port, what);
+      extra.push(server);
+    } catch (err) {
+      const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") {
+        warn(`not listening for ${what} on ${host}: this host has no such address`, { host, port, code });
+        continue;
+      }
+      await closeAll(extra);
+      throw err;
+    }
+  }
+  return extra;
+}
+
+export async function closeAll(servers: readonly net.Server[]): Promise<void> {
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
 }
 
 export function portOf(server: net.Server): number {
@@ -164,10 +210,17 @@ export class C2sListener {
     return portOf(this.direct);
   }
 
-  async listen(host: string, port: number, directTlsPort: number): Promise<void> {
+  /** The plain and Direct TLS listeners on `host`, and on each of `also` at the same ports. */
+  async listen(host: string, port: number, directTlsPort: number, also: readonly string[] = []): Promise<void> {
     await listenOn(this.plain, host, port, "clients");
     await listenOn(this.direct, host, directTlsPort, "Direct TLS clients");
+    const warn = (message: string, fields: LogFields) => this.env.log.warn(message, fields);
+    this.extra.push(...await listenAlso(this.plain, also, "clients", warn));
+    this.extra.push(...await listenAlso(this.direct, also, "Direct TLS clients", warn));
   }
+
+  /** The listeners on the addresses beyond the first (listenAlso). */
+  private readonly extra: net.Server[] = [];
 
   /** A stream on an admitted socket (plain, or Direct TLS once the handshake is done). */
   private accept(socket: net.Socket): void {
@@ -177,10 +230,18 @@ export class C2sListener {
     let conn: Connection | undefined;
     const send = (event: SessionEvent) => actor?.send(event);
     const limits = this.env.config.limits;
+    const observer = observe(this.env, sessionId, socket instanceof tls.TLSSocket ? "tls" : "tcp", address);
+    const gate = sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn?.pauseReading(ms) });
     const listener: StreamListener = {
       streamStart: (attrs, info) => send({ type: "xml.streamStart", attrs, ns: info.ns, localName: info.localName, defaultNs: info.defaultNs }),
-      stanza: sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn?.pauseReading(ms) }),
-      streamEnd: () => send({ type: "xml.streamEnd" }),
+      stanza: (stanza) => {
+        observer.stanzaIn(stanza);
+        gate(stanza);
+      },
+      streamEnd: () => {
+        observer.peerClosedStream();
+        send({ type: "xml.streamEnd" });
+      },
       error: (err) => send({ type: "xml.error", condition: err.condition, text: err.message }),
     };
     conn = new Connection(socket, listener, {
@@ -190,14 +251,17 @@ export class C2sListener {
       maxUnsentOutputBytes: limits.maxUnsentOutputBytes,
       handshakeTimeoutMs: limits.handshakeTimeoutSeconds * 1000,
     }, {
-      closed: () => send({ type: "socket.closed" }),
+      closed: () => {
+        observer.closed();
+        send({ type: "socket.closed" });
+      },
       tlsDone: (error) => send(error ? { type: "tls.failed", reason: error.message } : { type: "tls.established" }),
       notReading: (unsent) => notReading(this.env, { id: sessionId, address, send }, unsent),
       debug: (message) => this.env.log.debug(message, { session: sessionId }),
     }, this.tlsContext, this.env.commitGate);
+    conn.observer = observer;
     actor = this.env.startSession(sessionId, conn);
     this.registry.add(sessionId, actor, conn, address);
-    this.env.log.debug("connection accepted", { session: sessionId, address: conn.remoteAddress, tls: conn.secure });
   }
 
   /** Stop accepting new connections. */
@@ -205,6 +269,7 @@ export class C2sListener {
     await Promise.all([
       new Promise<void>((resolve) => this.plain.close(() => resolve())),
       new Promise<void>((resolve) => this.direct.close(() => resolve())),
+      closeAll(this.extra),
     ]);
   }
 }

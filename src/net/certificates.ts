@@ -45,6 +45,18 @@ export function certificateProblems(cert: string, domains: readonly string[], no
   return problems;
 }
 
+/** The SHA-256 fingerprint clients show when asking to trust a certificate ("AB:CD:…"). */
+export function sha256Fingerprint(cert: string): string {
+  return new X509Certificate(cert).fingerprint256;
+}
+
+/** Where `parley start` keeps the self-signed certificate for this configuration. */
+export function selfSignedPaths(config: ServerConfig): { certFile: string; keyFile: string } {
+  const dir = path.join(config.dataDir, "tls");
+  const name = config.domains[0] ?? "localhost";
+  return { certFile: path.join(dir, `${name}.crt`), keyFile: path.join(dir, `${name}.key`) };
+}
+
 export async function loadOrCreateCertificate(config: ServerConfig, log: Logger): Promise<ServerCertificate> {
   if (config.tls.certFile !== undefined && config.tls.keyFile !== undefined) {
     const cert = read(config.tls.certFile);
@@ -52,19 +64,23 @@ export async function loadOrCreateCertificate(config: ServerConfig, log: Logger)
     for (const p of certificateProblems(cert, config.domains)) log.warn("certificate problem", { file: config.tls.certFile, problem: p });
     return { key, cert, certFile: config.tls.certFile, selfSigned: false };
   }
-  const dir = path.join(config.dataDir, "tls");
+  const { certFile, keyFile } = selfSignedPaths(config);
+  const dir = path.dirname(certFile);
   const name = config.domains[0] ?? "localhost";
-  const certFile = path.join(dir, `${name}.crt`);
-  const keyFile = path.join(dir, `${name}.key`);
   if (existsSync(certFile) && existsSync(keyFile)) {
     const cert = read(certFile);
-    if (certificateProblems(cert, config.domains).length === 0) return { key: read(keyFile), cert, certFile, selfSigned: true };
-    log.info("the self-signed certificate no longer fits the configuration; making a new one", { file: certFile });
+    const problems = certificateProblems(cert, config.domains);
+    if (problems.length === 0) return { key: read(keyFile), cert, certFile, selfSigned: true };
+    log.warn("the self-signed certificate no longer fits the configuration; making a new one (clients that trusted the old one will ask again)", {
+      file: certFile, problems: problems.join("; "),
+    });
   }
   mkdirSync(dir, { recursive: true });
   const notAfter = new Date();
   notAfter.setFullYear(notAfter.getFullYear() + 2);
   const pems = await generate([{ name: "commonName", value: name }], {
+    // selfsigned signs with SHA-1 unless told otherwise; clients (and RFC 9325 §4.2) want SHA-256.
+    algorithm: "sha256",
     keyType: "ec",
     curve: "P-256",
     notAfterDate: notAfter,
@@ -78,7 +94,7 @@ export async function loadOrCreateCertificate(config: ServerConfig, log: Logger)
   writeFileSync(keyFile, pems.private, { mode: 0o600 });
   writeFileSync(certFile, pems.cert);
   log.info("generated a self-signed TLS certificate; clients must be told to trust it", {
-    file: certFile, domains: config.domains.join(","), fingerprint: pems.fingerprint,
+    file: certFile, domains: config.domains.join(","), sha256: sha256Fingerprint(pems.cert),
   });
   return { key: pems.private, cert: pems.cert, certFile, selfSigned: true };
 }

@@ -13,6 +13,7 @@ import type { XmlElement } from "../xml/element.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
+import type { PortObserver } from "./port-observer.js";
 
 /** Where writes wait until the turn's events are durable (the commit gate, src/events/commit-gate.ts). */
 export interface OutputGate {
@@ -73,6 +74,8 @@ export class Connection implements StreamPort {
   private readonly onError = (err: Error) => this.events.debug(`socket error: ${err.message}`);
   /** Milliseconds timestamp of the last bytes received (idle sweeps read it). */
   lastActivity = Date.now();
+  /** Told of every element and stream error written (connection log, metrics); set by the listener. */
+  observer: PortObserver | undefined;
   private readonly reads = new ReadSwitch(() => this.socket.pause(), () => {
     if (!this.socket.destroyed) this.socket.resume();
   });
@@ -234,6 +237,7 @@ export class Connection implements StreamPort {
     this.abandoned = true;
     this.pacer.stop();
     const socket = this.socket;
+    this.observer?.streamErrorSent("policy-violation");
     socket.end(serialize(streamErrorElement("policy-violation", NOT_READING), NS.client) + STREAM_CLOSE);
     const timer = setTimeout(() => socket.destroy(), NOT_READING_GRACE_MS);
     timer.unref();
@@ -244,6 +248,7 @@ export class Connection implements StreamPort {
   private batch: OutputBatch | undefined;
 
   sendStanza(stanza: XmlElement): void {
+    this.observer?.stanzaOut(stanza);
     this.write(serialize(stanza, NS.client));
   }
 
@@ -252,6 +257,7 @@ export class Connection implements StreamPort {
   }
 
   sendStreamError(condition: StreamErrorCondition, text?: string): void {
+    this.observer?.streamErrorSent(condition);
     this.write(serialize(streamErrorElement(condition, text), NS.client));
   }
 

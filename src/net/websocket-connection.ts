@@ -12,6 +12,7 @@ import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
 import { NOT_READING_GRACE_MS, type ConnectionLimits, type OutputGate } from "./connection.js";
 import { UnsentOutput, NOT_READING } from "./unsent-output.js";
+import type { PortObserver } from "./port-observer.js";
 
 export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
 
@@ -48,6 +49,8 @@ export class WebSocketConnection implements StreamPort {
   });
   private readonly readPause = new ReadPause(() => this.reads.hold("throttle"), () => this.reads.release("throttle"));
   lastActivity = Date.now();
+  /** Told of every element and stream error sent (connection log, metrics); set by the listener. */
+  observer: PortObserver | undefined;
   readonly secure: boolean;
   readonly canStartTls = false;
 
@@ -128,6 +131,7 @@ export class WebSocketConnection implements StreamPort {
     this.pacer.stop();
     const ws = this.ws;
     if (ws.readyState !== ws.OPEN) return;
+    this.observer?.streamErrorSent("policy-violation");
     ws.send(standalone(streamErrorElement("policy-violation", NOT_READING)));
     ws.send(serialize(el("close", FRAMING_NS), undefined));
     ws.close(1008, "not reading");
@@ -141,10 +145,12 @@ export class WebSocketConnection implements StreamPort {
   }
 
   sendStanza(stanza: XmlElement): void {
+    this.observer?.stanzaOut(stanza);
     this.send(standalone(stanza));
   }
 
   sendStreamError(condition: StreamErrorCondition, text?: string): void {
+    this.observer?.streamErrorSent(condition);
     this.send(standalone(streamErrorElement(condition, text)));
   }
 

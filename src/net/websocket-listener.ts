@@ -10,10 +10,13 @@ import type { AnyActorRef } from "xstate";
 import { WebSocketConnection } from "./websocket-connection.js";
 import { NS } from "../xmpp/namespaces.js";
 import type { SessionEvent } from "../actors/session-machine.js";
-import { listenOn, portOf, newSessionId, sessionStanzaGate, notReading, refuse, type SessionStarter } from "./c2s-listener.js";
+import { listenOn, listenAlso, closeAll, observe, portOf, newSessionId, sessionStanzaGate, notReading, refuse, type SessionStarter } from "./c2s-listener.js";
 import type { SessionRegistry } from "./session-registry.js";
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
+
+/** A handler of plain HTTP requests on the WebSocket port; true when it answered. */
+export type HttpRoute = (req: http.IncomingMessage, res: http.ServerResponse, pathname: string) => boolean;
 
 export class WebSocketListener {
   private readonly http: http.Server;
@@ -27,10 +30,7 @@ export class WebSocketListener {
       // Node's own bounds on a request, the same as the upgrade's.
       headersTimeout: handshakeMs,
       requestTimeout: handshakeMs,
-    }, (_req, res) => {
-      res.writeHead(404, { "content-type": "text/plain" });
-      res.end(`XMPP over WebSocket lives at ${WEBSOCKET_PATH}\n`);
-    });
+    }, (req, res) => this.request(req, res));
     this.http.on("connection", (socket: Socket) => {
       if (!registry.admitSocket(socket)) {
         env.log.warn("refusing an HTTP connection: too many connections from this address", { address: socket.remoteAddress });
@@ -62,19 +62,50 @@ export class WebSocketListener {
     });
   }
 
+  /**
+   * A plain HTTP request (not an upgrade). At the WebSocket path: 426 Upgrade
+   * Required (RFC 9110 §15.5.22) naming the protocol, which is what a browser
+   * or curl pointed at the URL should be told; elsewhere the routes other
+   * parts add (metrics, health), else 404.
+   */
+  private request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const pathname = (req.url ?? "/").split("?")[0] ?? "/";
+    if (pathname === WEBSOCKET_PATH) {
+      res.writeHead(426, { "content-type": "text/plain; charset=utf-8", upgrade: "websocket", connection: "Upgrade" });
+      res.end(`${WEBSOCKET_PATH} is XMPP over WebSocket (RFC 7395): connect with a WebSocket client and the 'xmpp' subprotocol, e.g. ws://${req.headers.host ?? "this-host"}${WEBSOCKET_PATH}\n`);
+      return;
+    }
+    for (const route of this.routes) if (route(req, res, pathname)) return;
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+    res.end(`Not found. XMPP over WebSocket lives at ${WEBSOCKET_PATH}\n`);
+  }
+
+  private readonly routes: HttpRoute[] = [];
+
+  /** Another handler of plain requests on this port (metrics, health): it returns true when it answered. */
+  addRoute(route: HttpRoute): void {
+    this.routes.push(route);
+  }
+
   get port(): number {
     return portOf(this.http);
   }
 
-  listen(host: string, port: number): Promise<void> {
-    return listenOn(this.http, host, port, "WebSocket clients");
+  /** On `host`, and on each of `also` at the same port. */
+  async listen(host: string, port: number, also: readonly string[] = []): Promise<void> {
+    await listenOn(this.http, host, port, "WebSocket clients");
+    this.extra.push(...await listenAlso(this.http, also, "WebSocket clients", (m, f) => this.env.log.warn(m, f)));
   }
+
+  private readonly extra: import("node:net").Server[] = [];
 
   private accept(ws: import("ws").WebSocket, address: string): void {
     const sessionId = newSessionId();
     let actor: AnyActorRef | undefined;
     const send = (event: SessionEvent) => actor?.send(event);
     const limits = this.env.config.limits;
+    const observer = observe(this.env, sessionId, "websocket", address);
+    const gate = sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn.pauseReading(ms) });
     const conn: WebSocketConnection = new WebSocketConnection(ws, address, false, {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
@@ -83,19 +114,28 @@ export class WebSocketListener {
       handshakeTimeoutMs: limits.handshakeTimeoutSeconds * 1000,
     }, {
       streamStart: (attrs) => send({ type: "xml.streamStart", attrs, ns: NS.stream, localName: "stream", defaultNs: NS.client }),
-      stanza: sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn.pauseReading(ms) }),
-      streamEnd: () => send({ type: "xml.streamEnd" }),
+      stanza: (stanza) => {
+        observer.stanzaIn(stanza);
+        gate(stanza);
+      },
+      streamEnd: () => {
+        observer.peerClosedStream();
+        send({ type: "xml.streamEnd" });
+      },
       error: (condition, text) => send({ type: "xml.error", condition, text }),
       notReading: (unsent) => notReading(this.env, { id: sessionId, address, send }, unsent),
-      closed: () => send({ type: "socket.closed" }),
+      closed: () => {
+        observer.closed();
+        send({ type: "socket.closed" });
+      },
     }, this.env.commitGate);
+    conn.observer = observer;
     actor = this.env.startSession(sessionId, conn);
     this.registry.add(sessionId, actor, conn, address);
-    this.env.log.debug("WebSocket accepted", { session: sessionId, address });
   }
 
   async close(): Promise<void> {
     this.wss.close();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await Promise.all([new Promise<void>((resolve) => this.http.close(() => resolve())), closeAll(this.extra)]);
   }
 }

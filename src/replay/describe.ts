@@ -16,33 +16,54 @@ function payloadOf<T>(e: StoredEvent): T {
   return e.payload as T;
 }
 
+/**
+ * The cause, unless the words before it already say it: a contact's own
+ * request needs no "by the contact" naming the same JID again.
+ */
+function causeAfter(e: StoredEvent, subject: string | undefined): string {
+  const by = e.meta.by;
+  if (by.kind === "contact" && subject !== undefined && by.jid === subject) return "";
+  return ` ${describeCause(by)}`;
+}
+
+/**
+ * A deletion's reason, unless it only repeats the cause ("deleted by an
+ * administrator" by an administrator).
+ */
+function deletionReason(reason: string, by: EventCause): string {
+  const lead = describeCause(by).replace(/ \(.*\)$/, "");
+  return reason === `deleted ${lead}` || reason === "" ? "" : ` (${reason})`;
+}
+
 /** What an event did, in words. */
 export function summarizeEvent(e: StoredEvent): string {
-  const cause = describeCause(e.meta.by);
+  const subject = (e.payload as { jid?: unknown } | null)?.jid;
+  /** " by …", or nothing. */
+  const cause = causeAfter(e, typeof subject === "string" ? subject : undefined);
   if (isRosterEvent(e)) {
     switch (e.type) {
       case "RosterItemSet": {
         const p = payloadOf<{ jid: string; name?: string; groups: string[] }>(e);
-        return `roster item ${p.jid} set${p.name !== undefined ? ` name="${p.name}"` : ""}${p.groups.length ? ` groups=${p.groups.join(",")}` : ""} ${cause}`;
+        return `roster item ${p.jid} set${p.name !== undefined ? ` name="${p.name}"` : ""}${p.groups.length ? ` groups=${p.groups.join(",")}` : ""}${cause}`;
       }
-      case "RosterItemRemoved": return `roster item ${payloadOf<{ jid: string }>(e).jid} removed ${cause}`;
-      case "SubscriptionRequested": return `asked to see ${payloadOf<{ jid: string }>(e).jid}'s presence (pending out) ${cause}`;
-      case "SubscriptionRequestReceived": return `${payloadOf<{ jid: string }>(e).jid} asked to see our presence (pending in) ${cause}`;
-      case "ContactApproved": return `approved ${payloadOf<{ jid: string }>(e).jid}: they see our presence ${cause}`;
-      case "ContactPreApproved": return `pre-approved ${payloadOf<{ jid: string }>(e).jid} ${cause}`;
-      case "SubscriptionGranted": return `${payloadOf<{ jid: string }>(e).jid} approved us: we see their presence ${cause}`;
-      case "ContactSubscriptionCancelled": return `${payloadOf<{ jid: string }>(e).jid} no longer sees our presence ${cause}`;
-      case "SubscriptionCancelled": return `we no longer see ${payloadOf<{ jid: string }>(e).jid}'s presence ${cause}`;
-      case "ContactsBlocked": return `blocked ${payloadOf<{ jids: string[] }>(e).jids.join(", ")} ${cause}`;
-      case "ContactsUnblocked": return `unblocked ${payloadOf<{ jids: string[] }>(e).jids.join(", ")} ${cause}`;
-      case "AllContactsUnblocked": return `unblocked everyone ${cause}`;
+      case "RosterItemRemoved": return `roster item ${payloadOf<{ jid: string }>(e).jid} removed${cause}`;
+      case "SubscriptionRequested": return `asked to see ${payloadOf<{ jid: string }>(e).jid}'s presence (pending out)${cause}`;
+      case "SubscriptionRequestReceived": return `${payloadOf<{ jid: string }>(e).jid} asked to see our presence (pending in)${cause}`;
+      case "ContactApproved": return `approved ${payloadOf<{ jid: string }>(e).jid}: they see our presence${cause}`;
+      case "ContactPreApproved": return `pre-approved ${payloadOf<{ jid: string }>(e).jid}${cause}`;
+      case "SubscriptionGranted": return `${payloadOf<{ jid: string }>(e).jid} approved us: we see their presence${cause}`;
+      case "ContactSubscriptionCancelled": return `${payloadOf<{ jid: string }>(e).jid} no longer sees our presence${cause}`;
+      case "SubscriptionCancelled": return `we no longer see ${payloadOf<{ jid: string }>(e).jid}'s presence${cause}`;
+      case "ContactsBlocked": return `blocked ${payloadOf<{ jids: string[] }>(e).jids.join(", ")}${cause}`;
+      case "ContactsUnblocked": return `unblocked ${payloadOf<{ jids: string[] }>(e).jids.join(", ")}${cause}`;
+      case "AllContactsUnblocked": return `unblocked everyone${cause}`;
     }
   }
   switch (e.type) {
-    case "AccountRegistered": return `account registered ${cause}`;
-    case "PasswordChanged": return `password changed ${cause}`;
-    case "AccountDeleted": return `account deleted (${payloadOf<{ reason: string }>(e).reason}) ${cause}`;
-    default: return `${JSON.stringify(e.payload)} ${cause}`;
+    case "AccountRegistered": return `account registered${cause}`;
+    case "PasswordChanged": return `password changed${cause}`;
+    case "AccountDeleted": return `account deleted${deletionReason(payloadOf<{ reason: string }>(e).reason, e.meta.by)}${cause}`;
+    default: return `${JSON.stringify(e.payload)}${cause}`;
   }
 }
 

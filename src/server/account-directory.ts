@@ -35,6 +35,11 @@ export class AccountDirectory {
     });
   }
 
+  /** Accounts known (status, metrics). */
+  get count(): number {
+    return this.accounts.size;
+  }
+
   exists(bareJid: string): boolean {
     if (this.accounts.has(bareJid)) return true;
     this.catchUp();

@@ -20,10 +20,19 @@ import { enabledModules } from "../modules/index.js";
 import { C2sListener } from "../net/c2s-listener.js";
 import { WebSocketListener, WEBSOCKET_PATH } from "../net/websocket-listener.js";
 import { SessionRegistry } from "../net/session-registry.js";
-import { loadOrCreateCertificate } from "../net/certificates.js";
+import { loadOrCreateCertificate, type ServerCertificate } from "../net/certificates.js";
 import { AccountDirectory } from "./account-directory.js";
 import { SessionServices } from "./session-services.js";
 import { describeMode, secureDataDir } from "../util/file-modes.js";
+import { ConnectionTracker } from "../ops/connections.js";
+import { AdminSocketServer } from "../ops/admin-socket.js";
+import type { ServerStatus } from "../ops/status.js";
+import { PARLEY_VERSION } from "../version.js";
+import { X509Certificate } from "node:crypto";
+import path from "node:path";
+import { ServerMetrics } from "../metrics/metrics.js";
+import { metricsRoute, MetricsListener, type MetricsEndpoints } from "../metrics/http.js";
+import { UPLOAD_DIR_NAME } from "../ops/backup.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -51,9 +60,21 @@ export class ParleyServer {
   private readonly sessions: SessionRegistry;
   private readonly sessionServices: SessionServices;
   private tailTimer: NodeJS.Timeout | undefined;
+  /** Every open client connection: the connection log lines, status and metrics. */
+  readonly connections: ConnectionTracker;
+  readonly startedAt = new Date();
+  private adminSocket: AdminSocketServer | undefined;
+  /** Undefined when metrics.enabled is false. */
+  readonly metrics: ServerMetrics | undefined;
+  private metricsListener: MetricsListener | undefined;
+  private listening = false;
+  private certificate: ServerCertificate;
 
-  private constructor(readonly config: ServerConfig, log: Logger, tlsCredentials: { key: string; cert: string }) {
+  private constructor(readonly config: ServerConfig, log: Logger, certificate: ServerCertificate) {
     this.log = log;
+    this.certificate = certificate;
+    const tlsCredentials = { key: certificate.key, cert: certificate.cert };
+    this.connections = new ConnectionTracker(log);
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
     this.defaultDomain = config.domains[0] ?? "localhost";
     this.store = openDatabase(databasePath(config));
@@ -88,8 +109,11 @@ export class ParleyServer {
     this.kernel.loadModules(enabledModules(config.modulesEnabled, { store: this.store }));
     this.kernel.catchUpDeletions();
     this.sessions = new SessionRegistry(config.limits);
+    this.kernel.hooks.on("resource-bind", ({ session }) => this.connections.bound(session.session.sessionId, session.fullJid), 0, "ops");
+    this.kernel.hooks.on("resource-unbind", ({ session }) => this.connections.unbound(session.session.sessionId), 0, "ops");
     this.sessionServices = new SessionServices({
       config, log, store: this.store, hooks: this.kernel.hooks, domains: this.domains, commitGate: this.commitGate,
+      connections: this.connections,
       account: (bare) => this.account(bare),
       sessionClosed: (id) => {
         this.sessions.forget(id);
@@ -99,31 +123,69 @@ export class ParleyServer {
     });
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
+    if (config.metrics.enabled) {
+      const metrics = new ServerMetrics({
+        connections: () => this.connections.summary(),
+        accounts: () => this.directory.count,
+        accountActors: () => this.actors.accountCount,
+        db: this.store.db,
+        databaseFile: databasePath(config),
+        uploadDir: path.join(config.dataDir, UPLOAD_DIR_NAME),
+        version: PARLEY_VERSION,
+        startedAt: this.startedAt,
+      });
+      this.metrics = metrics;
+      this.connections.countWith(metrics);
+      this.commitGate.measureWith(metrics);
+      this.store.onAppended((events) => metrics.appended(events));
+      const endpoints: MetricsEndpoints = { exposition: () => metrics.exposition(), unhealthy: () => this.unhealthy() };
+      const route = metricsRoute(endpoints, config.metrics, config.metrics.bind === "", (err) => log.error("collecting the metrics failed", { error: err.message }));
+      if (config.metrics.bind === "") this.websocket.addRoute(route);
+      else this.metricsListener = new MetricsListener(route);
+    }
+  }
+
+  /** /health: undefined when the listeners are up and the database answers, else what is wrong. */
+  unhealthy(): string | undefined {
+    if (!this.listening) return "not listening (starting or stopping)";
+    try {
+      this.store.db.prepare("SELECT 1").get();
+    } catch (err) {
+      return `the database does not answer: ${(err as Error).message}`;
+    }
+    return undefined;
   }
 
   static async start(config: ServerConfig, log = new Logger(config.logLevel)): Promise<ParleyServer> {
     validateConfig(config);
     for (const fixed of secureDataDir(config.dataDir)) log.warn(`narrowed the mode of a data file: ${describeMode(fixed)}`);
     const certificate = await loadOrCreateCertificate(config, log);
-    const server = new ParleyServer(config, log, { key: certificate.key, cert: certificate.cert });
+    const server = new ParleyServer(config, log, certificate);
     // SQLite makes its files with the process's umask: the database, its WAL and shared memory are ours alone.
     secureDataDir(config.dataDir);
     try {
-      await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort);
-      await server.websocket.listen(config.c2s.host, config.http.port);
+      const also = config.c2s.extraHosts ?? [];
+      await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort, also);
+      await server.websocket.listen(config.c2s.host, config.http.port, also);
+      if (server.metricsListener) await server.metricsListener.listen(config.metrics.bind);
+      server.adminSocket = await AdminSocketServer.listen(config.dataDir, (request) => server.adminCommand(request.command),
+        (reason) => log.warn(reason));
     } catch (err) {
       await server.c2s.close();
       await server.websocket.close();
+      await server.metricsListener?.close();
       server.actors.stopAll();
       server.store.close();
       throw err;
     }
+    server.listening = true;
     server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
     server.tailTimer.unref();
     log.info("Parley started", {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
-      websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`, data: config.dataDir,
+      websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
+      alsoOn: (config.c2s.extraHosts ?? []).join(",") || undefined, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
       modules: server.kernel.modulesLoaded.join(","),
     });
@@ -152,14 +214,52 @@ export class ParleyServer {
     return this.websocket.port;
   }
 
+  /** The port of the metrics listener of its own (metrics.bind), if there is one. */
+  get metricsPort(): number | undefined {
+    return this.metricsListener?.port;
+  }
+
   /** Sends a stanza as the server would (tests, administration). */
   route(stanza: XmlElement): void {
     this.kernel.router.route(stanza);
   }
 
+  /** What `parley status` shows. */
+  status(): ServerStatus {
+    const x509 = new X509Certificate(this.certificate.cert);
+    return {
+      pid: process.pid, version: PARLEY_VERSION, node: process.versions.node,
+      startedAt: this.startedAt.toISOString(), uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      domains: [...this.domains], dataDir: this.config.dataDir,
+      hosts: [this.config.c2s.host, ...(this.config.c2s.extraHosts ?? [])],
+      ports: {
+        c2s: this.c2sPort, directTls: this.directTlsPort, http: this.httpPort,
+        metrics: this.metrics === undefined ? undefined : this.metricsListener ? `${this.config.metrics.bind.replace(/:\d+$/, "")}:${this.metricsListener.port}` : `http port, /metrics`,
+      },
+      certificate: { file: this.certificate.certFile, selfSigned: this.certificate.selfSigned, sha256: x509.fingerprint256, validTo: x509.validTo },
+      connections: this.connections.summary(),
+      accountsRunning: this.actors.accountCount,
+      accounts: this.directory.count,
+      modules: [...this.kernel.modulesLoaded],
+      logLevel: this.config.logLevel,
+    };
+  }
+
+  /** The admin socket's commands (src/ops/admin-socket.ts). */
+  private adminCommand(command: string): unknown {
+    switch (command) {
+      case "status": return this.status();
+      case "online": return this.connections.boundJids();
+      default: throw new Error(`unknown command (status, online)`);
+    }
+  }
+
   /** Close every stream with system-shutdown, then the store. */
   async stop(): Promise<void> {
     if (this.tailTimer) clearInterval(this.tailTimer);
+    this.listening = false;
+    await this.adminSocket?.close();
+    await this.metricsListener?.close();
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
     await listenersClosed;

@@ -19,6 +19,7 @@ import { AuthFailureTracker } from "./auth-failures.js";
 import { loadOrCreateSecret } from "./server-secret.js";
 import { fakeCredential } from "../sasl/credentials.js";
 import type { FeatureStage } from "../xmpp/stream-features.js";
+import type { ConnectionObservers } from "../net/port-observer.js";
 
 export interface SessionServicesDeps {
   readonly config: ServerConfig;
@@ -27,6 +28,7 @@ export interface SessionServicesDeps {
   readonly hooks: HookBus;
   readonly domains: ReadonlySet<string>;
   readonly commitGate: OutputGate;
+  readonly connections?: ConnectionObservers;
   account(bareJid: string): AccountRef;
   sessionClosed(sessionId: string): void;
   startSession(sessionId: string, conn: StreamPort, env: SessionStarter): AnyActorRef;
@@ -37,6 +39,7 @@ export class SessionServices implements SessionStarter {
   readonly commitGate: OutputGate;
   readonly log: Logger;
   readonly defaultDomain: string;
+  readonly connections: ConnectionObservers | undefined;
   private readonly authFailures = new AuthFailureTracker();
   private readonly fakeKey: Buffer;
 
@@ -44,6 +47,7 @@ export class SessionServices implements SessionStarter {
     this.config = deps.config;
     this.log = deps.log;
     this.commitGate = deps.commitGate;
+    this.connections = deps.connections;
     this.fakeKey = loadOrCreateSecret(deps.store.db, "fake-scram-key");
     this.defaultDomain = deps.config.domains[0] ?? "localhost";
   }

@@ -3,7 +3,7 @@ channel binding switched off. Works with Debian's slixmpp 1.8 (python3-slixmpp)
 and with a current slixmpp from PyPI (a venv made by the test or .ci/run).
 
 alice@localhost (password wonderland) logs in LOGINS times, one after another;
-then bob@localhost (builder) logs in and alice and bob exchange a message.
+then bob@localhost (bob the builder) logs in and alice and bob exchange a message.
 
 Usage: python3 slixmpp_login.py HOST PORT starttls|direct-tls LOGINS
 Prints one JSON object per line:
@@ -82,7 +82,7 @@ async def main() -> None:
             alice.disconnect()
             await asyncio.sleep(0.1)
         alice = await online("alice@localhost/laptop", "wonderland")
-    bob = await online("bob@localhost/desk", "builder")
+    bob = await online("bob@localhost/desk", "bob the builder")
 
     t0 = time.monotonic()
     got = asyncio.get_running_loop().create_future()

@@ -68,7 +68,7 @@ def step(name: str) -> None:
 async def main() -> None:
     alice = await online(make("alice@localhost/laptop", "wonderland"))
     alice_phone = await online(make("alice@localhost/phone", "wonderland"))
-    bob = await online(make("bob@localhost/desk", "builder"))
+    bob = await online(make("bob@localhost/desk", "bob the builder"))
     step("three sessions online over STARTTLS")
 
     # Subscription handshake: alice asks, bob's client approves and asks back, alice's approves.

@@ -44,12 +44,12 @@ test("adduser --batch adds every line in one go, with the iterations asked for, 
     const events = parley(["events", "--account", "user7@localhost", "--json", "--data", ts.dataDir]);
     assert.match(events.stdout, /"iterations":5000/);
     // A bad line refuses the whole batch: nothing half-added.
-    const bad = parley(["adduser", "--batch", "--data", ts.dataDir], "late@localhost pw\nnot-a-line\n");
+    const bad = parley(["adduser", "--batch", "--data", ts.dataDir], "late@localhost late password\nnot-a-line\n");
     assert.is(bad.status, 2);
     assert.match(bad.stderr, /line 2: expected 'jid password'/);
     const c2 = await RawClient.connect(ts.port);
     let error = "";
-    try { await c2.login("late", "pw"); } catch (err) { error = (err as Error).message; }
+    try { await c2.login("late", "late password"); } catch (err) { error = (err as Error).message; }
     assert.match(c2.text + error, /not-authorized/);
     c2.destroy();
     const weak = parley(["adduser", "--batch", "--iterations", "100", "--data", ts.dataDir], "");
@@ -63,10 +63,10 @@ test("adduser --batch adds every line in one go, with the iterations asked for, 
 test("passwd changes the password; the old one stops working", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "tybalt@localhost", password: "old" }] });
   try {
-    const change = parley(["passwd", "tybalt@localhost", "--data", ts.dataDir], "new\n");
+    const change = parley(["passwd", "tybalt@localhost", "--data", ts.dataDir], "new password\n");
     assert.is(change.status, 0, change.stderr);
     const ok = await RawClient.connect(ts.port);
-    await ok.login("tybalt", "new");
+    await ok.login("tybalt", "new password");
     ok.destroy();
     const bad = await RawClient.connect(ts.port);
     let refused = false;
@@ -104,10 +104,10 @@ test("deluser disconnects the account's sessions and makes it unknown", async ()
 test("bad input names the problem: invalid JID, existing account, missing account, empty password", async () => {
   const ts = await startTestServer({ accounts: [{ jid: "nurse@localhost", password: "n" }] });
   try {
-    const invalid = parley(["adduser", "not a jid@localhost", "--data", ts.dataDir], "x\n");
+    const invalid = parley(["adduser", "not a jid@localhost", "--data", ts.dataDir], "long enough\n");
     assert.is(invalid.status, 2);
     assert.match(invalid.stderr, /not a valid JID/);
-    const exists = parley(["adduser", "nurse@localhost", "--data", ts.dataDir], "x\n");
+    const exists = parley(["adduser", "nurse@localhost", "--data", ts.dataDir], "long enough\n");
     assert.is(exists.status, 1);
     assert.match(exists.stderr, /nurse@localhost/);
     assert.match(exists.stderr, /exist/);
@@ -129,10 +129,10 @@ test("start runs in the foreground and exits 0 on SIGTERM after closing streams"
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-cli-"));
   try {
     const server = await spawnServer(dataDir);
-    const add = parley(["adduser", "balthasar@localhost", "--data", dataDir], "b\n");
+    const add = parley(["adduser", "balthasar@localhost", "--data", dataDir], "balthasar\n");
     assert.is(add.status, 0, add.stderr);
     const c = await RawClient.connect(server.port);
-    await c.login("balthasar", "b");
+    await c.login("balthasar", "balthasar");
     const exited = server.stop();
     await c.waitFor(/<system-shutdown/);
     assert.is(await exited, 0);

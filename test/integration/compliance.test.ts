@@ -19,7 +19,8 @@ import { DEFAULT_MODULES, defaultConfig, type ServerConfig } from "../../src/con
 import { capabilitiesOf } from "../../src/compliance/capabilities.js";
 import { complianceReport } from "../../src/compliance/report.js";
 import { SPECS } from "../../src/compliance/specs.js";
-import { GENERATED, generatedFiles } from "../../src/compliance/generate.js";
+import { GENERATED, generatedFiles, generatedReadmeTable } from "../../src/compliance/generate.js";
+import { withReadmeTable } from "../../src/compliance/readme-table.js";
 
 const ACCOUNTS = [{ jid: "romeo@localhost", password: "s3cret" }];
 
@@ -116,6 +117,8 @@ test("docs/compliance.md and parley.doap are what `npm run compliance` writes", 
   const root = repoRoot();
   assert.fixture(readFileSync(path.join(root, GENERATED.markdown), "utf8"), files.markdown, `${GENERATED.markdown} is stale: run npm run compliance`);
   assert.fixture(readFileSync(path.join(root, GENERATED.doap), "utf8"), files.doap, `${GENERATED.doap} is stale: run npm run compliance`);
+  const readme = readFileSync(path.join(root, GENERATED.readme), "utf8");
+  assert.fixture(readme, withReadmeTable(readme, generatedReadmeTable()), `the supported / not yet table in ${GENERATED.readme} is stale: run npm run compliance`);
 });
 
 test("parley.doap: one xmpp:SupportedXep per implemented XEP with its version and status, one implements per RFC", () => {

@@ -14,9 +14,9 @@ import { EventStore } from "../../src/events/store.js";
 import { registerStandardProjections, checksumProjection } from "../../src/projections/index.js";
 
 const ACCOUNTS = [
-  { jid: "romeo@localhost", password: "r" },
-  { jid: "juliet@localhost", password: "j" },
-  { jid: "nurse@localhost", password: "n" },
+  { jid: "romeo@localhost", password: "romeo-pw" },
+  { jid: "juliet@localhost", password: "juliet-pw" },
+  { jid: "nurse@localhost", password: "nurse-pw" },
 ];
 
 test("roster items, a pending request and the block list are exactly as before a restart", async () => {
@@ -27,8 +27,9 @@ test("roster items, a pending request and the block list are exactly as before a
       assert.is(add.status, 0, add.stderr);
     }
     const first = await spawnServer(dataDir);
-    const romeo = await RawClient.connect(first.port);
-    await romeo.login("romeo", "r", "laptop");
+    // A failed assertion must not leave the server running (it would hold the test process open).
+    const romeo = await RawClient.connect(first.port).catch((e: unknown) => { first.child.kill("SIGKILL"); throw e; });
+    await romeo.login("romeo", "romeo-pw", "laptop").catch((e: unknown) => { first.child.kill("SIGKILL"); throw e; });
     romeo.write("<presence/>");
     romeo.write("<iq type='set' id='add'><query xmlns='jabber:iq:roster'><item jid='nurse@localhost' name='Nurse'><group>Household</group></item></query></iq>");
     romeo.write("<presence type='subscribe' to='juliet@localhost'/>");
@@ -41,7 +42,7 @@ test("roster items, a pending request and the block list are exactly as before a
     const second = await spawnServer(dataDir);
     try {
       const again = await RawClient.connect(second.port);
-      await again.login("romeo", "r", "laptop");
+      await again.login("romeo", "romeo-pw", "laptop");
       again.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
       const roster = await again.waitFor(/id=['"]r1['"][\s\S]*<\/iq>/);
       assert.match(roster, /<item jid=['"]nurse@localhost['"] name=['"]Nurse['"] subscription=['"]none['"]><group>Household<\/group><\/item>/);
@@ -52,7 +53,7 @@ test("roster items, a pending request and the block list are exactly as before a
 
       // Juliet was offline: her pending request is delivered at her first initial presence.
       const juliet = await RawClient.connect(second.port);
-      await juliet.login("juliet", "j", "balcony");
+      await juliet.login("juliet", "juliet-pw", "balcony");
       juliet.write("<presence/>");
       await juliet.waitFor(/<presence[^>]*type=['"]subscribe['"][^>]*from=['"]romeo@localhost['"]|<presence[^>]*from=['"]romeo@localhost['"][^>]*type=['"]subscribe['"]/);
 

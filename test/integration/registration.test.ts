@@ -37,17 +37,17 @@ test("when allowed: the form, a new account that can log in, conflict and invali
     assert.match(form, /<username\/>/);
     assert.match(form, /<password\/>/);
     c.clear();
-    c.write("<iq type='set' id='s'><query xmlns='jabber:iq:register'><username>Benvolio</username><password>peace</password></query></iq>");
+    c.write("<iq type='set' id='s'><query xmlns='jabber:iq:register'><username>Benvolio</username><password>peace be with you</password></query></iq>");
     assert.match(await c.waitFor(/id='s'/), /<iq type='result' id='s'\/>/);
     c.clear();
-    c.write("<iq type='set' id='s2'><query xmlns='jabber:iq:register'><username>benvolio</username><password>x</password></query></iq>");
+    c.write("<iq type='set' id='s2'><query xmlns='jabber:iq:register'><username>benvolio</username><password>xxxxxxxx</password></query></iq>");
     assert.match(await c.waitFor(/id='s2'[\s\S]*<\/iq>/), /<conflict/);
     c.clear();
-    c.write("<iq type='set' id='s3'><query xmlns='jabber:iq:register'><username>no good</username><password>x</password></query></iq>");
+    c.write("<iq type='set' id='s3'><query xmlns='jabber:iq:register'><username>no good</username><password>xxxxxxxx</password></query></iq>");
     assert.match(await c.waitFor(/id='s3'[\s\S]*<\/iq>/), /<not-acceptable/);
     c.destroy();
     const login = await RawClient.connect(ts.port);
-    assert.match(await login.login("benvolio", "peace"), /^benvolio@localhost\//);
+    assert.match(await login.login("benvolio", "peace be with you"), /^benvolio@localhost\//);
     login.destroy();
   } finally {
     await ts.stop();
@@ -60,7 +60,7 @@ test("registration flood control: one address may create only so many accounts a
     const { c } = await preAuth(ts.port);
     for (const [i, name] of ["one", "two", "three"].entries()) {
       c.clear();
-      c.write(`<iq type='set' id='r${i}'><query xmlns='jabber:iq:register'><username>${name}</username><password>pw</password></query></iq>`);
+      c.write(`<iq type='set' id='r${i}'><query xmlns='jabber:iq:register'><username>${name}</username><password>password</password></query></iq>`);
       const reply = await c.waitFor(new RegExp(`id='r${i}'[\\s\\S]*?(/>|</iq>)`));
       if (i < 2) assert.match(reply, new RegExp(`<iq type='result' id='r${i}'`));
       else assert.match(reply, /<resource-constraint/);
@@ -76,13 +76,13 @@ test("a logged-in user changes their password, then cancels their account", asyn
   try {
     const c = await RawClient.connect(ts.port);
     await c.login("mercutio", "mab");
-    c.write("<iq type='set' id='p'><query xmlns='jabber:iq:register'><username>mercutio</username><password>plague</password></query></iq>");
+    c.write("<iq type='set' id='p'><query xmlns='jabber:iq:register'><username>mercutio</username><password>a plague on both</password></query></iq>");
     assert.match(await c.waitFor(/id='p'/), /<iq type='result' id='p'/);
     c.clear();
-    c.write("<iq type='set' id='p2'><query xmlns='jabber:iq:register'><username>tybalt</username><password>x</password></query></iq>");
+    c.write("<iq type='set' id='p2'><query xmlns='jabber:iq:register'><username>tybalt</username><password>xxxxxxxx</password></query></iq>");
     assert.match(await c.waitFor(/id='p2'[\s\S]*<\/iq>/), /<not-authorized/);
     const again = await RawClient.connect(ts.port);
-    await again.login("mercutio", "plague");
+    await again.login("mercutio", "a plague on both");
     c.clear();
     c.write("<iq type='set' id='rm'><query xmlns='jabber:iq:register'><remove/></query></iq>");
     await c.waitFor(/<iq type='result' id='rm'/);
@@ -90,7 +90,7 @@ test("a logged-in user changes their password, then cancels their account", asyn
     await again.waitFor(/<stream:error>/);
     const gone = await RawClient.connect(ts.port);
     let refused = false;
-    try { await gone.login("mercutio", "plague"); } catch { refused = true; }
+    try { await gone.login("mercutio", "a plague on both"); } catch { refused = true; }
     assert.ok(refused, "the cancelled account can no longer log in");
     gone.destroy();
   } finally {
@@ -106,12 +106,12 @@ test("XEP-0077 §3.3 and §3.2 addressed to the server: the password change and 
     c.write("<iq type='get' id='q' to='localhost'><query xmlns='jabber:iq:register'/></iq>");
     assert.match(await c.waitFor(/id='q'[\s\S]*<\/iq>/), /<registered\/>[\s\S]*<username>tybalt<\/username>/);
     c.clear();
-    c.write("<iq type='set' id='p' to='localhost'><query xmlns='jabber:iq:register'><username>tybalt</username><password>prince</password></query></iq>");
+    c.write("<iq type='set' id='p' to='localhost'><query xmlns='jabber:iq:register'><username>tybalt</username><password>prince-of-verona</password></query></iq>");
     const reply = await c.waitFor(/id='p'/);
     assert.match(reply, /type='result'/);
     assert.match(reply, /from='localhost'/);
     const again = await RawClient.connect(ts.port);
-    await again.login("tybalt", "prince");
+    await again.login("tybalt", "prince-of-verona");
     again.destroy();
     c.clear();
     c.write("<iq type='set' id='rm' to='localhost'><query xmlns='jabber:iq:register'><remove/></query></iq>");
@@ -119,7 +119,7 @@ test("XEP-0077 §3.3 and §3.2 addressed to the server: the password change and 
     await c.waitFor(/<stream:error>/);
     const gone = await RawClient.connect(ts.port);
     let refused = false;
-    try { await gone.login("tybalt", "prince"); } catch { refused = true; }
+    try { await gone.login("tybalt", "prince-of-verona"); } catch { refused = true; }
     assert.ok(refused, "the account cancelled at the server's address can no longer log in");
     gone.destroy();
   } finally {

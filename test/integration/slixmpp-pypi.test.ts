@@ -16,7 +16,7 @@ import { startTestServer } from "../helpers/test-server.js";
 import { repoRoot } from "../helpers/paths.js";
 import { pypiSlixmppPython, runSlixmppLogin, type SlixmppRun } from "../helpers/slixmpp-venv.js";
 
-const ACCOUNTS = [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }];
+const ACCOUNTS = [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "bob the builder" }];
 const SCRIPT = path.join(repoRoot(), "test", "clients", "slixmpp_login.py");
 
 function checkScramLogins(run: SlixmppRun, transport: string): void {

@@ -21,7 +21,7 @@ const PYTHON = "/usr/bin/python3";
 test("slixmpp: subscriptions both ways, messages, block/unblock and the push to a second resource", async () => {
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing: .ci/run installs python3-slixmpp`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-slixmpp-"));
-  addUsers(dataDir, [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }]);
+  addUsers(dataDir, [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "bob the builder" }]);
   const ts = await spawnServer(dataDir, ["--require-encryption"]);
   try {
     const script = path.join(repoRoot(), "test", "clients", "slixmpp_scenario.py");
@@ -48,7 +48,7 @@ test("slixmpp: subscriptions both ways, messages, block/unblock and the push to 
 test("slixmpp 1.8's own choice: -PLUS refused, 'y' refused as a downgrade, PLAIN; repeated logins stay fast", async () => {
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing: .ci/run installs python3-slixmpp`);
   const ts = await startTestServer({
-    accounts: [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }],
+    accounts: [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "bob the builder" }],
     configure: (c) => { c.tls.requireEncryption = true; },
   });
   try {

@@ -13,7 +13,7 @@ async function register(port: number, user: string): Promise<string> {
   const c = await RawClient.connect(port);
   c.write(HEADER());
   await c.waitFor(/<\/stream:features>/);
-  c.write(`<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>${user}</username><password>pw</password></query></iq>`);
+  c.write(`<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>${user}</username><password>password</password></query></iq>`);
   const reply = await c.waitFor(/id='reg'[\s\S]*?(<\/iq>|\/>)/);
   c.destroy();
   return reply;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { spawnServer, type ServerProcess } from "../helpers/server-process.js";
 import { addUsers } from "../helpers/process-accounts.js";
 
-const ACCOUNTS = [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "builder" }];
+const ACCOUNTS = [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "bob the builder" }];
 
 // The server's certificate is self-signed: this test process trusts it.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
@@ -55,7 +55,7 @@ async function withServer(args: string[], run: (server: ServerProcess) => Promis
 
 async function conversation(ts: ServerProcess, service: (ts: ServerProcess) => string): Promise<void> {
   const alice = await online(service(ts), "alice", "wonderland");
-  const bob = await online(service(ts), "bob", "builder");
+  const bob = await online(service(ts), "bob", "bob the builder");
   try {
     assert.is(alice.xmpp.jid?.toString(), "alice@localhost/xmppjs");
     const roster = await alice.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));

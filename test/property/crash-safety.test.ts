@@ -23,10 +23,10 @@ const KILL_AFTER_FIRST_RESULT_MS = 40;
 async function round(seedName: number): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-crash-"));
   try {
-    const add = spawnSync(process.execPath, [PARLEY_BIN, "adduser", "romeo@localhost", "--data", dataDir], { input: "pw\n", encoding: "utf8" });
+    const add = spawnSync(process.execPath, [PARLEY_BIN, "adduser", "romeo@localhost", "--data", dataDir], { input: "romeo password\n", encoding: "utf8" });
     assert.is(add.status, 0, add.stderr);
     const server = await spawnServer(dataDir);
-    const client = new ScansionClient("romeo", "romeo@localhost", "pw", "crash");
+    const client = new ScansionClient("romeo", "romeo@localhost", "romeo password", "crash");
     await client.connect("127.0.0.1", server.port, 5000);
     const acknowledged = new Set<string>();
     let firstResult: () => void = () => {};
@@ -73,7 +73,7 @@ async function round(seedName: number): Promise<void> {
 
     const again = await spawnServer(dataDir);
     try {
-      const check = new ScansionClient("romeo", "romeo@localhost", "pw", "check");
+      const check = new ScansionClient("romeo", "romeo@localhost", "romeo password", "check");
       await check.connect("127.0.0.1", again.port, 5000);
       check.send("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>");
       check.send("<iq type='get' id='blocks'><blocklist xmlns='urn:xmpp:blocking'/></iq>");

@@ -54,7 +54,7 @@ test("a configuration file sets every section; relative paths are relative to th
   assert.equal(c.domains, ["example.org", "chat.example.org"]);
   assert.is(c.dataDir, path.join(dir, "state"));
   assert.is(c.logLevel, "warn");
-  assert.equal(c.c2s, { host: "0.0.0.0", port: 15222, directTlsPort: 15223 });
+  assert.equal(c.c2s, { host: "0.0.0.0", port: 15222, directTlsPort: 15223, extraHosts: [] });
   assert.is(c.http.port, 15280);
   assert.is(c.tls.requireEncryption, true);
   assert.is(c.registration.allowed, true);

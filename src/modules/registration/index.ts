@@ -12,6 +12,7 @@ import { HANDLED } from "../../kernel/hooks.js";
 import type { AccountIqRequest } from "../../kernel/events.js";
 import type { EventStore } from "../../events/store.js";
 import { registerAccount, AccountError, credentialsForAsync } from "../../accounts/account-service.js";
+import { passwordTooShort } from "../../config.js";
 
 function fields(query: XmlElement): { username?: string; password?: string; remove: boolean } {
   return {
@@ -67,6 +68,8 @@ function preAuthRegistration(api: ModuleApi, store: EventStore, throttle: Regist
   if (!username || !password) return fail("not-acceptable", "Both a username and a password are required");
   const jid = tryParseJid(`${username}@${domain}`);
   if (!jid || jid.resource !== "") return fail("not-acceptable", `'${username}' is not a valid username`);
+  const short = passwordTooShort(api.config, password);
+  if (short !== undefined) return fail("not-acceptable", `Choose a longer password: ${short}`);
   if (!throttle.admit(address)) {
     return fail("resource-constraint", `At most ${perAddressPerHour} accounts per hour may be registered from one address`);
   }
@@ -99,6 +102,8 @@ function accountSet(api: ModuleApi) {
       throw new StanzaError({ condition: "bad-request", text: "A password change needs the username and the new password" });
     }
     if (username.toLowerCase() !== account.jid.local) throw new StanzaError({ condition: "not-authorized", text: "You can only change your own password" });
+    const short = passwordTooShort(api.config, password);
+    if (short !== undefined) throw new StanzaError({ condition: "not-acceptable", text: `Choose a longer password: ${short}` });
     // PBKDF2 on the thread pool; the event is appended when the actor's turn comes.
     const credentials = await credentialsForAsync(password, api.config.scramIterations);
     await new Promise<void>((resolve, reject) => api.accounts.later(account, () => {
