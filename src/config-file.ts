@@ -198,6 +198,14 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   const ext = root.table_("external_services");
   if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
+  const sm = root.table_("stream_management");
+  if (sm) {
+    const m = config.streamManagement;
+    m.timeoutSeconds = positive(sm.integer("timeout_seconds"), "stream_management.timeout_seconds", source) ?? m.timeoutSeconds;
+    m.maxQueue = positive(sm.integer("max_queue"), "stream_management.max_queue", source) ?? m.maxQueue;
+    m.csiMaxQueue = positive(sm.integer("csi_max_queue"), "stream_management.csi_max_queue", source) ?? m.csiMaxQueue;
+    sm.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {

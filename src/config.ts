@@ -108,6 +108,17 @@ export interface ServerConfig {
   metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
+  /** XEP-0198 stream management (acks, resumption) and XEP-0352 client state indication. */
+  streamManagement: StreamManagementConfig;
+}
+
+export interface StreamManagementConfig {
+  /** Seconds a dropped stream stays resumable (XEP-0198 §5, the advertised `max`). */
+  timeoutSeconds: number;
+  /** Unacknowledged stanzas kept per stream; a stream with more is closed (bound) or expires (detached). */
+  maxQueue: number;
+  /** XEP-0352: stanzas held per inactive client (presence counts once per contact); a fuller queue is flushed. */
+  csiMaxQueue: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -185,6 +196,8 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
   "external_services",
+  "stream_management",
+  "csi",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -227,6 +240,7 @@ export function defaultConfig(): ServerConfig {
     admins: [],
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
+    streamManagement: { timeoutSeconds: 600, maxQueue: 500, csiMaxQueue: 100 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },

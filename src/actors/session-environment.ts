@@ -6,6 +6,15 @@ import type { StreamPort } from "./stream-port.js";
 import type { CredentialLookup } from "../sasl/mechanism.js";
 import type { AccountRef } from "./account-types.js";
 import type { XmlElement } from "../xml/element.js";
+import type { ManagedStreamRegistry } from "./stream-management.js";
+
+/** XEP-0198 on this server (the stream_management module): where resumable streams are, and the limits. */
+export interface StreamManagementService {
+  readonly registry: ManagedStreamRegistry;
+  /** Seconds a stream stays resumable: the advertised `max`. */
+  readonly timeoutSeconds: number;
+  readonly maxQueue: number;
+}
 
 export interface SessionEnvironment {
   readonly config: ServerConfig;
@@ -30,4 +39,8 @@ export interface SessionEnvironment {
   moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
   preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement;
+  /** XEP-0198, when offered (undefined: <enable/> and <resume/> fail). */
+  readonly streamManagement?: StreamManagementService;
+  /** XEP-0352, when offered: at most this many stanzas held per inactive client (undefined: not offered). */
+  readonly csiMaxQueue?: number;
 }

@@ -20,6 +20,8 @@ import { loadOrCreateSecret } from "./server-secret.js";
 import { fakeCredential } from "../sasl/credentials.js";
 import type { FeatureStage } from "../xmpp/stream-features.js";
 import type { ConnectionObservers } from "../net/port-observer.js";
+import type { StreamManagementService } from "../actors/session-environment.js";
+import { ManagedStreamRegistry } from "../actors/stream-management.js";
 
 export interface SessionServicesDeps {
   readonly config: ServerConfig;
@@ -40,6 +42,10 @@ export class SessionServices implements SessionStarter {
   readonly log: Logger;
   readonly defaultDomain: string;
   readonly connections: ConnectionObservers | undefined;
+  /** XEP-0198, when the stream_management module is enabled: resumable streams live as long as the server. */
+  readonly streamManagement: StreamManagementService | undefined;
+  /** XEP-0352, when the csi module is enabled. */
+  readonly csiMaxQueue: number | undefined;
   private readonly authFailures = new AuthFailureTracker();
   private readonly fakeKey: Buffer;
 
@@ -50,6 +56,11 @@ export class SessionServices implements SessionStarter {
     this.connections = deps.connections;
     this.fakeKey = loadOrCreateSecret(deps.store.db, "fake-scram-key");
     this.defaultDomain = deps.config.domains[0] ?? "localhost";
+    const sm = deps.config.streamManagement;
+    this.streamManagement = deps.config.modulesEnabled.includes("stream_management")
+      ? { registry: new ManagedStreamRegistry(), timeoutSeconds: sm.timeoutSeconds, maxQueue: sm.maxQueue }
+      : undefined;
+    this.csiMaxQueue = deps.config.modulesEnabled.includes("csi") ? sm.csiMaxQueue : undefined;
   }
 
   servesDomain(domain: string): boolean {
