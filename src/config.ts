@@ -108,6 +108,26 @@ export interface ServerConfig {
   metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
+  /** XEP-0045 multi-user chat at <subdomain>.<domain> (the muc module). */
+  muc: MucConfig;
+}
+
+/** `[muc]`: the MUC service and its per-room and per-user limits. */
+export interface MucConfig {
+  /** false: no MUC service. */
+  enabled: boolean;
+  /** The component's domain is `<subdomain>.<served domain>`. */
+  subdomain: string;
+  /** Rooms one user may have created that exist at once. */
+  roomsPerUser: number;
+  /** Occupants (nicknames) per room. */
+  occupantsPerRoom: number;
+  /** Sessions of one user under one nickname (multi-session nicks). */
+  sessionsPerOccupant: number;
+  /** Messages of discussion history a room keeps at most (XEP-0045 §7.2.15); a room's own setting is capped by it. */
+  historyMessages: number;
+  /** Rooms in memory per service at once. */
+  maxRooms: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -185,6 +205,7 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
   "external_services",
+  "muc",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -230,6 +251,7 @@ export function defaultConfig(): ServerConfig {
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000 },
   };
 }
 
