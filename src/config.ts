@@ -110,6 +110,8 @@ export interface ServerConfig {
   externalServices: ExternalServicesConfig;
   /** XEP-0198 stream management (acks, resumption) and XEP-0352 client state indication. */
   streamManagement: StreamManagementConfig;
+  /** XEP-0045 multi-user chat at <subdomain>.<domain> (the muc module). */
+  muc: MucConfig;
 }
 
 export interface StreamManagementConfig {
@@ -119,6 +121,24 @@ export interface StreamManagementConfig {
   maxQueue: number;
   /** XEP-0352: stanzas held per inactive client (presence counts once per contact); a fuller queue is flushed. */
   csiMaxQueue: number;
+}
+
+/** `[muc]`: the MUC service and its per-room and per-user limits. */
+export interface MucConfig {
+  /** false: no MUC service. */
+  enabled: boolean;
+  /** The component's domain is `<subdomain>.<served domain>`. */
+  subdomain: string;
+  /** Rooms one user may have created that exist at once. */
+  roomsPerUser: number;
+  /** Occupants (nicknames) per room. */
+  occupantsPerRoom: number;
+  /** Sessions of one user under one nickname (multi-session nicks). */
+  sessionsPerOccupant: number;
+  /** Messages of discussion history a room keeps at most (XEP-0045 §7.2.15); a room's own setting is capped by it. */
+  historyMessages: number;
+  /** Rooms in memory per service at once. */
+  maxRooms: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -198,6 +218,7 @@ export const DEFAULT_MODULES: readonly string[] = [
   "external_services",
   "stream_management",
   "csi",
+  "muc",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -244,6 +265,7 @@ export function defaultConfig(): ServerConfig {
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000 },
   };
 }
 

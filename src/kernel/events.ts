@@ -92,6 +92,8 @@ export interface DiscoItem {
   readonly jid: string;
   readonly node?: string;
   readonly name?: string;
+  /** The item's own disco#info, when a component states it (for `parley check features`). */
+  readonly info?: () => { identities: Identity[]; features: string[] };
 }
 
 /** XEP-0030 disco#items being built (§4); with a `node`, as in DiscoInfoBuild. */

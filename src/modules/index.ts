@@ -20,6 +20,7 @@ import { mam } from "./mam/index.js";
 import { externalServices } from "./external-services/index.js";
 import { streamManagement } from "./stream-management/index.js";
 import { csi } from "./csi/index.js";
+import { muc } from "./muc/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -27,8 +28,14 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices,
-    streamManagement, csi];
+  // One module per line, so features added side by side merge cleanly.
+  const all = [
+    blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses,
+    registration(deps.store), tombstones, externalServices,
+    streamManagement,
+    csi,
+    muc,
+  ];
   return new Map(all.map((m) => [m.name, m]));
 }
 
