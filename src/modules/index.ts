@@ -20,6 +20,7 @@ import { mam } from "./mam/index.js";
 import { externalServices } from "./external-services/index.js";
 import { pubsub } from "./pubsub/index.js";
 import { vcard } from "./vcard/index.js";
+import { privateStorage } from "./private/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -27,7 +28,7 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices, pubsub, vcard];
+  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices, pubsub, vcard, privateStorage];
   return new Map(all.map((m) => [m.name, m]));
 }
 

@@ -18,6 +18,8 @@ import { PubsubEngine, type Audience, type ServiceContext } from "./engine.js";
 import { NS_PUBSUB, NS_PUBSUB_OWNER, mayAccess, type NodeState } from "./node.js";
 import { CapsCache, NS_CAPS, NS_DISCO_INFO, capsHash, notifyNodes } from "./caps.js";
 import { pubsubProjection } from "./projection.js";
+import { NS_DATA, PUBLISH_OPTIONS } from "./forms.js";
+import { parseFragment } from "../../xml/fragment.js";
 
 const PEP_FEATURES = [
   NS_PUBSUB, `${NS_PUBSUB}#publish`, `${NS_PUBSUB}#auto-create`, `${NS_PUBSUB}#publish-options`, `${NS_PUBSUB}#retrieve-items`,
@@ -247,6 +249,40 @@ export const pubsub: ParleyModule = {
       sendLastItems(e.account, e.from.resource, features);
       return HANDLED;
     }, 200);
+
+    // ---- for bridging modules (XEP-0048 bookmarks in private storage, vCard avatars)
+    const asOwner = (account: Account): ServiceContext => ({
+      service: account.bareJid, kind: "pep", requester: account.jid, mayCreate: true, seesPresence: true, audience: pepAudience(account),
+    });
+    api.hook("pep/publish", (p) => {
+      const options = el("x", NS_DATA, { type: "submit" },
+        el("field", NS_DATA, { var: "FORM_TYPE", type: "hidden" }, el("value", NS_DATA, {}, PUBLISH_OPTIONS)),
+        ...[...p.options].map(([name, values]) => el("field", NS_DATA, { var: name }, ...values.map((v) => el("value", NS_DATA, {}, v)))));
+      const request = el("pubsub", NS_PUBSUB, {}, el("publish", NS_PUBSUB, { node: p.node }, el("item", NS_PUBSUB, { id: p.id }, p.payload)),
+        el("publish-options", NS_PUBSUB, {}, options));
+      try {
+        engine.handle("set", request, asOwner(p.account));
+      } catch (err) {
+        if (!(err instanceof StanzaError)) throw err;
+        p.error = err.spec;
+      }
+      return HANDLED;
+    });
+    api.hook("pep/retract", (p) => {
+      const state = engine.node(p.account.bareJid, p.node);
+      if (!state || !engine.items.get(state.service, state.node, p.id)) return HANDLED;
+      engine.handle("set", el("pubsub", NS_PUBSUB, {}, el("retract", NS_PUBSUB, { node: p.node, notify: "1" }, el("item", NS_PUBSUB, { id: p.id }))), asOwner(p.account));
+      return HANDLED;
+    });
+    api.hook("pep/items", (p) => {
+      const state = engine.node(p.account.bareJid, p.node);
+      if (!state) return HANDLED;
+      p.found = true;
+      for (const item of engine.items.newest(state.service, state.node, limits.maxItems)) {
+        p.items.push({ id: item.id, payload: item.payload === "" ? undefined : parseFragment(item.payload) });
+      }
+      return HANDLED;
+    });
 
     api.hook("resource-unbind", ({ account, session }) => forget(account.bareJid, session.resource));
 
