@@ -224,6 +224,27 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.csiMaxQueue = positive(sm.integer("csi_max_queue"), "stream_management.csi_max_queue", source) ?? m.csiMaxQueue;
     sm.rejectUnknown();
   }
+  const ps = root.table_("pubsub");
+  if (ps) {
+    const p = config.pubsub;
+    const creators = ps.string("creators");
+    if (creators !== undefined) {
+      if (creators !== "admins" && creators !== "local") throw new ConfigError(`pubsub.creators (${source})`, `must be admins or local, got '${creators}'`);
+      p.creators = creators;
+    }
+    p.component = ps.boolean("component") ?? p.component;
+    p.exposePublisher = ps.boolean("expose_publisher") ?? p.exposePublisher;
+    p.maxItems = positive(ps.integer("max_items"), "pubsub.max_items", source) ?? p.maxItems;
+    p.maxItemBytes = positive(ps.integer("max_item_bytes"), "pubsub.max_item_bytes", source) ?? p.maxItemBytes;
+    p.maxNodesPerAccount = positive(ps.integer("max_nodes_per_account"), "pubsub.max_nodes_per_account", source) ?? p.maxNodesPerAccount;
+    p.maxNodesPerService = positive(ps.integer("max_nodes_per_service"), "pubsub.max_nodes_per_service", source) ?? p.maxNodesPerService;
+    p.maxSubscriptionsPerNode = positive(ps.integer("max_subscriptions_per_node"), "pubsub.max_subscriptions_per_node", source) ?? p.maxSubscriptionsPerNode;
+    p.capsCacheSize = positive(ps.integer("caps_cache_size"), "pubsub.caps_cache_size", source) ?? p.capsCacheSize;
+    p.maxVcardBytes = positive(ps.integer("max_vcard_bytes"), "pubsub.max_vcard_bytes", source) ?? p.maxVcardBytes;
+    p.maxPrivateBytes = positive(ps.integer("max_private_bytes"), "pubsub.max_private_bytes", source) ?? p.maxPrivateBytes;
+    p.maxPrivateElements = positive(ps.integer("max_private_elements"), "pubsub.max_private_elements", source) ?? p.maxPrivateElements;
+    ps.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {

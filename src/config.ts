@@ -112,6 +112,8 @@ export interface ServerConfig {
   streamManagement: StreamManagementConfig;
   /** XEP-0045 multi-user chat at <subdomain>.<domain> (the muc module). */
   muc: MucConfig;
+  /** XEP-0060 pubsub at pubsub.<domain>, PEP (XEP-0163), vCard-temp and private storage: the pubsub, vcard and private modules. */
+  pubsub: PubsubConfig;
 }
 
 export interface StreamManagementConfig {
@@ -139,6 +141,32 @@ export interface MucConfig {
   historyMessages: number;
   /** Rooms in memory per service at once. */
   maxRooms: number;
+}
+
+export interface PubsubConfig {
+  /** Who may create nodes at pubsub.<domain>: the admins (as Prosody), or every local user. */
+  creators: "admins" | "local";
+  /** Serve the pubsub.<domain> component at all (PEP is on every account either way). */
+  component: boolean;
+  /** Items a node keeps at most (its max_items, and what "max" means). */
+  maxItems: number;
+  /** Bytes of one item's payload, serialised. */
+  maxItemBytes: number;
+  /** PEP nodes per account. */
+  maxNodesPerAccount: number;
+  /** Nodes at pubsub.<domain>. */
+  maxNodesPerService: number;
+  /** Subscriptions per node. */
+  maxSubscriptionsPerNode: number;
+  /** Items from pubsub.<domain> name their publisher (Prosody's expose_publisher). */
+  exposePublisher: boolean;
+  /** XEP-0115 caps hashes remembered (verified ones, server-wide). */
+  capsCacheSize: number;
+  /** Bytes of one account's vCard (XEP-0054). */
+  maxVcardBytes: number;
+  /** Bytes of one private XML storage element (XEP-0049), and elements per account. */
+  maxPrivateBytes: number;
+  maxPrivateElements: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -219,6 +247,7 @@ export const DEFAULT_MODULES: readonly string[] = [
   "stream_management",
   "csi",
   "muc",
+  "pubsub", "vcard", "private",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -262,6 +291,11 @@ export function defaultConfig(): ServerConfig {
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
     streamManagement: { timeoutSeconds: 600, maxQueue: 500, csiMaxQueue: 100 },
+    pubsub: {
+      creators: "admins", component: true, maxItems: 256, maxItemBytes: 64 * 1024, maxNodesPerAccount: 128, maxNodesPerService: 10_000,
+      maxSubscriptionsPerNode: 10_000, exposePublisher: false, capsCacheSize: 10_000, maxVcardBytes: 256 * 1024, maxPrivateBytes: 64 * 1024,
+      maxPrivateElements: 64,
+    },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },

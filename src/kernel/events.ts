@@ -168,6 +168,17 @@ export interface HookPayloads {
    * (`authenticating`: SASL is on offer) or after it, beside bind.
    */
   "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[] };
+  /**
+   * Publish on one of the account's PEP nodes as its owner would (XEP-0163 §3,
+   * with publish-options, §7.1.5 of XEP-0060), for a module that bridges an
+   * older protocol (XEP-0048 bookmarks, vCard avatars). The pubsub module
+   * sets `error` when it refused; unhandled when PEP is not loaded.
+   */
+  "pep/publish": { readonly account: Account; readonly node: string; readonly id: string; readonly payload: XmlElement; readonly options: ReadonlyMap<string, string[]>; error?: StanzaErrorSpec };
+  /** Retract one item of the account's PEP node (notifying, XEP-0060 §7.2). */
+  "pep/retract": { readonly account: Account; readonly node: string; readonly id: string };
+  /** Read the items of the account's PEP node, oldest first; `found` stays false when there is no such node. */
+  "pep/items": { readonly account: Account; readonly node: string; found: boolean; readonly items: { readonly id: string; readonly payload: XmlElement | undefined }[] };
   /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
   "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
 }

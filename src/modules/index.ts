@@ -21,6 +21,9 @@ import { externalServices } from "./external-services/index.js";
 import { streamManagement } from "./stream-management/index.js";
 import { csi } from "./csi/index.js";
 import { muc } from "./muc/index.js";
+import { pubsub } from "./pubsub/index.js";
+import { vcard } from "./vcard/index.js";
+import { privateStorage } from "./private/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -35,6 +38,9 @@ export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModul
     streamManagement,
     csi,
     muc,
+    pubsub,
+    vcard,
+    privateStorage,
   ];
   return new Map(all.map((m) => [m.name, m]));
 }

@@ -188,4 +188,21 @@ password = "pw"
   fails(`[[external_services.service]]\ntype = "stun"\nprot = 1\n`, /external_services\.service\[0\]\.prot .*not a known setting/);
 });
 
+test("[pubsub]: node creators, limits and expose_publisher, and a bad creators value named", () => {
+  const c = resolveConfig(file("pubsub.toml", `[pubsub]
+creators = "local"
+expose_publisher = true
+max_items = 10
+max_item_bytes = 2048
+max_nodes_per_account = 5
+`), {});
+  assert.is(c.pubsub.creators, "local");
+  assert.is(c.pubsub.exposePublisher, true);
+  assert.equal([c.pubsub.maxItems, c.pubsub.maxItemBytes, c.pubsub.maxNodesPerAccount], [10, 2048, 5]);
+  assert.throws(() => resolveConfig(file("bad-pubsub.toml", `[pubsub]\ncreators = "everyone"\n`), {}),
+    (e: unknown) => e instanceof ConfigError && /pubsub\.creators .*admins or local/.test(e.message));
+  assert.throws(() => resolveConfig(file("bad-pubsub2.toml", `[pubsub]\nmax_item = 3\n`), {}),
+    (e: unknown) => e instanceof ConfigError && /pubsub\.max_item .*not a known setting/.test(e.message));
+});
+
 test.run();
