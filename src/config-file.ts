@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { ConfigError, defaultConfig, isMamDefaultPolicy, type ExternalService, type ServerConfig } from "./config.js";
+import { ConfigError, defaultConfig, isMamDefaultPolicy, parseHostPort, type ExternalService, type ServerConfig } from "./config.js";
 import type { LogLevel } from "./util/logger.js";
 import { tryParseJid } from "./jid/jid.js";
 
@@ -255,6 +255,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     if (token !== undefined) config.metrics.token = token;
     metrics.rejectUnknown();
   }
+  const s2s = root.table_("s2s");
+  if (s2s) readS2s(s2s, config, source, resolve);
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -338,6 +340,7 @@ const ENV: Record<string, (c: ServerConfig, v: string, name: string) => void> = 
   PARLEY_C2S_PORT: (c, v, name) => { c.c2s.port = envInteger(v, name); },
   PARLEY_DIRECT_TLS_PORT: (c, v, name) => { c.c2s.directTlsPort = envInteger(v, name); },
   PARLEY_HTTP_PORT: (c, v, name) => { c.http.port = envInteger(v, name); },
+  PARLEY_S2S_PORT: (c, v, name) => { c.s2s.port = envInteger(v, name); },
   PARLEY_TLS_CERT: (c, v) => { c.tls.certFile = path.resolve(v); },
   PARLEY_TLS_KEY: (c, v) => { c.tls.keyFile = path.resolve(v); },
   PARLEY_REQUIRE_ENCRYPTION: (c, v, name) => { c.tls.requireEncryption = envBoolean(v, name); },
@@ -382,3 +385,42 @@ export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv =
   return config;
 }
 
+
+/** [s2s] and [s2s.routes] (src/s2s/). */
+function readS2s(t: Reader, config: ServerConfig, source: string, resolve: (p: string | undefined) => string | undefined): void {
+  const s = config.s2s;
+  s.enabled = t.boolean("enabled") ?? s.enabled;
+  const bind = t.stringOrStrings("bind");
+  if (bind !== undefined) {
+    if (bind.length === 0) throw new ConfigError(`s2s.bind (${source})`, "must name at least one address");
+    s.host = bind[0] as string;
+    s.extraHosts = bind.slice(1);
+  }
+  s.port = t.integer("port") ?? s.port;
+  s.requireTls = t.boolean("require_tls") ?? s.requireTls;
+  const lower = (xs: string[] | undefined) => xs?.map((d) => d.toLowerCase());
+  s.insecureDomains = lower(t.strings("insecure_domains")) ?? s.insecureDomains;
+  s.secureDomains = lower(t.strings("secure_domains")) ?? s.secureDomains;
+  s.blockedDomains = lower(t.strings("blocked_domains")) ?? s.blockedDomains;
+  const ca = resolve(t.string("ca_file"));
+  if (ca !== undefined) s.caFile = ca;
+  s.connectTimeoutSeconds = positive(t.integer("connect_timeout_seconds"), "s2s.connect_timeout_seconds", source) ?? s.connectTimeoutSeconds;
+  s.idleSeconds = positive(t.integer("idle_seconds"), "s2s.idle_seconds", source) ?? s.idleSeconds;
+  s.queueLimit = positive(t.integer("queue_limit"), "s2s.queue_limit", source) ?? s.queueLimit;
+  s.connectionsPerAddress = positive(t.integer("connections_per_address"), "s2s.connections_per_address", source) ?? s.connectionsPerAddress;
+  s.stanzasPerSecond = positive(t.integer("stanzas_per_second"), "s2s.stanzas_per_second", source) ?? s.stanzasPerSecond;
+  s.stanzaBurst = positive(t.integer("stanza_burst"), "s2s.stanza_burst", source) ?? s.stanzaBurst;
+  s.maxBackoffSeconds = positive(t.integer("max_backoff_seconds"), "s2s.max_backoff_seconds", source) ?? s.maxBackoffSeconds;
+  const routes = t.table_("routes");
+  if (routes) {
+    const out: Record<string, string> = {};
+    for (const domain of routes.keys()) {
+      const target = routes.string(domain);
+      if (target === undefined) throw new ConfigError(`s2s.routes.${domain} (${source})`, "must be a \"host:port\" string");
+      parseHostPort(target, `s2s.routes.${domain} (${source})`);
+      out[domain.toLowerCase()] = target;
+    }
+    s.routes = out;
+  }
+  t.rejectUnknown();
+}
