@@ -198,6 +198,15 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   const ext = root.table_("external_services");
   if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
+  const fast = root.table_("fast");
+  if (fast) {
+    const f = config.fast;
+    f.enabled = fast.boolean("enabled") ?? f.enabled;
+    f.tokenSeconds = positive(fast.integer("token_seconds"), "fast.token_seconds", source) ?? f.tokenSeconds;
+    f.rotateAfterSeconds = positive(fast.integer("rotate_after_seconds"), "fast.rotate_after_seconds", source) ?? f.rotateAfterSeconds;
+    f.maxUserAgents = positive(fast.integer("max_user_agents"), "fast.max_user_agents", source) ?? f.maxUserAgents;
+    fast.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {

@@ -108,6 +108,19 @@ export interface ServerConfig {
   metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
+  /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
+  fast: FastConfig;
+}
+
+/** XEP-0484 FAST: tokens a user agent logs in with instead of the password. */
+export interface FastConfig {
+  enabled: boolean;
+  /** Seconds a token lives; a client that does not log in within it needs the password again. */
+  tokenSeconds: number;
+  /** A token older than this is replaced at its next use (§3.4 rotation). */
+  rotateAfterSeconds: number;
+  /** User agents per account that may hold tokens; the least recently issued loses its token first. */
+  maxUserAgents: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -227,6 +240,7 @@ export function defaultConfig(): ServerConfig {
     admins: [],
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
+    fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },

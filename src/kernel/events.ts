@@ -159,6 +159,19 @@ export interface HookPayloads {
    * (`authenticating`: SASL is on offer) or after it, beside bind.
    */
   "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[] };
+  /**
+   * XEP-0386 Bind 2: the features a SASL2 <authenticate/> may enable inline
+   * with the bind, offered in <bind><inline><feature var=…/></inline></bind>
+   * (carbons: urn:xmpp:carbons:2; stream management adds urn:xmpp:sm:3).
+   */
+  "bind2/features": { readonly features: string[] };
+  /**
+   * XEP-0386 §3: a session bound inline; `request` is the client's <bind/>.
+   * A module whose feature the request enables (a child in its namespace)
+   * enables it for `session` and may add its answer to `results`, which go in
+   * <bound/> (stream management's <enabled/>). Fired before `resource-bind`.
+   */
+  "bind2/inline": { readonly account: Account; readonly session: ResourceSession; readonly request: XmlElement; readonly results: XmlElement[] };
   /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
   "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
 }
