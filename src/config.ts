@@ -198,6 +198,7 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
   "external_services",
+  "adhoc", "admin_adhoc",
 ];
 
 export function defaultConfig(): ServerConfig {

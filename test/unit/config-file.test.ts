@@ -136,6 +136,18 @@ test("the example configuration in the repository is valid and matches the defau
   assert.equal({ ...c, dataDir: "" }, { ...d, dataDir: "" });
 });
 
+test("[fast]: token lifetime, rotation age and user agents per account; bad values name the key", () => {
+  const c = resolveConfig(file("fast.toml", `[fast]
+token_seconds = 3600
+rotate_after_seconds = 600
+max_user_agents = 4
+`), {});
+  assert.equal(c.fast, { enabled: true, tokenSeconds: 3600, rotateAfterSeconds: 600, maxUserAgents: 4 });
+  assert.is(resolveConfig(file("fast-off.toml", "[fast]\nenabled = false\n"), {}).fast.enabled, false);
+  assert.throws(() => resolveConfig(file("fast-bad.toml", "[fast]\nmax_user_agents = 0\n"), {}), /fast\.max_user_agents/);
+  assert.throws(() => resolveConfig(file("fast-unknown.toml", "[fast]\ntokens = 3\n"), {}), /tokens/);
+});
+
 test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
   const c = resolveConfig(file("ext.toml", `[external_services]
 host = "turn.example.org"
