@@ -207,6 +207,14 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     f.maxUserAgents = positive(fast.integer("max_user_agents"), "fast.max_user_agents", source) ?? f.maxUserAgents;
     fast.rejectUnknown();
   }
+  const adhoc = root.table_("adhoc");
+  if (adhoc) {
+    const a = config.adhoc;
+    a.sessionsPerRequester = positive(adhoc.integer("sessions_per_requester"), "adhoc.sessions_per_requester", source) ?? a.sessionsPerRequester;
+    a.sessionsTotal = positive(adhoc.integer("sessions_total"), "adhoc.sessions_total", source) ?? a.sessionsTotal;
+    a.sessionSeconds = positive(adhoc.integer("session_seconds"), "adhoc.session_seconds", source) ?? a.sessionSeconds;
+    adhoc.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {

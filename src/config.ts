@@ -110,6 +110,8 @@ export interface ServerConfig {
   externalServices: ExternalServicesConfig;
   /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
   fast: FastConfig;
+  /** XEP-0050 command sessions (the adhoc module): a form sent, its submission awaited. */
+  adhoc: { sessionsPerRequester: number; sessionsTotal: number; sessionSeconds: number };
 }
 
 /** XEP-0484 FAST: tokens a user agent logs in with instead of the password. */
@@ -242,6 +244,7 @@ export function defaultConfig(): ServerConfig {
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
     fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
+    adhoc: { sessionsPerRequester: 5, sessionsTotal: 1000, sessionSeconds: 600 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },

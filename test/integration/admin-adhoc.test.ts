@@ -36,8 +36,11 @@ async function run(c: RawClient, name: string, ...fields: string[]): Promise<str
     `<x xmlns='jabber:x:data' type='submit'>${field("FORM_TYPE", ADMIN_NS)}${fields.join("")}</x></command>`);
 }
 
-async function withServer(body: (ts: TestServer, admin: RawClient) => Promise<void>): Promise<void> {
-  const ts = await startTestServer({ accounts: [ADMIN, ROMEO, JULIET], configure: (c) => { c.admins = [ADMIN.jid]; } });
+async function withServer(body: (ts: TestServer, admin: RawClient) => Promise<void>, sessionsPerRequester = 5): Promise<void> {
+  const ts = await startTestServer({
+    accounts: [ADMIN, ROMEO, JULIET],
+    configure: (c) => { c.admins = [ADMIN.jid]; c.adhoc.sessionsPerRequester = sessionsPerRequester; },
+  });
   const admin = await RawClient.connect(ts.port);
   try {
     await admin.login("admin", ADMIN.password, "console");
@@ -155,6 +158,21 @@ test("a wrong session id is bad-sessionid; cancel ends the session", async () =>
     const after = await iq(admin, `<command xmlns='${COMMANDS}' node='${ADMIN_NS}#announce' sessionid='${sessionid}'><x xmlns='jabber:x:data' type='submit'/></command>`);
     assert.match(after, /<bad-sessionid/);
   });
+});
+
+test("open command sessions are bounded per requester: the oldest goes first", async () => {
+  await withServer(async (_ts, admin) => {
+    const start = async () => {
+      const r = await iq(admin, `<command xmlns='${COMMANDS}' node='${ADMIN_NS}#announce' action='execute'/>`);
+      return /sessionid=['"]([^'"]+)['"]/.exec(r)?.[1] ?? "";
+    };
+    const [a, b, c] = [await start(), await start(), await start()];
+    const submit = (id: string) => iq(admin, `<command xmlns='${COMMANDS}' node='${ADMIN_NS}#announce' sessionid='${id}'>` +
+      `<x xmlns='jabber:x:data' type='submit'>${field("announcement", "hi")}</x></command>`);
+    assert.match(await submit(a), /<bad-sessionid/, "the oldest of three was dropped");
+    assert.match(await submit(b), /status=['"]completed['"]/);
+    assert.match(await submit(c), /status=['"]completed['"]/);
+  }, 2);
 });
 
 test.run();

@@ -148,6 +148,12 @@ max_user_agents = 4
   assert.throws(() => resolveConfig(file("fast-unknown.toml", "[fast]\ntokens = 3\n"), {}), /tokens/);
 });
 
+test("[adhoc]: command sessions per requester, in all, and their lifetime", () => {
+  const c = resolveConfig(file("adhoc.toml", "[adhoc]\nsessions_per_requester = 2\nsessions_total = 50\nsession_seconds = 60\n"), {});
+  assert.equal(c.adhoc, { sessionsPerRequester: 2, sessionsTotal: 50, sessionSeconds: 60 });
+  assert.throws(() => resolveConfig(file("adhoc-bad.toml", "[adhoc]\nsession_seconds = -1\n"), {}), /adhoc\.session_seconds/);
+});
+
 test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
   const c = resolveConfig(file("ext.toml", `[external_services]
 host = "turn.example.org"

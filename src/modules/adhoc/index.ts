@@ -16,12 +16,6 @@ import { submittedValues, NS_DATA } from "./data-forms.js";
 
 export const NS_COMMANDS = "http://jabber.org/protocol/commands";
 
-/** Open sessions (a form sent, not yet submitted) one requester may have; the oldest is dropped beyond. */
-const SESSIONS_PER_REQUESTER = 5;
-/** Open sessions in all. */
-const SESSIONS_TOTAL = 1000;
-/** A form not submitted within this long is session-expired (§4.6). */
-const SESSION_SECONDS = 600;
 
 interface OpenSession {
   readonly node: string;
@@ -38,6 +32,9 @@ export const adhoc: ParleyModule = {
   name: "adhoc",
   load(api) {
     const sessions = new Map<string, OpenSession>();
+    // Open sessions (a form sent, not yet submitted): per requester and in all, the oldest
+    // dropped beyond; a form not submitted in time is session-expired (§4.6). [adhoc] sets them.
+    const { sessionsPerRequester, sessionsTotal, sessionSeconds } = api.config.adhoc;
 
     const commandsFor = (requester: Jid, domain: string): AdhocCommand[] => {
       const commands: AdhocCommand[] = [];
@@ -46,10 +43,10 @@ export const adhoc: ParleyModule = {
     };
 
     const openSession = (node: string, requester: string, now: number): string => {
-      for (const [id, s] of sessions) if (now - s.started > SESSION_SECONDS * 1000) sessions.delete(id);
+      for (const [id, s] of sessions) if (now - s.started > sessionSeconds * 1000) sessions.delete(id);
       const mine = [...sessions].filter(([, s]) => s.requester === requester);
-      for (const [id] of mine.slice(0, Math.max(0, mine.length - SESSIONS_PER_REQUESTER + 1))) sessions.delete(id);
-      if (sessions.size >= SESSIONS_TOTAL) {
+      for (const [id] of mine.slice(0, Math.max(0, mine.length - sessionsPerRequester + 1))) sessions.delete(id);
+      if (sessions.size >= sessionsTotal) {
         const oldest = sessions.keys().next();
         if (!oldest.done) sessions.delete(oldest.value);
       }
@@ -106,7 +103,7 @@ export const adhoc: ParleyModule = {
       const open = sessions.get(sessionId);
       if (!open || open.requester !== requester || open.node !== node) throw commandError("bad-request", "bad-sessionid", "No such command session");
       sessions.delete(sessionId);
-      if (now - open.started > SESSION_SECONDS * 1000) throw commandError("not-allowed", "session-expired", "The command session expired");
+      if (now - open.started > sessionSeconds * 1000) throw commandError("not-allowed", "session-expired", "The command session expired");
       if (action === "cancel") return el("command", NS_COMMANDS, { node, sessionid: sessionId, status: "canceled" });
       if (action !== "complete" && action !== "execute" && action !== "next") throw commandError("bad-request", "bad-action", `Unknown action '${action}'`);
       const values = submittedValues(payload.getChild("x", NS_DATA));
