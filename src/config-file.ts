@@ -245,6 +245,23 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     p.maxPrivateElements = positive(ps.integer("max_private_elements"), "pubsub.max_private_elements", source) ?? p.maxPrivateElements;
     ps.rejectUnknown();
   }
+  const fast = root.table_("fast");
+  if (fast) {
+    const f = config.fast;
+    f.enabled = fast.boolean("enabled") ?? f.enabled;
+    f.tokenSeconds = positive(fast.integer("token_seconds"), "fast.token_seconds", source) ?? f.tokenSeconds;
+    f.rotateAfterSeconds = positive(fast.integer("rotate_after_seconds"), "fast.rotate_after_seconds", source) ?? f.rotateAfterSeconds;
+    f.maxUserAgents = positive(fast.integer("max_user_agents"), "fast.max_user_agents", source) ?? f.maxUserAgents;
+    fast.rejectUnknown();
+  }
+  const adhoc = root.table_("adhoc");
+  if (adhoc) {
+    const a = config.adhoc;
+    a.sessionsPerRequester = positive(adhoc.integer("sessions_per_requester"), "adhoc.sessions_per_requester", source) ?? a.sessionsPerRequester;
+    a.sessionsTotal = positive(adhoc.integer("sessions_total"), "adhoc.sessions_total", source) ?? a.sessionsTotal;
+    a.sessionSeconds = positive(adhoc.integer("session_seconds"), "adhoc.session_seconds", source) ?? a.sessionSeconds;
+    adhoc.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {

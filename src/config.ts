@@ -116,6 +116,10 @@ export interface ServerConfig {
   pubsub: PubsubConfig;
   /** Server-to-server federation (RFC 6120 §4, XEP-0220), src/s2s/. */
   s2s: S2sConfig;
+  /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
+  fast: FastConfig;
+  /** XEP-0050 command sessions (the adhoc module): a form sent, its submission awaited. */
+  adhoc: { sessionsPerRequester: number; sessionsTotal: number; sessionSeconds: number };
 }
 
 export interface StreamManagementConfig {
@@ -206,6 +210,17 @@ export interface S2sConfig {
   maxBackoffSeconds: number;
 }
 
+/** XEP-0484 FAST: tokens a user agent logs in with instead of the password. */
+export interface FastConfig {
+  enabled: boolean;
+  /** Seconds a token lives; a client that does not log in within it needs the password again. */
+  tokenSeconds: number;
+  /** A token older than this is replaced at its next use (§3.4 rotation). */
+  rotateAfterSeconds: number;
+  /** User agents per account that may hold tokens; the least recently issued loses its token first. */
+  maxUserAgents: number;
+}
+
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
 export interface ExternalService {
   type: string;
@@ -285,6 +300,7 @@ export const DEFAULT_MODULES: readonly string[] = [
   "csi",
   "muc",
   "pubsub", "vcard", "private",
+  "adhoc", "admin_adhoc",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -333,6 +349,8 @@ export function defaultConfig(): ServerConfig {
       maxSubscriptionsPerNode: 10_000, exposePublisher: false, capsCacheSize: 10_000, maxVcardBytes: 256 * 1024, maxPrivateBytes: 64 * 1024,
       maxPrivateElements: 64,
     },
+    fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
+    adhoc: { sessionsPerRequester: 5, sessionsTotal: 1000, sessionSeconds: 600 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },

@@ -24,6 +24,8 @@ import { muc } from "./muc/index.js";
 import { pubsub } from "./pubsub/index.js";
 import { vcard } from "./vcard/index.js";
 import { privateStorage } from "./private/index.js";
+import { adhoc } from "./adhoc/index.js";
+import { adminAdhoc } from "./admin-adhoc/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -41,6 +43,8 @@ export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModul
     pubsub,
     vcard,
     privateStorage,
+    adhoc,
+    adminAdhoc(deps.store),
   ];
   return new Map(all.map((m) => [m.name, m]));
 }

@@ -152,6 +152,24 @@ max_rooms = 500
   assert.throws(() => resolveConfig(file("muc-typo.toml", "[muc]\nrooms_per_users = 3\n"), {}), /rooms_per_users/);
 });
 
+test("[fast]: token lifetime, rotation age and user agents per account; bad values name the key", () => {
+  const c = resolveConfig(file("fast.toml", `[fast]
+token_seconds = 3600
+rotate_after_seconds = 600
+max_user_agents = 4
+`), {});
+  assert.equal(c.fast, { enabled: true, tokenSeconds: 3600, rotateAfterSeconds: 600, maxUserAgents: 4 });
+  assert.is(resolveConfig(file("fast-off.toml", "[fast]\nenabled = false\n"), {}).fast.enabled, false);
+  assert.throws(() => resolveConfig(file("fast-bad.toml", "[fast]\nmax_user_agents = 0\n"), {}), /fast\.max_user_agents/);
+  assert.throws(() => resolveConfig(file("fast-unknown.toml", "[fast]\ntokens = 3\n"), {}), /tokens/);
+});
+
+test("[adhoc]: command sessions per requester, in all, and their lifetime", () => {
+  const c = resolveConfig(file("adhoc.toml", "[adhoc]\nsessions_per_requester = 2\nsessions_total = 50\nsession_seconds = 60\n"), {});
+  assert.equal(c.adhoc, { sessionsPerRequester: 2, sessionsTotal: 50, sessionSeconds: 60 });
+  assert.throws(() => resolveConfig(file("adhoc-bad.toml", "[adhoc]\nsession_seconds = -1\n"), {}), /adhoc\.session_seconds/);
+});
+
 test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
   const c = resolveConfig(file("ext.toml", `[external_services]
 host = "turn.example.org"
