@@ -283,6 +283,7 @@ export class ParleyServer {
     this.kernel.hooks.fire("server-stopping", {});
     this.commitGate.flush();
     this.store.close();
+    await this.commitGate.threadsStopped();
     this.log.info("Parley stopped");
   }
 
