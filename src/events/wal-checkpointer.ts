@@ -88,6 +88,8 @@ export class WalCheckpointer {
     this.stopTimer();
     this.busy = false;
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    // Held open until it has gone: an unref'd thread would let the process end first.
+    worker.ref();
     worker.postMessage("close");
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
     return exited;
