@@ -114,6 +114,20 @@ fulltext = false
   fails(`[mam]\nretension_days = 3\n`, /mam\.retension_days.*not a known setting/);
 });
 
+test("[stream_management]: resumption timeout, queue bounds; bad values name the key", () => {
+  const c = resolveConfig(file("sm.toml", `[stream_management]
+timeout_seconds = 120
+max_queue = 50
+csi_max_queue = 10
+`), {});
+  assert.equal(c.streamManagement, { timeoutSeconds: 120, maxQueue: 50, csiMaxQueue: 10 });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-sm.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[stream_management]\ntimeout_seconds = 0\n`, /stream_management\.timeout_seconds/);
+  fails(`[stream_management]\nmax_queue = -1\n`, /stream_management\.max_queue/);
+  fails(`[stream_management]\nresume = true\n`, /stream_management\.resume.*not a known setting/);
+});
+
 test("parley check reports each problem and exits 1; a sound configuration passes", () => {
   const bad = file("check-bad.toml", `data_dir = "d"\n[tls]\ncert = "missing.crt"\nkey = "missing.key"\n[c2s]\nport = 0\ndirect_tls_port = 0\n[http]\nport = 0\n`);
   const r = spawnSync(process.execPath, [PARLEY_BIN, "check", "--config", bad], { encoding: "utf8" });
