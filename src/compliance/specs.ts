@@ -126,7 +126,7 @@ export const SPECS: readonly Spec[] = [
   // --- what the feature issues add: how each will show (those provided now carry `implemented`) ---
   { id: "XEP-0045", title: "Multi-User Chat", url: xep("0045"),
     provider: [{ service: { category: "conference", type: "text" } }], features: ["http://jabber.org/protocol/muc"],
-    implemented: { version: "1.35.1", status: "partial", note: "module muc at conference.<domain>: rooms as event streams, roles, affiliations, bans, registration, passwords, members-only, moderated, history, invitations; no room MAM yet" } },
+    implemented: { version: "1.35.1", status: "partial", note: "module muc at conference.<domain>: rooms as event streams, roles, affiliations, bans, registration, passwords, members-only, moderated, history, invitations, room archives (XEP-0313)" } },
   { id: "XEP-0048", title: "Bookmarks", url: xep("0048"),
     provider: [{ discoFeature: "jabber:iq:private", scope: "host" }] },
   { id: "XEP-0049", title: "Private XML Storage", url: xep("0049"),
@@ -167,7 +167,8 @@ export const SPECS: readonly Spec[] = [
     provider: [{ module: "mam" }, { discoFeature: "urn:xmpp:sid:0", scope: "account" }], features: ["urn:xmpp:sid:0"],
     implemented: { version: "0.7.0", status: "complete", note: "module mam: the archive's stanza-id on delivered messages, forged ones removed, origin-id kept" } },
   { id: "XEP-0313 (MUC)", title: "Message Archive Management of group chats", url: xep("0313"),
-    provider: [{ service: { category: "conference", type: "text", feature: "urn:xmpp:mam:2" } }] },
+    provider: [{ service: { category: "conference", type: "text", feature: "urn:xmpp:mam:2" } }],
+    implemented: { version: "1.1.0", status: "complete", note: "module muc with [muc] archive: each room's archive, stanza-ids by the room, queries as for accounts; members-only rooms' archives for the affiliated" } },
   { id: "XEP-0352", title: "Client State Indication", url: xep("0352"),
     provider: [{ streamFeature: "urn:xmpp:csi:0 csi", stage: "post-auth" }] },
   { id: "XEP-0357", title: "Push Notifications", url: xep("0357"),

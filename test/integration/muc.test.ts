@@ -125,7 +125,7 @@ test("[muc] limits: rooms per user, occupants per room, history kept", async () 
     const juliet = await client(ts, "juliet");
     const history = await say(juliet, join(a, "Juliet"));
     assert.not.match(history, /line 1/, "history keeps history_messages");
-    assert.match(history, /line 2<\/body><delay xmlns='urn:xmpp:delay' stamp='[^']+' from='a@conference.localhost'/);
+    assert.match(history, /line 2<\/body>(<stanza-id [^>]*\/>)?<delay xmlns='urn:xmpp:delay' stamp='[^']+' from='a@conference.localhost'/);
     assert.match(history, /line 3/);
     const nurse = await client(ts, "nurse");
     assert.match(await say(nurse, join(a, "Nurse")), /<service-unavailable[\s\S]*The room is full/);
@@ -134,6 +134,40 @@ test("[muc] limits: rooms per user, occupants per room, history kept", async () 
     assert.not.match(one, /line 2/, "maxstanzas='1' (§7.2.15)");
     assert.match(one, /line 3/);
     romeo.destroy(); juliet.destroy(); nurse.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("the room's archive (XEP-0313 on the room's JID): stanza-ids by the room, queries, members-only access, gone with the room", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    const room = "archive@conference.localhost";
+    const romeo = await client(ts, "romeo");
+    await say(romeo, join(room, "Romeo"));
+    await say(romeo, instant(room, field("muc#roomconfig_membersonly", "1")));
+    const sent = await say(romeo, `<message type='groupchat' to='${room}' id='a1'><body>first</body><stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='${room}'/></message>`);
+    const id = /<stanza-id xmlns='urn:xmpp:sid:0' id='([^']+)' by='archive@conference.localhost'\/>/.exec(sent)?.[1];
+    assert.ok(id && id !== "forged", `the room stamps its own stanza-id: ${sent}`);
+    assert.not.match(sent, /id='forged'/, "the forged one is removed");
+    await say(romeo, `<message type='groupchat' to='${room}' id='a2'><body>second</body></message>`);
+    await say(romeo, `<message type='groupchat' to='${room}' id='a3'><active xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+    const result = await say(romeo, `<iq type='set' id='q1' to='${room}'><query xmlns='urn:xmpp:mam:2' queryid='qq'/></iq>`);
+    const results = [...result.matchAll(/<result xmlns='urn:xmpp:mam:2' queryid='qq' id='([^']+)'>/g)].map((m) => m[1]);
+    assert.equal(results.length, 2, `two archived messages (chat states are not): ${result}`);
+    assert.is(results[0], id, "the result id is the stanza-id given");
+    assert.match(result, /<message[^>]*from='archive@conference.localhost\/Romeo'[\s\S]*first/);
+    assert.match(result, /<fin xmlns='urn:xmpp:mam:2' complete='true'>/);
+    const info = await say(romeo, `<iq type='get' id='i1' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    assert.match(info, /<feature var='urn:xmpp:mam:2'\/>/);
+    const nurse = await client(ts, "nurse");
+    assert.match(await say(nurse, `<iq type='set' id='q2' to='${room}'><query xmlns='urn:xmpp:mam:2'/></iq>`), /id='q2'[\s\S]*<forbidden/, "not a member");
+    await say(romeo, `<iq type='set' id='d' to='${room}'><query xmlns='${MUC}#owner'><destroy/></query></iq>`);
+    await say(romeo, join(room, "Romeo"));
+    await say(romeo, instant(room));
+    const after = await say(romeo, `<iq type='set' id='q3' to='${room}'><query xmlns='urn:xmpp:mam:2'/></iq>`);
+    assert.not.match(after, /<result xmlns='urn:xmpp:mam:2'/, "a new room of the same name has none of the old one's messages");
+    romeo.destroy(); nurse.destroy();
   } finally {
     await ts.stop();
   }

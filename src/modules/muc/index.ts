@@ -9,18 +9,27 @@ import { randomUUID } from "node:crypto";
 import { el, type XmlElement } from "../../xml/element.js";
 import { tryParseJid, type Jid } from "../../jid/jid.js";
 import { NS } from "../../xmpp/namespaces.js";
-import { errorReply, type StanzaErrorSpec } from "../../xmpp/errors.js";
+import { errorReply, StanzaError, type StanzaErrorSpec } from "../../xmpp/errors.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { Projection } from "../../events/store.js";
 import type { StoredEvent } from "../../events/types.js";
 import type { Identity } from "../../kernel/events.js";
 import { statement } from "../../projections/statements.js";
 import { evolveRoom, initialRoomState, isRoomEvent, roomStreamId, type RoomEvent, type RoomState } from "./room-state.js";
-import { NS_MUC, Room, type RoomHost } from "./room.js";
+import { NS_MUC, Room, type RoomArchive, type RoomHost } from "./room.js";
+import { ArchiveStore, UnknownArchiveId } from "../mam/archive-store.js";
+import { ArchiveIds } from "../mam/archive-ids.js";
+import { MAM, finElement, parseQuery, queryForm, resultMessage } from "../mam/query.js";
+import { loadOrCreateSecret } from "../../server/server-secret.js";
+import { serialize } from "../../xml/serialize.js";
+import { parseFragment } from "../../xml/fragment.js";
+import { parseJid } from "../../jid/jid.js";
 import { fieldValues, NS_DATA } from "./forms.js";
 
 const NS_COMMANDS = "http://jabber.org/protocol/commands";
 const DESTROY_NODE = "http://prosody.im/protocol/muc#destroy";
+/** The mam module's secret for archive ids (src/modules/mam): one id space for accounts and rooms. */
+const ARCHIVE_ID_KEY = "mam-archive-ids";
 
 /** muc_rooms: which rooms exist, for the service's disco#items and the rooms-per-user limit. */
 export const mucRoomsProjection: Projection = {
@@ -65,11 +74,45 @@ export function foldRoom(events: readonly StoredEvent[], historyLength: number, 
 }
 
 /** The service's disco#info (XEP-0045 §6.1), also what `parley check features` reads. */
-function serviceInfo(): { identities: Identity[]; features: string[] } {
+function serviceInfo(archive: boolean): { identities: Identity[]; features: string[] } {
   return {
     identities: [{ category: "conference", type: "text", name: "Chatrooms" }],
     features: [NS.discoInfo, NS.discoItems, NS_MUC, NS_COMMANDS, NS.ping, "http://jabber.org/protocol/muc#unique",
-      "http://jabber.org/protocol/muc#self-ping-optimization"],
+      "http://jabber.org/protocol/muc#self-ping-optimization", ...(archive ? [MAM.ns, MAM.sid] : [])],
+  };
+}
+
+/**
+ * XEP-0313 on rooms: the mam module's table and queries with the room's JID as
+ * the archive's owner (module storage, not events: the same reasons as for
+ * accounts' archives, src/modules/mam), written in the turn's transaction.
+ */
+function roomArchive(api: ModuleApi): RoomArchive {
+  const m = api.config.mam;
+  const store = new ArchiveStore(api.db, () => api.joinTurn(), new ArchiveIds(loadOrCreateSecret(api.db, ARCHIVE_ID_KEY, 16)), m.fulltext);
+  const limits = { defaultPageSize: m.defaultPageSize, maxPageSize: m.maxPageSize, fulltext: m.fulltext };
+  return {
+    append(room, nick, stanza) {
+      return store.append({ owner: room, other: parseJid(`${room}/${nick}`), direction: "in", stanza: serialize(stanza, NS.client),
+        originId: stanza.getChild("origin-id", MAM.sid)?.attrs.id, body: stanza.getChildText("body", NS.client) }, api.now().getTime()).id;
+    },
+    query(room, payload, to) {
+      const query = parseQuery(payload, limits);
+      let page;
+      try {
+        page = store.query(room, query.filter, query.page);
+      } catch (err) {
+        if (err instanceof UnknownArchiveId) throw new StanzaError({ condition: "item-not-found", text: err.message });
+        throw err;
+      }
+      for (const item of query.flip ? [...page.items].reverse() : page.items) {
+        const stored = parseFragment(item.stanza);
+        if (stored) api.route(resultMessage(to, room, query.queryId, item.id, item.stamp, stored));
+      }
+      return finElement(page);
+    },
+    form: () => queryForm(m.fulltext),
+    drop: (room) => { store.deleteOwner(room); },
   };
 }
 
@@ -91,6 +134,7 @@ class MucService {
       append: (room, version, events) => api.events.append(roomStreamId(room), version, events),
       forget: (room) => { this.rooms.delete(room); },
       roomsCreatedBy: (bare) => (creator.get(bare) as { n: number }).n,
+      archive: c.archive ? roomArchive(api) : undefined,
     };
   }
 
@@ -139,7 +183,7 @@ class MucService {
     if (type === "get" && payload?.is("query", NS.discoInfo)) {
       if (payload.attrs.node === NS_COMMANDS) return reply(el("query", NS.discoInfo, { node: NS_COMMANDS }, el("identity", NS.discoInfo, { category: "automation", type: "command-list" })));
       if (payload.attrs.node !== undefined) return this.bounce(stanza, { condition: "item-not-found" });
-      const info = serviceInfo();
+      const info = serviceInfo(this.api.config.muc.archive);
       return reply(el("query", NS.discoInfo, {},
         ...info.identities.map((i) => el("identity", NS.discoInfo, { category: i.category, type: i.type, name: i.name })),
         ...info.features.map((v) => el("feature", NS.discoInfo, { var: v }))));
@@ -208,7 +252,7 @@ export const muc: ParleyModule = {
     if (!c.enabled) return;
     for (const domain of api.config.domains) {
       const service = new MucService(api, `${c.subdomain}.${domain}`);
-      api.component(service.domain, { accept: (stanza, to) => service.accept(stanza, to), name: "Chatrooms", info: serviceInfo });
+      api.component(service.domain, { accept: (stanza, to) => service.accept(stanza, to), name: "Chatrooms", info: () => serviceInfo(c.archive) });
     }
   },
 };

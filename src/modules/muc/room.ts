@@ -7,7 +7,7 @@
 import { el, type XmlElement } from "../../xml/element.js";
 import { tryParseJid, type Jid } from "../../jid/jid.js";
 import { NS } from "../../xmpp/namespaces.js";
-import type { StanzaErrorCondition, StanzaErrorType } from "../../xmpp/errors.js";
+import { StanzaError, type StanzaErrorCondition, type StanzaErrorType } from "../../xmpp/errors.js";
 import type { EventCause, StoredEvent } from "../../events/types.js";
 import {
   affiliationOf, decideRoom, defaultRole, evolveRoom, nickOwner, RoomDecisionError, isAffiliation, isRole,
@@ -33,10 +33,25 @@ export interface RoomHost {
   append(room: string, version: number, events: RoomEvent[]): StoredEvent[];
   /** The room was destroyed (or emptied, when temporary): forget it. */
   forget(room: string): void;
+  /** The rooms' message archive (XEP-0313 on the room's JID), when `[muc] archive` is on. */
+  readonly archive: RoomArchive | undefined;
   /** Rooms this user created that exist now (the rooms_per_user limit). */
   roomsCreatedBy(bareJid: string): number;
   readonly maxRoomsPerUser: number;
 }
+
+/** What a room needs of the archive (index.ts builds it on the mam module's ArchiveStore). */
+export interface RoomArchive {
+  /** Archives a groupchat message as the room broadcasts it; returns its archive id (the stanza-id). */
+  append(room: string, nick: string, stanza: XmlElement): string;
+  /** Answers a urn:xmpp:mam:2 query: result messages to `to`, then the <fin/> payload. */
+  query(room: string, query: XmlElement, to: string): XmlElement;
+  form(): XmlElement;
+  /** A destroyed room's archive goes with it. */
+  drop(room: string): void;
+}
+const NS_MAM = "urn:xmpp:mam:2";
+const NS_SID = "urn:xmpp:sid:0";
 
 interface Occupant {
   nick: string;
@@ -119,6 +134,7 @@ export class Room {
       else if (stanza.name === "message") this.message(stanza, from, to);
       else if (stanza.name === "iq") this.iq(stanza, from, to);
     } catch (e) {
+      if (e instanceof StanzaError) return this.error(stanza, e.spec.condition, e.spec.type ?? ERROR_TYPES[e.spec.condition] ?? "cancel", e.spec.text);
       if (!(e instanceof StanzaFailure)) throw e;
       this.error(stanza, e.condition, e.type, e.message === e.condition ? undefined : e.message);
     }
@@ -306,6 +322,7 @@ export class Room {
   private emptied(): void {
     if (this.occupants.size > 0 || !this.state.exists || this.state.config.persistent) return;
     this.execute({ kind: "destroy", actor: undefined }, { kind: "server", reason: "the last occupant of a temporary room left" });
+    this.host.archive?.drop(this.jid);
     this.history = [];
     this.host.forget(this.jid);
   }
@@ -399,7 +416,9 @@ export class Room {
   private groupchat(stanza: XmlElement, sender: Occupant): void {
     if (sender.role === "visitor" || sender.role === "none") fail("forbidden", "You have no voice in this room", "auth");
     const subject = stanza.getChild("subject", NS.client);
-    const out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}`, to: undefined });
+    // XEP-0359 §3: a stanza-id a sender claims in the room's name is not the room's.
+    let out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}`, to: undefined })
+      .withoutChildren((c) => c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by?.toLowerCase() === this.jid);
     // §8.1: <subject/> without <body/> (Prosody: nor <thread/>) changes the subject.
     if (subject && !stanza.getChild("body", NS.client) && !stanza.getChild("thread", NS.client)) {
       if (sender.role !== "moderator" && !this.state.config.changeSubject) fail("forbidden", "You may not change the subject", "auth");
@@ -408,6 +427,8 @@ export class Room {
       return;
     }
     if (isHistoric(stanza)) {
+      // XEP-0313 §5: the room archives what it broadcasts and stamps it with the archive's id.
+      if (this.host.archive) out = out.withChildren(el("stanza-id", NS_SID, { id: this.host.archive.append(this.jid, sender.nick, out), by: this.jid }));
       this.history.push({ stanza: out, at: this.host.now(), chars: (stanza.getChildText("body", NS.client) ?? "").length });
       const keep = Math.min(this.state.config.historyLength, this.host.maxHistory);
       if (this.history.length > keep) this.history.splice(0, this.history.length - keep);
@@ -473,6 +494,8 @@ export class Room {
       case `set ${NS_OWNER} query`: return this.ownerSet(stanza, from, payload);
       case `get ${NS_ADMIN} query`: return this.adminGet(stanza, from, payload);
       case `set ${NS_ADMIN} query`: return this.adminSet(stanza, from, payload);
+      case `get ${NS_MAM} query`: return this.mamForm(stanza, from);
+      case `set ${NS_MAM} query`: return this.mamQuery(stanza, from, payload);
       case `get ${NS.register} query`: return this.registerGet(stanza, from);
       case `set ${NS.register} query`: return this.registerSet(stanza, from, payload);
       default: fail("service-unavailable", undefined, "cancel");
@@ -492,7 +515,7 @@ export class Room {
     if (node !== undefined) fail("item-not-found", undefined, "cancel");
     const c = this.state.config;
     const features = [
-      NS_MUC, NS.register, "urn:xmpp:ping",
+      NS_MUC, NS.register, "urn:xmpp:ping", ...(this.host.archive ? [NS_MAM, NS_SID] : []),
       c.persistent ? "muc_persistent" : "muc_temporary", c.public ? "muc_public" : "muc_hidden",
       c.membersOnly ? "muc_membersonly" : "muc_open", c.moderated ? "muc_moderated" : "muc_unmoderated",
       c.password !== "" ? "muc_passwordprotected" : "muc_unsecured", c.whois === "anyone" ? "muc_nonanonymous" : "muc_semianonymous",
@@ -501,6 +524,23 @@ export class Room {
       el("identity", NS.discoInfo, { category: "conference", type: "text", name: c.name || this.jid.split("@")[0] }),
       ...features.map((v) => el("feature", NS.discoInfo, { var: v })),
       roomInfoForm(c, this.occupants.size, this.state.subject?.text ?? ""));
+  }
+
+  /** Who may read the room's archive: not outcasts; in a members-only room, the affiliated. */
+  private mayReadArchive(from: Jid): void {
+    if (!this.host.archive) fail("service-unavailable", "This service keeps no archive of rooms", "cancel");
+    const affiliation = this.affiliation(from.bareString());
+    if (affiliation === "outcast" || (this.state.config.membersOnly && affiliation === "none")) fail("forbidden", "You may not read this room's archive", "auth");
+  }
+
+  private mamForm(stanza: XmlElement, from: Jid): void {
+    this.mayReadArchive(from);
+    this.result(stanza, el("query", NS_MAM, {}, (this.host.archive as RoomArchive).form()));
+  }
+
+  private mamQuery(stanza: XmlElement, from: Jid, query: XmlElement): void {
+    this.mayReadArchive(from);
+    this.result(stanza, (this.host.archive as RoomArchive).query(this.jid, query, from.toString()));
   }
 
   private ownerGet(stanza: XmlElement, from: Jid): void {
@@ -558,6 +598,7 @@ export class Room {
         this.host.send(this.presenceOf(o, o, s, { type: "unavailable", role: "none", self: true, onlySession: s, destroy: d }));
       }
     }
+    this.host.archive?.drop(this.jid);
     this.occupants.clear();
     this.nickOfSession.clear();
     this.history = [];
@@ -675,8 +716,9 @@ export class Room {
   private registerGet(stanza: XmlElement, from: Jid): void {
     const entry = this.state.affiliations.get(from.bareString());
     if (!entry || entry.affiliation === "outcast") fail("registration-required", undefined, "auth");
+    // §7.10.2: a registered user learns so, and the nickname (XEP-0077's <registered/>, <username/>).
     this.result(stanza, el("query", NS.register, {}, entry.nick === undefined ? undefined : el("registered", NS.register),
-      entry.nick === undefined ? registerForm() : registerForm().withChildren()));
+      entry.nick === undefined ? undefined : el("username", NS.register, {}, entry.nick), registerForm()));
   }
 
   private registerSet(stanza: XmlElement, from: Jid, query: XmlElement): void {
