@@ -409,7 +409,8 @@ export class Room {
     const user = stanza.getChild("x", NS_USER);
     const invites = user?.getChildren("invite", NS_USER) ?? [];
     if (invites.length > 0) return this.invite(stanza, from, sender, invites);
-    if (user?.getChild("decline", NS_USER)) return;
+    const decline = user?.getChild("decline", NS_USER);
+    if (decline) return this.decline(from, decline);
     fail("bad-request", "Send groupchat messages to the room, or invitations", "modify");
   }
 
@@ -461,6 +462,13 @@ export class Room {
     for (const invite of invites) {
       const invitee = tryParseJid(invite.attrs.to ?? "");
       if (!invitee) fail("jid-malformed", "The invitee's address is not a JID", "modify");
+      // §7.8.2: in a members-only room, an admin's or owner's invitation makes the invitee a member.
+      const bareInvitee = invitee.bareString();
+      if (this.state.config.membersOnly && (affiliation === "owner" || affiliation === "admin") && this.affiliation(bareInvitee) === "none") {
+        const reason = `Invited by ${sender?.nick ?? from.bareString()}`;
+        this.execute({ kind: "affiliation", actor: from.bareString(), jid: bareInvitee, affiliation: "member", reason }, { kind: "user", resource: from.toString() });
+        this.affiliationChanged(bareInvitee, "member", sender ? { nick: sender.nick, jid: from.toString() } : undefined, undefined);
+      }
       const reason = invite.getChildText("reason", NS_USER) ?? "";
       const password = this.state.config.password;
       this.host.send(el("message", NS.client, { from: this.jid, to: invitee.toString(), id: stanza.attrs.id },
@@ -469,6 +477,15 @@ export class Room {
         el("body", NS.client, {}, `${inviter} invited you to the room ${this.jid}${reason ? ` (${reason})` : ""}`),
         el("x", NS_CONFERENCE, { jid: this.jid, reason: reason || undefined, password: password || undefined })));
     }
+  }
+
+  /** §7.8.2: an invitee's decline goes on to the inviter, from the room. */
+  private decline(from: Jid, decline: XmlElement): void {
+    const to = tryParseJid(decline.attrs.to ?? "");
+    if (!to) fail("jid-malformed", "Say whose invitation you decline", "modify");
+    const reason = decline.getChildText("reason", NS_USER);
+    this.host.send(el("message", NS.client, { from: this.jid, to: to.toString() },
+      el("x", NS_USER, {}, el("decline", NS_USER, { from: from.bareString() }, reason === undefined ? undefined : el("reason", NS_USER, {}, reason)))));
   }
 
   // ---- IQs ---------------------------------------------------------------------
