@@ -125,7 +125,7 @@ test("[muc] limits: rooms per user, occupants per room, history kept", async () 
     const juliet = await client(ts, "juliet");
     const history = await say(juliet, join(a, "Juliet"));
     assert.not.match(history, /line 1/, "history keeps history_messages");
-    assert.match(history, /line 2<\/body>(<stanza-id [^>]*\/>)?<delay xmlns='urn:xmpp:delay' stamp='[^']+' from='a@conference.localhost'/);
+    assert.match(history, /line 2<\/body>(<[^>]*\/>)*<delay xmlns='urn:xmpp:delay' stamp='[^']+' from='a@conference.localhost'/);
     assert.match(history, /line 3/);
     const nurse = await client(ts, "nurse");
     assert.match(await say(nurse, join(a, "Nurse")), /<service-unavailable[\s\S]*The room is full/);
@@ -181,11 +181,21 @@ test("private messages between occupants come from the sender's occupant JID; st
     await say(romeo, join(room, "Romeo"));
     await say(romeo, instant(room));
     const juliet = await client(ts, "juliet");
-    await say(juliet, join(room, "Juliet"));
+    const joined = await say(juliet, join(room, "Juliet"));
+    // XEP-0421: each user's occupant-id, the same on presence and messages, and across nickname changes.
+    const idOf = (text: string, nick: string) => new RegExp(`from='${room}/${nick}'[^>]*>(?:(?!</presence>|</message>)[\\s\\S])*<occupant-id xmlns='urn:xmpp:occupant-id:0' id='([^']+)'/>`).exec(text)?.[1];
+    const romeoId = idOf(joined, "Romeo");
+    const julietId = idOf(joined, "Juliet");
+    assert.ok(romeoId && julietId && romeoId !== julietId, `occupant-ids in presence: ${joined}`);
     juliet.clear();
-    romeo.write(`<message type='chat' to='${room}/Juliet' id='pm1'><body>psst</body></message>`);
+    romeo.write(`<message type='chat' to='${room}/Juliet' id='pm1'><body>psst</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='forged'/></message>`);
     await juliet.waitFor(/id='pm1'/);
+    assert.is(idOf(juliet.text, "Romeo"), romeoId, "the same id on a private message; the sender's own is dropped");
+    assert.not.match(juliet.text, /id='forged'/);
+    const renamed = await say(romeo, `<presence to='${room}/Montague'/>`);
+    assert.is(idOf(renamed, "Montague"), romeoId, "a new nickname keeps the id");
     assert.match(juliet.text, /<message[^>]*from='pm@conference.localhost\/Romeo'[^>]*>[\s\S]*psst[\s\S]*<x xmlns='http:\/\/jabber.org\/protocol\/muc#user'\/>/);
+    await say(juliet, `<presence to='${room}/Juliet'/>`);
     const nurse = await client(ts, "nurse");
     assert.match(await say(nurse, `<message type='chat' to='${room}/Juliet' id='pm2'><body>hi</body></message>`), /id='pm2'[\s\S]*<not-acceptable/);
     assert.match(await say(nurse, `<message type='groupchat' to='${room}' id='gc'><body>hi</body></message>`), /id='gc'[\s\S]*<not-acceptable/);

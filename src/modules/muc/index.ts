@@ -5,7 +5,7 @@
 // occupant leaves. The service itself answers disco (XEP-0030, the public
 // rooms as items) and the ad-hoc command to destroy rooms (XEP-0050, as
 // Prosody's muc_create_destroy.scs asks) for the server's admins.
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { el, type XmlElement } from "../../xml/element.js";
 import { tryParseJid, type Jid } from "../../jid/jid.js";
 import { NS } from "../../xmpp/namespaces.js";
@@ -16,7 +16,7 @@ import type { StoredEvent } from "../../events/types.js";
 import type { Identity } from "../../kernel/events.js";
 import { statement } from "../../projections/statements.js";
 import { evolveRoom, initialRoomState, isRoomEvent, roomStreamId, type RoomEvent, type RoomState } from "./room-state.js";
-import { NS_MUC, Room, type RoomArchive, type RoomHost } from "./room.js";
+import { NS_MUC, NS_OCCUPANT_ID, Room, type RoomArchive, type RoomHost } from "./room.js";
 import { ArchiveStore, UnknownArchiveId } from "../mam/archive-store.js";
 import { ArchiveIds } from "../mam/archive-ids.js";
 import { MAM, finElement, parseQuery, queryForm, resultMessage } from "../mam/query.js";
@@ -78,7 +78,7 @@ function serviceInfo(archive: boolean): { identities: Identity[]; features: stri
   return {
     identities: [{ category: "conference", type: "text", name: "Chatrooms" }],
     features: [NS.discoInfo, NS.discoItems, NS_MUC, NS_COMMANDS, NS.ping, "http://jabber.org/protocol/muc#unique",
-      "http://jabber.org/protocol/muc#self-ping-optimization", ...(archive ? [MAM.ns, MAM.sid] : [])],
+      "http://jabber.org/protocol/muc#self-ping-optimization", NS_OCCUPANT_ID, ...(archive ? [MAM.ns, MAM.sid] : [])],
   };
 }
 
@@ -123,6 +123,7 @@ class MucService {
   constructor(private readonly api: ModuleApi, readonly domain: string) {
     const c = api.config.muc;
     const creator = api.db.prepare("SELECT count(*) AS n FROM muc_rooms WHERE creator = ?");
+    const occupantKey = loadOrCreateSecret(api.db, "muc-occupant-id", 32);
     this.host = {
       maxOccupants: c.occupantsPerRoom,
       maxHistory: c.historyMessages,
@@ -135,6 +136,8 @@ class MucService {
       forget: (room) => { this.rooms.delete(room); },
       roomsCreatedBy: (bare) => (creator.get(bare) as { n: number }).n,
       archive: c.archive ? roomArchive(api) : undefined,
+      // XEP-0421 §4: an HMAC of the room and the user's bare JID under a secret of this server.
+      occupantId: (room, bare) => createHmac("sha256", occupantKey).update(`${room}\0${bare}`).digest("base64url").slice(0, 22),
     };
   }
 

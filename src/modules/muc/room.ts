@@ -35,6 +35,8 @@ export interface RoomHost {
   forget(room: string): void;
   /** The rooms' message archive (XEP-0313 on the room's JID), when `[muc] archive` is on. */
   readonly archive: RoomArchive | undefined;
+  /** XEP-0421: a stable, opaque id of a user in a room (the same across sessions and nickname changes). */
+  occupantId(room: string, bareJid: string): string;
   /** Rooms this user created that exist now (the rooms_per_user limit). */
   roomsCreatedBy(bareJid: string): number;
   readonly maxRoomsPerUser: number;
@@ -51,6 +53,7 @@ export interface RoomArchive {
   drop(room: string): void;
 }
 const NS_MAM = "urn:xmpp:mam:2";
+export const NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0";
 const NS_SID = "urn:xmpp:sid:0";
 
 interface Occupant {
@@ -360,7 +363,8 @@ export class Room {
   private presenceOf(o: Occupant, viewer: Occupant, viewerSession: string, opts: PresenceOpts): XmlElement {
     const self = opts.self === true && viewer === o;
     const latest = [...o.sessions.values()].pop();
-    const kept = opts.type === "unavailable" ? (opts.extra ?? []) : (latest?.children.filter((c) => typeof c === "string" || (c.ns !== NS_MUC && c.ns !== NS_USER)) ?? []);
+    const kept = opts.type === "unavailable" ? (opts.extra ?? [])
+      : (latest?.children.filter((c) => typeof c === "string" || (c.ns !== NS_MUC && c.ns !== NS_USER && c.ns !== NS_OCCUPANT_ID)) ?? []);
     const seeJid = self || this.canSeeJids(viewer);
     const affiliation = this.affiliation(o.bare);
     const role = opts.role ?? o.role;
@@ -378,7 +382,8 @@ export class Room {
       ...(opts.codes ?? []).map((code) => el("status", NS_USER, { code })),
       ...items,
       self ? el("status", NS_USER, { code: "110" }) : undefined);
-    return el("presence", NS.client, { from: `${this.jid}/${o.nick}`, to: viewerSession, type: opts.type }, ...kept, x);
+    return el("presence", NS.client, { from: `${this.jid}/${o.nick}`, to: viewerSession, type: opts.type }, ...kept, x,
+      el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, o.bare) }));
   }
 
   /** Sends an occupant's presence to everyone in the room who gets it (presencebroadcast), itself included. */
@@ -418,8 +423,10 @@ export class Room {
     if (sender.role === "visitor" || sender.role === "none") fail("forbidden", "You have no voice in this room", "auth");
     const subject = stanza.getChild("subject", NS.client);
     // XEP-0359 §3: a stanza-id a sender claims in the room's name is not the room's.
+    // XEP-0421 §4: the room's occupant-id replaces any the sender put in.
     let out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}`, to: undefined })
-      .withoutChildren((c) => c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by?.toLowerCase() === this.jid);
+      .withoutChildren((c) => (c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by?.toLowerCase() === this.jid) || c.ns === NS_OCCUPANT_ID)
+      .withChildren(el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, sender.bare) }));
     // §8.1: <subject/> without <body/> (Prosody: nor <thread/>) changes the subject.
     if (subject && !stanza.getChild("body", NS.client) && !stanza.getChild("thread", NS.client)) {
       if (sender.role !== "moderator" && !this.state.config.changeSubject) fail("forbidden", "You may not change the subject", "auth");
@@ -447,7 +454,8 @@ export class Room {
     if (stanza.attrs.type === "groupchat") fail("bad-request", "Private messages are not groupchat", "modify");
     const target = this.occupants.get(nick);
     if (!target) fail("item-not-found", "No occupant has that nickname", "cancel");
-    const out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}` }).withChildren(el("x", NS_USER));
+    const out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}` }).withoutChildren((c) => c.ns === NS_OCCUPANT_ID)
+      .withChildren(el("x", NS_USER), el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, sender.bare) }));
     for (const s of target.sessions.keys()) this.host.send(out.withAttrs({ to: s }));
   }
 
@@ -532,7 +540,7 @@ export class Room {
     if (node !== undefined) fail("item-not-found", undefined, "cancel");
     const c = this.state.config;
     const features = [
-      NS_MUC, NS.register, "urn:xmpp:ping", ...(this.host.archive ? [NS_MAM, NS_SID] : []),
+      NS_MUC, NS.register, "urn:xmpp:ping", NS_OCCUPANT_ID, ...(this.host.archive ? [NS_MAM, NS_SID] : []),
       c.persistent ? "muc_persistent" : "muc_temporary", c.public ? "muc_public" : "muc_hidden",
       c.membersOnly ? "muc_membersonly" : "muc_open", c.moderated ? "muc_moderated" : "muc_unmoderated",
       c.password !== "" ? "muc_passwordprotected" : "muc_unsecured", c.whois === "anyone" ? "muc_nonanonymous" : "muc_semianonymous",
