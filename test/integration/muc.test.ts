@@ -92,6 +92,30 @@ test("a persistent room's affiliations and ban outlive a restart; parley replay 
   }
 });
 
+test("a deleted account's affiliations go: whoever registers the name next inherits no ban and no room", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    const room = "keep@conference.localhost";
+    const romeo = await client(ts, "romeo");
+    await say(romeo, join(room, "Romeo"));
+    await say(romeo, instant(room, field("muc#roomconfig_persistentroom", "1")));
+    await say(romeo, affiliate(room, "tybalt@localhost", "outcast", "Villain"));
+    await say(romeo, affiliate(room, "juliet@localhost", "admin"));
+    const tybalt = await client(ts, "tybalt");
+    tybalt.write("<iq type='set' id='bye'><query xmlns='jabber:iq:register'><remove/></query></iq>");
+    await tybalt.waitClosed(5000).catch(() => undefined);
+    const list = await say(romeo, `<iq type='get' id='bans' to='${room}'><query xmlns='${MUC}#admin'><item affiliation='outcast'/></query></iq>`);
+    assert.not.match(list, /tybalt@localhost/, `the ban went with the account: ${list}`);
+    const admins = await say(romeo, `<iq type='get' id='admins' to='${room}'><query xmlns='${MUC}#admin'><item affiliation='admin'/></query></iq>`);
+    assert.match(admins, /juliet@localhost/, "the others' stay");
+    const row = ts.server.store.db.prepare("SELECT count(*) AS n FROM muc_affiliations WHERE jid = 'tybalt@localhost'").get() as { n: number };
+    assert.is(row.n, 0, "and the projection has none of them");
+    romeo.destroy(); tybalt.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
 test("a temporary room ends with its last occupant: the next joiner creates and owns a new one", async () => {
   const ts = await startTestServer({ accounts: ACCOUNTS });
   try {

@@ -31,10 +31,10 @@ const DESTROY_NODE = "http://prosody.im/protocol/muc#destroy";
 /** The mam module's secret for archive ids (src/modules/mam): one id space for accounts and rooms. */
 const ARCHIVE_ID_KEY = "mam-archive-ids";
 
-/** muc_rooms: which rooms exist, for the service's disco#items and the rooms-per-user limit. */
+/** muc_rooms: which rooms exist, for the service's disco#items and the rooms-per-user limit; muc_affiliations: who is affiliated where. */
 export const mucRoomsProjection: Projection = {
   name: "muc_rooms",
-  tables: ["muc_rooms"],
+  tables: ["muc_rooms", "muc_affiliations"],
   apply(db, event: StoredEvent) {
     if (!isRoomEvent(event)) return;
     const e = event as unknown as RoomEvent;
@@ -44,6 +44,14 @@ export const mucRoomsProjection: Projection = {
           ON CONFLICT (room) DO UPDATE SET creator = excluded.creator, persistent = excluded.persistent, public = excluded.public,
           name = excluded.name, created_at = excluded.created_at`)
           .run(e.payload.room, e.payload.owner, e.payload.config.persistent ? 1 : 0, e.payload.config.public ? 1 : 0, e.payload.config.name, e.meta.at);
+        statement(db, "INSERT INTO muc_affiliations (room, jid, affiliation) VALUES (?, ?, 'owner')").run(e.payload.room, e.payload.owner);
+        return;
+      case "MucAffiliationChanged":
+        if (e.payload.affiliation === "none") statement(db, "DELETE FROM muc_affiliations WHERE room = ? AND jid = ?").run(e.payload.room, e.payload.jid);
+        else {
+          statement(db, `INSERT INTO muc_affiliations (room, jid, affiliation) VALUES (?, ?, ?)
+            ON CONFLICT (room, jid) DO UPDATE SET affiliation = excluded.affiliation`).run(e.payload.room, e.payload.jid, e.payload.affiliation);
+        }
         return;
       case "MucRoomConfigured":
         statement(db, "UPDATE muc_rooms SET persistent = ?, public = ?, name = ? WHERE room = ?")
@@ -51,6 +59,7 @@ export const mucRoomsProjection: Projection = {
         return;
       case "MucRoomDestroyed":
         statement(db, "DELETE FROM muc_rooms WHERE room = ?").run(e.payload.room);
+        statement(db, "DELETE FROM muc_affiliations WHERE room = ?").run(e.payload.room);
         return;
       default:
         return;
@@ -58,6 +67,7 @@ export const mucRoomsProjection: Projection = {
   },
   reset(db) {
     db.prepare("DELETE FROM muc_rooms").run();
+    db.prepare("DELETE FROM muc_affiliations").run();
   },
 };
 
@@ -154,13 +164,33 @@ class MucService {
       }
       const joining = stanza.name === "presence" && stanza.attrs.type === undefined && to.resource !== "";
       if (!room.state.exists && !joining) return this.noRoom(stanza);
-      if (this.rooms.size >= this.api.config.muc.maxRooms && !room.state.exists) {
-        return this.bounce(stanza, { condition: "resource-constraint", text: "The service has as many rooms as it may" });
+      if (this.rooms.size >= this.api.config.muc.maxRooms && !this.evictOne()) {
+        return this.bounce(stanza, { condition: "resource-constraint", text: "The service has as many rooms in use as it may" });
       }
       this.rooms.set(jid, room);
     }
-    room.handle(stanza, to);
+    try {
+      room.handle(stanza, to);
+    } catch (err) {
+      // A failed append (another process wrote to the room's stream) or a bug: the room is
+      // folded afresh from its stream by the next stanza; this one gets an error, not silence.
+      this.api.log.error("a room failed to handle a stanza; it will be reloaded", { room: jid, error: (err as Error).message });
+      this.rooms.delete(jid);
+      this.bounce(stanza, { condition: "internal-server-error" });
+      return;
+    }
     if (!room.state.exists) this.rooms.delete(jid);
+  }
+
+  /** Makes room for one more: forgets an empty (persistent) room, which folds again from its stream when next used. */
+  private evictOne(): boolean {
+    for (const [jid, room] of this.rooms) {
+      if (room.isEmpty) {
+        this.rooms.delete(jid);
+        return true;
+      }
+    }
+    return false;
   }
 
   private noRoom(stanza: XmlElement): void {
@@ -241,6 +271,16 @@ class MucService {
       destroyed.length === 0 ? "No rooms were destroyed" : `The following rooms were destroyed:\n${destroyed.join("\n")}`));
   }
 
+  /** An account was deleted: its affiliations go, so whoever registers the name next inherits no room and no ban. */
+  accountDeleted(bare: string): void {
+    const rows = this.api.db.prepare("SELECT room FROM muc_affiliations WHERE jid = ? AND room LIKE ?").all(bare, `%@${this.domain}`) as { room: string }[];
+    for (const { room: name } of rows) {
+      const room = this.rooms.get(name) ?? this.load(name);
+      if (!room.state.exists) continue;
+      room.forgetAccount(bare);
+    }
+  }
+
   private load(jid: string): Room {
     const loaded = foldRoom(this.api.events.readStream(roomStreamId(jid)), this.api.config.muc.historyMessages);
     return new Room(jid, loaded.state, loaded.version, this.host);
@@ -255,6 +295,7 @@ export const muc: ParleyModule = {
     if (!c.enabled) return;
     for (const domain of api.config.domains) {
       const service = new MucService(api, `${c.subdomain}.${domain}`);
+      api.hook("account-deleted", ({ jid }) => service.accountDeleted(jid.bareString()));
       api.component(service.domain, { accept: (stanza, to) => service.accept(stanza, to), name: "Chatrooms", info: () => serviceInfo(c.archive) });
     }
   },

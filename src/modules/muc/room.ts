@@ -115,6 +115,7 @@ export class Room {
       if (e instanceof RoomDecisionError) fail(e.condition, e.message);
       throw e;
     }
+    if (decided.events.length === 0) return [];
     const stored = this.host.append(this.jid, this.version, decided.events);
     for (const e of stored) {
       this.state = evolveRoom(this.state, e as unknown as RoomEvent);
@@ -485,6 +486,13 @@ export class Room {
         el("body", NS.client, {}, `${inviter} invited you to the room ${this.jid}${reason ? ` (${reason})` : ""}`),
         el("x", NS_CONFERENCE, { jid: this.jid, reason: reason || undefined, password: password || undefined })));
     }
+  }
+
+  /** The account is gone (account-deleted): its affiliation is removed by the server. */
+  forgetAccount(bare: string): void {
+    this.execute({ kind: "forget", jid: bare }, { kind: "server", reason: "the account was deleted" });
+    this.affiliationChanged(bare, "none", undefined, undefined);
+    this.emptied();
   }
 
   /** §7.8.2: an invitee's decline goes on to the inviter, from the room. */
