@@ -112,7 +112,7 @@ test("[pubsub] bounds: payload-too-big, too many PEP nodes, a max_items beyond t
   }
 });
 
-test("XEP-0153: after a vCard with a photo, the user's presence carries the photo's SHA-1", async () => {
+test("XEP-0153 and XEP-0398: a vCard photo's SHA-1 rides on presence and is the PEP avatar; a PEP avatar becomes the vCard photo", async () => {
   const ts = await startTestServer({ accounts: ACCOUNTS });
   try {
     const juliet = await Peer.login(ts.port, "juliet", "capulet1", "balcony");
@@ -121,8 +121,58 @@ test("XEP-0153: after a vCard with a photo, the user's presence carries the phot
     assert.is(set.attrs.type, "result");
     await juliet.available();
     const echo = juliet.stanzas().find((s) => s.name === "presence" && s.attrs.from === juliet.jid);
-    assert.is(echo?.getChild("x", "vcard-temp:x:update")?.getChildText("photo", "vcard-temp:x:update"), createHash("sha1").update(photo).digest("hex"));
+    const hash = createHash("sha1").update(photo).digest("hex");
+    assert.is(echo?.getChild("x", "vcard-temp:x:update")?.getChildText("photo", "vcard-temp:x:update"), hash);
+    // XEP-0398 §3: the photo is the PEP avatar too, data and metadata keyed by its hash.
+    const meta = await juliet.iq(`<iq type='get' id='m1'><pubsub xmlns='${PUBSUB}'><items node='urn:xmpp:avatar:metadata'/></pubsub></iq>`, "m1");
+    const info = meta.getChild("pubsub", PUBSUB)?.getChild("items", PUBSUB)?.getChild("item", PUBSUB)?.getChild("metadata", "urn:xmpp:avatar:metadata")?.getChild("info", "urn:xmpp:avatar:metadata");
+    assert.equal([info?.attrs.id, info?.attrs.bytes, info?.attrs.type], [hash, String(photo.length), "image/png"]);
+    const data = await juliet.iq(`<iq type='get' id='d1'><pubsub xmlns='${PUBSUB}'><items node='urn:xmpp:avatar:data'><item id='${hash}'/></items></pubsub></iq>`, "d1");
+    assert.is(data.getChild("pubsub", PUBSUB)?.getChild("items", PUBSUB)?.getChild("item", PUBSUB)?.getChildText("data", "urn:xmpp:avatar:data"), photo.toString("base64"));
+
+    // XEP-0398 §4: an avatar published on PEP (XEP-0084 §4.1, data then metadata) becomes the vCard's photo.
+    const other = Buffer.from("another picture entirely");
+    const otherHash = createHash("sha1").update(other).digest("hex");
+    assert.is((await juliet.iq(`<iq type='set' id='a1'><pubsub xmlns='${PUBSUB}'><publish node='urn:xmpp:avatar:data'><item id='${otherHash}'><data xmlns='urn:xmpp:avatar:data'>${other.toString("base64")}</data></item></publish></pubsub></iq>`, "a1")).attrs.type, "result");
+    assert.is((await juliet.iq(`<iq type='set' id='a2'><pubsub xmlns='${PUBSUB}'><publish node='urn:xmpp:avatar:metadata'><item id='${otherHash}'><metadata xmlns='urn:xmpp:avatar:metadata'><info id='${otherHash}' bytes='${other.length}' type='image/jpeg'/></metadata></item></publish></pubsub></iq>`, "a2")).attrs.type, "result");
+    const card = await juliet.iq(`<iq type='get' id='v2'><vCard xmlns='vcard-temp'/></iq>`, "v2");
+    const vc = card.getChild("vCard", "vcard-temp");
+    assert.is(vc?.getChildText("FN", "vcard-temp"), "Juliet", "the rest of the vCard is kept");
+    assert.equal([vc?.getChild("PHOTO", "vcard-temp")?.getChildText("TYPE", "vcard-temp"), vc?.getChild("PHOTO", "vcard-temp")?.getChildText("BINVAL", "vcard-temp")], ["image/jpeg", other.toString("base64")]);
     juliet.close();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("a deleted account's PEP nodes go, and so do its subscriptions and affiliations at the service", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.admins = ["admin@localhost"]; } });
+  try {
+    const admin = await Peer.login(ts.port, "admin", "balthasar", "desk");
+    const juliet = await Peer.login(ts.port, "juliet", "capulet1", "balcony");
+    await admin.iq(`<iq type='set' id='c1' to='pubsub.localhost'><pubsub xmlns='${PUBSUB}'><create node='news'/></pubsub></iq>`, "c1");
+    await admin.iq(`<iq type='set' id='a1' to='pubsub.localhost'><pubsub xmlns='${OWNER}'><affiliations node='news'><affiliation jid='juliet@localhost' affiliation='publisher'/></affiliations></pubsub></iq>`, "a1");
+    await juliet.iq(`<iq type='set' id='s1' to='pubsub.localhost'><pubsub xmlns='${PUBSUB}'><subscribe node='news' jid='${juliet.jid}'/></pubsub></iq>`, "s1");
+    assert.is((await juliet.iq(publish("p1", "urn:example:diary", "today", "Romeo", "juliet@localhost"), "p1")).attrs.type, "result");
+    juliet.write(`<iq type='set' id='bye'><query xmlns='jabber:iq:register'><remove/></query></iq>`);
+    const ownerView = async () => {
+      const subs = await admin.iq(`<iq type='get' id='subs' to='pubsub.localhost'><pubsub xmlns='${OWNER}'><subscriptions node='news'/></pubsub></iq>`, "subs");
+      admin.clear();
+      return subs.getChild("pubsub", OWNER)?.getChild("subscriptions", OWNER)?.getChildren("subscription", OWNER).length ?? -1;
+    };
+    let remaining = await ownerView();
+    for (let i = 0; i < 40 && remaining !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      remaining = await ownerView();
+    }
+    assert.is(remaining, 0, "Juliet's subscription ended with her account");
+    const diary = ts.server.store.readStream("pubsub:juliet@localhost/urn:example:diary").map((e) => e.type);
+    assert.equal(diary, ["PubsubNodeCreated", "PubsubNodeDeleted"]);
+    const news = ts.server.store.readStream("pubsub:pubsub.localhost/news").map((e) => e.type);
+    assert.equal(news.slice(-2).sort(), ["PubsubAffiliationChanged", "PubsubSubscriptionChanged"]);
+    const rows = ts.server.store.db.prepare("SELECT count(*) AS n FROM pubsub_items WHERE service = 'juliet@localhost'").get() as { n: number };
+    assert.is(rows.n, 0, "her items went too");
+    admin.close();
   } finally {
     await ts.stop();
   }

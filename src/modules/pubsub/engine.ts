@@ -33,6 +33,8 @@ export interface ServiceContext {
   readonly seesPresence: boolean;
   /** Whom the node's notifications reach, and how to send them. */
   readonly audience: Audience;
+  /** After an item is stored and its notifications are out (PEP: the `pep/published` hook). */
+  readonly published?: (node: string, id: string, payload: XmlElement | undefined) => void;
 }
 
 export interface Audience {
@@ -96,20 +98,24 @@ export class PubsubEngine {
 
   /** Decide, append, fold: the node's stream at its current version. */
   run(service: string, node: string, command: NodeCommand, c: { actor: string; mayCreate: boolean; seesPresence: boolean }, by: EventCause): NodeEvent[] {
-    const key = nodeKey(service, node);
-    const state = this.nodes.get(key);
+    const state = this.nodes.get(nodeKey(service, node));
     const events = decideNode(command, state, { service, node, actor: c.actor, mayCreate: c.mayCreate, actorSeesPresence: c.seesPresence });
     if (events.length === 0) return events;
+    this.appendAndFold(service, node, events, by);
+    return events;
+  }
+
+  private appendAndFold(service: string, node: string, events: readonly NodeEvent[], by: EventCause): void {
+    const key = nodeKey(service, node);
     const streamId = nodeStreamId(service, node);
     const expected = this.versions.get(key) ?? this.events.streamVersion(streamId);
     const at = this.now().toISOString();
     const stored = this.events.append(streamId, expected, events.map((e) => ({ type: e.type, payload: e.payload, meta: { by, at } })));
-    let next = state;
+    let next = this.nodes.get(key);
     for (const e of events) next = evolveNode(next, e);
     if (next) this.nodes.set(key, next);
     else this.nodes.delete(key);
     this.versions.set(key, stored[stored.length - 1]?.streamVersion ?? expected);
-    return events;
   }
 
   /** Creates a node unless it exists (PEP's auto-create on publish, XEP-0163 §3). */
@@ -210,6 +216,7 @@ export class PubsubEngine {
     if (state.config.deliverNotifications) {
       ctx.audience.broadcast(state, this.eventOf(el("items", NS_PUBSUB_EVENT, { node }, this.itemElement(state, stored, NS_PUBSUB_EVENT, ctx.kind, state.config.deliverPayloads ? body : undefined))));
     }
+    ctx.published?.(node, id, body);
     return { result: el("pubsub", NS_PUBSUB, {}, el("publish", NS_PUBSUB, { node }, el("item", NS_PUBSUB, { id }))) };
   }
 
@@ -397,12 +404,25 @@ export class PubsubEngine {
     return { result: el("pubsub", NS_PUBSUB_OWNER, {}, el("subscriptions", NS_PUBSUB_OWNER, { node: state.node }, ...list)) };
   }
 
-  /** Every node of a deleted account's PEP service goes, by event, with its items. */
-  deleteService(service: string, by: EventCause): void {
-    for (const n of this.nodesOf(service)) {
-      this.run(service, n.node, { kind: "delete" }, { actor: n.owner, mayCreate: false, seesPresence: true }, by);
+  /**
+   * A deleted account: its PEP nodes go (by event, with their items), and its
+   * subscriptions and non-owner affiliations elsewhere end. Nodes it owns at a
+   * service stay, with their other owners, or with none until an admin acts.
+   */
+  forgetAccount(bare: string, by: EventCause): void {
+    for (const n of this.nodesOf(bare)) {
+      this.run(bare, n.node, { kind: "delete" }, { actor: n.owner, mayCreate: false, seesPresence: true }, by);
     }
-    this.items.purgeAll(service);
+    this.items.purgeAll(bare);
+    for (const n of [...this.nodes.values()]) {
+      const events: NodeEvent[] = [];
+      for (const jid of n.subscriptions) {
+        if (jid === bare || jid.startsWith(`${bare}/`)) events.push({ type: "PubsubSubscriptionChanged", payload: { service: n.service, node: n.node, jid, subscribed: false } });
+      }
+      const aff = n.affiliations.get(bare);
+      if (aff !== undefined && aff !== "owner") events.push({ type: "PubsubAffiliationChanged", payload: { service: n.service, node: n.node, jid: bare, affiliation: "none" } });
+      if (events.length > 0) this.appendAndFold(n.service, n.node, events, by);
+    }
   }
 }
 

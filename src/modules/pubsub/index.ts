@@ -158,10 +158,15 @@ export const pubsub: ParleyModule = {
       };
     };
 
+    const publishedOn = (account: Account) => (node: string, id: string, payload: XmlElement | undefined) => {
+      api.fire("pep/published", { account, node, id, payload });
+    };
+
     const pepRequest = (type: "get" | "set") => (req: AccountIqRequest) => {
       const owner = req.account.bareJid;
       const ctx: ServiceContext = {
         service: owner, kind: "pep", requester: req.from, mayCreate: req.self, seesPresence: req.mayDiscover, audience: pepAudience(req.account),
+        published: publishedOn(req.account),
       };
       const { result, after } = engine.handle(type, req.payload, ctx);
       if (after) req.afterReply(after);
@@ -253,6 +258,7 @@ export const pubsub: ParleyModule = {
     // ---- for bridging modules (XEP-0048 bookmarks in private storage, vCard avatars)
     const asOwner = (account: Account): ServiceContext => ({
       service: account.bareJid, kind: "pep", requester: account.jid, mayCreate: true, seesPresence: true, audience: pepAudience(account),
+      published: publishedOn(account),
     });
     api.hook("pep/publish", (p) => {
       const options = el("x", NS_DATA, { type: "submit" },
@@ -287,7 +293,7 @@ export const pubsub: ParleyModule = {
     api.hook("resource-unbind", ({ account, session }) => forget(account.bareJid, session.resource));
 
     api.hook("account-deleted", ({ jid }) => {
-      engine.deleteService(jid.bareString(), { kind: "server", reason: "account deleted" });
+      engine.forgetAccount(jid.bareString(), { kind: "server", reason: "account deleted" });
       online.delete(jid.bareString());
     });
 
