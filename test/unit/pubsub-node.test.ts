@@ -66,6 +66,14 @@ test("§6.1.3.2-4: presence and whitelist access models; an affiliation opens a 
     .thenState((s) => s?.subscriptions.has(JULIET) === true);
 });
 
+test("§6.1.3.3: the roster access model lets in the owner's contacts in an allowed group, and no one else", () => {
+  const rosterNode: NodeEvent = { type: "PubsubNodeConfigured", payload: { ...base, config: { ...defaultConfig("pep"), accessModel: "roster", rosterGroupsAllowed: ["Family"] } } };
+  spec(nodeDecider, as(JULIET, { actorSeesPresence: true, actorGroups: ["Friends"] })).given([created, rosterNode]).when({ kind: "subscribe", jid: JULIET })
+    .thenThrows(appCondition("not-authorized", "not-in-roster-group"));
+  spec(nodeDecider, as(JULIET, { actorGroups: ["Friends", "Family"] })).given([created, rosterNode]).when({ kind: "subscribe", jid: JULIET })
+    .thenState((s) => s?.subscriptions.has(JULIET) === true);
+});
+
 test("§8.9: the owner sets affiliations (unchanged ones decide nothing) and cannot give up its own ownership", () => {
   spec(nodeDecider, as(ADMIN)).given([created])
     .when({ kind: "affiliations", changes: [{ jid: ADMIN, affiliation: "owner" }, { jid: "romeo@example.com", affiliation: "publisher" }] })

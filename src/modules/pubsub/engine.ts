@@ -31,6 +31,8 @@ export interface ServiceContext {
   readonly mayCreate: boolean;
   /** The PEP owner shares presence with the requester (presence access model). */
   readonly seesPresence: boolean;
+  /** The requester's groups in the PEP owner's roster (roster access model). */
+  readonly rosterGroups?: readonly string[];
   /** Whom the node's notifications reach, and how to send them. */
   readonly audience: Audience;
   /** After an item is stored and its notifications are out (PEP: the `pep/published` hook). */
@@ -97,9 +99,9 @@ export class PubsubEngine {
   }
 
   /** Decide, append, fold: the node's stream at its current version. */
-  run(service: string, node: string, command: NodeCommand, c: { actor: string; mayCreate: boolean; seesPresence: boolean }, by: EventCause): NodeEvent[] {
+  run(service: string, node: string, command: NodeCommand, c: { actor: string; mayCreate: boolean; seesPresence: boolean; groups?: readonly string[] }, by: EventCause): NodeEvent[] {
     const state = this.nodes.get(nodeKey(service, node));
-    const events = decideNode(command, state, { service, node, actor: c.actor, mayCreate: c.mayCreate, actorSeesPresence: c.seesPresence });
+    const events = decideNode(command, state, { service, node, actor: c.actor, mayCreate: c.mayCreate, actorSeesPresence: c.seesPresence, ...(c.groups ? { actorGroups: c.groups } : {}) });
     if (events.length === 0) return events;
     this.appendAndFold(service, node, events, by);
     return events;
@@ -127,7 +129,7 @@ export class PubsubEngine {
   }
 
   private actorOf(ctx: ServiceContext) {
-    return { actor: ctx.requester.bareString(), mayCreate: ctx.mayCreate, seesPresence: ctx.seesPresence };
+    return { actor: ctx.requester.bareString(), mayCreate: ctx.mayCreate, seesPresence: ctx.seesPresence, groups: ctx.rosterGroups ?? [] };
   }
 
   /** One <pubsub/> IQ payload, in either namespace. */
@@ -300,8 +302,9 @@ export class PubsubEngine {
   private getItems(action: XmlElement, ctx: ServiceContext): RequestOutcome {
     const state = this.existing(ctx, action);
     const actor = ctx.requester.bareString();
-    if (!mayAccess(state, actor, ctx.seesPresence)) {
+    if (!mayAccess(state, actor, ctx.seesPresence, ctx.rosterGroups)) {
       if (state.config.accessModel === "presence") throw new StanzaError({ condition: "not-authorized", extra: el("presence-subscription-required", NS_PUBSUB_ERRORS) });
+      if (state.config.accessModel === "roster") throw new StanzaError({ condition: "not-authorized", extra: el("not-in-roster-group", NS_PUBSUB_ERRORS) });
       throw new StanzaError({ condition: "not-allowed", extra: el("closed-node", NS_PUBSUB_ERRORS) });
     }
     const wanted = action.getChildren("item", NS_PUBSUB).map((i) => i.attrs.id).filter((id): id is string => id !== undefined);
