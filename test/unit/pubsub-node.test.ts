@@ -95,6 +95,10 @@ test("the configuration form: fields left out keep their values, bad values and 
 test("§7.1.5: publish-options that match (as values, '1' for 'true') pass; a different one is conflict with precondition-not-met", () => {
   const c = defaultConfig("pep");
   checkPreconditions(c, new Map([["pubsub#persist_items", ["true"]], ["pubsub#access_model", ["presence"]]]), 256);
+  // max_items: the node keeping at least as many as asked meets it ("max" here is 256).
+  const bookmarks = { ...c, maxItems: "max" as const };
+  checkPreconditions(bookmarks, new Map([["pubsub#max_items", ["255"]]]), 256);
+  assert.throws(() => checkPreconditions(c, new Map([["pubsub#max_items", ["max"]]]), 256), appCondition("conflict", "precondition-not-met"));
   assert.throws(() => checkPreconditions(c, new Map([["pubsub#access_model", ["whitelist"]]]), 256),
     (err: unknown) => appCondition("conflict", "precondition-not-met")(err) && (err as StanzaError).spec.text === "Field does not match: access_model");
 });
