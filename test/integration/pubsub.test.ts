@@ -87,12 +87,28 @@ test("a node's configuration, subscription and newest items survive a restart; t
   }
 });
 
-test("[pubsub] bounds: payload-too-big, too many PEP nodes, a max_items beyond the limit, an oversized vCard", async () => {
+test("[pubsub] bounds: subscriptions and affiliations per node, payload-too-big, too many PEP nodes, a max_items beyond the limit, an oversized vCard", async () => {
   const ts = await startTestServer({
     accounts: ACCOUNTS,
-    configure: (c) => { c.pubsub.maxItemBytes = 300; c.pubsub.maxNodesPerAccount = 2; c.pubsub.maxItems = 5; c.pubsub.maxVcardBytes = 200; },
+    configure: (c) => {
+      c.admins = ["admin@localhost"];
+      c.pubsub.maxItemBytes = 300; c.pubsub.maxNodesPerAccount = 2; c.pubsub.maxItems = 5; c.pubsub.maxVcardBytes = 200; c.pubsub.maxSubscriptionsPerNode = 2;
+    },
   });
   try {
+    const admin = await Peer.login(ts.port, "admin", "balthasar", "desk");
+    await admin.iq(`<iq type='set' id='c1' to='pubsub.localhost'><pubsub xmlns='${PUBSUB}'><create node='news'/></pubsub></iq>`, "c1");
+    const subscribe = (p: Peer, id: string) => p.iq(`<iq type='set' id='${id}' to='pubsub.localhost'><pubsub xmlns='${PUBSUB}'><subscribe node='news' jid='${p.jid}'/></pubsub></iq>`, id);
+    const phone = await Peer.login(ts.port, "juliet", "capulet1", "phone");
+    assert.is((await subscribe(admin, "s1")).attrs.type, "result");
+    assert.is((await subscribe(phone, "s2")).attrs.type, "result");
+    const balconyFirst = await Peer.login(ts.port, "juliet", "capulet1", "balcony-0");
+    assert.is(errorOf(await subscribe(balconyFirst, "s3")).condition, "policy-violation", "a third subscription is over max_subscriptions_per_node");
+    const affiliate = (id: string, jid: string) =>
+      admin.iq(`<iq type='set' id='${id}' to='pubsub.localhost'><pubsub xmlns='${OWNER}'><affiliations node='news'><affiliation jid='${jid}' affiliation='member'/></affiliations></pubsub></iq>`, id);
+    assert.is((await affiliate("a1", "juliet@localhost")).attrs.type, "result");
+    assert.is(errorOf(await affiliate("a2", "romeo@localhost")).condition, "policy-violation", "a third affiliation is over the bound too");
+    for (const p of [admin, phone, balconyFirst]) p.close();
     const juliet = await Peer.login(ts.port, "juliet", "capulet1", "balcony");
     const big = await juliet.iq(publish("big", "urn:example:a", "x", "y".repeat(400), "juliet@localhost"), "big");
     assert.equal(errorOf(big), { condition: "not-acceptable", app: "payload-too-big" });

@@ -419,6 +419,14 @@ export class PubsubEngine {
       }
       return { jid: bareJidText(jid), affiliation: affiliation as Affiliation };
     });
+    const after = new Set(state.affiliations.keys());
+    for (const c of changes) {
+      if (c.affiliation === "none") after.delete(c.jid);
+      else after.add(c.jid);
+    }
+    if (after.size > this.limits.maxSubscriptionsPerNode) {
+      throw new StanzaError({ condition: "policy-violation", text: "This node has as many affiliations as it takes" });
+    }
     this.run(ctx.service, state.node, { kind: "affiliations", changes }, this.actorOf(ctx), causeOf(ctx));
     return { result: null };
   }
