@@ -164,7 +164,7 @@ export interface PubsubConfig {
   maxNodesPerAccount: number;
   /** Nodes at pubsub.<domain>. */
   maxNodesPerService: number;
-  /** Subscriptions per node. */
+  /** Subscriptions per node, and affiliations per node. */
   maxSubscriptionsPerNode: number;
   /** Items from pubsub.<domain> name their publisher (Prosody's expose_publisher). */
   exposePublisher: boolean;
