@@ -268,7 +268,7 @@ export function defaultConfig(): ServerConfig {
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
     s2s: {
-      enabled: true, host: "127.0.0.1", port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
+      enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
       blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
       connectionsPerAddress: 10, stanzasPerSecond: 2000, stanzaBurst: 5000, maxBackoffSeconds: 300,
     },

@@ -95,6 +95,16 @@ test("a message crosses to the other server over an authenticated TLS stream, an
     assert.equal(b.server.s2s?.outgoingStates(), { "b.test a.test": "ready" });
     assert.ok(a.server.s2s?.incomingPairs().includes("b.test a.test"));
     assert.ok(b.server.s2s?.incomingPairs().includes("a.test b.test"));
+    // Federated messages pass the same hooks as local ones: both archives have both (XEP-0313).
+    for (const u of [alice, bob]) {
+      u.write("<iq type='set' id='mam'><query xmlns='urn:xmpp:mam:2' queryid='q'/></iq>");
+      await u.waitFor((s) => s.name === "iq" && s.attrs.id === "mam" && s.attrs.type === "result");
+      const archived = u.stanzas().flatMap((s) => {
+        const inner = s.getChild("result", "urn:xmpp:mam:2")?.getChild("forwarded", "urn:xmpp:forward:0")?.getChild("message", "jabber:client");
+        return inner ? [inner.getChildText("body")] : [];
+      });
+      assert.equal(archived, ["hello bob", "hello alice"], `${u.jid}'s archive`);
+    }
     alice.close();
     bob.close();
   } finally {
