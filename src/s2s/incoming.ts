@@ -34,6 +34,8 @@ export interface IncomingDeps {
 }
 
 const STANZAS = new Set(["message", "presence", "iq"]);
+/** Presence entries remembered per incoming stream for the unavailable on loss. */
+const PRESENCE_TRACKED = 10_000;
 
 export class IncomingStream {
   readonly id: string;
@@ -42,6 +44,15 @@ export class IncomingStream {
   private readonly unauthTimer: NodeJS.Timeout;
   private idleTimer: NodeJS.Timeout | undefined;
   private gone = false;
+  /** The peer closed its stream (</stream:stream>): an orderly end, not a loss. */
+  private ended = false;
+  /**
+   * Available presence that came in on this stream and was not withdrawn yet,
+   * as "from-full-JID to-bare-JID" (at most PRESENCE_TRACKED): if the stream is
+   * lost, those contacts are unavailable to us (RFC 6121 §4.5.2: the server
+   * tells its users when a contact's presence can no longer be known).
+   */
+  private readonly available = new Map<string, { from: string; to: string }>();
 
   constructor(readonly stream: S2sStream, id: string, private readonly d: IncomingDeps) {
     this.id = id;
@@ -166,8 +177,20 @@ export class IncomingStream {
       if (!this.d.isLocal(to.domain)) return this.fail("host-unknown", `${to.domain} is not served here`);
       return this.fail("invalid-from", `this stream has not authenticated ${from.domain} for ${to.domain}`);
     }
+    if (s.name === "presence") this.trackPresence(s.attrs.type, from.toString(), to.bareString());
     // JIDs normalised at the edge, as c2s does (RFC 7622 preparation).
     this.d.route(renamespace(s, NS_SERVER, NS.client).withAttrs({ from: from.toString(), to: to.toString() }));
+  }
+
+  private trackPresence(type: string | undefined, from: string, to: string): void {
+    const key = `${from} ${to}`;
+    if (type === "unavailable") this.available.delete(key);
+    else if (type === undefined && this.available.size < PRESENCE_TRACKED) this.available.set(key, { from, to });
+  }
+
+  /** The peer sent </stream:stream>. */
+  peerEnded(): void {
+    this.ended = true;
   }
 
   fail(condition: StreamErrorCondition, text: string): void {
@@ -181,5 +204,13 @@ export class IncomingStream {
     clearTimeout(this.unauthTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.d.closed(this);
+    // Lost without </stream:stream> (a dropped connection, a crashed peer): every
+    // contact whose availability came this way is unavailable now. An orderly close
+    // (the peer's idle timeout) says nothing about presence, and the peer's own
+    // unavailable presence comes before a shutdown.
+    if (!this.ended) {
+      for (const { from, to } of this.available.values()) this.d.route(el("presence", NS.client, { from, to, type: "unavailable" }));
+    }
+    this.available.clear();
   }
 }

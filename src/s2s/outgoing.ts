@@ -262,6 +262,11 @@ export class OutgoingStream {
     this.finish(undefined);
   }
 
+  /** The connection dropped without a close (S2sService.abort). */
+  abort(): void {
+    this.stream?.destroy();
+  }
+
   private socketClosed(): void {
     if (this.state === "closed") return;
     if (this.state === "ready") return this.finish(undefined);

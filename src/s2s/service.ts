@@ -163,7 +163,10 @@ export class S2sService {
     const stream = new S2sStream(socket, this.limits, {
       header: (attrs, info) => incoming?.header(attrs, info.defaultNs),
       element: (e) => incoming?.element(e),
-      end: () => stream.close(),
+      end: () => {
+        incoming?.peerEnded();
+        stream.close();
+      },
       error: (condition, text) => incoming?.fail(condition, text),
       closed: () => incoming?.closed(),
     }, this.d.gate);
@@ -178,6 +181,15 @@ export class S2sService {
       closed: (i) => this.incoming.delete(i),
     });
     this.incoming.add(incoming);
+  }
+
+  /**
+   * Destroys every stream with `domain` without closing it, as a network
+   * failure would (the peer sees a lost connection). For tests and operators.
+   */
+  abort(domain: string): void {
+    for (const [key, o] of this.outgoing) if (key.endsWith(` ${domain}`)) o.abort();
+    for (const i of this.incoming) if (i.authenticatedPairs.some((p) => p.startsWith(`${domain} `))) i.stream.destroy();
   }
 
   /** Closes every stream (</stream:stream>) and the listeners. */

@@ -112,7 +112,7 @@ test("a message crosses to the other server over an authenticated TLS stream, an
   }
 });
 
-test("a subscription with a remote contact: subscribe, subscribed, roster pushes and presence both ways (RFC 6121 §3.1)", async () => {
+test("a subscription with a remote contact: subscribe, subscribed, roster pushes, presence, unavailable when the link is lost (RFC 6121 §3.1, §4.5.2)", async () => {
   const { a, b, stop } = await twoServers();
   try {
     const alice = await User.login(a.port, "alice", "a.test", "home");
@@ -134,6 +134,14 @@ test("a subscription with a remote contact: subscribe, subscribed, roster pushes
     // And later changes follow.
     bob.write("<presence><show>away</show></presence>");
     await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.getChildText("show") === "away");
+    // The connection between the servers is lost (no </stream:stream>): Alice's server
+    // tells her Bob is unavailable, since it can no longer know; the next stanza opens new streams.
+    alice.raw.clear();
+    b.server.s2s?.abort("a.test");
+    const gone = await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.attrs.type === "unavailable");
+    assert.ok(gone);
+    bob.write("<presence><show>chat</show></presence>");
+    await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.getChildText("show") === "chat");
     // Bob's roster shows alice as subscribed to him (from).
     bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
     const roster = await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "r1");
