@@ -242,6 +242,28 @@ test("an s2s peer that sends stanzas without authenticating, or for a domain it 
   }
 });
 
+test("a blocked domain: stanzas to it bounce without a connection, its streams are refused (s2s.blocked_domains)", async () => {
+  const { a, b, stop } = await twoServers();
+  a.server.config.s2s.blockedDomains.push("b.test");
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<message to='bob@b.test' id='x1'><body>no</body></message>");
+    const bounce = await alice.waitFor((s) => s.attrs.id === "x1" && s.attrs.type === "error");
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.equal(a.server.s2s?.outgoingStates(), {}, "no stream was opened");
+    // Bob's server tries; a.test refuses its stream, so Bob's message bounces.
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write("<message to='alice@a.test' id='x2'><body>let me in</body></message>");
+    const refused = await bob.waitFor((s) => s.attrs.id === "x2" && s.attrs.type === "error");
+    assert.ok(refused.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.is(alice.stanzas().filter((s) => s.getChildText("body") === "let me in").length, 0);
+    alice.close();
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
 /** A test CA and a certificate from it per domain (serverAuth and clientAuth: each server is the other's TLS client too). */
 function testCa(domains: readonly string[]): { dir: string; ca: string; files: Record<string, { cert: string; key: string }> } {
   const dir = mkdtempSync(path.join(os.tmpdir(), "parley-s2s-ca-"));
