@@ -358,7 +358,7 @@ export function defaultConfig(): ServerConfig {
     metrics: { enabled: true, bind: "" },
     muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true },
     s2s: {
-      enabled: true, host: "127.0.0.1", port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
+      enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
       blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
       connectionsPerAddress: 10, stanzasPerSecond: 2000, stanzaBurst: 5000, maxBackoffSeconds: 300,
     },

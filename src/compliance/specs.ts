@@ -51,7 +51,7 @@ export const SPECS: readonly Spec[] = [
   // --- implemented ---
   { id: "RFC 6120", title: "XMPP: Core", url: rfc("6120"),
     provider: [{ core: "streams, STARTTLS, SASL, resource binding (src/actors/session-machine.ts)" }, { listener: "c2s-starttls" }],
-    implemented: { status: "complete", note: "TCP with STARTTLS; SASL SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), PLAIN; server-to-server streams (jabber:server, STARTTLS required by default, §3.2 resolution, src/s2s/) authenticated by dialback; no SASL EXTERNAL between servers yet" } },
+    implemented: { status: "complete", note: "TCP with STARTTLS; SASL SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), PLAIN; server-to-server streams (jabber:server, STARTTLS required by default, §3.2 resolution, src/s2s/) authenticated by SASL EXTERNAL with a verified certificate, else dialback" } },
   { id: "RFC 6121", title: "XMPP: Instant Messaging and Presence", url: rfc("6121"),
     provider: [{ module: "roster" }, { module: "presence" }], features: ["jabber:iq:roster"],
     implemented: { status: "complete", note: "rosters with versioning, subscriptions (Appendix A), pre-approval, message routing (§8.5); modules roster and presence" } },
@@ -125,6 +125,9 @@ export const SPECS: readonly Spec[] = [
   { id: "XEP-0220", title: "Server Dialback", url: xep("0220"),
     provider: [{ listener: "s2s" }],
     implemented: { version: "1.1.1", status: "complete", note: "db:result and db:verify both ways, with dialback errors (§2.4, the urn:xmpp:features:dialback feature), only after TLS unless the domain is in s2s.insecure_domains; src/s2s/" } },
+  { id: "XEP-0178", title: "Best Practices for Use of SASL EXTERNAL with Certificates", url: xep("0178"),
+    provider: [{ listener: "s2s" }],
+    implemented: { version: "1.2", status: "partial", note: "server-to-server only: offered when the peer's certificate chains to s2s.ca_file (else Node's roots) and names its domain (DNS-ID; no xmppAddr); used on outgoing streams when offered" } },
   { id: "XEP-0185", title: "Dialback Key Generation and Validation", url: xep("0185"),
     provider: [{ listener: "s2s" }],
     implemented: { version: "1.0", status: "complete", note: "HMAC-SHA256(SHA256(secret), receiving originating stream-id), the secret kept in server_secrets" } },

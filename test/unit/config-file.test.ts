@@ -238,4 +238,32 @@ max_nodes_per_account = 5
     (e: unknown) => e instanceof ConfigError && /pubsub\.max_item .*not a known setting/.test(e.message));
 });
 
+test("[s2s] and [s2s.routes]: listener, TLS policy, domains, limits and static routes; bad values name the key", () => {
+  const c = resolveConfig(file("s2s.toml", `[s2s]
+bind = "0.0.0.0"
+port = 15269
+require_tls = false
+insecure_domains = ["Lab.Example"]
+blocked_domains = ["spam.example"]
+connect_timeout_seconds = 3
+queue_limit = 20
+
+[s2s.routes]
+"Example.net" = "192.0.2.1:5269"
+`), { PARLEY_S2S_PORT: "25269" });
+  assert.is(c.s2s.host, "0.0.0.0");
+  assert.equal(c.s2s.extraHosts, []);
+  assert.is(c.s2s.port, 25269, "PARLEY_S2S_PORT overrides the file");
+  assert.is(c.s2s.requireTls, false);
+  assert.equal(c.s2s.insecureDomains, ["lab.example"]);
+  assert.equal(c.s2s.blockedDomains, ["spam.example"]);
+  assert.is(c.s2s.connectTimeoutSeconds, 3);
+  assert.is(c.s2s.queueLimit, 20);
+  assert.equal(c.s2s.routes, { "example.net": "192.0.2.1:5269" });
+  const fails = (toml: string, pattern: RegExp) => assert.throws(() => resolveConfig(file("bad-s2s.toml", toml), {}), (e: Error) => e instanceof ConfigError && pattern.test(e.message));
+  fails(`[s2s.routes]\n"example.net" = "nowhere"\n`, /s2s\.routes\.example\.net .*host:port/);
+  fails(`[s2s]\nqueue_limit = 0\n`, /s2s\.queue_limit .*positive/);
+  fails(`[s2s]\nrequire_tsl = true\n`, /s2s\.require_tsl .*not a known setting/);
+});
+
 test.run();
