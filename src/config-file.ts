@@ -196,6 +196,24 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.fulltext = mam.boolean("fulltext") ?? m.fulltext;
     mam.rejectUnknown();
   }
+  const muc = root.table_("muc");
+  if (muc) {
+    const m = config.muc;
+    m.enabled = muc.boolean("enabled") ?? m.enabled;
+    const sub = muc.string("subdomain");
+    if (sub !== undefined) {
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(sub)) throw new ConfigError(`muc.subdomain (${source})`, `must be one DNS label, got '${sub}'`);
+      m.subdomain = sub;
+    }
+    m.roomsPerUser = positive(muc.integer("rooms_per_user"), "muc.rooms_per_user", source) ?? m.roomsPerUser;
+    m.occupantsPerRoom = positive(muc.integer("occupants_per_room"), "muc.occupants_per_room", source) ?? m.occupantsPerRoom;
+    m.sessionsPerOccupant = positive(muc.integer("sessions_per_occupant"), "muc.sessions_per_occupant", source) ?? m.sessionsPerOccupant;
+    const history = muc.integer("history_messages");
+    if (history !== undefined && history < 0) throw new ConfigError(`muc.history_messages (${source})`, `must be 0 or more, got ${history}`);
+    m.historyMessages = history ?? m.historyMessages;
+    m.maxRooms = positive(muc.integer("max_rooms"), "muc.max_rooms", source) ?? m.maxRooms;
+    muc.rejectUnknown();
+  }
   const ext = root.table_("external_services");
   if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
   const fast = root.table_("fast");
@@ -214,6 +232,14 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     a.sessionsTotal = positive(adhoc.integer("sessions_total"), "adhoc.sessions_total", source) ?? a.sessionsTotal;
     a.sessionSeconds = positive(adhoc.integer("session_seconds"), "adhoc.session_seconds", source) ?? a.sessionSeconds;
     adhoc.rejectUnknown();
+  }
+  const sm = root.table_("stream_management");
+  if (sm) {
+    const m = config.streamManagement;
+    m.timeoutSeconds = positive(sm.integer("timeout_seconds"), "stream_management.timeout_seconds", source) ?? m.timeoutSeconds;
+    m.maxQueue = positive(sm.integer("max_queue"), "stream_management.max_queue", source) ?? m.maxQueue;
+    m.csiMaxQueue = positive(sm.integer("csi_max_queue"), "stream_management.csi_max_queue", source) ?? m.csiMaxQueue;
+    sm.rejectUnknown();
   }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");

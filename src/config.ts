@@ -108,10 +108,41 @@ export interface ServerConfig {
   metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
+  /** XEP-0198 stream management (acks, resumption) and XEP-0352 client state indication. */
+  streamManagement: StreamManagementConfig;
+  /** XEP-0045 multi-user chat at <subdomain>.<domain> (the muc module). */
+  muc: MucConfig;
   /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
   fast: FastConfig;
   /** XEP-0050 command sessions (the adhoc module): a form sent, its submission awaited. */
   adhoc: { sessionsPerRequester: number; sessionsTotal: number; sessionSeconds: number };
+}
+
+export interface StreamManagementConfig {
+  /** Seconds a dropped stream stays resumable (XEP-0198 §5, the advertised `max`). */
+  timeoutSeconds: number;
+  /** Unacknowledged stanzas kept per stream; a stream with more is closed (bound) or expires (detached). */
+  maxQueue: number;
+  /** XEP-0352: stanzas held per inactive client (presence counts once per contact); a fuller queue is flushed. */
+  csiMaxQueue: number;
+}
+
+/** `[muc]`: the MUC service and its per-room and per-user limits. */
+export interface MucConfig {
+  /** false: no MUC service. */
+  enabled: boolean;
+  /** The component's domain is `<subdomain>.<served domain>`. */
+  subdomain: string;
+  /** Rooms one user may have created that exist at once. */
+  roomsPerUser: number;
+  /** Occupants (nicknames) per room. */
+  occupantsPerRoom: number;
+  /** Sessions of one user under one nickname (multi-session nicks). */
+  sessionsPerOccupant: number;
+  /** Messages of discussion history a room keeps at most (XEP-0045 §7.2.15); a room's own setting is capped by it. */
+  historyMessages: number;
+  /** Rooms in memory per service at once. */
+  maxRooms: number;
 }
 
 /** XEP-0484 FAST: tokens a user agent logs in with instead of the password. */
@@ -200,6 +231,9 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
   "external_services",
+  "stream_management",
+  "csi",
+  "muc",
   "adhoc", "admin_adhoc",
 ];
 
@@ -243,11 +277,13 @@ export function defaultConfig(): ServerConfig {
     admins: [],
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
+    streamManagement: { timeoutSeconds: 600, maxQueue: 500, csiMaxQueue: 100 },
     fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
     adhoc: { sessionsPerRequester: 5, sessionsTotal: 1000, sessionSeconds: 600 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000 },
   };
 }
 

@@ -9,6 +9,15 @@ import type { XmlElement } from "../xml/element.js";
 import type { Jid } from "../jid/jid.js";
 import type { SaslServerMechanism } from "../sasl/mechanism.js";
 import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
+import type { ManagedStreamRegistry } from "./stream-management.js";
+
+/** XEP-0198 on this server (the stream_management module): where resumable streams are, and the limits. */
+export interface StreamManagementService {
+  readonly registry: ManagedStreamRegistry;
+  /** Seconds a stream stays resumable: the advertised `max`. */
+  readonly timeoutSeconds: number;
+  readonly maxQueue: number;
+}
 
 export interface SessionEnvironment {
   readonly config: ServerConfig;
@@ -47,4 +56,8 @@ export interface SessionEnvironment {
   fastAfterSuccess(user: Jid, request: Sasl2Request, mechanism: SaslServerMechanism | undefined, conn: StreamPort): XmlElement | undefined;
   /** XEP-0386 §3: the resource for an inline bind, stable for one user agent of one user. */
   bind2Resource(user: Jid, userAgentId: string | undefined, tag: string | undefined): string;
+  /** XEP-0198, when offered (undefined: <enable/> and <resume/> fail). */
+  readonly streamManagement?: StreamManagementService;
+  /** XEP-0352, when offered: at most this many stanzas held per inactive client (undefined: not offered). */
+  readonly csiMaxQueue?: number;
 }

@@ -8,6 +8,11 @@
 //                                (growing delay)                             bindable ──<bind/>──▶ binding ──▶ bound
 //   any state: </stream:stream> ▶ closed;  stream error or kick ▶ closing ▶ closed;  socket gone ▶ closed
 //
+// XEP-0198 stream management, after binding (or instead of it: <resume/> in bindable):
+//   bound ──socket gone, resumable──▶ detached ──<resume/> on another stream──▶ resumed (it goes on there)
+//     │                                  └──timeout, kick, queue full──▶ expired (unacknowledged to the account)
+//     └──<resume/> on another stream while this one seems alive──▶ replaced
+//
 //   SASL2 (XEP-0388), beside classic SASL, with no stream restart:
 //   streamOpen ──<authenticate/>──▶ sasl2 (verifying ⇄ awaitingResponse) ─<success/>+features─▶ bindable
 //                                     └─ inline <bind/> (XEP-0386) ─▶ binding2 ──<success><bound/>──▶ bound
@@ -38,6 +43,8 @@ import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
 import { isHtMechanism } from "../sasl/ht.js";
+import { ManagedStream, ManagedStreamRegistry, NS_SM, parseH, type SessionLink } from "./stream-management.js";
+import { ClientStateFilter, NS_CSI } from "./client-state.js";
 
 export interface SessionInput {
   sessionId: string;
@@ -79,6 +86,14 @@ export interface SessionContext {
   pendingBindId?: string;
   /** Where deliveries go: a sink while `bound`, none otherwise (see delivery-sink.ts). */
   deliveries: DeliveryOutlet;
+  /** Where the account actor's commands for this session go (another session's, after a resumption). */
+  link: SessionLink;
+  /** The session id the account actor knows the bound resource by (the first session's, after a resumption). */
+  boundSessionId: string;
+  /** XEP-0198, once <enable/>d (or resumed). */
+  stream?: ManagedStream;
+  /** XEP-0352: the first stage of the delivery sink. */
+  csi: ClientStateFilter;
 }
 
 /**
@@ -86,10 +101,11 @@ export interface SessionContext {
  * - `negotiating`: stream negotiation is not complete (§4.3): nothing is bound yet;
  * - `authenticated`: SASL succeeded (§6.4.6): the user is known;
  * - `bound`: a resource is bound (§7): stanzas flow both ways, deliveries go to the sink;
- * - `closing`: we closed our stream (§4.4) and wait for the client to close its own.
+ * - `closing`: we closed our stream (§4.4) and wait for the client to close its own;
+ * - `detached`: the connection is gone, the stream resumable (XEP-0198 §5): deliveries are queued.
  * The final state `closed` has none.
  */
-export type SessionTag = "negotiating" | "authenticated" | "bound" | "closing";
+export type SessionTag = "negotiating" | "authenticated" | "bound" | "closing" | "detached";
 
 /** What one SASL step decided (RFC 6120 §6.4): the output of the `saslStep` actor. */
 type SaslOutcome =
@@ -128,6 +144,22 @@ export type SessionEvent =
   | { type: "tls.established" }
   | { type: "tls.failed"; reason: string }
   | SessionCommand;
+
+const isNonza = (ns: string, name: string) => ({ event }: { event: SessionEvent }) =>
+  event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === ns;
+
+/** The managed stream a <resume previd='…'/> names, if this user's and still resumable (XEP-0198 §5). */
+function resumeTarget(context: SessionContext, resume: XmlElement): ManagedStream | undefined {
+  const previd = resume.attrs.previd;
+  const user = context.user;
+  if (previd === undefined || !user) return undefined;
+  return context.env.streamManagement?.registry.find(previd, user);
+}
+
+/** The session actor a link currently names, looked up at each command (it changes on resumption). */
+function linkedActor(link: SessionLink): { send(command: SessionCommand): void } {
+  return { send: (command) => link.actor.send(command) };
+}
 
 const isSasl = (name: string) => ({ event }: { event: SessionEvent }) =>
   event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === NS.sasl;
@@ -206,6 +238,29 @@ export const sessionMachine = setup({
       event.type === "xml.stanza" && event.stanza.ns === NS.client &&
       (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
     saslChallenged: (_, outcome: SaslOutcome) => outcome.kind === "challenge",
+    isSmEnable: isNonza(NS_SM, "enable"),
+    isSmResume: isNonza(NS_SM, "resume"),
+    isSmRequest: isNonza(NS_SM, "r"),
+    isSmAnswer: isNonza(NS_SM, "a"),
+    isSmElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS_SM,
+    smOffered: ({ context }) => context.env.streamManagement !== undefined,
+    smEnabled: ({ context }) => context.stream !== undefined,
+    streamResumable: ({ context }) => context.stream?.resumable === true,
+    /** XEP-0198 §4: an h of more stanzas than were sent is an error. */
+    answerCountsSent: ({ context, event }) => {
+      const h = parseH(stanzaOf(event).attrs.h);
+      return h !== undefined && context.stream !== undefined && context.stream.wouldAcknowledge(h);
+    },
+    /** §5: the previd names a stream of this user that can still be resumed. */
+    resumableStreamFound: ({ context, event }) => resumeTarget(context, stanzaOf(event)) !== undefined,
+    resumeCountsSent: ({ context, event }) => {
+      const h = parseH(stanzaOf(event).attrs.h);
+      const target = resumeTarget(context, stanzaOf(event));
+      return h !== undefined && target !== undefined && target.wouldAcknowledge(h);
+    },
+    isCsiActive: isNonza(NS_CSI, "active"),
+    isCsiInactive: isNonza(NS_CSI, "inactive"),
+    csiOffered: ({ context }) => context.env.csiMaxQueue !== undefined,
     saslSucceeded: (_, outcome: SaslOutcome) => outcome.kind === "success",
   },
   delays: {
@@ -215,6 +270,7 @@ export const sessionMachine = setup({
           context.env.authFailuresFor(context.conn.remoteAddress, attemptedAccount(context))))
         : 0,
     closeGrace: 2000,
+    resumeTimeout: ({ context }) => (context.stream?.timeoutSeconds ?? 0) * 1000,
   },
   actions: {
     openStream: ({ context }) => {
@@ -418,14 +474,14 @@ export const sessionMachine = setup({
       context.conn.sendStanza(saslSuccess(outcome.data));
       context.conn.resetParser();
     },
-    requestBind: ({ context, event, self }) => {
+    requestBind: ({ context, event }) => {
       const bind = bindRequest(stanzaOf(event));
       const user = context.user;
       if (!bind || !user) return;
       const requested = bind.getChildText("resource")?.trim();
       context.env.account(user.bareString()).send({
         type: "session.bind",
-        session: sessionRefThrough(context.sessionId, context.deliveries, self),
+        session: sessionRefThrough(context.sessionId, context.deliveries, linkedActor(context.link)),
         requestedResource: requested === "" ? undefined : requested,
       });
     },
@@ -481,20 +537,113 @@ export const sessionMachine = setup({
       writeBound(context, errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
     },
     /** Entering `bound`: from now on deliveries are written without a macrostep of this actor. */
-    attachDeliverySink: ({ context }) => {
+    attachDeliverySink: ({ context, self }) => {
       const conn = context.conn;
-      context.deliveries.attach({ deliver: (stanza) => conn.sendStanza(stanza) });
+      const write = (stanza: XmlElement) => conn.sendStanza(stanza);
+      context.csi.downstream = context.stream ? context.stream.sink(write, () => self.send({ type: "sm.overflow" })) : { deliver: write };
+      context.deliveries.attach(context.csi);
     },
-    withdrawDeliverySink: ({ context }) => context.deliveries.withdraw(),
+    withdrawDeliverySink: ({ context }) => context.deliveries.withdraw(context.csi),
+    /** XEP-0198 §5: the connection is gone; what is delivered now is counted and queued for a resumption. */
+    attachQueueSink: ({ context, self }) => {
+      const stream = context.stream;
+      if (!stream) return;
+      context.csi.downstream = stream.sink(undefined, () => self.send({ type: "sm.overflow" }));
+      context.csi.setActive(); // what CSI held joins the queue
+      context.deliveries.attach(context.csi);
+      context.env.log.info("stream detached, resumable", { session: context.sessionId, jid: context.jid?.toString(), seconds: stream.timeoutSeconds });
+    },
+    /** XEP-0198 §3: <enable/>; with resume='true', a stream id and the `max` we keep it for (§5). */
+    enableStreamManagement: assign({
+      stream: ({ context, event }) => {
+        const sm = context.env.streamManagement;
+        const jid = context.jid;
+        if (!sm || !jid) return undefined;
+        const request = stanzaOf(event);
+        const resume = request.attrs.resume === "true" || request.attrs.resume === "1";
+        const asked = parseH(request.attrs.max);
+        const timeout = asked !== undefined && asked > 0 ? Math.min(asked, sm.timeoutSeconds) : sm.timeoutSeconds;
+        return new ManagedStream(resume ? ManagedStreamRegistry.newId() : undefined, jid, context.boundSessionId,
+          context.deliveries, context.link, timeout, sm.maxQueue);
+      },
+    }),
+    announceStreamManagement: ({ context, self }) => {
+      const stream = context.stream;
+      if (!stream) return;
+      if (stream.resumable) context.env.streamManagement?.registry.add(stream);
+      context.conn.sendStanza(el("enabled", NS_SM, stream.resumable
+        ? { id: stream.id, resume: "true", max: String(stream.timeoutSeconds) } : {}));
+      // From here on every stanza written is counted (§4).
+      const conn = context.conn;
+      context.csi.downstream = stream.sink((stanza) => conn.sendStanza(stanza), () => self.send({ type: "sm.overflow" }));
+    },
+    sendSmFailed: ({ context }, params: { condition: "unexpected-request" | "item-not-found" | "feature-not-implemented" }) => {
+      context.conn.sendStanza(el("failed", NS_SM, {}, el(params.condition, NS.stanzas)));
+    },
+    /** §4: <r/> is answered with the number of stanzas handled. */
+    sendAck: ({ context }) => {
+      if (context.stream) context.conn.sendStanza(el("a", NS_SM, { h: String(context.stream.inbound) }));
+    },
+    acknowledge: ({ context, event }) => {
+      const h = parseH(stanzaOf(event).attrs.h);
+      if (h !== undefined) context.stream?.acknowledge(h);
+    },
+    /** §4: every stanza received (message, presence, iq) counts once it is handled. */
+    countInbound: ({ context }) => {
+      if (context.stream) context.stream.inbound = (context.stream.inbound + 1) % 2 ** 32;
+    },
+    /** §5: take the detached (or still connected) stream over: its outlet, its link to the account actor, its jid. */
+    adoptStream: assign(({ context, event }) => {
+      const target = resumeTarget(context, stanzaOf(event));
+      if (!target) return {};
+      return { stream: target, deliveries: target.outlet, link: target.link, jid: target.jid, boundSessionId: target.sessionId };
+    }),
+    resumeStream: ({ context, event, self }) => {
+      const stream = context.stream;
+      if (!stream) return;
+      const previous = stream.link.actor;
+      stream.link.actor = self;
+      previous.send({ type: "sm.takeover" });
+      const h = parseH(stanzaOf(event).attrs.h);
+      if (h !== undefined) stream.acknowledge(h);
+      context.env.streamManagement?.registry.add(stream);
+      context.conn.sendStanza(el("resumed", NS_SM, { previd: stream.id, h: String(stream.inbound) }));
+      // §5: what the client did not acknowledge is sent again, in order (it keeps its numbers).
+      for (const stanza of stream.unacked) context.conn.sendStanza(stanza);
+      if (stream.unacked.length > 0) {
+        stream.ackRequested = true;
+        context.conn.sendStanza(el("r", NS_SM));
+      }
+      context.env.log.info("stream resumed", { session: context.sessionId, jid: stream.jid.toString(), resent: stream.unacked.length });
+    },
+    unregisterStream: ({ context }) => {
+      if (context.stream) context.env.streamManagement?.registry.remove(context.stream);
+    },
+    clientInactive: ({ context }) => context.csi.setInactive(),
+    clientActive: ({ context }) => context.csi.setActive(),
+    /** The stream goes on in another session: this one only leaves. */
+    forgetSession: ({ context }) => {
+      context.env.sessionClosed(context.sessionId);
+      context.env.log.debug("session handed its stream over", { session: context.sessionId, jid: context.jid?.toString() });
+    },
     /** A delivery sent to the actor itself while bound: through the same sink as the fast path. */
     deliverToSink: ({ context, event }) => {
       if (event.type === "deliver") writeBound(context, event.stanza);
     },
-    /** The account actor learns of every bound session's end, clean or not. */
+    /**
+     * The account actor learns of every bound session's end, clean or not,
+     * with what a managed stream sent and never saw acknowledged (XEP-0198 §5).
+     */
     notifySessionEnded: ({ context }) => {
       const jid = context.jid;
       if (jid) {
-        context.env.account(jid.bareString()).send({ type: "session.ended", sessionId: context.sessionId, resource: jid.resource });
+        const stream = context.stream;
+        if (stream) context.env.streamManagement?.registry.remove(stream);
+        const unacknowledged = stream ? stream.drain() : [];
+        context.env.account(jid.bareString()).send({
+          type: "session.ended", sessionId: context.boundSessionId, resource: jid.resource,
+          ...(unacknowledged.length > 0 ? { unacknowledged } : {}),
+        });
       }
       context.env.sessionClosed(context.sessionId);
       context.env.log.debug("session closed", { session: context.sessionId, jid: jid?.toString() });
@@ -502,8 +651,11 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: "session",
-  context: ({ input }) => ({
+  context: ({ input, self }) => ({
     sessionId: input.sessionId,
+    link: { actor: self },
+    boundSessionId: input.sessionId,
+    csi: new ClientStateFilter(input.env.csiMaxQueue ?? 1),
     conn: input.conn,
     env: input.env,
     domain: input.env.defaultDomain,
@@ -528,6 +680,8 @@ export const sessionMachine = setup({
     deliver: {},
     "bind.result": {},
     "bind.error": {},
+    "sm.takeover": {},
+    "sm.overflow": {},
   },
   states: {
     // TCP is up; we wait for the client's stream header (RFC 6120 §4.2). Also after TLS (§5.4.3.3).
@@ -814,6 +968,16 @@ export const sessionMachine = setup({
       on: {
         "xml.stanza": [
           { guard: "isBindRequest", target: "binding", actions: ["rememberBindId", "requestBind"] },
+          // XEP-0198 §5: resumption instead of binding.
+          {
+            guard: and(["isSmResume", "smOffered", "resumableStreamFound", not("resumeCountsSent")]),
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "undefined-condition", text: "handled-count-too-high: h is more than the server sent" } },
+          },
+          { guard: and(["isSmResume", "smOffered", "resumableStreamFound"]), target: "bound", actions: ["adoptStream", "resumeStream"] },
+          { guard: and(["isSmResume", "smOffered"]), actions: { type: "sendSmFailed", params: { condition: "item-not-found" } } },
+          // §3: <enable/> before binding is unexpected.
+          { guard: and(["isSmElement", "smOffered"]), actions: { type: "sendSmFailed", params: { condition: "unexpected-request" } } },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Bind a resource first" } },
@@ -840,26 +1004,83 @@ export const sessionMachine = setup({
       exit: "withdrawDeliverySink",
       on: {
         "xml.stanza": [
-          { guard: "isSessionRequest", actions: "replySessionResult" },
+          // XEP-0198 nonzas (§3 enable, §4 acks); none of them is counted.
+          { guard: and(["isSmEnable", "smOffered", not("smEnabled")]), actions: ["enableStreamManagement", "announceStreamManagement"] },
+          { guard: and(["isSmRequest", "smEnabled"]), actions: "sendAck" },
+          { guard: and(["isSmAnswer", "smEnabled", "answerCountsSent"]), actions: "acknowledge" },
+          {
+            guard: and(["isSmAnswer", "smEnabled"]),
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "undefined-condition", text: "handled-count-too-high: h is more than the server sent" } },
+          },
+          { guard: and(["isSmElement", "smOffered"]), actions: { type: "sendSmFailed", params: { condition: "unexpected-request" } } },
+          // XEP-0352 §5.
+          { guard: and(["isCsiInactive", "csiOffered"]), actions: "clientInactive" },
+          { guard: and(["isCsiActive", "csiOffered"]), actions: "clientActive" },
+          { guard: "isSessionRequest", actions: ["countInbound", "replySessionResult"] },
           {
             guard: "isBindRequest",
-            actions: { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } },
+            actions: ["countInbound", { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } }],
           },
-          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: "replyStanzaProblem" },
-          { guard: "isRoutableStanza", actions: "routeOutbound" },
+          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: ["countInbound", "replyStanzaProblem"] },
+          { guard: "isRoutableStanza", actions: ["countInbound", "routeOutbound"] },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "unsupported-stanza-type", text: "Only message, presence and iq are allowed here" } },
           },
         ],
         deliver: { actions: "deliverToSink" },
+        // XEP-0198 §5: a connection lost (not a stream closed) leaves a resumable stream behind.
+        "socket.closed": [{ guard: "streamResumable", target: "detached" }, { target: "closed" }],
+        "sm.takeover": { target: "replaced" },
+        "sm.overflow": {
+          target: "closing",
+          actions: { type: "sendStreamError", params: { condition: "resource-constraint", text: "Too many unacknowledged stanzas" } },
+        },
       },
+    },
+    // XEP-0198 §5: no connection; the resource stays bound, deliveries are counted and queued until a
+    // <resume/> takes the stream over or the timeout (`max`) passes.
+    detached: {
+      tags: ["authenticated", "detached"],
+      entry: "attachQueueSink",
+      exit: "withdrawDeliverySink",
+      after: { resumeTimeout: { target: "expired" } },
+      on: {
+        deliver: { actions: "deliverToSink" },
+        "sm.takeover": { target: "resumed" },
+        "sm.overflow": { target: "expired" },
+        "session.kick": { target: "expired" },
+        "socket.closed": {},
+        "idle.timeout": {},
+        "xml.streamEnd": {},
+        "xml.error": {},
+        "xml.stanza": {},
+        "xml.streamStart": {},
+      },
+    },
+    // The stream was resumed on another connection: this session's part is over, the resource's is not.
+    resumed: {
+      type: "final",
+      entry: "forgetSession",
+    },
+    // §5: a <resume/> came from a new connection while this one still seemed alive: it yields.
+    replaced: {
+      type: "final",
+      entry: [{ type: "sendStreamError", params: { condition: "conflict", text: "This stream was resumed on another connection" } },
+        "sendStreamClose", "closeSocket", "forgetSession"],
+    },
+    // The resumption timeout passed (or the session was kicked, or its queue filled): the session ends,
+    // and what was never acknowledged goes to the account actor (offline storage, XEP-0198 §5).
+    expired: {
+      type: "final",
+      entry: "notifySessionEnded",
     },
     closing: {
       // RFC 6120 §4.4: we close our stream and our half of the TCP connection,
       // then give the client a moment to close its own.
       tags: "closing",
-      entry: ["sendStreamClose", "closeSocket"],
+      entry: ["unregisterStream", "sendStreamClose", "closeSocket"],
       after: { closeGrace: { target: "closed" } },
       on: {
         "xml.streamEnd": { target: "closed" },

@@ -12,7 +12,11 @@ export type SessionCommand =
   | { type: "bind.result"; jid: Jid; inline?: readonly XmlElement[] }
   | { type: "bind.error"; error: StanzaErrorSpec }
   /** Close the stream with a stream error: conflict, shutdown, idle, account deleted. */
-  | { type: "session.kick"; condition: StreamErrorCondition; text?: string };
+  | { type: "session.kick"; condition: StreamErrorCondition; text?: string }
+  /** XEP-0198 §5: another connection resumed this session's stream; it goes on there. */
+  | { type: "sm.takeover" }
+  /** XEP-0198: more unacknowledged stanzas than stream_management.max_queue. */
+  | { type: "sm.overflow" };
 
 /** The part of a session actor other actors may use. */
 export interface SessionRef {

@@ -9,7 +9,7 @@ import type { ServerConfig } from "../config.js";
 import { EventStore } from "../events/store.js";
 import { Kernel } from "../kernel/kernel.js";
 import { AccountRuntime } from "../kernel/account.js";
-import type { Identity } from "../kernel/events.js";
+import type { DiscoItem as KernelDiscoItem, Identity } from "../kernel/events.js";
 import { enabledModules } from "../modules/index.js";
 import { parseJid } from "../jid/jid.js";
 import { Logger } from "../util/logger.js";
@@ -99,15 +99,22 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
     const account = new AccountRuntime(requester);
     const own = { requester, account, node: undefined, nodeFound: false, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
     kernel.hooks.fire("disco-info/account", own);
+    const itemsOf = (): DiscoItem[] => {
+      const build = { requester, domain, node: undefined, nodeFound: false, items: [] as KernelDiscoItem[] };
+      kernel.hooks.fire("disco-items/host", build);
+      return build.items.map((i) => {
+        const info = i.info?.() ?? { identities: [], features: [] };
+        return { jid: i.jid, identities: info.identities, features: new Set(info.features), forms: [] };
+      });
+    };
     return {
       domain,
       host: { features: host.features, identities: host.identities, forms: host.extensions.map(formType) },
       account: { features: own.features, identities: own.identities, forms: own.extensions.map(formType) },
-      // The disco module answers a domain's disco#items with no items (src/modules/disco):
-      // no component (MUC, upload, pubsub) exists yet. The agreement test compares
-      // this with a running server's answer, so a component that lists itself there
-      // must be listed here too.
-      items: [],
+      // What the domain's disco#items lists: the components (MUC, upload, pubsub) that
+      // list themselves through `disco-items/host`, with the disco#info they state; the
+      // agreement test compares this with a running server's answer.
+      items: itemsOf(),
     };
   });
 

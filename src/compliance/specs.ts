@@ -140,7 +140,8 @@ export const SPECS: readonly Spec[] = [
 
   // --- what the feature issues add: how each will show (those provided now carry `implemented`) ---
   { id: "XEP-0045", title: "Multi-User Chat", url: xep("0045"),
-    provider: [{ service: { category: "conference", type: "text" } }], features: ["http://jabber.org/protocol/muc"] },
+    provider: [{ service: { category: "conference", type: "text" } }], features: ["http://jabber.org/protocol/muc"],
+    implemented: { version: "1.35.1", status: "partial", note: "module muc at conference.<domain>: rooms as event streams, roles, affiliations, bans, registration, passwords, members-only, moderated, history, invitations; no room MAM yet" } },
   { id: "XEP-0048", title: "Bookmarks", url: xep("0048"),
     provider: [{ discoFeature: "jabber:iq:private", scope: "host" }] },
   { id: "XEP-0049", title: "Private XML Storage", url: xep("0049"),
@@ -193,7 +194,8 @@ export const SPECS: readonly Spec[] = [
   { id: "XEP-0402", title: "PEP Native Bookmarks", url: xep("0402"),
     provider: [{ discoFeature: "urn:xmpp:bookmarks:1#compat", scope: "account" }], features: ["urn:xmpp:bookmarks:1#compat"] },
   { id: "XEP-0410", title: "MUC Self-Ping (Schrödinger's Chat)", url: xep("0410"),
-    provider: [{ service: { category: "conference", type: "text", feature: "http://jabber.org/protocol/muc#self-ping-optimization" } }] },
+    provider: [{ service: { category: "conference", type: "text", feature: "http://jabber.org/protocol/muc#self-ping-optimization" } }],
+    implemented: { version: "0.1.0", status: "complete", note: "module muc: a joined session's ping to its own occupant JID is answered by the room" } },
 ];
 
 export function specById(id: string): Spec {

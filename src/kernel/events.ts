@@ -92,6 +92,8 @@ export interface DiscoItem {
   readonly jid: string;
   readonly node?: string;
   readonly name?: string;
+  /** The item's own disco#info, when a component states it (for `parley check features`). */
+  readonly info?: () => { identities: Identity[]; features: string[] };
 }
 
 /** XEP-0030 disco#items being built (§4); with a `node`, as in DiscoInfoBuild. */
@@ -136,6 +138,13 @@ export interface HookPayloads {
   "resource-bind": { readonly account: Account; readonly session: ResourceSession };
   /** A bound session ended, cleanly or not, after its unavailable presence went out. */
   "resource-unbind": { readonly account: Account; readonly session: ResourceSession };
+  /**
+   * XEP-0198 §5: a managed stream ended (its resumption timed out, or it closed)
+   * with stanzas sent to `resource` that the client never acknowledged; fired
+   * after the resource is unbound. The stream_management module keeps the
+   * messages among them (offline storage) so that none is lost.
+   */
+  "session/unacknowledged": { readonly account: Account; readonly resource: string; readonly stanzas: readonly XmlElement[] };
   /** A resource sent its initial presence (RFC 6121 §4.2), after the broadcast. */
   "presence/initial": { readonly account: Account; readonly session: ResourceSession; readonly stanza: XmlElement };
   /** A resource became unavailable (RFC 6121 §4.5), after the broadcast. */

@@ -51,11 +51,13 @@ export function bindResource(k: KernelServices, account: AccountRuntime, session
   k.hooks.fire("resource-bind", { account, session: entry });
 }
 
-export function endSession(k: KernelServices, account: AccountRuntime, sessionId: string, resource: string): void {
+export function endSession(k: KernelServices, account: AccountRuntime, sessionId: string, resource: string,
+  unacknowledged: readonly XmlElement[] = []): void {
   const entry = account.sessions.get(resource);
   // A replaced session ends after its successor took the resource: not ours to remove.
-  if (!entry || entry.session.sessionId !== sessionId) return;
-  unbind(k, account, entry);
+  if (entry && entry.session.sessionId === sessionId) unbind(k, account, entry);
+  // XEP-0198 §5: what the client never acknowledged is not lost with it (even from a replaced session).
+  if (unacknowledged.length > 0) k.hooks.fire("session/unacknowledged", { account, resource, stanzas: unacknowledged });
 }
 
 /** Modules see the session one last time (presence sends unavailable on its behalf, RFC 6121 §4.5.2), then it is gone. */

@@ -18,6 +18,9 @@ import { registration } from "./registration/index.js";
 import { tombstones } from "./tombstones/index.js";
 import { mam } from "./mam/index.js";
 import { externalServices } from "./external-services/index.js";
+import { streamManagement } from "./stream-management/index.js";
+import { csi } from "./csi/index.js";
+import { muc } from "./muc/index.js";
 import { adhoc } from "./adhoc/index.js";
 import { adminAdhoc } from "./admin-adhoc/index.js";
 
@@ -27,7 +30,16 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices, adhoc, adminAdhoc(deps.store)];
+  // One module per line, so features added side by side merge cleanly.
+  const all = [
+    blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses,
+    registration(deps.store), tombstones, externalServices,
+    streamManagement,
+    csi,
+    muc,
+    adhoc,
+    adminAdhoc(deps.store),
+  ];
   return new Map(all.map((m) => [m.name, m]));
 }
 

@@ -27,6 +27,8 @@ import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
 import { FastTokenStore, type FastToken } from "../sasl/fast-tokens.js";
 import { HT_MECHANISMS, HtServerMechanism, htMechanismsFor, isHtMechanism } from "../sasl/ht.js";
 import type { ConnectionObservers } from "../net/port-observer.js";
+import type { StreamManagementService } from "../actors/session-environment.js";
+import { ManagedStreamRegistry } from "../actors/stream-management.js";
 
 export interface SessionServicesDeps {
   readonly config: ServerConfig;
@@ -47,6 +49,10 @@ export class SessionServices implements SessionStarter {
   readonly log: Logger;
   readonly defaultDomain: string;
   readonly connections: ConnectionObservers | undefined;
+  /** XEP-0198, when the stream_management module is enabled: resumable streams live as long as the server. */
+  readonly streamManagement: StreamManagementService | undefined;
+  /** XEP-0352, when the csi module is enabled. */
+  readonly csiMaxQueue: number | undefined;
   private readonly authFailures = new AuthFailureTracker();
   private readonly fakeKey: Buffer;
   /** Derives Bind2 resources from user-agent ids (XEP-0386 §3), the same after a restart. */
@@ -70,6 +76,11 @@ export class SessionServices implements SessionStarter {
       deps.hooks.on("account-deleted", ({ jid }) => tokens.revokeAccount(jid.bareString()), 0, "fast");
     }
     this.defaultDomain = deps.config.domains[0] ?? "localhost";
+    const sm = deps.config.streamManagement;
+    this.streamManagement = deps.config.modulesEnabled.includes("stream_management")
+      ? { registry: new ManagedStreamRegistry(), timeoutSeconds: sm.timeoutSeconds, maxQueue: sm.maxQueue }
+      : undefined;
+    this.csiMaxQueue = deps.config.modulesEnabled.includes("csi") ? sm.csiMaxQueue : undefined;
   }
 
   servesDomain(domain: string): boolean {

@@ -154,6 +154,22 @@ test("[adhoc]: command sessions per requester, in all, and their lifetime", () =
   assert.throws(() => resolveConfig(file("adhoc-bad.toml", "[adhoc]\nsession_seconds = -1\n"), {}), /adhoc\.session_seconds/);
 });
 
+test("[muc]: the service's subdomain and limits; off when enabled = false; bad values named", () => {
+  const c = resolveConfig(file("muc.toml", `[muc]
+subdomain = "chat"
+rooms_per_user = 3
+occupants_per_room = 50
+sessions_per_occupant = 2
+history_messages = 0
+max_rooms = 500
+`), {});
+  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500 });
+  assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
+  assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
+  assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
+  assert.throws(() => resolveConfig(file("muc-typo.toml", "[muc]\nrooms_per_users = 3\n"), {}), /rooms_per_users/);
+});
+
 test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
   const c = resolveConfig(file("ext.toml", `[external_services]
 host = "turn.example.org"
