@@ -208,14 +208,14 @@ export interface HookPayloads {
   /**
    * XEP-0386 Bind 2: the features a SASL2 <authenticate/> may enable inline
    * with the bind, offered in <bind><inline><feature var=…/></inline></bind>
-   * (carbons: urn:xmpp:carbons:2; stream management adds urn:xmpp:sm:3).
+   * (carbons: urn:xmpp:carbons:2; the session services add urn:xmpp:sm:3, which the session enables itself).
    */
   "bind2/features": { readonly features: string[] };
   /**
    * XEP-0386 §3: a session bound inline; `request` is the client's <bind/>.
    * A module whose feature the request enables (a child in its namespace)
    * enables it for `session` and may add its answer to `results`, which go in
-   * <bound/> (stream management's <enabled/>). Fired before `resource-bind`.
+   * <bound/>. Fired before `resource-bind`.
    */
   "bind2/inline": { readonly account: Account; readonly session: ResourceSession; readonly request: XmlElement; readonly results: XmlElement[] };
   /** XEP-0050: the commands `requester` may run at `domain`; modules add theirs (admin_adhoc: XEP-0133 for admins). */
