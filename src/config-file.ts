@@ -208,6 +208,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     if (token !== undefined) config.metrics.token = token;
     metrics.rejectUnknown();
   }
+  const upload = root.table_("upload");
+  if (upload) config.upload = readUpload(upload, config.upload, source);
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -254,6 +256,37 @@ function readExternalServices(t: Reader, base: ServerConfig["externalServices"],
       return service;
     });
   }
+  t.rejectUnknown();
+  return out;
+}
+
+function readUpload(t: Reader, base: ServerConfig["upload"], source: string): ServerConfig["upload"] {
+  const out: ServerConfig["upload"] = { ...base };
+  const nonNegative = (k: string): number | undefined => {
+    const n = t.integer(k);
+    if (n !== undefined && n < 0) throw new ConfigError(`upload.${k} (${source})`, `must be 0 or more, got ${n}`);
+    return n;
+  };
+  const domain = t.string("domain");
+  if (domain !== undefined) out.domain = domain.toLowerCase();
+  const url = t.string("public_url");
+  if (url !== undefined) {
+    if (!/^https?:\/\/[^/]+/i.test(url)) throw new ConfigError(`upload.public_url (${source})`, `must be an http:// or https:// URL, got '${url}'`);
+    out.publicUrl = url.replace(/\/+$/, "");
+  }
+  out.maxFileBytes = positive(t.integer("max_file_bytes"), "upload.max_file_bytes", source) ?? base.maxFileBytes;
+  out.quotaBytesPerUser = positive(t.integer("quota_bytes_per_user"), "upload.quota_bytes_per_user", source) ?? base.quotaBytesPerUser;
+  out.totalQuotaBytes = nonNegative("total_quota_bytes") ?? base.totalQuotaBytes;
+  out.expireDays = nonNegative("expire_days") ?? base.expireDays;
+  const types = t.strings("allowed_types");
+  if (types !== undefined) {
+    for (const type of types) {
+      if (!/^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/i.test(type)) throw new ConfigError(`upload.allowed_types (${source})`, `'${type}' is not a content type (type/subtype or type/*)`);
+    }
+    out.allowedTypes = types.map((x) => x.toLowerCase());
+  }
+  out.slotSeconds = positive(t.integer("slot_seconds"), "upload.slot_seconds", source) ?? base.slotSeconds;
+  out.slotsPerUserPerHour = positive(t.integer("slots_per_user_per_hour"), "upload.slots_per_user_per_hour", source) ?? base.slotsPerUserPerHour;
   t.rejectUnknown();
   return out;
 }

@@ -108,6 +108,30 @@ export interface ServerConfig {
   metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
+  /** XEP-0363 HTTP File Upload (the http_upload module), served on the HTTP listener. */
+  upload: UploadConfig;
+}
+
+/** XEP-0363 HTTP File Upload: the component, its limits, and where files are fetched from. */
+export interface UploadConfig {
+  /** The component's domain; `{domain}` stands for each served domain. */
+  domain: string;
+  /** Base URL of the slots' PUT and GET URLs (a reverse proxy's, say); by default http://<c2s host>:<http port>. */
+  publicUrl?: string;
+  /** The largest file one slot may be for (XEP-0363 §3 max-file-size). */
+  maxFileBytes: number;
+  /** Bytes of files (uploaded, or slots still open) one user may hold. */
+  quotaBytesPerUser: number;
+  /** Bytes all users' files may take together; 0: no bound but the per-user one. */
+  totalQuotaBytes: number;
+  /** Days an uploaded file is kept; 0 keeps it until its owner's account goes. */
+  expireDays: number;
+  /** Content types accepted (`image/*` matches a major type); empty: any. */
+  allowedTypes: string[];
+  /** Seconds a slot may be used to upload. */
+  slotSeconds: number;
+  /** Slots one user may request in an hour. */
+  slotsPerUserPerHour: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -185,6 +209,7 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
   "external_services",
+  "http_upload",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -230,6 +255,10 @@ export function defaultConfig(): ServerConfig {
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
+    upload: {
+      domain: "upload.{domain}", maxFileBytes: 100 * 1024 * 1024, quotaBytesPerUser: 1024 * 1024 * 1024, totalQuotaBytes: 0,
+      expireDays: 30, allowedTypes: [], slotSeconds: 300, slotsPerUserPerHour: 100,
+    },
   };
 }
 

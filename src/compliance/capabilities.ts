@@ -11,7 +11,7 @@ import { Kernel } from "../kernel/kernel.js";
 import { AccountRuntime } from "../kernel/account.js";
 import type { Identity } from "../kernel/events.js";
 import { enabledModules } from "../modules/index.js";
-import { parseJid } from "../jid/jid.js";
+import { parseJid, type Jid } from "../jid/jid.js";
 import { Logger } from "../util/logger.js";
 import type { XmlElement } from "../xml/element.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
@@ -84,6 +84,20 @@ export function capabilitiesOf(config: ServerConfig): Capabilities {
   }
 }
 
+function itemsOf(kernel: Kernel, requester: Jid, domain: string): DiscoItem[] {
+  const build = { requester, domain, node: undefined, nodeFound: false, items: [] as { jid: string }[] };
+  kernel.hooks.fire("disco-items/host", build);
+  return build.items.map((item) => {
+    const info = kernel.components.get(item.jid)?.info?.();
+    return {
+      jid: item.jid,
+      features: new Set(info?.features ?? []),
+      identities: info?.identities ?? [],
+      forms: (info?.forms ?? []).map(formType),
+    };
+  });
+}
+
 /** What the loaded modules answer, per served domain, and the listeners of the configuration. */
 function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   const stage = (s: "pre-auth" | "post-auth") => {
@@ -103,11 +117,9 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
       domain,
       host: { features: host.features, identities: host.identities, forms: host.extensions.map(formType) },
       account: { features: own.features, identities: own.identities, forms: own.extensions.map(formType) },
-      // The disco module answers a domain's disco#items with no items (src/modules/disco):
-      // no component (MUC, upload, pubsub) exists yet. The agreement test compares
-      // this with a running server's answer, so a component that lists itself there
-      // must be listed here too.
-      items: [],
+      // What the domain's disco#items lists (components list themselves), each
+      // with the disco#info its component gives (ComponentDestination.info).
+      items: itemsOf(kernel, requester, domain),
     };
   });
 

@@ -148,6 +148,11 @@ export interface HookPayloads {
   "presence/probe-offline": HostStanza;
   /** The server is shutting down: flush what is buffered. */
   "server-stopping": Record<string, never>;
+  /**
+   * The server listens (not fired where modules are only asked what they
+   * offer, as by `parley check features`): start timers, tidy the data directory.
+   */
+  "server-started": Record<string, never>;
   /** Roster items changed (RFC 6121 §2.1.6): the roster module pushes them to interested resources. */
   "roster/changed": { readonly account: Account; readonly jids: readonly string[] };
   /** Someone asks to create an account in-band (XEP-0077): a handler may refuse. */

@@ -18,6 +18,7 @@ import { registration } from "./registration/index.js";
 import { tombstones } from "./tombstones/index.js";
 import { mam } from "./mam/index.js";
 import { externalServices } from "./external-services/index.js";
+import { httpUpload } from "./http-upload/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -25,7 +26,7 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices];
+  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices, httpUpload];
   return new Map(all.map((m) => [m.name, m]));
 }
 

@@ -97,6 +97,7 @@ export class ParleyServer {
         running.send({ type: "account.continue", run: () => action(running.getSnapshot().context.runtime) });
         return true;
       },
+      httpPort: () => this.websocket.port,
     });
     this.actors = new Supervisor(log, createAccountMachine(this.kernel));
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (event, foreign) => this.accountChanged(event, foreign));
@@ -123,6 +124,7 @@ export class ParleyServer {
     });
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
+    for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
         connections: () => this.connections.summary(),
@@ -179,6 +181,7 @@ export class ParleyServer {
       throw err;
     }
     server.listening = true;
+    server.kernel.hooks.fire("server-started", {});
     server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
     server.tailTimer.unref();
     log.info("Parley started", {

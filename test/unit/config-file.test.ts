@@ -172,4 +172,29 @@ password = "pw"
   fails(`[[external_services.service]]\ntype = "stun"\nprot = 1\n`, /external_services\.service\[0\]\.prot .*not a known setting/);
 });
 
+test("[upload]: the component's name, URL, limits and types; bad values name the key", () => {
+  const c = resolveConfig(file("upload.toml", `[upload]
+domain = "Files.{domain}"
+public_url = "https://files.example.org/"
+max_file_bytes = 5000
+quota_bytes_per_user = 10000
+total_quota_bytes = 0
+expire_days = 0
+allowed_types = ["image/*", "Text/Plain"]
+slot_seconds = 60
+slots_per_user_per_hour = 5
+`), {});
+  assert.equal(c.upload, {
+    domain: "files.{domain}", publicUrl: "https://files.example.org", maxFileBytes: 5000, quotaBytesPerUser: 10000,
+    totalQuotaBytes: 0, expireDays: 0, allowedTypes: ["image/*", "text/plain"], slotSeconds: 60, slotsPerUserPerHour: 5,
+  });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-upload.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[upload]\nmax_file_bytes = 0\n`, /upload\.max_file_bytes/);
+  fails(`[upload]\nexpire_days = -1\n`, /upload\.expire_days/);
+  fails(`[upload]\npublic_url = "files.example.org"\n`, /upload\.public_url .*http/);
+  fails(`[upload]\nallowed_types = ["images"]\n`, /upload\.allowed_types .*'images'/);
+  fails(`[upload]\nmax_size = 1\n`, /upload\.max_size .*not a known setting/);
+});
+
 test.run();
