@@ -135,6 +135,11 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   const http = root.table_("http");
   if (http) {
     config.http.port = http.integer("port") ?? config.http.port;
+    const publicUrl = http.string("public_url");
+    if (publicUrl !== undefined) {
+      if (!/^https?:\/\/[^/]+/i.test(publicUrl)) throw new ConfigError(`http.public_url (${source})`, `must be an http:// or https:// URL, got '${publicUrl}'`);
+      config.http.publicUrl = publicUrl.replace(/\/+$/, "");
+    }
     http.rejectUnknown();
   }
   const tls = root.table_("tls");

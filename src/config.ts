@@ -18,7 +18,15 @@ export interface ServerConfig {
     extraHosts?: string[];
   };
   /** HTTP port for XMPP over WebSocket (RFC 7395) at /xmpp-websocket, on the c2s host. */
-  http: { port: number };
+  http: {
+    port: number;
+    /**
+     * The base URL clients reach this port at (a reverse proxy's https://…),
+     * for XEP-0156 host-meta and upload URLs; by default what a request's Host
+     * header says (host-meta) or http://<c2s host>:<port> (upload).
+     */
+    publicUrl?: string;
+  };
   tls: {
     /** PEM files; when absent a self-signed certificate is generated into the data directory. */
     certFile?: string;

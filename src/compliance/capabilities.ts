@@ -15,6 +15,7 @@ import { parseJid, type Jid } from "../jid/jid.js";
 import { Logger } from "../util/logger.js";
 import type { XmlElement } from "../xml/element.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
+import { HOST_META_PATH } from "../net/host-meta.js";
 
 /** What each listener of the configuration is, by name; absent: Parley has no such listener. */
 export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta";
@@ -126,12 +127,13 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   const { host } = config.c2s;
   return {
     modules: kernel.modulesLoaded,
-    // Every listener Parley has is always on (port 0 picks a free port); BOSH,
-    // the component protocol and host-meta have no listener yet.
+    // Every listener Parley has is always on (port 0 picks a free port); BOSH
+    // and the component protocol have no listener yet.
     listeners: {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
+      "host-meta": `http://${host}:${config.http.port}${HOST_META_PATH}`,
     },
     streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
     domains,

@@ -33,6 +33,7 @@ import path from "node:path";
 import { ServerMetrics } from "../metrics/metrics.js";
 import { metricsRoute, MetricsListener, type MetricsEndpoints } from "../metrics/http.js";
 import { UPLOAD_DIR_NAME } from "../ops/backup.js";
+import { hostMetaRoute } from "../net/host-meta.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -125,6 +126,7 @@ export class ParleyServer {
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
     for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
+    this.websocket.addRoute(hostMetaRoute({ websocketPath: WEBSOCKET_PATH, publicUrl: config.http.publicUrl, tls: false }));
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
         connections: () => this.connections.summary(),

@@ -121,7 +121,7 @@ export const httpUpload: ParleyModule = {
     const incomingDir = path.join(api.config.dataDir, INCOMING_DIR_NAME);
     const inProgress = new Set<string>();
     const now = () => api.now().getTime();
-    const baseUrl = () => config.publicUrl ?? `http://${hostForUrl(api.config.c2s.host)}:${api.httpPort()}`;
+    const baseUrl = () => config.publicUrl ?? api.config.http.publicUrl ?? `http://${hostForUrl(api.config.c2s.host)}:${api.httpPort()}`;
     const removeFile = (id: string) => {
       try {
         rmSync(path.join(dir, id), { force: true });
