@@ -213,6 +213,20 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     if (token !== undefined) config.metrics.token = token;
     metrics.rejectUnknown();
   }
+  const bosh = root.table_("bosh");
+  if (bosh) {
+    const b = config.bosh;
+    b.enabled = bosh.boolean("enabled") ?? b.enabled;
+    b.maxWaitSeconds = positive(bosh.integer("max_wait_seconds"), "bosh.max_wait_seconds", source) ?? b.maxWaitSeconds;
+    const hold = bosh.integer("max_hold");
+    if (hold !== undefined && hold < 0) throw new ConfigError(`bosh.max_hold (${source})`, `must be 0 or more, got ${hold}`);
+    b.maxHold = hold ?? b.maxHold;
+    b.inactivitySeconds = positive(bosh.integer("inactivity_seconds"), "bosh.inactivity_seconds", source) ?? b.inactivitySeconds;
+    b.pollingSeconds = positive(bosh.integer("polling_seconds"), "bosh.polling_seconds", source) ?? b.pollingSeconds;
+    b.maxRequestBytes = positive(bosh.integer("max_request_bytes"), "bosh.max_request_bytes", source) ?? b.maxRequestBytes;
+    b.sessionsPerAddress = positive(bosh.integer("sessions_per_address"), "bosh.sessions_per_address", source) ?? b.sessionsPerAddress;
+    bosh.rejectUnknown();
+  }
   const upload = root.table_("upload");
   if (upload) config.upload = readUpload(upload, config.upload, source);
   const contacts = root.table_("contact_addresses");

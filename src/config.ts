@@ -118,6 +118,25 @@ export interface ServerConfig {
   externalServices: ExternalServicesConfig;
   /** XEP-0363 HTTP File Upload (the http_upload module), served on the HTTP listener. */
   upload: UploadConfig;
+  /** BOSH (XEP-0124, XEP-0206) at /http-bind on the HTTP listener. */
+  bosh: BoshConfig;
+}
+
+/** XEP-0124's session attributes are the client's, bounded by these. */
+export interface BoshConfig {
+  enabled: boolean;
+  /** The longest `wait` (§7.1): seconds a request is held when there is nothing to send. */
+  maxWaitSeconds: number;
+  /** The most requests held at once (`hold`); `requests` is one more. */
+  maxHold: number;
+  /** Seconds with no request held after which a session is gone (`inactivity`). */
+  inactivitySeconds: number;
+  /** The shortest interval between empty requests of a polling session (`polling`, §11). */
+  pollingSeconds: number;
+  /** Bytes of one request's body. */
+  maxRequestBytes: number;
+  /** BOSH sessions one address may have open (they outlive their HTTP connections). */
+  sessionsPerAddress: number;
 }
 
 /** XEP-0363 HTTP File Upload: the component, its limits, and where files are fetched from. */
@@ -267,6 +286,7 @@ export function defaultConfig(): ServerConfig {
       domain: "upload.{domain}", maxFileBytes: 100 * 1024 * 1024, quotaBytesPerUser: 1024 * 1024 * 1024, totalQuotaBytes: 0,
       expireDays: 30, allowedTypes: [], slotSeconds: 300, slotsPerUserPerHour: 100,
     },
+    bosh: { enabled: true, maxWaitSeconds: 60, maxHold: 1, inactivitySeconds: 60, pollingSeconds: 2, maxRequestBytes: 260 * 1024, sessionsPerAddress: 20 },
   };
 }
 

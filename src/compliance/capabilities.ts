@@ -16,6 +16,7 @@ import { Logger } from "../util/logger.js";
 import type { XmlElement } from "../xml/element.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
 import { HOST_META_PATH } from "../net/host-meta.js";
+import { BOSH_PATH } from "../net/bosh.js";
 
 /** What each listener of the configuration is, by name; absent: Parley has no such listener. */
 export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta";
@@ -127,13 +128,14 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   const { host } = config.c2s;
   return {
     modules: kernel.modulesLoaded,
-    // Every listener Parley has is always on (port 0 picks a free port); BOSH
-    // and the component protocol have no listener yet.
+    // Every listener Parley has is on (port 0 picks a free port), BOSH unless
+    // bosh.enabled is false; the component protocol has no listener yet.
     listeners: {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
       "host-meta": `http://${host}:${config.http.port}${HOST_META_PATH}`,
+      ...(config.bosh.enabled ? { bosh: `http://${host}:${config.http.port}${BOSH_PATH}` } : {}),
     },
     streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
     domains,

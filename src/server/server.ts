@@ -34,6 +34,7 @@ import { ServerMetrics } from "../metrics/metrics.js";
 import { metricsRoute, MetricsListener, type MetricsEndpoints } from "../metrics/http.js";
 import { UPLOAD_DIR_NAME } from "../ops/backup.js";
 import { hostMetaRoute } from "../net/host-meta.js";
+import { BoshEndpoint, BOSH_PATH } from "../net/bosh.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -58,6 +59,8 @@ export class ParleyServer {
   private readonly directory: AccountDirectory;
   private readonly c2s: C2sListener;
   private readonly websocket: WebSocketListener;
+  /** BOSH at /http-bind on the WebSocket listener, unless bosh.enabled is false. */
+  private bosh: BoshEndpoint | undefined;
   private readonly sessions: SessionRegistry;
   private readonly sessionServices: SessionServices;
   private tailTimer: NodeJS.Timeout | undefined;
@@ -126,7 +129,13 @@ export class ParleyServer {
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
     for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
-    this.websocket.addRoute(hostMetaRoute({ websocketPath: WEBSOCKET_PATH, publicUrl: config.http.publicUrl, tls: false }));
+    if (config.bosh.enabled) {
+      this.bosh = new BoshEndpoint(this.sessionServices, this.sessions, config.bosh);
+      this.websocket.addRoute(this.bosh.route());
+    }
+    this.websocket.addRoute(hostMetaRoute({
+      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: false,
+    }));
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
         connections: () => this.connections.summary(),
@@ -267,6 +276,7 @@ export class ParleyServer {
     await this.metricsListener?.close();
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
+    this.bosh?.closeAll();
     await listenersClosed;
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});

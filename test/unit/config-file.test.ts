@@ -197,4 +197,22 @@ slots_per_user_per_hour = 5
   fails(`[upload]\nmax_size = 1\n`, /upload\.max_size .*not a known setting/);
 });
 
+test("[bosh]: the bounds of a BOSH session; bad values name the key", () => {
+  const c = resolveConfig(file("bosh.toml", `[bosh]
+enabled = false
+max_wait_seconds = 30
+max_hold = 2
+inactivity_seconds = 90
+polling_seconds = 5
+max_request_bytes = 100000
+sessions_per_address = 3
+`), {});
+  assert.equal(c.bosh, { enabled: false, maxWaitSeconds: 30, maxHold: 2, inactivitySeconds: 90, pollingSeconds: 5, maxRequestBytes: 100000, sessionsPerAddress: 3 });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-bosh.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[bosh]\nmax_wait_seconds = 0\n`, /bosh\.max_wait_seconds/);
+  fails(`[bosh]\nmax_hold = -1\n`, /bosh\.max_hold/);
+  fails(`[bosh]\nwait = 5\n`, /bosh\.wait .*not a known setting/);
+});
+
 test.run();
