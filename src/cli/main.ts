@@ -84,10 +84,12 @@ of the log (as 'parley verify' does). Exit 1 when they differ.
 `,
   "import-prosody": `Usage: parley import-prosody PROSODY_DATA_DIR [--config FILE] [--data DIR] [--dry-run]
 Reads Prosody's internal file storage (the directory with one folder per host) and
-appends what it finds as events caused by "import (prosody)": accounts with their
+appends what it finds as events caused by "imported from Prosody": accounts with their
 internal_hashed SCRAM credentials (the same passwords work), rosters with subscription
-states and pending requests, block lists and offline messages. Only served domains are
-imported. Prints what was imported and what was skipped, and why.
+states and pending requests, block lists, offline messages and MAM archives. Only served
+domains are imported; accounts already here are left alone; the server must be stopped.
+All or nothing: one transaction. --dry-run reads and checks everything, writes nothing.
+Prints what was imported and what was skipped, and why.
 `,
   scansion: `Usage: parley scansion FILE.scs... [--host H] [--port N]
 Runs scansion conversation scripts against a running server.
@@ -188,6 +190,8 @@ export async function main(argv: string[]): Promise<number> {
         return await backupCommand(rest);
       case "restore":
         return restoreCommand(rest);
+      case "import-prosody":
+        return await importProsodyCommand(rest);
       case "start":
         return await start(rest);
       case "check":
@@ -662,4 +666,24 @@ function restoreCommand(args: string[]): number {
   } finally {
     store.close();
   }
+}
+
+async function importProsodyCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" }, "dry-run": { type: "boolean" } });
+  if (positionals.length !== 1) throw new UsageError("import-prosody takes Prosody's data directory, e.g. parley import-prosody /var/lib/prosody");
+  const config = accountConfig(values);
+  // The running server's account actors would not see accounts appended behind them.
+  if (await askServer(config.dataDir, { command: "status" }).catch(() => undefined) !== undefined) {
+    throw new Error(`a server is running on ${config.dataDir}: stop it first, then import`);
+  }
+  const { importProsody, reportLines } = await import("../ops/import-prosody/import.js");
+  const dryRun = values["dry-run"] === true;
+  const store = openStore(config);
+  try {
+    const report = await importProsody(store, config, path.resolve(positionals[0] as string), { dryRun });
+    for (const line of reportLines(report, dryRun)) out(line);
+  } finally {
+    store.close();
+  }
+  return 0;
 }

@@ -1,0 +1,314 @@
+// `parley import-prosody DIR` (issue 20, part 3): a Prosody user base into
+// Parley. Each account's stream gets, in one append, AccountRegistered with
+// the SCRAM keys Prosody kept (mod_auth_internal_hashed: SCRAM-SHA-1 only,
+// RFC 5802 §3 StoredKey/ServerKey, hex), then its roster (RFC 6121 §2.1:
+// items, subscription states, pending out `ask`, pending-in requests kept by
+// rostermanager as roster[false].pending) and its XEP-0191 block list
+// (mod_blocklist). Every event's cause is "imported from Prosody". Offline
+// messages (XEP-0160) and MAM archives (XEP-0313) are not events: they go to
+// their tables. Everything is one transaction: a failure imports nothing.
+//
+// Prosody 0.12 keeps no SCRAM-SHA-256 keys and no password, so imported
+// accounts have SCRAM-SHA-1 (and PLAIN, checked against the SHA-1 keys) until
+// their password is next set. An account stored in cleartext
+// (internal_plain) gets both hashes, as a new Parley account does.
+import type { EventStore } from "../../events/store.js";
+import { accountStreamId, type EventCause, type NewEvent } from "../../events/types.js";
+import { parseJid, JidError, type Jid } from "../../jid/jid.js";
+import { serialize } from "../../xml/serialize.js";
+import { el, XmlElement } from "../../xml/element.js";
+import { NS } from "../../xmpp/namespaces.js";
+import { credentialsForAsync } from "../../accounts/account-service.js";
+import { accountExists } from "../../accounts/account-service.js";
+import type { ScramCredential } from "../../sasl/credentials.js";
+import { OfflineStore, OfflineStoreFull } from "../../modules/offline/offline-store.js";
+import type { ServerConfig } from "../../config.js";
+import { LuaDataError, LuaTable, type LuaValue } from "./lua-data.js";
+import { ProsodyDataDir, stanzaFrom } from "./prosody-store.js";
+
+export const IMPORT_CAUSE: EventCause = { kind: "server", reason: "imported from Prosody" };
+
+/** Stores this import reads; any other is reported as skipped. */
+const READ_STORES = new Set(["accounts", "roster", "blocklist", "offline", "archive"]);
+/** What Parley has no place for yet, by store: said in the report. */
+const NOT_SUPPORTED: Record<string, string> = {
+  vcard: "vCards (XEP-0054): Parley has no vCard storage yet",
+  vcard4: "vCard4 (XEP-0292): Parley has no vCard storage yet",
+  private: "private XML (XEP-0049): Parley has no private storage yet",
+  pep: "PEP nodes (XEP-0163): Parley has no PEP service yet",
+  privacy: "privacy lists (XEP-0016): Parley does not implement them; mod_blocklist's block list is imported",
+  account_details: "registration details (XEP-0077 fields such as email): Parley keeps none",
+  account_roles: "Prosody account roles: give admins with [server] admins",
+  cron: "Prosody's task schedule",
+  smacks_h: "stream management counters",
+  lastlog: "last login times",
+  tokenauth: "Prosody's authentication tokens",
+};
+
+export interface ImportReport {
+  accounts: number;
+  scramSha1Only: number;
+  rosterItems: number;
+  pendingIn: number;
+  blocked: number;
+  offline: number;
+  archived: number;
+  skipped: string[];
+}
+
+export interface ImportOptions {
+  readonly dryRun?: boolean;
+  readonly now?: () => Date;
+}
+
+interface PreparedAccount {
+  jid: string;
+  events: NewEvent[];
+  offline: { sender: string; stanza: string; storedAt: string }[];
+  archive: { withJid: Jid; direction: "in" | "out"; stamp: number; stanza: string; body: string | undefined; originId: string | undefined }[];
+}
+
+class DryRun extends Error {}
+
+function jidOrUndefined(s: string): Jid | undefined {
+  try {
+    return parseJid(s);
+  } catch (err) {
+    if (err instanceof JidError) return undefined;
+    throw err;
+  }
+}
+
+const hexToBase64 = (hex: string, file: string): string => {
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new LuaDataError(file, 0, "a SCRAM key is not hexadecimal");
+  return Buffer.from(hex, "hex").toString("base64");
+};
+
+/** mod_auth_internal_hashed's record as SCRAM-SHA-1 keys; a cleartext password (internal_plain) as both hashes. */
+async function credentialsOf(record: LuaValue, file: string, iterations: number): Promise<{ credentials: ScramCredential[]; sha1Only: boolean } | string> {
+  if (!(record instanceof LuaTable)) return "its account record is not a table";
+  const plain = record.string("password");
+  const stored = record.string("stored_key");
+  const server = record.string("server_key");
+  const salt = record.string("salt");
+  const count = record.number("iteration_count");
+  if (stored !== undefined && server !== undefined && salt !== undefined && count !== undefined) {
+    if (!Number.isSafeInteger(count) || count < 1) return `its iteration count ${count} is not a positive whole number`;
+    return {
+      credentials: [{ hash: "SHA-1", salt: Buffer.from(salt, "utf8").toString("base64"), iterations: count, storedKey: hexToBase64(stored, file), serverKey: hexToBase64(server, file) }],
+      sha1Only: true,
+    };
+  }
+  if (plain !== undefined) return { credentials: await credentialsForAsync(plain, iterations), sha1Only: false };
+  return "its account record has neither SCRAM keys nor a password (a disabled or half-made account)";
+}
+
+/** A stored stanza without what Prosody added when storing it: its `stamp` and its own stanza-ids (XEP-0359 §3.1). */
+function cleaned(stanza: XmlElement, host: string, owner: string): XmlElement {
+  const attrs = { ...stanza.attrs };
+  delete attrs.stamp;
+  delete attrs.stamp_legacy;
+  const kids = stanza.children.filter((c) => typeof c === "string" || !(c.name === "stanza-id" && c.ns === "urn:xmpp:sid:0" && (c.attr("by") === owner || c.attr("by") === host)));
+  return new XmlElement(stanza.name, stanza.ns, attrs, kids);
+}
+
+function bodyOf(stanza: XmlElement): string | undefined {
+  const body = stanza.getChild("body", NS.client);
+  if (!body) return undefined;
+  return body.children.filter((c): c is string => typeof c === "string").join("");
+}
+
+function rosterEvents(roster: LuaValue, owner: string, file: string, at: string, report: ImportReport, skip: (s: string) => void): NewEvent[] {
+  const events: NewEvent[] = [];
+  const meta = { by: IMPORT_CAUSE, at };
+  const push = (type: string, payload: unknown) => events.push({ type, payload, meta });
+  if (!(roster instanceof LuaTable)) throw new LuaDataError(file, 0, "the roster is not a table");
+  for (const [key, value] of roster.entries) {
+    if (key === false || typeof key !== "string") continue;
+    const contact = jidOrUndefined(key);
+    if (!contact || contact.resource !== "" || !(value instanceof LuaTable)) {
+      skip(`${owner}: roster item '${key}' (not a bare JID)`);
+      continue;
+    }
+    const jid = contact.bareString();
+    const groups = [...(value.table("groups")?.entries ?? new Map())].filter(([g, v]) => typeof g === "string" && v === true).map(([g]) => g as string).sort();
+    const name = value.string("name");
+    push("RosterItemSet", name !== undefined && name !== "" ? { jid, name, groups } : { jid, groups });
+    const sub = value.string("subscription") ?? "none";
+    if (!["none", "to", "from", "both"].includes(sub)) skip(`${owner}: the subscription '${sub}' of ${jid} (kept as none)`);
+    if (sub === "to" || sub === "both") push("SubscriptionGranted", { jid });
+    if (sub === "from" || sub === "both") push("ContactApproved", { jid });
+    if (value.string("ask") === "subscribe") push("SubscriptionRequested", { jid });
+    if (value.get("approved") === true) push("ContactPreApproved", { jid });
+    report.rosterItems++;
+  }
+  // Pending-in requests (RFC 6121 §3.1.3): the stored request, or `true` in older data.
+  const pending = roster.table(false)?.table("pending");
+  for (const [key, value] of pending?.entries ?? []) {
+    const contact = typeof key === "string" ? jidOrUndefined(key) : undefined;
+    if (!contact) {
+      skip(`${owner}: pending request from '${String(key)}' (not a JID)`);
+      continue;
+    }
+    const jid = contact.bareString();
+    const original = value instanceof LuaTable ? stanzaFrom(value, file) : undefined;
+    const request = el("presence", NS.client, { from: jid, to: owner, type: "subscribe" },
+      ...(original?.children.filter((c): c is XmlElement => typeof c !== "string") ?? []));
+    push("SubscriptionRequestReceived", { jid, stanza: serialize(request, NS.client) });
+    report.pendingIn++;
+  }
+  return events;
+}
+
+function blockEvents(list: LuaValue, owner: string, file: string, at: string, report: ImportReport, skip: (s: string) => void): NewEvent[] {
+  if (!(list instanceof LuaTable)) throw new LuaDataError(file, 0, "the block list is not a table");
+  const jids: string[] = [];
+  for (const key of list.entries.keys()) {
+    if (key === false) continue;
+    const jid = typeof key === "string" ? jidOrUndefined(key) : undefined;
+    if (!jid) {
+      skip(`${owner}: blocked '${String(key)}' (not a JID)`);
+      continue;
+    }
+    jids.push(jid.toString());
+  }
+  report.blocked += jids.length;
+  return jids.length > 0 ? [{ type: "ContactsBlocked", payload: { jids }, meta: { by: IMPORT_CAUSE, at } }] : [];
+}
+
+/** Reads everything first (all parse errors before any write), then writes it in one transaction. */
+export async function importProsody(store: EventStore, config: ServerConfig, dir: string, options: ImportOptions = {}): Promise<ImportReport> {
+  const data = new ProsodyDataDir(dir);
+  const at = (options.now?.() ?? new Date()).toISOString();
+  const report: ImportReport = { accounts: 0, scramSha1Only: 0, rosterItems: 0, pendingIn: 0, blocked: 0, offline: 0, archived: 0, skipped: [] };
+  const skip = (s: string) => { report.skipped.push(s); };
+  const prepared: PreparedAccount[] = [];
+  for (const [host, hostDir] of data.hosts()) {
+    if (!config.domains.includes(host)) {
+      skip(`host ${host}: not a served domain (add it to domains to import it)`);
+      continue;
+    }
+    for (const s of data.stores(hostDir)) {
+      if (READ_STORES.has(s)) continue;
+      const n = data.users(hostDir, s, "dat").size + data.users(hostDir, s, "list").size;
+      const what = NOT_SUPPORTED[s] ?? (s.startsWith("pep_") ? NOT_SUPPORTED.pep : `the store '${s}'`);
+      skip(`${host}: ${what} (${n} file${n === 1 ? "" : "s"})`);
+    }
+    const rosters = data.users(hostDir, "roster", "dat");
+    const blocklists = data.users(hostDir, "blocklist", "dat");
+    const offline = data.users(hostDir, "offline", "list");
+    const archives = data.users(hostDir, "archive", "list");
+    for (const [user, file] of data.users(hostDir, "accounts", "dat")) {
+      const jid = jidOrUndefined(`${user}@${host}`);
+      if (!jid || jid.local === "") {
+        skip(`${user}@${host}: not a valid JID`);
+        continue;
+      }
+      const owner = jid.bareString();
+      if (accountExists(store.db, owner)) {
+        skip(`${owner}: already an account here (left as it is)`);
+        continue;
+      }
+      const creds = await credentialsOf(data.keyval(file), file, config.scramIterations);
+      if (typeof creds === "string") {
+        skip(`${owner}: ${creds}`);
+        continue;
+      }
+      if (creds.sha1Only) report.scramSha1Only++;
+      const events: NewEvent[] = [{ type: "AccountRegistered", payload: { jid: owner, credentials: creds.credentials }, meta: { by: IMPORT_CAUSE, at } }];
+      const rosterFile = rosters.get(user);
+      if (rosterFile) events.push(...rosterEvents(data.keyval(rosterFile), owner, rosterFile, at, report, skip));
+      const blockFile = blocklists.get(user);
+      if (blockFile) events.push(...blockEvents(data.keyval(blockFile), owner, blockFile, at, report, skip));
+      const account: PreparedAccount = { jid: owner, events, offline: [], archive: [] };
+      const offlineFile = offline.get(user);
+      for (const item of offlineFile ? data.list(offlineFile) : []) {
+        const stanza = cleaned(stanzaFrom(item, offlineFile as string), host, owner);
+        const when = item instanceof LuaTable ? item.number("when") : undefined;
+        const from = jidOrUndefined(stanza.attr("from") ?? host);
+        account.offline.push({
+          sender: from?.bareString() ?? host,
+          stanza: serialize(stanza, NS.client),
+          storedAt: new Date(Math.floor(when ?? Date.parse(at) / 1000) * 1000).toISOString(),
+        });
+      }
+      const archiveFile = archives.get(user);
+      for (const item of archiveFile ? data.list(archiveFile) : []) {
+        const stanza = cleaned(stanzaFrom(item, archiveFile as string), host, owner);
+        const when = item instanceof LuaTable ? item.number("when") : undefined;
+        const withJid = jidOrUndefined((item instanceof LuaTable ? item.string("with") : undefined) ?? "");
+        if (when === undefined || !withJid || stanza.name !== "message") {
+          skip(`${owner}: an archived ${stanza.name} without a time or a peer`);
+          continue;
+        }
+        const from = jidOrUndefined(stanza.attr("from") ?? owner);
+        const direction = from === undefined || from.bareString() === owner ? "out" : "in";
+        const peer = direction === "out" ? jidOrUndefined(stanza.attr("to") ?? "") : from;
+        const other = peer && peer.bareString() === withJid.bareString() ? peer : withJid;
+        const originId = stanza.children.find((c): c is XmlElement => typeof c !== "string" && c.name === "origin-id" && c.ns === "urn:xmpp:sid:0")?.attr("id");
+        account.archive.push({ withJid: other, direction, stamp: Math.floor(when) * 1000, stanza: serialize(stanza, NS.client), body: bodyOf(stanza), originId });
+      }
+      prepared.push(account);
+    }
+  }
+  writeAll(store, config, prepared, report, skip, options.dryRun === true);
+  return report;
+}
+
+function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAccount[], report: ImportReport, skip: (s: string) => void, dryRun: boolean): void {
+  const db = store.db;
+  const offline = new OfflineStore(db, {
+    perAccount: config.limits.offlineMessagesPerAccount,
+    perSender: config.limits.offlineMessagesPerSender,
+    bytesPerAccount: config.limits.offlineBytesPerAccount,
+  });
+  // Archive order is stamp order across all archives (migrations/030_mam.sql): the
+  // imported messages go in by time, and only after every message already here.
+  const archived = prepared.flatMap((a) => a.archive.map((m) => ({ owner: a.jid, ...m }))).sort((x, y) => x.stamp - y.stamp);
+  const newest = (db.prepare("SELECT max(stamp) AS s FROM mam_archive").get() as { s: number | null }).s;
+  const archiveFits = archived.length === 0 || newest === null || (archived[0] as { stamp: number }).stamp >= newest;
+  if (!archiveFits) skip(`${archived.length} archived messages: this server's archive already has newer messages, and archive order is time order`);
+  const insertArchive = db.prepare(`INSERT INTO mam_archive (owner, with_jid, with_resource, stamp, direction, stanza, origin_id) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const insertFulltext = db.prepare("INSERT INTO mam_fulltext (rowid, body) VALUES (?, ?)");
+  try {
+    db.transaction(() => {
+      for (const account of prepared) {
+        store.append(accountStreamId(account.jid), 0, account.events);
+        report.accounts++;
+        for (const m of account.offline) {
+          try {
+            offline.store(account.jid, m.sender, m.stanza, m.storedAt);
+            report.offline++;
+          } catch (err) {
+            if (!(err instanceof OfflineStoreFull)) throw err;
+            skip(`${account.jid}: an offline message from ${m.sender} (${err.why} is the limit)`);
+          }
+        }
+      }
+      if (archiveFits) {
+        for (const m of archived) {
+          const { lastInsertRowid } = insertArchive.run(m.owner, m.withJid.bareString(), m.withJid.resource, m.stamp, m.direction, m.stanza, m.originId ?? null);
+          if (m.body !== undefined && m.body.trim() !== "") insertFulltext.run(lastInsertRowid, m.body);
+          report.archived++;
+        }
+      }
+      if (dryRun) throw new DryRun();
+    })();
+  } catch (err) {
+    if (!(err instanceof DryRun)) throw err;
+  }
+}
+
+/** The report as lines for the terminal. */
+export function reportLines(r: ImportReport, dryRun: boolean): string[] {
+  const lines = [
+    `${dryRun ? "would import" : "imported"}: ${r.accounts} accounts, ${r.rosterItems} roster items, ${r.pendingIn} pending subscription requests, ` +
+      `${r.blocked} blocked JIDs, ${r.offline} offline messages, ${r.archived} archived messages`,
+  ];
+  if (r.scramSha1Only > 0) {
+    lines.push(`note: ${r.scramSha1Only} accounts have SCRAM-SHA-1 keys only (Prosody keeps no SCRAM-SHA-256 ones): they log in with SCRAM-SHA-1 or PLAIN until their password is next set`);
+  }
+  lines.push(r.skipped.length === 0 ? "skipped: nothing" : `skipped (${r.skipped.length}):`);
+  for (const s of r.skipped) lines.push(`  ${s}`);
+  return lines;
+}
