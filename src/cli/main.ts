@@ -286,6 +286,35 @@ async function checkFeaturesCommand(args: string[]): Promise<number> {
 }
 
 async function start(args: string[]): Promise<number> {
+  const config = startConfig(args);
+  const server = await ParleyServer.start(config);
+  // SIGHUP: the configuration read again, the same way (file, environment, flags), and what can change applied.
+  const reload = () => {
+    let next: ServerConfig;
+    try {
+      next = startConfig(args);
+    } catch (err) {
+      server.log.error("reload: the configuration is not valid; nothing changed", { error: (err as Error).message });
+      return;
+    }
+    server.reload(next).then(({ applied, restartNeeded }) => {
+      server.log.info("reloaded the configuration", { applied: applied.join("; ") || "nothing changed" });
+      if (restartNeeded.length > 0) server.log.warn("reload: these changes need a restart and were not applied", { restartNeeded: restartNeeded.join(", ") });
+    }, (err: Error) => server.log.error("reload failed; nothing changed", { error: err.message }));
+  };
+  process.on("SIGHUP", reload);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  process.off("SIGHUP", reload);
+  await server.stop();
+  return 0;
+}
+
+/** `parley start`'s configuration: the file, the environment, then the flags. */
+function startConfig(args: string[]): ServerConfig {
   const { values, positionals } = parse(args, {
     config: { type: "string" },
     domain: { type: "string", multiple: true },
@@ -323,14 +352,7 @@ async function start(args: string[]): Promise<number> {
     if (!LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
     config.logLevel = level as LogLevel;
   }
-  const server = await ParleyServer.start(config);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  await server.stop();
-  return 0;
+  return config;
 }
 
 /**
