@@ -33,6 +33,9 @@ import path from "node:path";
 import { ServerMetrics } from "../metrics/metrics.js";
 import { metricsRoute, MetricsListener, type MetricsEndpoints } from "../metrics/http.js";
 import { UPLOAD_DIR_NAME } from "../ops/backup.js";
+import { S2sService } from "../s2s/service.js";
+import { DIALBACK_SECRET } from "../s2s/dialback.js";
+import { loadOrCreateSecret } from "./server-secret.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -71,6 +74,8 @@ export class ParleyServer {
   private certificate: ServerCertificate;
   /** The local destination every served domain routes to (a domain added by reload gets it too). */
   private readonly localDestination: ReturnType<typeof localHostDestination>;
+  /** Federation (src/s2s/); undefined when s2s.enabled is false. */
+  readonly s2s: S2sService | undefined;
 
   private constructor(readonly config: ServerConfig, log: Logger, certificate: ServerCertificate) {
     this.log = log;
@@ -109,6 +114,13 @@ export class ParleyServer {
     });
     this.localDestination = local;
     for (const domain of this.domains) this.kernel.router.addDestination(domain, local);
+    if (config.s2s.enabled) {
+      this.s2s = new S2sService({
+        config, log, router: this.kernel.router, gate: this.commitGate, domains: this.domains, credentials: tlsCredentials,
+        secret: loadOrCreateSecret(this.store.db, DIALBACK_SECRET),
+      });
+      this.kernel.router.setRemote(this.s2s.destination());
+    }
     this.kernel.loadModules(enabledModules(config.modulesEnabled, { store: this.store }));
     this.kernel.catchUpDeletions();
     this.sessions = new SessionRegistry(config.limits);
@@ -170,12 +182,14 @@ export class ParleyServer {
       const also = config.c2s.extraHosts ?? [];
       await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort, also);
       await server.websocket.listen(config.c2s.host, config.http.port, also);
+      await server.s2s?.listen();
       if (server.metricsListener) await server.metricsListener.listen(config.metrics.bind);
       server.adminSocket = await AdminSocketServer.listen(config.dataDir, (request) => server.adminCommand(request.command),
         (reason) => log.warn(reason));
     } catch (err) {
       await server.c2s.close();
       await server.websocket.close();
+      await server.s2s?.stop();
       await server.metricsListener?.close();
       server.actors.stopAll();
       server.store.close();
@@ -188,6 +202,7 @@ export class ParleyServer {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
       websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
+      s2s: server.s2s ? `${config.s2s.host}:${server.s2s.port}` : "disabled",
       alsoOn: (config.c2s.extraHosts ?? []).join(",") || undefined, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
       modules: server.kernel.modulesLoaded.join(","),
@@ -278,6 +293,7 @@ export class ParleyServer {
     const certificate = await loadOrCreateCertificate({ ...this.config, domains: [...this.config.domains, ...nextDomains.filter((d) => !this.domains.has(d))], tls: next.tls }, this.log);
     if (certificate.cert !== this.certificate.cert || certificate.key !== this.certificate.key) {
       this.c2s.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.s2s?.setCredentials({ key: certificate.key, cert: certificate.cert });
       this.certificate = certificate;
       const x509 = new X509Certificate(certificate.cert);
       applied.push(`certificate ${certificate.certFile} (SHA-256 ${x509.fingerprint256}, valid to ${x509.validTo})`);
@@ -322,6 +338,7 @@ export class ParleyServer {
     await this.metricsListener?.close();
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
+    await this.s2s?.stop();
     await listenersClosed;
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});
