@@ -88,7 +88,8 @@ of the log (as 'parley verify' does). Exit 1 when they differ.
 Reads Prosody's internal file storage (the directory with one folder per host) and
 appends what it finds as events caused by "imported from Prosody": accounts with their
 internal_hashed SCRAM credentials (the same passwords work), rosters with subscription
-states and pending requests, block lists, offline messages and MAM archives. Only served
+states and pending requests, block lists, offline messages, MAM archives, vCards and
+private XML (PEP nodes are not imported yet). Only served
 domains are imported; accounts already here are left alone; the server must be stopped.
 All or nothing: one transaction. --dry-run reads and checks everything, writes nothing.
 Prints what was imported and what was skipped, and why.
@@ -143,7 +144,7 @@ Accounts:
 Operations:
   backup FILE               a consistent snapshot of a running server's data directory
   restore FILE              a backup into an empty data directory, verified
-  import-prosody DIR        accounts, rosters, block lists and offline messages from Prosody
+  import-prosody DIR        accounts, rosters, block lists, offline messages, archives from Prosody
 
 Debugging (on a running server's data directory; only rebuild and import write):
   events                    one line per event; --follow waits for new ones

@@ -10,6 +10,9 @@ export const PROSODY_USERS = {
   benvolio: "part fools put up",
 } as const;
 
+/** A 1×1 PNG, base64. */
+export const PHOTO = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
 async function register(port: number, user: string, password: string): Promise<void> {
   const c = await RawClient.connect(port);
   try {
@@ -61,6 +64,9 @@ export async function populateProsody(port: number): Promise<void> {
     benvolio.write("<presence to='romeo@localhost' type='subscribe'/>");
     await benvolio.sync("s3");
     benvolio.destroy();
+    // A vCard with a photo (XEP-0054, XEP-0153) and a private element (XEP-0049 §3.1's example).
+    await iq(romeo, "v1", `<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Romeo Montague</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>${PHOTO}</BINVAL></PHOTO></vCard></iq>`);
+    await iq(romeo, "p1", "<iq type='set' id='p1'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'><defaultnick>Romeo</defaultnick></exodus></query></iq>");
     await iq(romeo, "b1", "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='tybalt@localhost'/><item jid='montague.example'/></block></iq>");
     // A message to the offline nurse, and a conversation MAM archives.
     romeo.write("<message to='nurse@localhost' type='chat' id='o1'><body>tell her to meet me at Friar Laurence's cell</body></message>");

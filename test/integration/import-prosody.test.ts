@@ -15,7 +15,7 @@ import { RawClient, HEADER, scramSha256 } from "../helpers/raw-client.js";
 import { startTestServer } from "../helpers/test-server.js";
 import { PARLEY_BIN } from "../helpers/server-process.js";
 import { prosodyBinary, startProsody } from "../helpers/prosody.js";
-import { populateProsody, PROSODY_USERS } from "../helpers/prosody-population.js";
+import { populateProsody, PROSODY_USERS, PHOTO } from "../helpers/prosody-population.js";
 
 function parley(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -77,9 +77,10 @@ test("a Prosody user base moves to Parley: same passwords, rosters, pending requ
     assert.match(dry.stdout, /would import: 4 accounts/);
     const run = await parley(["import-prosody", prosody.dataDir, "--data", dataDir]);
     assert.is(run.status, 0, run.stderr);
-    assert.match(run.stdout, /imported: 4 accounts, 4 roster items, 2 pending subscription requests, 2 blocked JIDs, 1 offline messages, 6 archived messages/);
+    assert.match(run.stdout, /imported: 4 accounts, 4 roster items, 2 pending subscription requests, 2 blocked JIDs, 1 offline messages, 6 archived messages, 1 vCards, 1 private XML elements/);
     assert.match(run.stdout, /SCRAM-SHA-1 keys only/);
     assert.match(run.stdout, /registration details/, "what is not imported is named");
+    assert.not.match(run.stdout, /vCard storage|private storage/);
     const again = await parley(["import-prosody", prosody.dataDir, "--data", dataDir]);
     assert.is(again.status, 0, again.stderr);
     assert.match(again.stdout, /imported: 0 accounts/);
@@ -132,6 +133,15 @@ test("a Prosody user base moves to Parley: same passwords, rosters, pending requ
       assert.is((mam.match(/<result /g) ?? []).length, 3, mam);
       assert.match(mam, /Juliet is the sun/);
       assert.match(mam, /wherefore art thou Romeo/);
+      // The vCard (XEP-0054) and private XML (XEP-0049) Prosody kept.
+      romeo.clear();
+      romeo.write("<iq type='get' id='vc'><vCard xmlns='vcard-temp'/></iq>");
+      const card = await romeo.waitFor(/id='vc'[\s\S]*<\/iq>/);
+      assert.match(card, /<FN>Romeo Montague<\/FN>/);
+      assert.ok(card.includes(PHOTO));
+      romeo.clear();
+      romeo.write("<iq type='get' id='pv'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>");
+      assert.match(await romeo.waitFor(/id='pv'[\s\S]*<\/iq>/), /<defaultnick>Romeo<\/defaultnick>/);
       romeo.destroy();
 
       // The nurse gets the message sent to her while she was offline at Prosody, with its time.

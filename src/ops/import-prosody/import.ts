@@ -5,8 +5,11 @@
 // items, subscription states, pending out `ask`, pending-in requests kept by
 // rostermanager as roster[false].pending) and its XEP-0191 block list
 // (mod_blocklist). Every event's cause is "imported from Prosody". Offline
-// messages (XEP-0160) and MAM archives (XEP-0313) are not events: they go to
-// their tables. Everything is one transaction: a failure imports nothing.
+// messages (XEP-0160), MAM archives (XEP-0313), vCards (XEP-0054, mod_vcard)
+// and private XML (XEP-0049) are not events: they go to their tables and the
+// module key-value store, keyed as src/modules/vcard and src/modules/private
+// read them. PEP nodes are not imported (named in the report). Everything is
+// one transaction: a failure imports nothing.
 //
 // Prosody 0.12 keeps no SCRAM-SHA-256 keys and no password, so imported
 // accounts have SCRAM-SHA-1 (and PLAIN, checked against the SHA-1 keys) until
@@ -22,6 +25,8 @@ import { credentialsForAsync } from "../../accounts/account-service.js";
 import { accountExists } from "../../accounts/account-service.js";
 import type { ScramCredential } from "../../sasl/credentials.js";
 import { OfflineStore, OfflineStoreFull } from "../../modules/offline/offline-store.js";
+import { SqliteModuleStore } from "../../kernel/module-store.js";
+import { photoHash } from "../../modules/vcard/index.js";
 import type { ServerConfig } from "../../config.js";
 import { LuaDataError, LuaTable, type LuaValue } from "./lua-data.js";
 import { ProsodyDataDir, stanzaFrom } from "./prosody-store.js";
@@ -29,13 +34,11 @@ import { ProsodyDataDir, stanzaFrom } from "./prosody-store.js";
 export const IMPORT_CAUSE: EventCause = { kind: "server", reason: "imported from Prosody" };
 
 /** Stores this import reads; any other is reported as skipped. */
-const READ_STORES = new Set(["accounts", "roster", "blocklist", "offline", "archive"]);
+const READ_STORES = new Set(["accounts", "roster", "blocklist", "offline", "archive", "vcard", "private"]);
 /** What Parley has no place for yet, by store: said in the report. */
 const NOT_SUPPORTED: Record<string, string> = {
-  vcard: "vCards (XEP-0054): Parley has no vCard storage yet",
   vcard4: "vCard4 (XEP-0292): Parley has no vCard storage yet",
-  private: "private XML (XEP-0049): Parley has no private storage yet",
-  pep: "PEP nodes (XEP-0163): Parley has no PEP service yet",
+  pep: "PEP nodes (XEP-0163: avatars, vCard4, bookmarks, …): not imported yet; clients publish theirs again",
   privacy: "privacy lists (XEP-0016): Parley does not implement them; mod_blocklist's block list is imported",
   account_details: "registration details (XEP-0077 fields such as email): Parley keeps none",
   account_roles: "Prosody account roles: give admins with [server] admins",
@@ -53,6 +56,8 @@ export interface ImportReport {
   blocked: number;
   offline: number;
   archived: number;
+  vcards: number;
+  privateElements: number;
   skipped: string[];
 }
 
@@ -65,6 +70,10 @@ interface PreparedAccount {
   jid: string;
   events: NewEvent[];
   offline: { sender: string; stanza: string; storedAt: string }[];
+  /** XEP-0054: the vCard, serialised, as src/modules/vcard keeps it. */
+  vcard: { xml: string; photoHash: string } | undefined;
+  /** XEP-0049: key (`name namespace`, as src/modules/private keys them) → the element, serialised. */
+  privateXml: [string, string][];
   archive: { withJid: Jid; direction: "in" | "out"; stamp: number; stanza: string; body: string | undefined; originId: string | undefined }[];
 }
 
@@ -180,7 +189,7 @@ function blockEvents(list: LuaValue, owner: string, file: string, at: string, re
 export async function importProsody(store: EventStore, config: ServerConfig, dir: string, options: ImportOptions = {}): Promise<ImportReport> {
   const data = new ProsodyDataDir(dir);
   const at = (options.now?.() ?? new Date()).toISOString();
-  const report: ImportReport = { accounts: 0, scramSha1Only: 0, rosterItems: 0, pendingIn: 0, blocked: 0, offline: 0, archived: 0, skipped: [] };
+  const report: ImportReport = { accounts: 0, scramSha1Only: 0, rosterItems: 0, pendingIn: 0, blocked: 0, offline: 0, archived: 0, vcards: 0, privateElements: 0, skipped: [] };
   const skip = (s: string) => { report.skipped.push(s); };
   const prepared: PreparedAccount[] = [];
   for (const [host, hostDir] of data.hosts()) {
@@ -198,6 +207,8 @@ export async function importProsody(store: EventStore, config: ServerConfig, dir
     const blocklists = data.users(hostDir, "blocklist", "dat");
     const offline = data.users(hostDir, "offline", "list");
     const archives = data.users(hostDir, "archive", "list");
+    const vcards = data.users(hostDir, "vcard", "dat");
+    const privates = data.users(hostDir, "private", "dat");
     for (const [user, file] of data.users(hostDir, "accounts", "dat")) {
       const jid = jidOrUndefined(`${user}@${host}`);
       if (!jid || jid.local === "") {
@@ -220,7 +231,21 @@ export async function importProsody(store: EventStore, config: ServerConfig, dir
       if (rosterFile) events.push(...rosterEvents(data.keyval(rosterFile), owner, rosterFile, at, report, skip));
       const blockFile = blocklists.get(user);
       if (blockFile) events.push(...blockEvents(data.keyval(blockFile), owner, blockFile, at, report, skip));
-      const account: PreparedAccount = { jid: owner, events, offline: [], archive: [] };
+      const account: PreparedAccount = { jid: owner, events, offline: [], archive: [], vcard: undefined, privateXml: [] };
+      const vcardFile = vcards.get(user);
+      if (vcardFile) {
+        const card = stanzaFrom(data.keyval(vcardFile), vcardFile, "vcard-temp");
+        if (card.is("vCard", "vcard-temp")) account.vcard = { xml: serialize(card), photoHash: photoHash(card) };
+        else skip(`${owner}: a stored vCard that is <${card.name} xmlns='${card.ns}'/>`);
+      }
+      const privateFile = privates.get(user);
+      const privateData = privateFile ? data.keyval(privateFile) : null;
+      if (privateData instanceof LuaTable) {
+        for (const value of privateData.entries.values()) {
+          const element = stanzaFrom(value, privateFile as string, "jabber:iq:private");
+          account.privateXml.push([`${element.name} ${element.ns}`, serialize(element)]);
+        }
+      }
       const offlineFile = offline.get(user);
       for (const item of offlineFile ? data.list(offlineFile) : []) {
         const stanza = cleaned(stanzaFrom(item, offlineFile as string), host, owner);
@@ -268,6 +293,8 @@ function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAcc
   const newest = (db.prepare("SELECT max(stamp) AS s FROM mam_archive").get() as { s: number | null }).s;
   const archiveFits = archived.length === 0 || newest === null || (archived[0] as { stamp: number }).stamp >= newest;
   if (!archiveFits) skip(`${archived.length} archived messages: this server's archive already has newer messages, and archive order is time order`);
+  const vcardStore = new SqliteModuleStore(db, "vcard");
+  const privateStore = new SqliteModuleStore(db, "private");
   const insertArchive = db.prepare(`INSERT INTO mam_archive (owner, with_jid, with_resource, stamp, direction, stanza, origin_id) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const insertFulltext = db.prepare("INSERT INTO mam_fulltext (rowid, body) VALUES (?, ?)");
   try {
@@ -275,6 +302,14 @@ function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAcc
       for (const account of prepared) {
         store.append(accountStreamId(account.jid), 0, account.events);
         report.accounts++;
+        if (account.vcard) {
+          vcardStore.set(account.jid, "vcard", account.vcard);
+          report.vcards++;
+        }
+        for (const [key, xml] of account.privateXml) {
+          privateStore.set(account.jid, key, xml);
+          report.privateElements++;
+        }
         for (const m of account.offline) {
           try {
             offline.store(account.jid, m.sender, m.stanza, m.storedAt);
@@ -303,7 +338,7 @@ function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAcc
 export function reportLines(r: ImportReport, dryRun: boolean): string[] {
   const lines = [
     `${dryRun ? "would import" : "imported"}: ${r.accounts} accounts, ${r.rosterItems} roster items, ${r.pendingIn} pending subscription requests, ` +
-      `${r.blocked} blocked JIDs, ${r.offline} offline messages, ${r.archived} archived messages`,
+      `${r.blocked} blocked JIDs, ${r.offline} offline messages, ${r.archived} archived messages, ${r.vcards} vCards, ${r.privateElements} private XML elements`,
   ];
   if (r.scramSha1Only > 0) {
     lines.push(`note: ${r.scramSha1Only} accounts have SCRAM-SHA-1 keys only (Prosody keeps no SCRAM-SHA-256 ones): they log in with SCRAM-SHA-1 or PLAIN until their password is next set`);
