@@ -27,6 +27,7 @@ import type { ScramCredential } from "../../sasl/credentials.js";
 import { OfflineStore, OfflineStoreFull } from "../../modules/offline/offline-store.js";
 import { SqliteModuleStore } from "../../kernel/module-store.js";
 import { photoHash } from "../../modules/vcard/index.js";
+import { storedRequest } from "../../modules/presence/subscriptions.js";
 import type { ServerConfig } from "../../config.js";
 import { LuaDataError, LuaTable, type LuaValue } from "./lua-data.js";
 import { ProsodyDataDir, stanzaFrom } from "./prosody-store.js";
@@ -101,6 +102,8 @@ async function credentialsOf(record: LuaValue, file: string, iterations: number)
   const server = record.string("server_key");
   const salt = record.string("salt");
   const count = record.number("iteration_count");
+  // A cleartext password (internal_plain, or left over from it) gives SCRAM-SHA-256 keys too.
+  if (plain !== undefined) return { credentials: await credentialsForAsync(plain, iterations), sha1Only: false };
   if (stored !== undefined && server !== undefined && salt !== undefined && count !== undefined) {
     if (!Number.isSafeInteger(count) || count < 1) return `its iteration count ${count} is not a positive whole number`;
     return {
@@ -108,7 +111,6 @@ async function credentialsOf(record: LuaValue, file: string, iterations: number)
       sha1Only: true,
     };
   }
-  if (plain !== undefined) return { credentials: await credentialsForAsync(plain, iterations), sha1Only: false };
   return "its account record has neither SCRAM keys nor a password (a disabled or half-made account)";
 }
 
@@ -127,11 +129,12 @@ function bodyOf(stanza: XmlElement): string | undefined {
   return body.children.filter((c): c is string => typeof c === "string").join("");
 }
 
-function rosterEvents(roster: LuaValue, owner: string, file: string, at: string, report: ImportReport, skip: (s: string) => void): NewEvent[] {
+function rosterEvents(roster: LuaValue, owner: string, file: string, at: string, report: ImportReport, skip: (s: string) => void, limits: ServerConfig["limits"]): NewEvent[] {
   const events: NewEvent[] = [];
   const meta = { by: IMPORT_CAUSE, at };
   const push = (type: string, payload: unknown) => events.push({ type, payload, meta });
   if (!(roster instanceof LuaTable)) throw new LuaDataError(file, 0, "the roster is not a table");
+  let items = 0;
   for (const [key, value] of roster.entries) {
     if (key === false || typeof key !== "string") continue;
     const contact = jidOrUndefined(key);
@@ -140,6 +143,12 @@ function rosterEvents(roster: LuaValue, owner: string, file: string, at: string,
       continue;
     }
     const jid = contact.bareString();
+    // The same bound as a roster set (limits.roster_items): the rest is reported, not kept.
+    if (items >= limits.rosterItems) {
+      skip(`${owner}: roster item ${jid} (beyond roster_items = ${limits.rosterItems})`);
+      continue;
+    }
+    items++;
     const groups = [...(value.table("groups")?.entries ?? new Map())].filter(([g, v]) => typeof g === "string" && v === true).map(([g]) => g as string).sort();
     const name = value.string("name");
     push("RosterItemSet", name !== undefined && name !== "" ? { jid, name, groups } : { jid, groups });
@@ -163,13 +172,13 @@ function rosterEvents(roster: LuaValue, owner: string, file: string, at: string,
     const original = value instanceof LuaTable ? stanzaFrom(value, file) : undefined;
     const request = el("presence", NS.client, { from: jid, to: owner, type: "subscribe" },
       ...(original?.children.filter((c): c is XmlElement => typeof c !== "string") ?? []));
-    push("SubscriptionRequestReceived", { jid, stanza: serialize(request, NS.client) });
+    push("SubscriptionRequestReceived", { jid, stanza: storedRequest(request, limits.subscriptionRequestBytes) });
     report.pendingIn++;
   }
   return events;
 }
 
-function blockEvents(list: LuaValue, owner: string, file: string, at: string, report: ImportReport, skip: (s: string) => void): NewEvent[] {
+function blockEvents(list: LuaValue, owner: string, file: string, at: string, report: ImportReport, skip: (s: string) => void, limits: ServerConfig["limits"]): NewEvent[] {
   if (!(list instanceof LuaTable)) throw new LuaDataError(file, 0, "the block list is not a table");
   const jids: string[] = [];
   for (const key of list.entries.keys()) {
@@ -177,6 +186,10 @@ function blockEvents(list: LuaValue, owner: string, file: string, at: string, re
     const jid = typeof key === "string" ? jidOrUndefined(key) : undefined;
     if (!jid) {
       skip(`${owner}: blocked '${String(key)}' (not a JID)`);
+      continue;
+    }
+    if (jids.length >= limits.blockedItems) {
+      skip(`${owner}: blocked ${jid.toString()} (beyond blocked_items = ${limits.blockedItems})`);
       continue;
     }
     jids.push(jid.toString());
@@ -228,9 +241,9 @@ export async function importProsody(store: EventStore, config: ServerConfig, dir
       if (creds.sha1Only) report.scramSha1Only++;
       const events: NewEvent[] = [{ type: "AccountRegistered", payload: { jid: owner, credentials: creds.credentials }, meta: { by: IMPORT_CAUSE, at } }];
       const rosterFile = rosters.get(user);
-      if (rosterFile) events.push(...rosterEvents(data.keyval(rosterFile), owner, rosterFile, at, report, skip));
+      if (rosterFile) events.push(...rosterEvents(data.keyval(rosterFile), owner, rosterFile, at, report, skip, config.limits));
       const blockFile = blocklists.get(user);
-      if (blockFile) events.push(...blockEvents(data.keyval(blockFile), owner, blockFile, at, report, skip));
+      if (blockFile) events.push(...blockEvents(data.keyval(blockFile), owner, blockFile, at, report, skip, config.limits));
       const account: PreparedAccount = { jid: owner, events, offline: [], archive: [], vcard: undefined, privateXml: [] };
       const vcardFile = vcards.get(user);
       if (vcardFile) {
