@@ -88,9 +88,8 @@ of the log (as 'parley verify' does). Exit 1 when they differ.
 Reads Prosody's internal file storage (the directory with one folder per host) and
 appends what it finds as events caused by "imported from Prosody": accounts with their
 internal_hashed SCRAM credentials (the same passwords work), rosters with subscription
-states and pending requests, block lists, offline messages, MAM archives, vCards and
-private XML (PEP nodes are not imported yet). Only served
-domains are imported; accounts already here are left alone; the server must be stopped.
+states and pending requests, block lists, offline messages, MAM archives, vCards,
+private XML and PEP nodes with their items. Only served domains are imported; accounts already here are left alone; the server must be stopped.
 All or nothing: one transaction. --dry-run reads and checks everything, writes nothing.
 Prints what was imported and what was skipped, and why.
 `,

@@ -67,6 +67,12 @@ export async function populateProsody(port: number): Promise<void> {
     // A vCard with a photo (XEP-0054, XEP-0153) and a private element (XEP-0049 §3.1's example).
     await iq(romeo, "v1", `<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Romeo Montague</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>${PHOTO}</BINVAL></PHOTO></vCard></iq>`);
     await iq(romeo, "p1", "<iq type='set' id='p1'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'><defaultnick>Romeo</defaultnick></exodus></query></iq>");
+    // PEP (XEP-0163): a nickname (XEP-0172) and a bookmark (XEP-0402, whitelist, many items).
+    await iq(romeo, "n1", "<iq type='set' id='n1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/nick'><item id='current'><nick xmlns='http://jabber.org/protocol/nick'>Romeo</nick></item></publish></pubsub></iq>");
+    await iq(romeo, "k1", "<iq type='set' id='k1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='capulets@conference.localhost'><conference xmlns='urn:xmpp:bookmarks:1' name='The Capulet feast' autojoin='true'><nick>Romeo</nick></conference></item></publish>" +
+      "<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+      "<field var='pubsub#persist_items'><value>true</value></field><field var='pubsub#max_items'><value>max</value></field>" +
+      "<field var='pubsub#send_last_published_item'><value>never</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub></iq>");
     await iq(romeo, "b1", "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='tybalt@localhost'/><item jid='montague.example'/></block></iq>");
     // A message to the offline nurse, and a conversation MAM archives.
     romeo.write("<message to='nurse@localhost' type='chat' id='o1'><body>tell her to meet me at Friar Laurence's cell</body></message>");

@@ -77,7 +77,7 @@ test("a Prosody user base moves to Parley: same passwords, rosters, pending requ
     assert.match(dry.stdout, /would import: 4 accounts/);
     const run = await parley(["import-prosody", prosody.dataDir, "--data", dataDir]);
     assert.is(run.status, 0, run.stderr);
-    assert.match(run.stdout, /imported: 4 accounts, 4 roster items, 2 pending subscription requests, 2 blocked JIDs, 1 offline messages, 6 archived messages, 1 vCards, 1 private XML elements/);
+    assert.match(run.stdout, /imported: 4 accounts, 4 roster items, 2 pending subscription requests, 2 blocked JIDs, 1 offline messages, 6 archived messages, 1 vCards, 1 private XML elements, 2 PEP nodes with 2 items/);
     assert.match(run.stdout, /SCRAM-SHA-1 keys only/);
     assert.match(run.stdout, /registration details/, "what is not imported is named");
     assert.not.match(run.stdout, /vCard storage|private storage/);
@@ -142,7 +142,28 @@ test("a Prosody user base moves to Parley: same passwords, rosters, pending requ
       romeo.clear();
       romeo.write("<iq type='get' id='pv'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>");
       assert.match(await romeo.waitFor(/id='pv'[\s\S]*<\/iq>/), /<defaultnick>Romeo<\/defaultnick>/);
+      // PEP (XEP-0163): the bookmarks node keeps its whitelist and many items; the legacy view (XEP-0048) shows it too.
+      romeo.clear();
+      romeo.write("<iq type='get' id='pb'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub></iq>");
+      const bookmarks = await romeo.waitFor(/id='pb'[\s\S]*<\/iq>/);
+      // (Prosody's files keep attributes in Lua's table order, which varies from run to run.)
+      const conference = /<item id='capulets@conference\.localhost'><conference xmlns='urn:xmpp:bookmarks:1'([^>]*)><nick>Romeo<\/nick>/.exec(bookmarks);
+      assert.ok(conference, bookmarks);
+      assert.match(conference[1] as string, / name='The Capulet feast'/);
+      assert.match(conference[1] as string, / autojoin='true'/);
+      assert.not.match(bookmarks, /stamp=/, "Prosody's storage stamp is not part of the item");
+      romeo.clear();
+      romeo.write("<iq type='get' id='lb'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>");
+      assert.match(await romeo.waitFor(/id='lb'[\s\S]*<\/iq>/), /<conference[^>]*jid='capulets@conference\.localhost'/);
       romeo.destroy();
+      // A contact reads the nickname node (access model presence: juliet is subscribed).
+      const juliet = await RawClient.connect(ts.port);
+      await juliet.login("juliet", PROSODY_USERS.juliet, "balcony");
+      juliet.write("<iq type='get' id='nk' to='romeo@localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/></pubsub></iq>");
+      assert.match(await juliet.waitFor(/id='nk'[\s\S]*<\/iq>/), /<nick xmlns='http:\/\/jabber\.org\/protocol\/nick'>Romeo<\/nick>/);
+      juliet.write("<iq type='get' id='nb' to='romeo@localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub></iq>");
+      assert.match(await juliet.waitFor(/id='nb'[^>]*type='error'[\s\S]*<\/iq>|type='error'[^>]*id='nb'[\s\S]*<\/iq>/), /<not-allowed [^>]*\/><closed-node /, `the whitelist holds (XEP-0060 §6.5.9.1): ${juliet.text}`);
+      juliet.destroy();
 
       // The nurse gets the message sent to her while she was offline at Prosody, with its time.
       const nurse = await RawClient.connect(ts.port);

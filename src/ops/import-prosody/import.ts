@@ -8,8 +8,8 @@
 // messages (XEP-0160), MAM archives (XEP-0313), vCards (XEP-0054, mod_vcard)
 // and private XML (XEP-0049) are not events: they go to their tables and the
 // module key-value store, keyed as src/modules/vcard and src/modules/private
-// read them. PEP nodes are not imported (named in the report). Everything is
-// one transaction: a failure imports nothing.
+// read them. PEP nodes (mod_pep) become pubsub node events with their items
+// (src/modules/pubsub). Everything is one transaction: a failure imports nothing.
 //
 // Prosody 0.12 keeps no SCRAM-SHA-256 keys and no password, so imported
 // accounts have SCRAM-SHA-1 (and PLAIN, checked against the SHA-1 keys) until
@@ -28,6 +28,9 @@ import { OfflineStore, OfflineStoreFull } from "../../modules/offline/offline-st
 import { SqliteModuleStore } from "../../kernel/module-store.js";
 import { photoHash } from "../../modules/vcard/index.js";
 import { storedRequest } from "../../modules/presence/subscriptions.js";
+import { defaultConfig as defaultNodeConfig, nodeStreamId } from "../../modules/pubsub/node.js";
+import { applyConfig } from "../../modules/pubsub/forms.js";
+import { StanzaError } from "../../xmpp/errors.js";
 import type { ServerConfig } from "../../config.js";
 import { LuaDataError, LuaTable, type LuaValue } from "./lua-data.js";
 import { ProsodyDataDir, stanzaFrom } from "./prosody-store.js";
@@ -35,11 +38,10 @@ import { ProsodyDataDir, stanzaFrom } from "./prosody-store.js";
 export const IMPORT_CAUSE: EventCause = { kind: "server", reason: "imported from Prosody" };
 
 /** Stores this import reads; any other is reported as skipped. */
-const READ_STORES = new Set(["accounts", "roster", "blocklist", "offline", "archive", "vcard", "private"]);
+const READ_STORES = new Set(["accounts", "roster", "blocklist", "offline", "archive", "vcard", "private", "pep"]);
 /** What Parley has no place for yet, by store: said in the report. */
 const NOT_SUPPORTED: Record<string, string> = {
   vcard4: "vCard4 (XEP-0292): Parley has no vCard storage yet",
-  pep: "PEP nodes (XEP-0163: avatars, vCard4, bookmarks, …): not imported yet; clients publish theirs again",
   privacy: "privacy lists (XEP-0016): Parley does not implement them; mod_blocklist's block list is imported",
   account_details: "registration details (XEP-0077 fields such as email): Parley keeps none",
   account_roles: "Prosody account roles: give admins with [server] admins",
@@ -59,6 +61,8 @@ export interface ImportReport {
   archived: number;
   vcards: number;
   privateElements: number;
+  pepNodes: number;
+  pepItems: number;
   skipped: string[];
 }
 
@@ -75,6 +79,8 @@ interface PreparedAccount {
   vcard: { xml: string; photoHash: string } | undefined;
   /** XEP-0049: key (`name namespace`, as src/modules/private keys them) → the element, serialised. */
   privateXml: [string, string][];
+  /** XEP-0163: nodes as events on their streams, items for pubsub_items (src/modules/pubsub). */
+  pep: { node: string; events: NewEvent[]; items: { id: string; publisher: string; payload: string; published: string }[] }[];
   archive: { withJid: Jid; direction: "in" | "out"; stamp: number; stanza: string; body: string | undefined; originId: string | undefined }[];
 }
 
@@ -198,11 +204,74 @@ function blockEvents(list: LuaValue, owner: string, file: string, at: string, re
   return jids.length > 0 ? [{ type: "ContactsBlocked", payload: { jids }, meta: { by: IMPORT_CAUSE, at } }] : [];
 }
 
+/**
+ * mod_pep's nodes of one user (the `pep` map: node → { config, affiliations,
+ * subscribers }) and their items (the `pep_<node>` archive stores), as
+ * src/modules/pubsub keeps them: PubsubNodeCreated with the configuration
+ * read through the same form rules as a client's (applyConfig), then the
+ * affiliations and explicit subscriptions; the newest max_items items.
+ */
+function pepNodes(data: ProsodyDataDir, hostDir: string, user: string, owner: string, nodes: LuaValue, file: string, config: ServerConfig, at: string,
+  skip: (s: string) => void): PreparedAccount["pep"] {
+  if (!(nodes instanceof LuaTable)) throw new LuaDataError(file, 0, "the PEP node list is not a table");
+  const out: PreparedAccount["pep"] = [];
+  const meta = { by: IMPORT_CAUSE, at };
+  for (const [key, value] of nodes.entries) {
+    if (typeof key !== "string" || !(value instanceof LuaTable)) continue;
+    if (out.length >= config.pubsub.maxNodesPerAccount) {
+      skip(`${owner}: PEP node ${key} (beyond max_nodes_per_account = ${config.pubsub.maxNodesPerAccount})`);
+      continue;
+    }
+    const options = new Map<string, string[]>();
+    for (const [k, v] of value.table("config")?.entries ?? []) {
+      if (typeof k !== "string") continue;
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") options.set(`pubsub#${k}`, [String(v)]);
+      else if (v instanceof LuaTable) options.set(`pubsub#${k}`, v.array().filter((x): x is string => typeof x === "string"));
+    }
+    let nodeConfig = defaultNodeConfig("pep");
+    try {
+      nodeConfig = applyConfig(nodeConfig, options, config.pubsub.maxItems);
+    } catch (err) {
+      if (!(err instanceof StanzaError)) throw err;
+      skip(`${owner}: the configuration of PEP node ${key} (${err.message}); Prosody's defaults for PEP used`);
+    }
+    const events: NewEvent[] = [{ type: "PubsubNodeCreated", payload: { service: owner, node: key, owner, config: nodeConfig }, meta }];
+    const affiliations = ["owner", "publisher", "publish-only", "member", "outcast"];
+    for (const [jid, affiliation] of value.table("affiliations")?.entries ?? []) {
+      const j = typeof jid === "string" ? jidOrUndefined(jid) : undefined;
+      if (!j || typeof affiliation !== "string" || !affiliations.includes(affiliation) || j.bareString() === owner) continue;
+      events.push({ type: "PubsubAffiliationChanged", payload: { service: owner, node: key, jid: j.bareString(), affiliation }, meta });
+    }
+    for (const [jid, on] of value.table("subscribers")?.entries ?? []) {
+      const j = typeof jid === "string" ? jidOrUndefined(jid) : undefined;
+      if (j && on !== false) events.push({ type: "PubsubSubscriptionChanged", payload: { service: owner, node: key, jid: j.toString(), subscribed: true }, meta });
+    }
+    const itemFile = data.users(hostDir, `pep_${key}`, "list").get(user);
+    const items: PreparedAccount["pep"][number]["items"] = [];
+    for (const item of itemFile ? data.list(itemFile) : []) {
+      if (!(item instanceof LuaTable)) continue;
+      const id = item.string("key");
+      const payload = cleaned(stanzaFrom(item, itemFile as string, key), "", "");
+      const when = item.number("when");
+      if (id === undefined) continue;
+      // A republished id replaces the earlier one, as in Parley's store.
+      const at2 = new Date(Math.floor(when ?? Date.parse(at) / 1000) * 1000).toISOString();
+      const existing = items.findIndex((i) => i.id === id);
+      if (existing >= 0) items.splice(existing, 1);
+      items.push({ id, publisher: jidOrUndefined(item.string("with") ?? owner)?.bareString() ?? owner, payload: serialize(payload), published: at2 });
+    }
+    const keep = nodeConfig.maxItems === "max" ? config.pubsub.maxItems : Math.min(nodeConfig.maxItems, config.pubsub.maxItems);
+    if (items.length > keep) skip(`${owner}: ${items.length - keep} older items of PEP node ${key} (beyond its max_items = ${keep})`);
+    out.push({ node: key, events, items: items.slice(Math.max(0, items.length - keep)) });
+  }
+  return out;
+}
+
 /** Reads everything first (all parse errors before any write), then writes it in one transaction. */
 export async function importProsody(store: EventStore, config: ServerConfig, dir: string, options: ImportOptions = {}): Promise<ImportReport> {
   const data = new ProsodyDataDir(dir);
   const at = (options.now?.() ?? new Date()).toISOString();
-  const report: ImportReport = { accounts: 0, scramSha1Only: 0, rosterItems: 0, pendingIn: 0, blocked: 0, offline: 0, archived: 0, vcards: 0, privateElements: 0, skipped: [] };
+  const report: ImportReport = { accounts: 0, scramSha1Only: 0, rosterItems: 0, pendingIn: 0, blocked: 0, offline: 0, archived: 0, vcards: 0, privateElements: 0, pepNodes: 0, pepItems: 0, skipped: [] };
   const skip = (s: string) => { report.skipped.push(s); };
   const prepared: PreparedAccount[] = [];
   for (const [host, hostDir] of data.hosts()) {
@@ -211,9 +280,9 @@ export async function importProsody(store: EventStore, config: ServerConfig, dir
       continue;
     }
     for (const s of data.stores(hostDir)) {
-      if (READ_STORES.has(s)) continue;
+      if (READ_STORES.has(s) || s.startsWith("pep_")) continue;
       const n = data.users(hostDir, s, "dat").size + data.users(hostDir, s, "list").size;
-      const what = NOT_SUPPORTED[s] ?? (s.startsWith("pep_") ? NOT_SUPPORTED.pep : `the store '${s}'`);
+      const what = NOT_SUPPORTED[s] ?? `the store '${s}'`;
       skip(`${host}: ${what} (${n} file${n === 1 ? "" : "s"})`);
     }
     const rosters = data.users(hostDir, "roster", "dat");
@@ -222,6 +291,7 @@ export async function importProsody(store: EventStore, config: ServerConfig, dir
     const archives = data.users(hostDir, "archive", "list");
     const vcards = data.users(hostDir, "vcard", "dat");
     const privates = data.users(hostDir, "private", "dat");
+    const peps = data.users(hostDir, "pep", "dat");
     for (const [user, file] of data.users(hostDir, "accounts", "dat")) {
       const jid = jidOrUndefined(`${user}@${host}`);
       if (!jid || jid.local === "") {
@@ -244,7 +314,9 @@ export async function importProsody(store: EventStore, config: ServerConfig, dir
       if (rosterFile) events.push(...rosterEvents(data.keyval(rosterFile), owner, rosterFile, at, report, skip, config.limits));
       const blockFile = blocklists.get(user);
       if (blockFile) events.push(...blockEvents(data.keyval(blockFile), owner, blockFile, at, report, skip, config.limits));
-      const account: PreparedAccount = { jid: owner, events, offline: [], archive: [], vcard: undefined, privateXml: [] };
+      const account: PreparedAccount = { jid: owner, events, offline: [], archive: [], vcard: undefined, privateXml: [], pep: [] };
+      const pepFile = peps.get(user);
+      if (pepFile) account.pep = pepNodes(data, hostDir, user, owner, data.keyval(pepFile), pepFile, config, at, skip);
       const vcardFile = vcards.get(user);
       if (vcardFile) {
         const card = stanzaFrom(data.keyval(vcardFile), vcardFile, "vcard-temp");
@@ -308,6 +380,8 @@ function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAcc
   if (!archiveFits) skip(`${archived.length} archived messages: this server's archive already has newer messages, and archive order is time order`);
   const vcardStore = new SqliteModuleStore(db, "vcard");
   const privateStore = new SqliteModuleStore(db, "private");
+  const insertItem = db.prepare(`INSERT INTO pubsub_items (service, node, item_id, publisher, payload, published) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (service, node, item_id) DO UPDATE SET payload = excluded.payload, published = excluded.published`);
   const insertArchive = db.prepare(`INSERT INTO mam_archive (owner, with_jid, with_resource, stamp, direction, stanza, origin_id) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const insertFulltext = db.prepare("INSERT INTO mam_fulltext (rowid, body) VALUES (?, ?)");
   try {
@@ -318,6 +392,14 @@ function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAcc
         if (account.vcard) {
           vcardStore.set(account.jid, "vcard", account.vcard);
           report.vcards++;
+        }
+        for (const n of account.pep) {
+          store.append(nodeStreamId(account.jid, n.node), 0, n.events);
+          report.pepNodes++;
+          for (const item of n.items) {
+            insertItem.run(account.jid, n.node, item.id, item.publisher, item.payload, item.published);
+            report.pepItems++;
+          }
         }
         for (const [key, xml] of account.privateXml) {
           privateStore.set(account.jid, key, xml);
@@ -351,7 +433,7 @@ function writeAll(store: EventStore, config: ServerConfig, prepared: PreparedAcc
 export function reportLines(r: ImportReport, dryRun: boolean): string[] {
   const lines = [
     `${dryRun ? "would import" : "imported"}: ${r.accounts} accounts, ${r.rosterItems} roster items, ${r.pendingIn} pending subscription requests, ` +
-      `${r.blocked} blocked JIDs, ${r.offline} offline messages, ${r.archived} archived messages, ${r.vcards} vCards, ${r.privateElements} private XML elements`,
+      `${r.blocked} blocked JIDs, ${r.offline} offline messages, ${r.archived} archived messages, ${r.vcards} vCards, ${r.privateElements} private XML elements, ${r.pepNodes} PEP nodes with ${r.pepItems} items`,
   ];
   if (r.scramSha1Only > 0) {
     lines.push(`note: ${r.scramSha1Only} accounts have SCRAM-SHA-1 keys only (Prosody keeps no SCRAM-SHA-256 ones): they log in with SCRAM-SHA-1 or PLAIN until their password is next set`);

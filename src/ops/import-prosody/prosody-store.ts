@@ -30,14 +30,20 @@ export class ProsodyDataDir {
     return out;
   }
 
-  /** Store folders of a host. */
+  /** Store folders of a host: decoded name (e.g. `pep_urn:xmpp:bookmarks:1`) → folder. */
+  storeDirs(hostDir: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const e of readdirSync(hostDir, { withFileTypes: true })) if (e.isDirectory()) out.set(decodePathPart(e.name), path.join(hostDir, e.name));
+    return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
   stores(hostDir: string): string[] {
-    return readdirSync(hostDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => decodePathPart(e.name)).sort();
+    return [...this.storeDirs(hostDir).keys()];
   }
 
   /** The users with a file in a store: decoded name → file. */
   users(hostDir: string, store: string, ext: "dat" | "list"): Map<string, string> {
-    const dir = path.join(hostDir, store.replace(/[^_\p{L}\p{N}]/gu, (c) => [...Buffer.from(c)].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")));
+    const dir = this.storeDirs(hostDir).get(store) ?? path.join(hostDir, store);
     const out = new Map<string, string>();
     if (!existsSync(dir)) return out;
     for (const name of readdirSync(dir).sort()) {
