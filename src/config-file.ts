@@ -294,6 +294,17 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     b.sessionsPerAddress = positive(bosh.integer("sessions_per_address"), "bosh.sessions_per_address", source) ?? b.sessionsPerAddress;
     bosh.rejectUnknown();
   }
+  const pushTable = root.table_("push");
+  if (pushTable) {
+    const p = config.push;
+    p.includeBody = pushTable.boolean("include_body") ?? p.includeBody;
+    p.includeSender = pushTable.boolean("include_sender") ?? p.includeSender;
+    p.maxRegistrations = positive(pushTable.integer("max_registrations"), "push.max_registrations", source) ?? p.maxRegistrations;
+    p.maxErrors = positive(pushTable.integer("max_errors"), "push.max_errors", source) ?? p.maxErrors;
+    p.notificationsPerMinute = positive(pushTable.integer("notifications_per_minute"), "push.notifications_per_minute", source) ?? p.notificationsPerMinute;
+    p.timeoutSeconds = positive(pushTable.integer("timeout_seconds"), "push.timeout_seconds", source) ?? p.timeoutSeconds;
+    pushTable.rejectUnknown();
+  }
   const upload = root.table_("upload");
   if (upload) config.upload = readUpload(upload, config.upload, source);
   const contacts = root.table_("contact_addresses");

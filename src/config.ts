@@ -124,6 +124,8 @@ export interface ServerConfig {
   pubsub: PubsubConfig;
   /** Server-to-server federation (RFC 6120 §4, XEP-0220), src/s2s/. */
   s2s: S2sConfig;
+  /** XEP-0357 push notifications (the push module). */
+  push: PushConfig;
   /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
   fast: FastConfig;
   /** XEP-0050 command sessions (the adhoc module): a form sent, its submission awaited. */
@@ -132,6 +134,22 @@ export interface ServerConfig {
   upload: UploadConfig;
   /** BOSH (XEP-0124, XEP-0206) at /http-bind on the HTTP listener. */
   bosh: BoshConfig;
+}
+
+/** `[push]`: XEP-0357 notifications to app servers, and their bounds. */
+export interface PushConfig {
+  /** Put the message's text in the notification (§7 last-message-body); off: the app server learns nothing of it. */
+  includeBody: boolean;
+  /** Put the sender's JID in it (§7 last-message-sender). */
+  includeSender: boolean;
+  /** Registrations (devices) per account. */
+  maxRegistrations: number;
+  /** Refusals in a row after which a registration is dropped (§8). */
+  maxErrors: number;
+  /** Notifications per registration per minute; more are not sent (the device, once awake, fetches the rest). */
+  notificationsPerMinute: number;
+  /** Seconds an app server has to answer before the notification counts as refused. */
+  timeoutSeconds: number;
 }
 
 export interface StreamManagementConfig {
@@ -355,6 +373,7 @@ export const DEFAULT_MODULES: readonly string[] = [
   "pubsub", "vcard", "private",
   "adhoc", "admin_adhoc",
   "http_upload",
+  "push",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -403,6 +422,7 @@ export function defaultConfig(): ServerConfig {
       maxSubscriptionsPerNode: 10_000, exposePublisher: false, capsCacheSize: 10_000, maxVcardBytes: 256 * 1024, maxPrivateBytes: 64 * 1024,
       maxPrivateElements: 64,
     },
+    push: { includeBody: false, includeSender: false, maxRegistrations: 5, maxErrors: 16, notificationsPerMinute: 30, timeoutSeconds: 30 },
     fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
     adhoc: { sessionsPerRequester: 5, sessionsTotal: 1000, sessionSeconds: 600 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },

@@ -14,6 +14,10 @@ export interface StreamManagementService {
   /** Seconds a stream stays resumable: the advertised `max`. */
   readonly timeoutSeconds: number;
   readonly maxQueue: number;
+  /** The stream of `jid` lost its connection and waits for a <resume/> (the `session/detached` hook). */
+  detached(jid: Jid): void;
+  /** The stream of `jid` was resumed on a new connection (the `session/resumed` hook). */
+  resumed(jid: Jid): void;
 }
 import type { Jid } from "../jid/jid.js";
 import type { SaslServerMechanism } from "../sasl/mechanism.js";

@@ -553,6 +553,7 @@ export const sessionMachine = setup({
       context.csi.setActive(); // what CSI held joins the queue
       context.deliveries.attach(context.csi);
       context.env.log.info("stream detached, resumable", { session: context.sessionId, jid: context.jid?.toString(), seconds: stream.timeoutSeconds });
+      if (context.jid) context.env.streamManagement?.detached(context.jid);
     },
     /** XEP-0198 §3: <enable/>; with resume='true', a stream id and the `max` we keep it for (§5). */
     enableStreamManagement: assign({ stream: ({ context, event }) => managedStreamFor(context, stanzaOf(event)) }),
@@ -618,6 +619,7 @@ export const sessionMachine = setup({
         context.conn.sendStanza(el("r", NS_SM));
       }
       context.env.log.info("stream resumed", { session: context.sessionId, jid: stream.jid.toString(), resent: stream.unacked.length });
+      context.env.streamManagement?.resumed(stream.jid);
     },
     unregisterStream: ({ context }) => {
       if (context.stream) context.env.streamManagement?.registry.remove(context.stream);

@@ -145,6 +145,10 @@ export interface HookPayloads {
    * messages among them (offline storage) so that none is lost.
    */
   "session/unacknowledged": { readonly account: Account; readonly resource: string; readonly stanzas: readonly XmlElement[] };
+  /** XEP-0198 §5: a managed stream lost its connection and waits, resumable; deliveries to `resource` are queued. */
+  "session/detached": { readonly bareJid: string; readonly resource: string };
+  /** XEP-0198 §5: a detached stream was resumed on a new connection; deliveries reach the client again. */
+  "session/resumed": { readonly bareJid: string; readonly resource: string };
   /** A resource sent its initial presence (RFC 6121 §4.2), after the broadcast. */
   "presence/initial": { readonly account: Account; readonly session: ResourceSession; readonly stanza: XmlElement };
   /** A resource became unavailable (RFC 6121 §4.5), after the broadcast. */

@@ -27,6 +27,7 @@ import { privateStorage } from "./private/index.js";
 import { adhoc } from "./adhoc/index.js";
 import { adminAdhoc } from "./admin-adhoc/index.js";
 import { httpUpload } from "./http-upload/index.js";
+import { push } from "./push/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -47,6 +48,7 @@ export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModul
     adhoc,
     adminAdhoc(deps.store),
     httpUpload,
+    push,
   ];
   return new Map(all.map((m) => [m.name, m]));
 }

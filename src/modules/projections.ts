@@ -4,5 +4,6 @@
 import type { Projection } from "../events/store.js";
 import { mucRoomsProjection } from "./muc/index.js";
 import { pubsubProjection } from "./pubsub/projection.js";
+import { pushRegistrationsProjection } from "./push/index.js";
 
-export const MODULE_PROJECTIONS: readonly Projection[] = [mucRoomsProjection, pubsubProjection];
+export const MODULE_PROJECTIONS: readonly Projection[] = [mucRoomsProjection, pubsubProjection, pushRegistrationsProjection];

@@ -79,7 +79,11 @@ export class SessionServices implements SessionStarter {
     this.defaultDomain = deps.config.domains[0] ?? "localhost";
     const sm = deps.config.streamManagement;
     this.streamManagement = deps.config.modulesEnabled.includes("stream_management")
-      ? { registry: new ManagedStreamRegistry(), timeoutSeconds: sm.timeoutSeconds, maxQueue: sm.maxQueue }
+      ? {
+        registry: new ManagedStreamRegistry(), timeoutSeconds: sm.timeoutSeconds, maxQueue: sm.maxQueue,
+        detached: (jid) => deps.hooks.fire("session/detached", { bareJid: jid.bareString(), resource: jid.resource ?? "" }),
+        resumed: (jid) => deps.hooks.fire("session/resumed", { bareJid: jid.bareString(), resource: jid.resource ?? "" }),
+      }
       : undefined;
     this.csiMaxQueue = deps.config.modulesEnabled.includes("csi") ? sm.csiMaxQueue : undefined;
   }

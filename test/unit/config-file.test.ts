@@ -179,6 +179,13 @@ max_user_agents = 4
   assert.throws(() => resolveConfig(file("fast-unknown.toml", "[fast]\ntokens = 3\n"), {}), /tokens/);
 });
 
+test("[push]: body and sender opt-in, bounds; bad values name the key", () => {
+  const c = resolveConfig(file("push.toml", "[push]\ninclude_body = true\nmax_registrations = 2\nmax_errors = 3\nnotifications_per_minute = 10\ntimeout_seconds = 5\n"), {});
+  assert.equal(c.push, { includeBody: true, includeSender: false, maxRegistrations: 2, maxErrors: 3, notificationsPerMinute: 10, timeoutSeconds: 5 });
+  assert.throws(() => resolveConfig(file("push-bad.toml", "[push]\nmax_errors = 0\n"), {}), /push\.max_errors/);
+  assert.throws(() => resolveConfig(file("push-typo.toml", "[push]\nwith_body = true\n"), {}), /with_body/);
+});
+
 test("[adhoc]: command sessions per requester, in all, and their lifetime", () => {
   const c = resolveConfig(file("adhoc.toml", "[adhoc]\nsessions_per_requester = 2\nsessions_total = 50\nsession_seconds = 60\n"), {});
   assert.equal(c.adhoc, { sessionsPerRequester: 2, sessionsTotal: 50, sessionSeconds: 60 });

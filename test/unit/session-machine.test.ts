@@ -463,8 +463,15 @@ test("every stanza written in bound passes the delivery sink, replies as well as
 });
 
 /** Two sessions of romeo sharing one server's XEP-0198 registry, with a short resumption timeout. */
-function managedEnvironment(accountEvents: AccountCommand[], timeoutSeconds: number): SessionEnvironment {
-  return { ...environment(accountEvents), streamManagement: { registry: new ManagedStreamRegistry(), timeoutSeconds, maxQueue: 10 } };
+function managedEnvironment(accountEvents: AccountCommand[], timeoutSeconds: number, streamStates: string[] = []): SessionEnvironment {
+  return {
+    ...environment(accountEvents),
+    streamManagement: {
+      registry: new ManagedStreamRegistry(), timeoutSeconds, maxQueue: 10,
+      detached: (jid) => streamStates.push(`detached ${jid.toString()}`),
+      resumed: (jid) => streamStates.push(`resumed ${jid.toString()}`),
+    },
+  };
 }
 
 async function boundWith(env: SessionEnvironment, accountEvents: AccountCommand[], sessionId = "s1") {
@@ -503,7 +510,8 @@ test("XEP-0198: a lost connection of a resumable stream detaches; deliveries que
 
 test("XEP-0198: <resume/> on a new stream takes the detached one over (resumed), resends the queue, and the account's ref reaches the new session", async () => {
   const events: AccountCommand[] = [];
-  const env = managedEnvironment(events, 60);
+  const streamStates: string[] = [];
+  const env = managedEnvironment(events, 60, streamStates);
   const first = await boundWith(env, events, "s1");
   first.actor.send(bindIq("phone"));
   first.actor.send(stanza(el("enable", SMNS, { resume: "true" })));
@@ -516,6 +524,8 @@ test("XEP-0198: <resume/> on a new stream takes the detached one over (resumed),
   second.actor.send(stanza(el("resume", SMNS, { previd: id, h: "0" })));
   assert.is(first.actor.getSnapshot().value, "resumed");
   assert.ok(second.actor.getSnapshot().hasTag("bound"));
+  // What push notifications (XEP-0357) and others learn through the session/detached and session/resumed hooks.
+  assert.equal(streamStates, ["detached romeo@localhost/phone", "resumed romeo@localhost/phone"]);
   assert.match(second.port.text, new RegExp(`<resumed xmlns=['"]urn:xmpp:sm:3['"] previd=['"]${id}['"] h=['"]0['"]/>[\\s\\S]*while away`));
   ref.send({ type: "deliver", stanza: el("message", NS.client, { type: "chat" }, el("body", NS.client, {}, "after")) });
   assert.match(second.port.text, /after/);
