@@ -294,6 +294,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     b.sessionsPerAddress = positive(bosh.integer("sessions_per_address"), "bosh.sessions_per_address", source) ?? b.sessionsPerAddress;
     bosh.rejectUnknown();
   }
+  const comps = root.table_("components");
+  if (comps) config.components = readComponents(comps, config.components, source, config.domains);
   const pushTable = root.table_("push");
   if (pushTable) {
     const p = config.push;
@@ -352,6 +354,37 @@ function readExternalServices(t: Reader, base: ServerConfig["externalServices"],
       s.rejectUnknown();
       return service;
     });
+  }
+  t.rejectUnknown();
+  return out;
+}
+
+function readComponents(t: Reader, base: ServerConfig["components"], source: string, served: readonly string[]): ServerConfig["components"] {
+  const out: ServerConfig["components"] = { ...base, components: [...base.components] };
+  const host = t.string("host");
+  if (host !== undefined) out.host = host;
+  const port = t.integer("port");
+  if (port !== undefined) {
+    if (port < 0 || port > 65535) throw new ConfigError(`components.port (${source})`, `must be a port number (0 for any free one), got ${port}`);
+    out.port = port;
+  }
+  const list = t.tables("component");
+  if (list) {
+    out.components = list.map((c, i) => {
+      const key = `components.component[${i}]`;
+      const domain = c.string("domain")?.toLowerCase();
+      const secret = c.string("secret");
+      if (domain === undefined || !/^[a-z0-9.-]+$/.test(domain)) throw new ConfigError(`${key}.domain (${source})`, "every component needs its domain, e.g. bot.example.org");
+      if (served.includes(domain)) throw new ConfigError(`${key}.domain (${source})`, `${domain} is a served domain; a component needs a domain of its own`);
+      if (secret === undefined || secret.length < 16) throw new ConfigError(`${key}.secret (${source})`, "needs a shared secret of at least 16 characters (XEP-0114 §3)");
+      c.rejectUnknown();
+      return { domain, secret };
+    });
+    const seen = new Set<string>();
+    for (const c of out.components) {
+      if (seen.has(c.domain)) throw new ConfigError(`components.component (${source})`, `${c.domain} is configured twice`);
+      seen.add(c.domain);
+    }
   }
   t.rejectUnknown();
   return out;

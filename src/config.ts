@@ -124,6 +124,8 @@ export interface ServerConfig {
   pubsub: PubsubConfig;
   /** Server-to-server federation (RFC 6120 §4, XEP-0220), src/s2s/. */
   s2s: S2sConfig;
+  /** XEP-0114 external components (the component module): the listener and who may connect. */
+  components: ComponentsConfig;
   /** XEP-0357 push notifications (the push module). */
   push: PushConfig;
   /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
@@ -134,6 +136,15 @@ export interface ServerConfig {
   upload: UploadConfig;
   /** BOSH (XEP-0124, XEP-0206) at /http-bind on the HTTP listener. */
   bosh: BoshConfig;
+}
+
+/** `[components]`: XEP-0114 external components, each a domain with its shared secret. */
+export interface ComponentsConfig {
+  /** The listener's address: loopback by default, as components usually run beside the server. */
+  host: string;
+  /** 5347 by default (Prosody's, ejabberd's); 0: any free port. It listens only when a component is configured. */
+  port: number;
+  components: { domain: string; secret: string }[];
 }
 
 /** `[push]`: XEP-0357 notifications to app servers, and their bounds. */
@@ -374,6 +385,7 @@ export const DEFAULT_MODULES: readonly string[] = [
   "adhoc", "admin_adhoc",
   "http_upload",
   "push",
+  "component",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -422,6 +434,7 @@ export function defaultConfig(): ServerConfig {
       maxSubscriptionsPerNode: 10_000, exposePublisher: false, capsCacheSize: 10_000, maxVcardBytes: 256 * 1024, maxPrivateBytes: 64 * 1024,
       maxPrivateElements: 64,
     },
+    components: { host: "127.0.0.1", port: 5347, components: [] },
     push: { includeBody: false, includeSender: false, maxRegistrations: 5, maxErrors: 16, notificationsPerMinute: 30, timeoutSeconds: 30 },
     fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
     adhoc: { sessionsPerRequester: 5, sessionsTotal: 1000, sessionSeconds: 600 },

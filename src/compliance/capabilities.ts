@@ -138,12 +138,14 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   return {
     modules: kernel.modulesLoaded,
     // Every listener Parley has is on (port 0 picks a free port), BOSH unless
-    // bosh.enabled is false; the component protocol has no listener yet.
+    // bosh.enabled is false; components (XEP-0114) once one is configured.
     listeners: {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
       ...(config.s2s.enabled ? { s2s: `${config.s2s.host}:${config.s2s.port}` } : {}),
+      // XEP-0114: the component module listens once a component is configured.
+      ...(config.modulesEnabled.includes("component") && config.components.components.length > 0 ? { component: `${config.components.host}:${config.components.port}` } : {}),
       "host-meta": `http://${host}:${config.http.port}${HOST_META_PATH}`,
       ...(config.bosh.enabled ? { bosh: `http://${host}:${config.http.port}${BOSH_PATH}` } : {}),
     },

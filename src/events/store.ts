@@ -185,6 +185,11 @@ export class EventStore {
   }
 
   /** Runs `release` once the writes made so far are durable (at once without a commit gate, where each commits itself). */
+  /** The commit gate's turn (0 without one): output of one turn is released together. */
+  get turn(): number {
+    return this.gate?.turn ?? 0;
+  }
+
   whenDurable(release: () => void): void {
     if (this.gate) this.gate.hold(release);
     else release();

@@ -145,6 +145,7 @@ export class Kernel implements KernelServices {
       db: k.db,
       joinTurn: () => k.deps.store.joinTurn(),
       whenDurable: (release) => k.deps.store.whenDurable(release),
+      output: { hold: (release) => k.deps.store.whenDurable(release), get turn() { return k.deps.store.turn; } },
       httpRoute: (route) => { k.httpRoutes.push(route); },
       httpPort: () => k.deps.httpPort?.() ?? k.config.http.port,
       accounts: this.commands,

@@ -11,6 +11,7 @@ import type { Logger } from "../util/logger.js";
 import type { StanzaErrorSpec } from "../xmpp/errors.js";
 import type { EventCause, NewEvent, StoredEvent } from "../events/types.js";
 import type { Projection } from "../events/store.js";
+import type { OutputGate } from "../net/connection.js";
 import type { AccountCommand, AccountEffect } from "../accounts/decider/index.js";
 import type { HookHandler, HookName, IqTarget, PayloadOf } from "./hooks.js";
 import type { AccountIqRequest, HostIqRequest, Identity } from "./events.js";
@@ -134,6 +135,12 @@ export interface ModuleApi {
    * as stanzas wait for the commit gate.
    */
   whenDurable(release: () => void): void;
+  /**
+   * The same gate as an OutputGate, for a module with connections of its own
+   * (the XEP-0114 component listener): writes of one turn are held together
+   * until that turn's commit is durable, as sessions' are.
+   */
+  readonly output: OutputGate;
   /**
    * Serves plain HTTP requests on the server's HTTP listener (the one of
    * XMPP over WebSocket): the route answers and returns true, or returns

@@ -28,6 +28,7 @@ import { adhoc } from "./adhoc/index.js";
 import { adminAdhoc } from "./admin-adhoc/index.js";
 import { httpUpload } from "./http-upload/index.js";
 import { push } from "./push/index.js";
+import { component } from "./component/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -49,6 +50,7 @@ export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModul
     adminAdhoc(deps.store),
     httpUpload,
     push,
+    component,
   ];
   return new Map(all.map((m) => [m.name, m]));
 }

@@ -55,6 +55,8 @@ export interface S2sStreamLimits {
 }
 
 export class S2sStream {
+  /** The namespace of the stream's content: jabber:server here, jabber:component:accept for XEP-0114. */
+  protected readonly contentNs: string = NS_SERVER;
   private parser: XmlStreamParser;
   private socket: net.Socket;
   private ended = false;
@@ -217,12 +219,12 @@ export class S2sStream {
   /** A stanza from the kernel (jabber:client) or a stream-level element. */
   send(el: XmlElement): void {
     this.lastActivity = Date.now();
-    this.write(serialize(renamespace(el, NS.client, NS_SERVER), NS_SERVER));
+    this.write(serialize(renamespace(el, NS.client, this.contentNs), this.contentNs));
   }
 
   /** A stream error, the close, and the socket closed (RFC 6120 §4.9.1.1). */
   fail(condition: StreamErrorCondition, text?: string): void {
-    this.write(serialize(streamErrorElement(condition, text), NS_SERVER));
+    this.write(serialize(streamErrorElement(condition, text), this.contentNs));
     this.close();
   }
 

@@ -179,6 +179,14 @@ max_user_agents = 4
   assert.throws(() => resolveConfig(file("fast-unknown.toml", "[fast]\ntokens = 3\n"), {}), /tokens/);
 });
 
+test("[components]: the listener and each component's domain and secret; a served domain, a short secret or a twice-listed domain named", () => {
+  const c = resolveConfig(file("components.toml", "[components]\nport = 0\n[[components.component]]\ndomain = \"Bot.Localhost\"\nsecret = \"sixteen-characters!\"\n"), {});
+  assert.equal(c.components, { host: "127.0.0.1", port: 0, components: [{ domain: "bot.localhost", secret: "sixteen-characters!" }] });
+  assert.throws(() => resolveConfig(file("comp-served.toml", "[[components.component]]\ndomain = \"localhost\"\nsecret = \"sixteen-characters!\"\n"), {}), /is a served domain/);
+  assert.throws(() => resolveConfig(file("comp-short.toml", "[[components.component]]\ndomain = \"bot.localhost\"\nsecret = \"short\"\n"), {}), /at least 16 characters/);
+  assert.throws(() => resolveConfig(file("comp-twice.toml", "[[components.component]]\ndomain = \"b.localhost\"\nsecret = \"sixteen-characters!\"\n[[components.component]]\ndomain = \"b.localhost\"\nsecret = \"sixteen-characters!\"\n"), {}), /configured twice/);
+});
+
 test("[push]: body and sender opt-in, bounds; bad values name the key", () => {
   const c = resolveConfig(file("push.toml", "[push]\ninclude_body = true\nmax_registrations = 2\nmax_errors = 3\nnotifications_per_minute = 10\ntimeout_seconds = 5\n"), {});
   assert.equal(c.push, { includeBody: true, includeSender: false, maxRegistrations: 2, maxErrors: 3, notificationsPerMinute: 10, timeoutSeconds: 5 });
