@@ -85,7 +85,7 @@ export function createAccountMachine(k: AccountActorServices) {
       },
       reloadState: ({ context }) => k.loadAccountState(context.runtime),
       bindSession: ({ context, event }) => {
-        if (event.type === "session.bind") bindResource(k, context.runtime, event.session, event.requestedResource);
+        if (event.type === "session.bind") bindResource(k, context.runtime, event.session, event.requestedResource, event.bind2);
       },
       endSession: ({ context, event }) => {
         if (event.type === "session.ended") endSession(k, context.runtime, event.sessionId, event.resource, event.unacknowledged);

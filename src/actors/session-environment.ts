@@ -15,6 +15,9 @@ export interface StreamManagementService {
   readonly timeoutSeconds: number;
   readonly maxQueue: number;
 }
+import type { Jid } from "../jid/jid.js";
+import type { SaslServerMechanism } from "../sasl/mechanism.js";
+import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
 
 export interface SessionEnvironment {
   readonly config: ServerConfig;
@@ -43,4 +46,18 @@ export interface SessionEnvironment {
   readonly streamManagement?: StreamManagementService;
   /** XEP-0352, when offered: at most this many stanzas held per inactive client (undefined: not offered). */
   readonly csiMaxQueue?: number;
+  /** XEP-0388 §2.1: the inline features of <authentication/> here (XEP-0386 <bind/>, XEP-0484 <fast/>). */
+  sasl2Inline(conn: StreamPort): XmlElement[];
+  /** XEP-0484 §3.1: the FAST (HT-*) mechanisms this connection offers. */
+  fastMechanismsFor(conn: StreamPort): string[];
+  /** XEP-0484 §3.3: a token login's exchange for this user agent; undefined when not offered. */
+  createFastMechanism(name: string, domain: string, userAgentId: string, conn: StreamPort): SaslServerMechanism | undefined;
+  /**
+   * XEP-0484 after a successful SASL2 login with `mechanism`: carries out
+   * invalidation and rotation, and returns the <token/> for <success/> when
+   * one was asked for or is due.
+   */
+  fastAfterSuccess(user: Jid, request: Sasl2Request, mechanism: SaslServerMechanism | undefined, conn: StreamPort): XmlElement | undefined;
+  /** XEP-0386 §3: the resource for an inline bind, stable for one user agent of one user. */
+  bind2Resource(user: Jid, userAgentId: string | undefined, tag: string | undefined): string;
 }

@@ -12,6 +12,10 @@
 //   bound ──socket gone, resumable──▶ detached ──<resume/> on another stream──▶ resumed (it goes on there)
 //     │                                  └──timeout, kick, queue full──▶ expired (unacknowledged to the account)
 //     └──<resume/> on another stream while this one seems alive──▶ replaced
+//   SASL2 (XEP-0388), beside classic SASL, with no stream restart:
+//   streamOpen ──<authenticate/>──▶ sasl2 (verifying ⇄ awaitingResponse) ─<success/>+features─▶ bindable
+//                                     └─ inline <bind/> (XEP-0386) ─▶ binding2 ──<success><bound/>──▶ bound
+//   failures go through authFailed, as classic ones do, answered in SASL2's <failure/>.
 //
 // Input that arrives in the wrong state is answered by the guard-ordered
 // transitions of that state (stream errors per RFC 6120 §4.9), never by flags.
@@ -38,6 +42,8 @@ import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 import { ManagedStream, ManagedStreamRegistry, NS_SM, parseH, type SessionLink } from "./stream-management.js";
 import { ClientStateFilter, NS_CSI } from "./client-state.js";
+import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
+import { isHtMechanism } from "../sasl/ht.js";
 
 export interface SessionInput {
   sessionId: string;
@@ -69,6 +75,12 @@ export interface SessionContext {
   user?: Jid;
   /** Full JID after resource binding. */
   jid?: Jid;
+  /** XEP-0388: the <authenticate/> of the SASL2 exchange under way (its failure is answered in SASL2's form). */
+  sasl2?: Sasl2Request;
+  /** SASL2 with an inline bind: the mechanism's final data, sent in <success/> once the bind is done. */
+  sasl2SuccessData?: Buffer;
+  /** What Bind2's inline features answered, for <bound/>. */
+  bindInline?: readonly XmlElement[];
   /** The id of the bind IQ awaiting the account actor's answer. */
   pendingBindId?: string;
   /** Where deliveries go: a sink while `bound`, none otherwise (see delivery-sink.ts). */
@@ -151,6 +163,9 @@ function linkedActor(link: SessionLink): { send(command: SessionCommand): void }
 const isSasl = (name: string) => ({ event }: { event: SessionEvent }) =>
   event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === NS.sasl;
 
+const isSasl2 = (name: string) => ({ event }: { event: SessionEvent }) =>
+  event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === NS.sasl2;
+
 function bindRequest(stanza: XmlElement): XmlElement | undefined {
   if (stanza.name !== "iq" || stanza.attrs.type !== "set") return undefined;
   return stanza.getChild("bind", NS.bind);
@@ -187,6 +202,21 @@ export const sessionMachine = setup({
     headerAcceptable: ({ context, event }) =>
       event.type === "xml.streamStart" && checkStreamHeader(event, context.env) === undefined,
     isSaslAuth: isSasl("auth"),
+    isSasl2Authenticate: isSasl2("authenticate"),
+    isSasl2Response: isSasl2("response"),
+    isSasl2Abort: isSasl2("abort"),
+    sasl2RequestWellFormed: ({ event }) => typeof parseAuthenticate(stanzaOf(event)) !== "string",
+    sasl2MechanismOffered: ({ context, event }) => {
+      const name = stanzaOf(event).attrs.mechanism ?? "";
+      return context.env.mechanismsFor(context.conn).includes(name) || context.env.fastMechanismsFor(context.conn).includes(name);
+    },
+    /** XEP-0484 §3.3: a token belongs to a user agent; a token login must name one. */
+    sasl2TokenLoginHasUserAgent: ({ event }) => {
+      const request = parseAuthenticate(stanzaOf(event));
+      return typeof request === "string" || !isHtMechanism(request.mechanism) || request.userAgentId !== undefined;
+    },
+    /** XEP-0386 §3: the SASL2 exchange succeeded and its <authenticate/> asked to bind inline. */
+    saslSucceededWithInlineBind: ({ context }, outcome: SaslOutcome) => outcome.kind === "success" && context.sasl2?.bind !== undefined,
     isSaslResponse: isSasl("response"),
     isSaslAbort: isSasl("abort"),
     mechanismOffered: ({ context, event }) => {
@@ -196,7 +226,7 @@ export const sessionMachine = setup({
     encryptionSatisfied: ({ context }) => context.env.mayAuthenticate(context.conn),
     isBindRequest: ({ event }) => event.type === "xml.stanza" && bindRequest(event.stanza) !== undefined,
     isSessionRequest: ({ event }) => event.type === "xml.stanza" && isSessionIq(event.stanza),
-    isSaslElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS.sasl,
+    isSaslElement: ({ event }) => event.type === "xml.stanza" && (event.stanza.ns === NS.sasl || event.stanza.ns === NS.sasl2),
     isStartTls: ({ event }) => event.type === "xml.stanza" && event.stanza.name === "starttls" && event.stanza.ns === NS.tls,
     tlsAvailable: ({ context }) => context.conn.canStartTls,
     isRegistrationIq: ({ event }) =>
@@ -315,6 +345,83 @@ export const sessionMachine = setup({
         });
       },
     }),
+    /** XEP-0388 §2.3: the request is kept for the whole exchange (user agent, inline bind, FAST). */
+    rememberSasl2: assign({
+      sasl2: ({ event }) => {
+        const request = parseAuthenticate(stanzaOf(event));
+        // A malformed <authenticate/> is still answered in SASL2's form.
+        return typeof request === "string"
+          ? { mechanism: "", userAgentId: undefined, software: undefined, device: undefined, bind: undefined, requestToken: undefined, invalidateToken: false }
+          : request;
+      },
+    }),
+    createSasl2Mechanism: assign({
+      mechanism: ({ context }) => {
+        const request = context.sasl2;
+        if (!request) return undefined;
+        if (isHtMechanism(request.mechanism)) {
+          return request.userAgentId === undefined ? undefined
+            : context.env.createFastMechanism(request.mechanism, context.domain, request.userAgentId, context.conn);
+        }
+        return createMechanism(request.mechanism, context.env.credentialLookup(context.domain), {
+          channelBindings: context.conn.channelBindings(),
+          channelBindingAdvertised: context.env.mechanismsFor(context.conn).some((m) => m.endsWith("-PLUS")),
+        });
+      },
+    }),
+    sendSasl2Challenge: ({ context }, outcome: SaslOutcome) => {
+      if (outcome.kind === "challenge") context.conn.sendStanza(sasl2Challenge(outcome.data));
+    },
+    /** The authenticated user, with the mechanism kept until <success/> is out (FAST reads it). */
+    acceptSasl2User: assign({
+      user: (_, outcome: SaslOutcome) => (outcome.kind === "success" ? outcome.user : undefined),
+      sasl2SuccessData: (_, outcome: SaslOutcome) => (outcome.kind === "success" ? outcome.data : undefined),
+    }),
+    /**
+     * XEP-0388 §2.6.1: success without a stream restart; the authorization
+     * identifier is the bare JID, or the full JID when Bind2 bound a resource,
+     * with <bound/> and XEP-0484's <token/> when there are.
+     */
+    sendSasl2Success: ({ context }) => {
+      const user = context.user;
+      const request = context.sasl2;
+      if (!user || !request) return;
+      const token = context.env.fastAfterSuccess(user, request, context.mechanism, context.conn);
+      const stream = context.stream;
+      const enabled = stream && el("enabled", NS_SM, stream.resumable ? { id: stream.id, resume: "true", max: String(stream.timeoutSeconds) } : {});
+      const bound = context.jid && el("bound", NS.bind2, {}, ...(context.bindInline ?? []), enabled);
+      context.env.log.info("authenticated", {
+        session: context.sessionId, user: user.toString(), sasl2: true, mechanism: request.mechanism,
+        userAgent: request.userAgentId, software: request.software, jid: context.jid?.toString(),
+      });
+      context.conn.sendStanza(sasl2Success(context.sasl2SuccessData, (context.jid ?? user).toString(),
+        [bound, token].filter((e): e is XmlElement => e !== undefined)));
+    },
+    clearSasl2: assign({ mechanism: undefined, sasl2: undefined, sasl2SuccessData: undefined, bindInline: undefined }),
+    /** XEP-0386 §3: the account actor binds the resource derived from the user agent and enables the inline features. */
+    requestInlineBind: ({ context, self }) => {
+      const user = context.user;
+      const bind = context.sasl2?.bind;
+      if (!user || !bind) return;
+      const tag = bind.getChildText("tag", NS.bind2)?.trim();
+      context.env.account(user.bareString()).send({
+        type: "session.bind",
+        session: sessionRefThrough(context.sessionId, context.deliveries, self),
+        requestedResource: context.env.bind2Resource(user, context.sasl2?.userAgentId, tag === "" ? undefined : tag),
+        bind2: bind,
+      });
+    },
+    acceptInlineBind: assign({
+      jid: ({ event }) => (event.type === "bind.result" ? event.jid : undefined),
+      bindInline: ({ event }) => (event.type === "bind.result" ? event.inline ?? [] : []),
+    }),
+    /** An inline bind refused (too many sessions): the login fails, the client may retry. */
+    failInlineBind: assign({
+      failure: ({ event }): PendingFailure => ({
+        condition: "temporary-auth-failure", counts: false,
+        text: event.type === "bind.error" ? `Binding failed: ${event.error.text ?? event.error.condition}` : "Binding failed",
+      }),
+    }),
     failWith: assign({ failure: (_, params: PendingFailure) => params }),
     /** The account has failed too often lately: a temporary lockout (counted nowhere: it is not a guess). */
     failLocked: assign({
@@ -351,9 +458,9 @@ export const sessionMachine = setup({
           condition: f.condition, reason: f.text ?? f.cause, address: context.conn.remoteAddress, counted: f.counts,
         });
       }
-      context.conn.sendStanza(saslFailure(f.condition, f.text));
+      context.conn.sendStanza(context.sasl2 ? sasl2Failure(f.condition, f.text) : saslFailure(f.condition, f.text));
     },
-    clearMechanism: assign({ mechanism: undefined, failure: undefined }),
+    clearMechanism: assign({ mechanism: undefined, failure: undefined, sasl2: undefined, sasl2SuccessData: undefined, user: undefined }),
     sendChallenge: ({ context }, outcome: SaslOutcome) => {
       if (outcome.kind === "challenge") context.conn.sendStanza(saslChallenge(outcome.data));
     },
@@ -448,19 +555,21 @@ export const sessionMachine = setup({
       context.env.log.info("stream detached, resumable", { session: context.sessionId, jid: context.jid?.toString(), seconds: stream.timeoutSeconds });
     },
     /** XEP-0198 §3: <enable/>; with resume='true', a stream id and the `max` we keep it for (§5). */
-    enableStreamManagement: assign({
-      stream: ({ context, event }) => {
-        const sm = context.env.streamManagement;
-        const jid = context.jid;
-        if (!sm || !jid) return undefined;
-        const request = stanzaOf(event);
-        const resume = request.attrs.resume === "true" || request.attrs.resume === "1";
-        const asked = parseH(request.attrs.max);
-        const timeout = asked !== undefined && asked > 0 ? Math.min(asked, sm.timeoutSeconds) : sm.timeoutSeconds;
-        return new ManagedStream(resume ? ManagedStreamRegistry.newId() : undefined, jid, context.boundSessionId,
-          context.deliveries, context.link, timeout, sm.maxQueue);
+    enableStreamManagement: assign({ stream: ({ context, event }) => managedStreamFor(context, stanzaOf(event)) }),
+    /**
+     * XEP-0386 §3 with XEP-0198: <enable/> inside the SASL2 <bind/> takes effect
+     * with the bind; its <enabled/> goes in <bound/>, and the delivery sink that
+     * `bound` attaches counts from the first stanza.
+     */
+    enableInlineStreamManagement: assign({
+      stream: ({ context }) => {
+        const enable = context.sasl2?.bind?.getChild("enable", NS_SM);
+        return enable ? managedStreamFor(context, enable) : undefined;
       },
     }),
+    registerInlineStream: ({ context }) => {
+      if (context.stream?.resumable) context.env.streamManagement?.registry.add(context.stream);
+    },
     announceStreamManagement: ({ context, self }) => {
       const stream = context.stream;
       if (!stream) return;
@@ -621,6 +730,31 @@ export const sessionMachine = setup({
             actions: { type: "failWith", params: { condition: "invalid-mechanism", counts: false } },
           },
           { guard: "isSaslAuth", target: "authenticating", actions: "createMechanism" },
+          // XEP-0388 §2.3, with the same checks as <auth/>.
+          {
+            guard: and(["isSasl2Authenticate", not("encryptionSatisfied")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", {
+              type: "failWith",
+              params: { condition: "encryption-required", text: "Authentication requires TLS here: use STARTTLS (or Direct TLS) first", counts: false },
+            }],
+          },
+          {
+            guard: and(["isSasl2Authenticate", not("sasl2RequestWellFormed")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", { type: "failWith", params: { condition: "malformed-request", text: "The <authenticate/> is malformed", counts: false } }],
+          },
+          {
+            guard: and(["isSasl2Authenticate", not("sasl2MechanismOffered")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", { type: "failWith", params: { condition: "invalid-mechanism", counts: false } }],
+          },
+          {
+            guard: and(["isSasl2Authenticate", not("sasl2TokenLoginHasUserAgent")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", { type: "failWith", params: { condition: "malformed-request", text: "A FAST token login needs a <user-agent id/>", counts: false } }],
+          },
+          { guard: "isSasl2Authenticate", target: "sasl2", actions: ["rememberSasl2", "createSasl2Mechanism"] },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
@@ -709,6 +843,93 @@ export const sessionMachine = setup({
         awaitingResponse: {
           on: {
             "xml.stanza": { guard: "isSaslResponse", target: "verifying" },
+          },
+        },
+      },
+    },
+    // XEP-0388 §2.4-§2.6: the same steps as classic SASL, in SASL2's elements; no stream restart after.
+    sasl2: {
+      tags: "negotiating",
+      initial: "verifying",
+      on: {
+        "xml.stanza": [
+          {
+            guard: "isSasl2Abort",
+            target: "authFailed",
+            actions: { type: "failWith", params: { condition: "aborted", counts: false } },
+          },
+          {
+            guard: "isSasl2Authenticate",
+            target: "authFailed",
+            actions: {
+              type: "failWith",
+              params: { condition: "malformed-request", text: "An authentication exchange is already in progress", counts: false },
+            },
+          },
+          {
+            guard: "isSasl2Response",
+            target: "authFailed",
+            actions: { type: "failWith", params: { condition: "malformed-request", text: "A response before the challenge", counts: false } },
+          },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
+          },
+        ],
+      },
+      states: {
+        verifying: {
+          invoke: {
+            src: "saslStep",
+            input: ({ context, event }) => ({ mechanism: context.mechanism, message: sasl2Message(event), domain: context.domain }),
+            onDone: [
+              {
+                guard: { type: "saslChallenged", params: stepOutcome },
+                target: "awaitingResponse",
+                actions: { type: "sendSasl2Challenge", params: stepOutcome },
+              },
+              { guard: "attemptedAccountLocked", target: "#session.authFailed", actions: "failLocked" },
+              {
+                guard: { type: "saslSucceededWithInlineBind", params: stepOutcome },
+                target: "binding2",
+                actions: [{ type: "acceptSasl2User", params: stepOutcome }, "requestInlineBind"],
+              },
+              {
+                guard: { type: "saslSucceeded", params: stepOutcome },
+                target: "#session.bindable",
+                actions: [{ type: "acceptSasl2User", params: stepOutcome }, "sendSasl2Success", "clearSasl2",
+                  { type: "sendFeatures", params: { stage: "post-auth" } }],
+              },
+              { target: "#session.authFailed", actions: { type: "failWithOutcome", params: stepOutcome } },
+            ],
+            onError: {
+              target: "#session.authFailed",
+              actions: [
+                { type: "logSaslError", params: ({ event }) => ({ error: event.error }) },
+                { type: "failWith", params: { condition: "temporary-auth-failure", text: "The credentials could not be checked", counts: false } },
+              ],
+            },
+          },
+        },
+        awaitingResponse: {
+          on: {
+            "xml.stanza": { guard: "isSasl2Response", target: "verifying" },
+          },
+        },
+        // XEP-0386 §3: authenticated; the account actor binds and enables the inline features.
+        binding2: {
+          tags: "authenticated",
+          on: {
+            "bind.result": {
+              target: "#session.bound",
+              actions: ["acceptInlineBind", "enableInlineStreamManagement", "registerInlineStream", "sendSasl2Success", "clearSasl2",
+                { type: "sendFeatures", params: { stage: "bound" } }],
+            },
+            "bind.error": { target: "#session.authFailed", actions: "failInlineBind" },
+            "xml.stanza": {
+              target: "#session.closing",
+              actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Wait for the authentication result" } },
+            },
           },
         },
       },
@@ -907,6 +1128,23 @@ function attemptedAccount(context: SessionContext): string | undefined {
 /** The decoded payload of the <auth/> or <response/> a SASL step works on (RFC 6120 §6.4.2: base64, "=" for empty). */
 function saslMessage(event: SessionEvent): Buffer | undefined {
   return event.type === "xml.stanza" ? decodeSaslPayload(event.stanza.text()) : undefined;
+}
+
+/** XEP-0198 §3, §5: the managed stream an <enable/> asks for (resumable with resume='true', for at most our `max`). */
+function managedStreamFor(context: SessionContext, request: XmlElement): ManagedStream | undefined {
+  const sm = context.env.streamManagement;
+  const jid = context.jid;
+  if (!sm || !jid) return undefined;
+  const resume = request.attrs.resume === "true" || request.attrs.resume === "1";
+  const asked = parseH(request.attrs.max);
+  const timeout = asked !== undefined && asked > 0 ? Math.min(asked, sm.timeoutSeconds) : sm.timeoutSeconds;
+  return new ManagedStream(resume ? ManagedStreamRegistry.newId() : undefined, jid, context.boundSessionId,
+    context.deliveries, context.link, timeout, sm.maxQueue);
+}
+
+/** The payload of a SASL2 <authenticate/> or <response/> (XEP-0388 §2.2: base64, "=" for empty). */
+function sasl2Message(event: SessionEvent): Buffer | undefined {
+  return event.type === "xml.stanza" ? sasl2Payload(event.stanza) : undefined;
 }
 
 /** What a finished SASL step tells the machine (RFC 6120 §6.4). */

@@ -8,8 +8,8 @@ import type { StanzaErrorSpec, StreamErrorCondition } from "../xmpp/errors.js";
 export type SessionCommand =
   /** A stanza routed to this session's full JID; written to the socket as is. */
   | { type: "deliver"; stanza: XmlElement }
-  /** The account actor bound the requested resource. */
-  | { type: "bind.result"; jid: Jid }
+  /** The account actor bound the requested resource; `inline`: what Bind2's inline features answered (XEP-0386 §3). */
+  | { type: "bind.result"; jid: Jid; inline?: readonly XmlElement[] }
   | { type: "bind.error"; error: StanzaErrorSpec }
   /** Close the stream with a stream error: conflict, shutdown, idle, account deleted. */
   | { type: "session.kick"; condition: StreamErrorCondition; text?: string }

@@ -14,7 +14,7 @@ function generateResource(): string {
   return `parley-${randomBytes(6).toString("hex")}`;
 }
 
-export function bindResource(k: KernelServices, account: AccountRuntime, session: SessionRef, requested: string | undefined): void {
+export function bindResource(k: KernelServices, account: AccountRuntime, session: SessionRef, requested: string | undefined, bind2?: XmlElement): void {
   let resource = requested ?? generateResource();
   if (requested !== undefined) {
     // RFC 6120 §7.7.2.1: a resourcepart that is not valid is bad-request.
@@ -39,7 +39,15 @@ export function bindResource(k: KernelServices, account: AccountRuntime, session
     unbind(k, account, existing);
   }
   const entry = account.addSession(resource, session);
-  session.send({ type: "bind.result", jid: entry.jid });
+  if (bind2) {
+    // XEP-0386 §3: the inline features (carbons, stream management …) take
+    // effect with the bind, before any stanza can reach the new resource.
+    const results: XmlElement[] = [];
+    k.hooks.fire("bind2/inline", { account, session: entry, request: bind2, results });
+    session.send({ type: "bind.result", jid: entry.jid, inline: results });
+  } else {
+    session.send({ type: "bind.result", jid: entry.jid });
+  }
   k.hooks.fire("resource-bind", { account, session: entry });
 }
 

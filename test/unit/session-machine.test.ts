@@ -67,6 +67,11 @@ function environment(accountEvents: AccountCommand[], credentials: Record<"SHA-1
     sessionClosed: () => {},
     moduleFeatures: () => [],
     preAuthRegistration: (_domain, iq, _address) => iq,
+    sasl2Inline: () => [],
+    fastMechanismsFor: () => [],
+    createFastMechanism: () => undefined,
+    fastAfterSuccess: () => undefined,
+    bind2Resource: (_user, userAgent, tag) => `${tag ?? "parley"}.${userAgent ?? "random"}`,
   };
 }
 
@@ -184,6 +189,42 @@ test("authentication from a non-loopback address without TLS is refused with enc
   await new Promise((r) => setTimeout(r, 20));
   assert.match(port.text, /<encryption-required\/>/);
   assert.is(actor.getSnapshot().value, "streamOpen");
+});
+
+const sasl2Plain = (password: string, ...extra: XmlElement[]) =>
+  stanza(el("authenticate", NS.sasl2, { mechanism: "PLAIN" },
+    el("initial-response", NS.sasl2, {}, Buffer.from(`\0romeo\0${password}`).toString("base64")), ...extra));
+
+test("SASL2 PLAIN without Bind2: success with the bare JID, no stream restart, then classic bind", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  port.out = [];
+  actor.send(sasl2Plain("pw"));
+  await waitFor(actor, (s) => !s.matches("sasl2"), { timeout: 5000 });
+  assert.is(actor.getSnapshot().value, "bindable");
+  assert.match(port.text, /<success[^>]*><authorization-identifier>romeo@localhost<\/authorization-identifier><\/success>/);
+  assert.match(port.text, /<bind[^>]*xmpp-bind[^>]*\/>/, "the post-auth features follow at once");
+  actor.send(bindIq("balcony"));
+  assert.is(actor.getSnapshot().value, "bound");
+});
+
+test("SASL2 with Bind2: the account binds the resource derived from the user agent, success names the full JID", async () => {
+  const { actor, port, accountEvents } = start();
+  actor.send(header());
+  actor.send(sasl2Plain("pw", el("user-agent", NS.sasl2, { id: "d4565fa7" }), el("bind", NS.bind2, {}, el("tag", NS.bind2, {}, "phone"))));
+  await waitFor(actor, (s) => s.matches("bound"), { timeout: 5000 });
+  const bind = accountEvents.find((c) => c.type === "session.bind");
+  assert.is(bind?.type === "session.bind" ? bind.requestedResource : undefined, "phone.d4565fa7");
+  assert.match(port.text, /<authorization-identifier>romeo@localhost\/phone.d4565fa7<\/authorization-identifier><bound xmlns='urn:xmpp:bind:0'\/><\/success>/);
+});
+
+test("SASL2 failure is SASL2's <failure/> with the RFC 6120 condition, and the client may try again", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(sasl2Plain("wrong"));
+  await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 8000 });
+  assert.match(port.text, /<failure xmlns='urn:xmpp:sasl:2'><not-authorized[^>]*\/>/);
+  assert.not.match(port.text, /<success/);
 });
 
 test("a stanza before binding is not-authorized", async () => {
