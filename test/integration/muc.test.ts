@@ -83,6 +83,11 @@ test("a persistent room's affiliations and ban outlive a restart; parley replay 
     assert.match(nurseWhy.stdout, /not a member of a members-only room/);
     const before = parley(["replay", "--data", dataDir, "--room", room, "--until", "1"]);
     assert.is(before.status, 0, before.stderr);
+    const rooms = parley(["muc", "list", "--data", dataDir]);
+    assert.is(rooms.status, 0, rooms.stderr);
+    assert.match(rooms.stdout, /garden@conference.localhost  persistent, public, created by romeo@localhost; juliet@localhost admin, tybalt@localhost outcast, romeo@localhost owner\n1 room\n/);
+    const shown = parley(["muc", "show", "garden@conference.localhost", "--data", dataDir]);
+    assert.match(shown.stdout, /tybalt@localhost: outcast/);
     const at = parley(["replay", "--data", dataDir, "--room", room]);
     assert.match(at.stdout, /persistent, public, members-only/);
     assert.match(at.stdout, /juliet@localhost: admin/);
