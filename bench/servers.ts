@@ -112,8 +112,9 @@ export async function launchParley(dir: string): Promise<ServerUnderTest> {
     `data_dir = ${JSON.stringify(dir)}`,
     `log_level = "warn"`,
     // The same features as the Prosody it is measured against (roster, disco, ping,
-    // blocklist; no offline, no archive): both servers do the same work per stanza.
-    `modules_enabled = ["blocking", "roster", "presence", "disco", "ping"]`,
+    // blocklist; no offline, no archive of accounts): both servers do the same work per stanza.
+    // muc: the muc scenario's group chat, with archives of rooms on both (Prosody's muc_mam).
+    `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "muc"]`,
     `[c2s]`, `port = ${port}`, `direct_tls_port = ${await freePort()}`,
     `[http]`, `port = ${await freePort()}`,
     // Throttles out of the way, as for Prosody: one address opens every connection.
@@ -209,6 +210,9 @@ storage = "internal"
 c2s_timeout = 3600
 log = { warn = "*stderr" }
 VirtualHost "localhost"
+-- The muc scenario: group chat with archives of rooms, as Parley's [muc] archive.
+Component "conference.localhost" "muc"
+  modules_enabled = { "muc_mam"; }
 `);
   const child = spawn("prosody", ["--config", config, "-F"], { stdio: ["ignore", "ignore", "pipe"], cwd: dir });
   let log = "";
