@@ -191,6 +191,17 @@ test("the room's archive (XEP-0313 on the room's JID): stanza-ids by the room, q
     assert.match(info, /<feature var='urn:xmpp:mam:2'\/>/);
     const nurse = await client(ts, "nurse");
     assert.match(await say(nurse, `<iq type='set' id='q2' to='${room}'><query xmlns='urn:xmpp:mam:2'/></iq>`), /id='q2'[\s\S]*<forbidden/, "not a member");
+    // XEP-0425: a moderator retracts the first message; the archive keeps a tombstone; a non-moderator may not.
+    const moderate = (iqId: string, target: string) => `<iq type='set' id='${iqId}' to='${room}'><moderate id='${target}' xmlns='urn:xmpp:message-moderate:1'><retract xmlns='urn:xmpp:message-retract:1'/><reason>Spam</reason></moderate></iq>`;
+    assert.match(await say(nurse, moderate("m0", id as string)), /id='m0'[\s\S]*<forbidden/);
+    const retracted = await say(romeo, moderate("m1", id as string));
+    assert.match(retracted, new RegExp(`<retract xmlns='urn:xmpp:message-retract:1' id='${id}'><moderated xmlns='urn:xmpp:message-moderate:1' by='${room}/Romeo'>`), retracted);
+    assert.match(retracted, /<iq[^>]*id='m1'[^>]*type='result'|<iq[^>]*type='result'[^>]*id='m1'/);
+    const tomb = await say(romeo, `<iq type='set' id='q4' to='${room}'><query xmlns='urn:xmpp:mam:2'/></iq>`);
+    assert.match(tomb, /<retracted xmlns='urn:xmpp:message-retract:1' stamp='[^']+'><moderated[^>]*by='archive@conference.localhost\/Romeo'/, tomb);
+    assert.not.match(tomb, /<body>first/, `the retracted body is gone from the archive: ${tomb}`);
+    assert.match(tomb, /second/);
+    assert.match(await say(romeo, moderate("m2", "no-such-id")), /id='m2'[\s\S]*<item-not-found/);
     await say(romeo, `<iq type='set' id='d' to='${room}'><query xmlns='${MUC}#owner'><destroy/></query></iq>`);
     await say(romeo, join(room, "Romeo"));
     await say(romeo, instant(room));
