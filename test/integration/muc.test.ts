@@ -242,6 +242,18 @@ test("private messages between occupants come from the sender's occupant JID; st
     // XEP-0410: a joined session's self-ping is answered by the room; a stranger's is not-acceptable.
     assert.match(await say(juliet, `<iq type='get' id='sp' to='${room}/Juliet'><ping xmlns='urn:xmpp:ping'/></iq>`), /<iq[^>]*type='result'[^>]*id='sp'|<iq[^>]*id='sp'[^>]*type='result'/);
     assert.match(await say(nurse, `<iq type='get' id='sp2' to='${room}/Nurse'><ping xmlns='urn:xmpp:ping'/></iq>`), /id='sp2'[\s\S]*<not-acceptable/);
+    // An IQ to another occupant goes to its session from the asker's occupant JID, and the answer comes back.
+    juliet.clear();
+    romeo.write(`<iq type='get' id='v1' to='${room}/Juliet'><query xmlns='jabber:iq:version'/></iq>`);
+    const asked = await juliet.waitFor(/<iq[^>]*type='get'[^>]*>/);
+    const fwd = /<iq[^>]*id='(muc-[^']+)'[^>]*>/.exec(asked)?.[1];
+    assert.ok(fwd, `forwarded with an id of the room's: ${asked}`);
+    assert.match(asked, new RegExp(`from='${room}/Montague'`), "from the asker's occupant JID");
+    romeo.clear();
+    juliet.write(`<iq type='result' id='${fwd}' to='${room}/Montague'><query xmlns='jabber:iq:version'><name>Balcony</name></query></iq>`);
+    const answer = await romeo.waitFor(/id='v1'/);
+    assert.match(answer, new RegExp(`<iq[^>]*from='${room}/Juliet'[^>]*>|<iq[^>]*id='v1'[^>]*from='${room}/Juliet'`), answer);
+    assert.match(answer, /Balcony/);
     romeo.destroy(); juliet.destroy(); nurse.destroy();
   } finally {
     await ts.stop();

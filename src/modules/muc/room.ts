@@ -512,7 +512,10 @@ export class Room {
 
   private iq(stanza: XmlElement, from: Jid, to: Jid): void {
     const type = stanza.attrs.type;
-    if (type === "result" || type === "error") return;
+    if (type === "result" || type === "error") {
+      if (to.resource !== "") this.iqAnswerToOccupant(stanza, from, to.resource);
+      return;
+    }
     const payload = stanza.firstElement();
     if (!payload || (type !== "get" && type !== "set")) fail("bad-request", "An IQ get or set with one payload", "modify");
     if (to.resource !== "") {
@@ -520,7 +523,7 @@ export class Room {
       const nick = this.nickOfSession.get(from.toString());
       if (nick === undefined) fail("not-acceptable", "You are not currently connected to this chat", "cancel");
       if (payload.is("ping", NS.ping) && nick === to.resource) return this.result(stanza);
-      fail("service-unavailable", undefined, "cancel");
+      return this.iqToOccupant(stanza, from, nick, to.resource);
     }
     const key = `${type} ${payload.ns} ${payload.name}`;
     switch (key) {
@@ -538,6 +541,35 @@ export class Room {
       case `set ${NS.register} query`: return this.registerSet(stanza, from, payload);
       default: fail("service-unavailable", undefined, "cancel");
     }
+  }
+
+  /**
+   * As Prosody does (XEP-0045 does not say how): an IQ to an occupant's JID (a vCard, a version
+   * query) goes to its newest session, from the asker's occupant JID; the id
+   * carries who asked, so that the answer finds its way back.
+   */
+  private iqToOccupant(stanza: XmlElement, from: Jid, askerNick: string, nick: string): void {
+    const target = this.occupants.get(nick);
+    if (!target) fail("item-not-found", "No occupant has that nickname", "cancel");
+    const session = [...target.sessions.keys()].pop() as string;
+    const id = `muc-${Buffer.from(JSON.stringify([from.toString(), stanza.attrs.id ?? ""])).toString("base64url")}`;
+    this.host.send(stanza.withAttrs({ from: `${this.jid}/${askerNick}`, to: session, id }));
+  }
+
+  private iqAnswerToOccupant(stanza: XmlElement, from: Jid, nick: string): void {
+    const responder = this.nickOfSession.get(from.toString());
+    const id = stanza.attrs.id ?? "";
+    if (responder === undefined || !id.startsWith("muc-")) return;
+    let asker: unknown;
+    try {
+      asker = JSON.parse(Buffer.from(id.slice(4), "base64url").toString("utf8"));
+    } catch {
+      return;
+    }
+    if (!Array.isArray(asker) || typeof asker[0] !== "string" || typeof asker[1] !== "string") return;
+    // Only to a session that is still the occupant the answer is addressed to.
+    if (this.nickOfSession.get(asker[0]) !== nick) return;
+    this.host.send(stanza.withAttrs({ from: `${this.jid}/${responder}`, to: asker[0], id: asker[1] === "" ? undefined : asker[1] }));
   }
 
   private result(stanza: XmlElement, payload?: XmlElement): void {
