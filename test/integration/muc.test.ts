@@ -150,6 +150,8 @@ test("[muc] limits: rooms per user, occupants per room, history kept", async () 
     await say(romeo, join(a, "Romeo"));
     await say(romeo, instant(a));
     assert.match(await say(romeo, join("b@conference.localhost", "Romeo")), /<resource-constraint[\s\S]*at most 1 rooms/, "a second room is refused");
+    const many = Array.from({ length: 11 }, (_, i) => `<invite to='guest${i}@localhost'/>`).join("");
+    assert.match(await say(romeo, `<message to='${a}' id='inv'><x xmlns='${MUC}#user'>${many}</x></message>`), /id='inv'[\s\S]*<policy-violation[\s\S]*At most 10 invitations/, "invites_per_message");
     for (const n of [1, 2, 3]) await say(romeo, `<message type='groupchat' to='${a}' id='m${n}'><body>line ${n}</body></message>`);
     const juliet = await client(ts, "juliet");
     const history = await say(juliet, join(a, "Juliet"));

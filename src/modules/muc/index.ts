@@ -144,6 +144,7 @@ class MucService {
       maxOccupants: c.occupantsPerRoom,
       maxHistory: c.historyMessages,
       maxSessionsPerOccupant: c.sessionsPerOccupant,
+      maxInvitesPerMessage: c.invitesPerMessage,
       maxRoomsPerUser: c.roomsPerUser,
       send: (stanza) => api.route(stanza),
       now: () => api.now(),

@@ -26,6 +26,7 @@ export interface RoomHost {
   readonly maxOccupants: number;
   readonly maxHistory: number;
   readonly maxSessionsPerOccupant: number;
+  readonly maxInvitesPerMessage: number;
   send(stanza: XmlElement): void;
   now(): Date;
   isServiceAdmin(bareJid: string): boolean;
@@ -471,6 +472,7 @@ export class Room {
     if (!this.state.config.allowInvites && sender?.role !== "moderator" && affiliation !== "owner" && affiliation !== "admin" && this.state.config.membersOnly) {
       fail("forbidden", "You may not invite to this room", "auth");
     }
+    if (invites.length > this.host.maxInvitesPerMessage) fail("policy-violation", `At most ${this.host.maxInvitesPerMessage} invitations a message`, "modify");
     const inviter = sender ? `${this.jid}/${sender.nick}` : from.bareString();
     for (const invite of invites) {
       const invitee = tryParseJid(invite.attrs.to ?? "");
