@@ -18,25 +18,30 @@ export interface ScenarioSizes {
   eventClients: number;
   /** The history scenario's log: events, accounts, and the hot account's events. */
   history: HistorySizes;
+  /** The muc scenario: rooms, and occupants in each. */
+  mucRooms: number;
+  mucOccupants: number;
 }
 
 export const FULL_SIZES: ScenarioSizes = {
   messagePairs: 50, messageWindow: 10, seconds: 10, logins: 1000, loginConcurrency: 50,
   presenceUsers: 100, idleSessions: [2000, 10000], eventClients: 20,
   history: { events: 1_000_000, accounts: 10_000, hotEvents: 100_000 },
+  mucRooms: 50, mucOccupants: 20,
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
   messagePairs: 10, messageWindow: 5, seconds: 3, logins: 100, loginConcurrency: 20,
   presenceUsers: 20, idleSessions: [200], eventClients: 5,
   history: { events: 100_000, accounts: 1_100, hotEvents: 20_000 },
+  mucRooms: 5, mucOccupants: 5,
 };
 
 /** Figures of one run; names end in their unit. */
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep" | "modern";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep" | "modern" | "muc";
   /** Run against servers with carbons, the archive and stream management on (LaunchOptions.modern). */
   modern?: boolean;
   describe: string;
@@ -66,6 +71,7 @@ export function accountsFor(sizes: ScenarioSizes): Account[] {
   for (const user of presenceUsers) accounts.push({ user, password: PASSWORD, iterations: ITERATIONS, contacts: presenceUsers.filter((u) => u !== user) });
   add("i", Math.max(...sizes.idleSessions));
   add("e", sizes.eventClients + 2);
+  add("c", sizes.mucRooms * sizes.mucOccupants);
   return accounts;
 }
 
@@ -564,4 +570,89 @@ export const pep: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern];
+/**
+ * XEP-0045 group chat: `mucRooms` rooms of `mucOccupants` each (made instant by
+ * their first occupant, archived on both servers: Parley's [muc] archive, Prosody's
+ * muc_mam); in every room the occupants post in turn, the next when the previous
+ * one's message has come back to its sender, all rooms at once.
+ */
+export const muc: Scenario = {
+  name: "muc",
+  describe: "rooms of occupants posting in turn; every message reaches every occupant",
+  headline: [
+    { metric: "deliveries_per_s", higherIsBetter: true },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+    { metric: "server_cpu_s_per_10k", higherIsBetter: false },
+  ],
+  async run(server, sizes) {
+    const domain = `conference.${server.domain}`;
+    const rooms = range("bench", sizes.mucRooms).map((r) => `${r}@${domain}`);
+    const users = range("c", sizes.mucRooms * sizes.mucOccupants);
+    const clients = await loginAll(server, users, 50, false);
+    const roomOf = (i: number) => rooms[Math.floor(i / sizes.mucOccupants)] as string;
+    const join = async (c: LoadClient, i: number) => {
+      const room = roomOf(i);
+      const subject = c.waitFor((st, n) => n === "message" && st.includes("<subject") && st.includes(room), 30_000, `the subject of ${room}`);
+      c.send(`<presence to='${room}/n${i}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>`);
+      await subject;
+    };
+    // Each room's first occupant creates it and submits the instant configuration; then the others join.
+    await pool(rooms, 25, async (room, r) => {
+      const first = r * sizes.mucOccupants;
+      const c = clients[first] as LoadClient;
+      await join(c, first);
+      const done = c.waitFor((st, n) => n === "iq" && hasId(st, "cfg"), 30_000, "the room configuration");
+      c.send(`<iq type='set' id='cfg' to='${room}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`);
+      await done;
+    });
+    await pool(clients.map((c, i) => ({ c, i })).filter(({ i }) => i % sizes.mucOccupants !== 0), 50, ({ c, i }) => join(c, i));
+
+    const phase = { running: true, measuring: false };
+    let sent = 0;
+    let echoed = 0;
+    let delivered = 0;
+    const latencies: number[] = [];
+    const turn = new Int32Array(sizes.mucRooms);
+    const post = (r: number) => {
+      const i = r * sizes.mucOccupants + (turn[r] as number);
+      (clients[i] as LoadClient).send(`<message type='groupchat' to='${rooms[r]}' id='g${sent}'><body>${performance.now().toFixed(3)}</body></message>`);
+      sent++;
+    };
+    clients.forEach((c, i) => {
+      const r = Math.floor(i / sizes.mucOccupants);
+      const nick = `/n${i}'`;
+      c.onStanza = (stanza, name) => {
+        if (name !== "message" || !stanza.includes("type='groupchat'") && !stanza.includes('type="groupchat"')) return;
+        if (!stanza.includes("<body>")) return;
+        if (phase.measuring) {
+          delivered++;
+          latencies.push(performance.now() - bodyTime(stanza));
+        }
+        // The sender's own copy came back: the next occupant's turn.
+        const mine = i === r * sizes.mucOccupants + (turn[r] as number) && (stanza.includes(`from='${roomOf(i)}${nick}`) || stanza.includes(`from="${roomOf(i)}${nick.replace("'", '"')}`));
+        if (mine) {
+          echoed++;
+          turn[r] = ((turn[r] as number) + 1) % sizes.mucOccupants;
+          if (phase.running) post(r);
+        }
+      };
+    });
+    for (let r = 0; r < sizes.mucRooms; r++) post(r);
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
+    await waitUntil(() => echoed === sent, 10_000);
+    const sorted = Float64Array.from(latencies).sort();
+    await Promise.all(clients.map((c) => c.close()));
+    return {
+      deliveries_per_s: delivered / cpu.wall,
+      messages_per_s: delivered / sizes.mucOccupants / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / delivered) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      latency_p50_ms: percentile(sorted, 50),
+      latency_p99_ms: percentile(sorted, 99),
+      lost: sent - echoed,
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern, muc];

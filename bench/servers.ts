@@ -117,11 +117,12 @@ export async function launchParley(dir: string, options: LaunchOptions = {}): Pr
     `data_dir = ${JSON.stringify(dir)}`,
     `log_level = "warn"`,
     // The same features as the Prosody it is measured against (roster, disco, ping,
-    // blocklist, PEP; no offline, no archive): both servers do the same work per stanza.
+    // blocklist, PEP; no offline, no archive of accounts): both servers do the same work per stanza.
+    // muc: the muc scenario's group chat, with archives of rooms on both (Prosody's muc_mam).
     options.modern
       // …and for the modern scenario, as Prosody's mod_carbons, mod_mam and mod_smacks.
-      ? `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub", "carbons", "mam", "stream_management"]`
-      : `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub"]`,
+      ? `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub", "muc", "carbons", "mam", "stream_management"]`
+      : `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub", "muc"]`,
     `[c2s]`, `port = ${port}`, `direct_tls_port = ${await freePort()}`,
     `[http]`, `port = ${await freePort()}`,
     `[s2s]`, `port = ${await freePort()}`,
@@ -218,6 +219,9 @@ storage = "internal"
 c2s_timeout = 3600
 log = { warn = "*stderr" }
 VirtualHost "localhost"
+-- The muc scenario: group chat with archives of rooms, as Parley's [muc] archive.
+Component "conference.localhost" "muc"
+  modules_enabled = { "muc_mam"; }
 `);
   const child = spawn("prosody", ["--config", config, "-F"], { stdio: ["ignore", "ignore", "pipe"], cwd: dir });
   let log = "";

@@ -218,6 +218,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.historyMessages = history ?? m.historyMessages;
     m.maxRooms = positive(muc.integer("max_rooms"), "muc.max_rooms", source) ?? m.maxRooms;
     m.archive = muc.boolean("archive") ?? m.archive;
+    m.invitesPerMessage = positive(muc.integer("invites_per_message"), "muc.invites_per_message", source) ?? m.invitesPerMessage;
     muc.rejectUnknown();
   }
   const ext = root.table_("external_services");

@@ -161,6 +161,8 @@ export interface MucConfig {
   maxRooms: number;
   /** XEP-0313 archives of rooms (paged and retained as `[mam]` says). */
   archive: boolean;
+  /** Mediated invitations one message may carry (each becomes a message of the room's). */
+  invitesPerMessage: number;
 }
 
 export interface PubsubConfig {
@@ -408,7 +410,7 @@ export function defaultConfig(): ServerConfig {
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
-    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true, invitesPerMessage: 10 },
     s2s: {
       enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
       blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,

@@ -159,8 +159,9 @@ sessions_per_occupant = 2
 history_messages = 0
 max_rooms = 500
 archive = false
+invites_per_message = 2
 `), {});
-  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500, archive: false });
+  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500, archive: false, invitesPerMessage: 2 });
   assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
   assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
   assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
