@@ -46,6 +46,8 @@ const FIRST_BACKOFF_MS = 2000;
 
 export class S2sService {
   private readonly listener: net.Server;
+  /** XEP-0368 Direct TLS, when s2s.directTlsPort is set. */
+  private readonly directListener: net.Server;
   private readonly extra: net.Server[] = [];
   private readonly tlsContext: tls.SecureContext;
   private readonly ca: string | undefined;
@@ -68,6 +70,7 @@ export class S2sService {
       stanzaBurst: s2s.stanzaBurst, handshakeTimeoutMs: l.handshakeTimeoutSeconds * 1000,
     };
     this.listener = net.createServer((socket) => this.accept(socket));
+    this.directListener = net.createServer((socket) => this.acceptDirectTls(socket));
   }
 
   /** s2s.ca_file's certificates, else Node's roots (parsed when a peer first presents a certificate). */
@@ -88,6 +91,15 @@ export class S2sService {
     const s2s = this.d.config.s2s;
     await listenOn(this.listener, s2s.host, s2s.port, "servers (s2s)");
     this.extra.push(...await listenAlso(this.listener, s2s.extraHosts ?? [], "servers (s2s)", (m, f) => this.d.log.warn(m, f)));
+    if (s2s.directTlsPort !== undefined) {
+      await listenOn(this.directListener, s2s.host, s2s.directTlsPort, "servers (s2s Direct TLS)");
+      this.extra.push(...await listenAlso(this.directListener, s2s.extraHosts ?? [], "servers (s2s Direct TLS)", (m, f) => this.d.log.warn(m, f)));
+    }
+  }
+
+  /** The Direct TLS port, when it listens. */
+  get directTlsPort(): number | undefined {
+    return this.directListener.listening ? portOf(this.directListener) : undefined;
   }
 
   /** Outgoing streams by "local remote" and their states (tests, status). */
@@ -160,14 +172,14 @@ export class S2sService {
   }
 
   /** RFC 6120 §13.12-style limits: connections per address, counted from accept. */
-  private accept(socket: net.Socket): void {
+  private admit(socket: net.Socket): boolean {
     const address = socket.remoteAddress ?? "unknown";
     const open = this.perAddress.get(address) ?? 0;
     if (open >= this.d.config.s2s.connectionsPerAddress || this.stopping) {
       this.d.log.warn("refusing an s2s connection: too many from this address", { address });
       socket.on("error", () => {});
       socket.destroy();
-      return;
+      return false;
     }
     this.perAddress.set(address, open + 1);
     socket.once("close", () => {
@@ -175,6 +187,40 @@ export class S2sService {
       if (n <= 0) this.perAddress.delete(address);
       else this.perAddress.set(address, n);
     });
+    return true;
+  }
+
+  /**
+   * XEP-0368 Direct TLS: the address counted before the handshake, which must
+   * finish within handshakeTimeoutSeconds; the stream then starts encrypted
+   * (no STARTTLS offered), the peer's certificate asked for as on STARTTLS.
+   */
+  private acceptDirectTls(raw: net.Socket): void {
+    if (!this.admit(raw)) return;
+    const secure = new tls.TLSSocket(raw, {
+      isServer: true, secureContext: this.tlsContext, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ["xmpp-server"],
+    });
+    const timer = setTimeout(() => secure.destroy(), this.limits.handshakeTimeoutMs);
+    timer.unref();
+    const failed = (err: Error) => {
+      this.d.log.debug("s2s Direct TLS handshake failed", { address: raw.remoteAddress, error: err.message });
+      secure.destroy();
+    };
+    secure.on("error", failed);
+    secure.once("close", () => clearTimeout(timer));
+    secure.once("secure", () => {
+      clearTimeout(timer);
+      secure.off("error", failed);
+      this.stream_(secure);
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.admit(socket)) this.stream_(socket);
+  }
+
+  /** An incoming stream on an admitted socket (plain, or Direct TLS once the handshake is done). */
+  private stream_(socket: net.Socket): void {
     let incoming: IncomingStream | undefined;
     const stream = new S2sStream(socket, this.limits, {
       header: (attrs, info) => incoming?.header(attrs, info.defaultNs),
@@ -211,7 +257,7 @@ export class S2sService {
   /** Closes every stream (</stream:stream>) and the listeners. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const closing = Promise.all([new Promise<void>((resolve) => this.listener.close(() => resolve())), closeAll(this.extra)]);
+    const closing = Promise.all([closeAll([this.listener, ...(this.directListener.listening ? [this.directListener] : [])]), closeAll(this.extra)]);
     for (const o of [...this.outgoing.values()]) o.closeNow();
     for (const i of [...this.incoming]) i.stream.close(200);
     await closing;

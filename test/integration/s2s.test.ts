@@ -6,6 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import net from "node:net";
+import tls from "node:tls";
 import os from "node:os";
 import path from "node:path";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -261,6 +262,27 @@ test("a blocked domain: stanzas to it bounce without a connection, its streams a
     bob.close();
   } finally {
     await stop();
+  }
+});
+
+test("XEP-0368 Direct TLS for servers: TLS from the first byte, ALPN xmpp-server, then dialback without STARTTLS", async () => {
+  const a = await startTestServer({ configure: (c) => { c.domains = ["a.test"]; c.s2s.directTlsPort = 0; } });
+  try {
+    const port = a.server.s2s?.directTlsPort as number;
+    assert.ok(port > 0);
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port, servername: "a.test", ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false }, () => resolve(s));
+      s.once("error", reject);
+    });
+    assert.is(socket.alpnProtocol, "xmpp-server");
+    const raw = RawClient.wrap(socket);
+    raw.write("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='b.test' to='a.test' version='1.0'>");
+    const features = await raw.waitFor(/<\/stream:features>/);
+    assert.match(features, /urn:xmpp:features:dialback/);
+    assert.not.match(features, /starttls/);
+    raw.destroy();
+  } finally {
+    await a.stop();
   }
 });
 
