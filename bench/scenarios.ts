@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import { LoadClient, hasId } from "./load-client.js";
 import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
 import { runHistory, type HistorySizes } from "./history.js";
+import { runS2s } from "./s2s.js";
 
 export interface ScenarioSizes {
   messagePairs: number;
@@ -35,7 +36,7 @@ export const QUICK_SIZES: ScenarioSizes = {
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events" | "history";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "s2s";
   describe: string;
   /** Which metric decides, and whether more is better. */
   headline: { metric: string; higherIsBetter: boolean }[];
@@ -414,4 +415,17 @@ export const history: Scenario = {
   runAlone: (sizes) => runHistory(sizes.history),
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history];
+export const s2s: Scenario = {
+  name: "s2s",
+  describe: "pairs of users on two federated Parley servers (STARTTLS, dialback) exchange chat messages, a bounded number in flight per sender",
+  headline: [
+    { metric: "messages_per_s", higherIsBetter: true },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+  ],
+  run() {
+    return Promise.reject(new Error("the s2s scenario makes its own two servers (runAlone)"));
+  },
+  runAlone: (sizes) => runS2s(sizes.messagePairs * 2, sizes.messageWindow, sizes.seconds),
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, s2s];
