@@ -43,6 +43,10 @@ interface Backoff {
 }
 
 const FIRST_BACKOFF_MS = 2000;
+/** Outgoing streams open or connecting at once; past it, stanzas to yet another domain bounce resource-constraint. */
+const MAX_OUTGOING = 1000;
+/** Remembered failures (backoff) at most. */
+const MAX_BACKOFF_ENTRIES = 10_000;
 
 export class S2sService {
   private readonly listener: net.Server;
@@ -127,8 +131,13 @@ export class S2sService {
 
   private send(stanza: XmlElement, to: Jid): void {
     const remote = to.domain;
-    const fromDomain = stanza.attrs.from === undefined ? undefined : tryParseJid(stanza.attrs.from)?.domain;
-    const local = fromDomain !== undefined && this.d.domains.has(fromDomain) ? fromDomain : this.d.config.domains[0] ?? "localhost";
+    const local = stanza.attrs.from === undefined ? undefined : tryParseJid(stanza.attrs.from)?.domain;
+    // RFC 6120 §8.1.2.2: on s2s every stanza has a `from` in a domain the stream
+    // authenticated; one that is not ours would get the whole stream closed (invalid-from).
+    if (local === undefined || !this.d.domains.has(local)) {
+      this.d.log.warn("not sending a stanza to a remote domain from an address not served here", { from: stanza.attrs.from, to: stanza.attrs.to, name: stanza.name });
+      return;
+    }
     if (this.blocked(remote) || this.stopping) {
       this.d.router.bounce(stanza, { condition: "remote-server-not-found", text: `${remote} is not federated with` });
       return;
@@ -148,6 +157,12 @@ export class S2sService {
         verify: () => Promise.resolve("error"),
       };
     }
+    if (this.outgoing.size >= MAX_OUTGOING) {
+      return {
+        send: (s) => this.d.router.bounce(s, { condition: "resource-constraint", text: "too many server-to-server streams open" }),
+        verify: () => Promise.resolve("error"),
+      };
+    }
     const out = new OutgoingStream({
       local, remote, config: this.d.config.s2s, limits: this.limits, gate: this.d.gate, log: this.d.log, secret: this.d.secret, ca: this.ca,
       credentials: this.d.credentials,
@@ -159,12 +174,25 @@ export class S2sService {
           return;
         }
         const delayMs = Math.min((b?.delayMs ?? FIRST_BACKOFF_MS / 2) * 2, this.d.config.s2s.maxBackoffSeconds * 1000);
+        if (this.backoff.size >= MAX_BACKOFF_ENTRIES) this.pruneBackoff();
         this.backoff.set(key, { until: Date.now() + delayMs, delayMs, condition: failure });
       },
     });
     this.outgoing.set(key, out);
     out.start();
     return out;
+  }
+
+  /** Forgets failures whose wait is over (their doubling starts again), else the oldest half. */
+  private pruneBackoff(): void {
+    const now = Date.now();
+    for (const [k, b] of this.backoff) if (b.until <= now) this.backoff.delete(k);
+    if (this.backoff.size < MAX_BACKOFF_ENTRIES) return;
+    let drop = this.backoff.size / 2;
+    for (const k of this.backoff.keys()) {
+      if (drop-- <= 0) break;
+      this.backoff.delete(k);
+    }
   }
 
   private verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyOutcome> {
