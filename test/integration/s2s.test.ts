@@ -12,6 +12,8 @@ import path from "node:path";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import type { ServerConfig } from "../../src/config.js";
+import { loadOrCreateSecret } from "../../src/server/server-secret.js";
+import { DIALBACK_SECRET, dialbackKey } from "../../src/s2s/dialback.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { parseStanzas } from "../helpers/xmpp-peer.js";
@@ -238,6 +240,53 @@ test("an s2s peer that sends stanzas without authenticating, or for a domain it 
     plain.write("<db:result from='b.test' to='a.test'>0123</db:result>");
     assert.match(await plain.waitFor(/<\/stream:stream>/), /policy-violation/);
     plain.destroy();
+  } finally {
+    await stop();
+  }
+});
+
+test("a peer that authenticated b.test: its stanzas are normalised; one from another domain, or to one not served here, ends the stream", async () => {
+  const { a, b, stop } = await twoServers();
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<presence/>");
+    await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "alice@a.test/home");
+    // A hand-made peer speaking for b.test, with the key b.test's own server will confirm (XEP-0220 §2.3).
+    const secret = loadOrCreateSecret(b.server.store.db, DIALBACK_SECRET);
+    const peer = async () => {
+      const plain = await RawClient.connect(a.server.s2s?.port as number);
+      const open = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='b.test' to='a.test' version='1.0'>";
+      plain.write(open);
+      await plain.waitFor(/<\/stream:features>/);
+      plain.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+      await plain.waitFor(/<proceed/);
+      const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect({ socket: plain.rawSocket, servername: "a.test", rejectUnauthorized: false }, () => resolve(s));
+        s.once("error", reject);
+      });
+      const raw = RawClient.wrap(socket);
+      raw.write(open);
+      const header = await raw.waitFor(/<\/stream:features>/);
+      const id = (/<stream:stream[^>]* id='([^']+)'/.exec(header) as RegExpExecArray)[1] as string;
+      raw.write(`<db:result from='b.test' to='a.test'>${dialbackKey(secret, "a.test", "b.test", id)}</db:result>`);
+      await raw.waitFor(/<result xmlns='jabber:server:dialback' from='a.test' to='b.test' type='valid'\/>/, 8000);
+      return raw;
+    };
+    const raw = await peer();
+    raw.write("<message from='Bob@B.TEST/Phone' to='Alice@A.Test/home' type='chat'><body>normalised</body></message>");
+    const got = await alice.waitFor((s) => message(s, "normalised"));
+    assert.is(got.attrs.from, "bob@b.test/Phone");
+    assert.is(got.attrs.to, "alice@a.test/home");
+    raw.write("<message from='eve@evil.test' to='alice@a.test/home' type='chat'><body>spoofed</body></message>");
+    assert.match(await raw.waitFor(/<\/stream:stream>/), /<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/);
+    assert.is(alice.stanzas().filter((s) => message(s, "spoofed")).length, 0);
+    raw.destroy();
+    // Relaying through a.test to a third domain is refused too.
+    const relay = await peer();
+    relay.write("<message from='bob@b.test' to='carol@c.test' type='chat'><body>relay</body></message>");
+    assert.match(await relay.waitFor(/<\/stream:stream>/), /<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/);
+    relay.destroy();
+    alice.close();
   } finally {
     await stop();
   }
