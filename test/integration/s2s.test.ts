@@ -156,7 +156,13 @@ test("a subscription with a remote contact: subscribe, subscribed, roster pushes
     bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
     const roster = await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "r1");
     assert.is(roster.getChild("query", "jabber:iq:roster")?.getChild("item")?.attrs.subscription, "from");
+    // Alice leaves and comes back: her server probes Bob's across s2s (RFC 6121 §4.3).
     alice.close();
+    const again = await User.login(a.port, "alice", "a.test", "laptop");
+    again.write("<presence/>");
+    const probed = await again.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.attrs.type === undefined);
+    assert.is(probed.getChildText("show"), "chat");
+    again.close();
     bob.close();
   } finally {
     await stop();
