@@ -135,6 +135,11 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   const http = root.table_("http");
   if (http) {
     config.http.port = http.integer("port") ?? config.http.port;
+    const publicUrl = http.string("public_url");
+    if (publicUrl !== undefined) {
+      if (!/^https?:\/\/[^/]+/i.test(publicUrl)) throw new ConfigError(`http.public_url (${source})`, `must be an http:// or https:// URL, got '${publicUrl}'`);
+      config.http.publicUrl = publicUrl.replace(/\/+$/, "");
+    }
     http.rejectUnknown();
   }
   const tls = root.table_("tls");
@@ -196,8 +201,73 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.fulltext = mam.boolean("fulltext") ?? m.fulltext;
     mam.rejectUnknown();
   }
+  const muc = root.table_("muc");
+  if (muc) {
+    const m = config.muc;
+    m.enabled = muc.boolean("enabled") ?? m.enabled;
+    const sub = muc.string("subdomain");
+    if (sub !== undefined) {
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(sub)) throw new ConfigError(`muc.subdomain (${source})`, `must be one DNS label, got '${sub}'`);
+      m.subdomain = sub;
+    }
+    m.roomsPerUser = positive(muc.integer("rooms_per_user"), "muc.rooms_per_user", source) ?? m.roomsPerUser;
+    m.occupantsPerRoom = positive(muc.integer("occupants_per_room"), "muc.occupants_per_room", source) ?? m.occupantsPerRoom;
+    m.sessionsPerOccupant = positive(muc.integer("sessions_per_occupant"), "muc.sessions_per_occupant", source) ?? m.sessionsPerOccupant;
+    const history = muc.integer("history_messages");
+    if (history !== undefined && history < 0) throw new ConfigError(`muc.history_messages (${source})`, `must be 0 or more, got ${history}`);
+    m.historyMessages = history ?? m.historyMessages;
+    m.maxRooms = positive(muc.integer("max_rooms"), "muc.max_rooms", source) ?? m.maxRooms;
+    m.archive = muc.boolean("archive") ?? m.archive;
+    muc.rejectUnknown();
+  }
   const ext = root.table_("external_services");
   if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
+  const sm = root.table_("stream_management");
+  if (sm) {
+    const m = config.streamManagement;
+    m.timeoutSeconds = positive(sm.integer("timeout_seconds"), "stream_management.timeout_seconds", source) ?? m.timeoutSeconds;
+    m.maxQueue = positive(sm.integer("max_queue"), "stream_management.max_queue", source) ?? m.maxQueue;
+    m.csiMaxQueue = positive(sm.integer("csi_max_queue"), "stream_management.csi_max_queue", source) ?? m.csiMaxQueue;
+    sm.rejectUnknown();
+  }
+  const ps = root.table_("pubsub");
+  if (ps) {
+    const p = config.pubsub;
+    const creators = ps.string("creators");
+    if (creators !== undefined) {
+      if (creators !== "admins" && creators !== "local") throw new ConfigError(`pubsub.creators (${source})`, `must be admins or local, got '${creators}'`);
+      p.creators = creators;
+    }
+    p.component = ps.boolean("component") ?? p.component;
+    p.exposePublisher = ps.boolean("expose_publisher") ?? p.exposePublisher;
+    p.maxItems = positive(ps.integer("max_items"), "pubsub.max_items", source) ?? p.maxItems;
+    p.maxItemBytes = positive(ps.integer("max_item_bytes"), "pubsub.max_item_bytes", source) ?? p.maxItemBytes;
+    p.maxNodesPerAccount = positive(ps.integer("max_nodes_per_account"), "pubsub.max_nodes_per_account", source) ?? p.maxNodesPerAccount;
+    p.maxNodesPerService = positive(ps.integer("max_nodes_per_service"), "pubsub.max_nodes_per_service", source) ?? p.maxNodesPerService;
+    p.maxSubscriptionsPerNode = positive(ps.integer("max_subscriptions_per_node"), "pubsub.max_subscriptions_per_node", source) ?? p.maxSubscriptionsPerNode;
+    p.capsCacheSize = positive(ps.integer("caps_cache_size"), "pubsub.caps_cache_size", source) ?? p.capsCacheSize;
+    p.maxVcardBytes = positive(ps.integer("max_vcard_bytes"), "pubsub.max_vcard_bytes", source) ?? p.maxVcardBytes;
+    p.maxPrivateBytes = positive(ps.integer("max_private_bytes"), "pubsub.max_private_bytes", source) ?? p.maxPrivateBytes;
+    p.maxPrivateElements = positive(ps.integer("max_private_elements"), "pubsub.max_private_elements", source) ?? p.maxPrivateElements;
+    ps.rejectUnknown();
+  }
+  const fast = root.table_("fast");
+  if (fast) {
+    const f = config.fast;
+    f.enabled = fast.boolean("enabled") ?? f.enabled;
+    f.tokenSeconds = positive(fast.integer("token_seconds"), "fast.token_seconds", source) ?? f.tokenSeconds;
+    f.rotateAfterSeconds = positive(fast.integer("rotate_after_seconds"), "fast.rotate_after_seconds", source) ?? f.rotateAfterSeconds;
+    f.maxUserAgents = positive(fast.integer("max_user_agents"), "fast.max_user_agents", source) ?? f.maxUserAgents;
+    fast.rejectUnknown();
+  }
+  const adhoc = root.table_("adhoc");
+  if (adhoc) {
+    const a = config.adhoc;
+    a.sessionsPerRequester = positive(adhoc.integer("sessions_per_requester"), "adhoc.sessions_per_requester", source) ?? a.sessionsPerRequester;
+    a.sessionsTotal = positive(adhoc.integer("sessions_total"), "adhoc.sessions_total", source) ?? a.sessionsTotal;
+    a.sessionSeconds = positive(adhoc.integer("session_seconds"), "adhoc.session_seconds", source) ?? a.sessionSeconds;
+    adhoc.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {
@@ -210,6 +280,22 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   const s2s = root.table_("s2s");
   if (s2s) readS2s(s2s, config, source, resolve);
+  const bosh = root.table_("bosh");
+  if (bosh) {
+    const b = config.bosh;
+    b.enabled = bosh.boolean("enabled") ?? b.enabled;
+    b.maxWaitSeconds = positive(bosh.integer("max_wait_seconds"), "bosh.max_wait_seconds", source) ?? b.maxWaitSeconds;
+    const hold = bosh.integer("max_hold");
+    if (hold !== undefined && hold < 0) throw new ConfigError(`bosh.max_hold (${source})`, `must be 0 or more, got ${hold}`);
+    b.maxHold = hold ?? b.maxHold;
+    b.inactivitySeconds = positive(bosh.integer("inactivity_seconds"), "bosh.inactivity_seconds", source) ?? b.inactivitySeconds;
+    b.pollingSeconds = positive(bosh.integer("polling_seconds"), "bosh.polling_seconds", source) ?? b.pollingSeconds;
+    b.maxRequestBytes = positive(bosh.integer("max_request_bytes"), "bosh.max_request_bytes", source) ?? b.maxRequestBytes;
+    b.sessionsPerAddress = positive(bosh.integer("sessions_per_address"), "bosh.sessions_per_address", source) ?? b.sessionsPerAddress;
+    bosh.rejectUnknown();
+  }
+  const upload = root.table_("upload");
+  if (upload) config.upload = readUpload(upload, config.upload, source);
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -256,6 +342,37 @@ function readExternalServices(t: Reader, base: ServerConfig["externalServices"],
       return service;
     });
   }
+  t.rejectUnknown();
+  return out;
+}
+
+function readUpload(t: Reader, base: ServerConfig["upload"], source: string): ServerConfig["upload"] {
+  const out: ServerConfig["upload"] = { ...base };
+  const nonNegative = (k: string): number | undefined => {
+    const n = t.integer(k);
+    if (n !== undefined && n < 0) throw new ConfigError(`upload.${k} (${source})`, `must be 0 or more, got ${n}`);
+    return n;
+  };
+  const domain = t.string("domain");
+  if (domain !== undefined) out.domain = domain.toLowerCase();
+  const url = t.string("public_url");
+  if (url !== undefined) {
+    if (!/^https?:\/\/[^/]+/i.test(url)) throw new ConfigError(`upload.public_url (${source})`, `must be an http:// or https:// URL, got '${url}'`);
+    out.publicUrl = url.replace(/\/+$/, "");
+  }
+  out.maxFileBytes = positive(t.integer("max_file_bytes"), "upload.max_file_bytes", source) ?? base.maxFileBytes;
+  out.quotaBytesPerUser = positive(t.integer("quota_bytes_per_user"), "upload.quota_bytes_per_user", source) ?? base.quotaBytesPerUser;
+  out.totalQuotaBytes = nonNegative("total_quota_bytes") ?? base.totalQuotaBytes;
+  out.expireDays = nonNegative("expire_days") ?? base.expireDays;
+  const types = t.strings("allowed_types");
+  if (types !== undefined) {
+    for (const type of types) {
+      if (!/^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/i.test(type)) throw new ConfigError(`upload.allowed_types (${source})`, `'${type}' is not a content type (type/subtype or type/*)`);
+    }
+    out.allowedTypes = types.map((x) => x.toLowerCase());
+  }
+  out.slotSeconds = positive(t.integer("slot_seconds"), "upload.slot_seconds", source) ?? base.slotSeconds;
+  out.slotsPerUserPerHour = positive(t.integer("slots_per_user_per_hour"), "upload.slots_per_user_per_hour", source) ?? base.slotsPerUserPerHour;
   t.rejectUnknown();
   return out;
 }

@@ -53,7 +53,9 @@ export class S2sService {
   /** XEP-0368 Direct TLS, when s2s.directTlsPort is set. */
   private readonly directListener: net.Server;
   private readonly extra: net.Server[] = [];
-  private readonly tlsContext: tls.SecureContext;
+  private tlsContext: tls.SecureContext;
+  /** Our certificate, also presented as the TLS client's on outgoing streams. */
+  private credentials: { key: string; cert: string };
   private readonly ca: string | undefined;
   private anchors: readonly X509Certificate[] | undefined;
   private readonly outgoing = new Map<string, OutgoingStream>();
@@ -63,11 +65,18 @@ export class S2sService {
   private readonly limits: S2sStreamLimits;
   private stopping = false;
 
+  /** A new certificate (SIGHUP): streams from now on use it (accepted and opened); established ones keep theirs. */
+  setCredentials(credentials: { key: string; cert: string }): void {
+    this.credentials = credentials;
+    this.tlsContext = tls.createSecureContext(this.ca === undefined ? credentials : { ...credentials, ca: this.ca });
+  }
+
   constructor(private readonly d: S2sServiceDeps) {
     const s2s = d.config.s2s;
     this.ca = s2s.caFile === undefined ? undefined : readFileSync(s2s.caFile, "utf8");
+    this.credentials = d.credentials;
     // The CAs verify the certificates peers present on incoming streams too (SASL EXTERNAL).
-    this.tlsContext = tls.createSecureContext(this.ca === undefined ? d.credentials : { ...d.credentials, ca: this.ca });
+    this.tlsContext = tls.createSecureContext(this.ca === undefined ? this.credentials : { ...this.credentials, ca: this.ca });
     const l = d.config.limits;
     this.limits = {
       maxStanzaBytes: l.maxStanzaBytes, maxDepth: l.maxDepth, stanzasPerSecond: s2s.stanzasPerSecond,
@@ -165,7 +174,7 @@ export class S2sService {
     }
     const out = new OutgoingStream({
       local, remote, config: this.d.config.s2s, limits: this.limits, gate: this.d.gate, log: this.d.log, secret: this.d.secret, ca: this.ca,
-      credentials: this.d.credentials,
+      credentials: this.credentials,
       bounce: (s, error) => this.d.router.bounce(s, error),
       closed: (o, failure) => {
         if (this.outgoing.get(key) === o) this.outgoing.delete(key);
