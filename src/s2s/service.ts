@@ -134,6 +134,11 @@ export class S2sService {
     return [...this.incoming].flatMap((i) => i.authenticatedPairs);
   }
 
+  /** A domain this server answers for: a served domain or a component (conference., pubsub., upload.), per the router's table. */
+  private served(domain: string): boolean {
+    return this.d.domains.has(domain) || this.d.router.kindOf(domain) !== "remote";
+  }
+
   private blocked(domain: string): boolean {
     return this.d.config.s2s.blockedDomains.includes(domain);
   }
@@ -143,7 +148,7 @@ export class S2sService {
     const local = stanza.attrs.from === undefined ? undefined : tryParseJid(stanza.attrs.from)?.domain;
     // RFC 6120 §8.1.2.2: on s2s every stanza has a `from` in a domain the stream
     // authenticated; one that is not ours would get the whole stream closed (invalid-from).
-    if (local === undefined || !this.d.domains.has(local)) {
+    if (local === undefined || !this.served(local)) {
       this.d.log.warn("not sending a stanza to a remote domain from an address not served here", { from: stanza.attrs.from, to: stanza.attrs.to, name: stanza.name });
       return;
     }
@@ -272,7 +277,7 @@ export class S2sService {
     incoming = new IncomingStream(stream, randomBytes(12).toString("hex"), {
       config: this.d.config.s2s, log: this.d.log, secret: this.d.secret, tlsContext: this.tlsContext, anchors: () => this.trustAnchors(),
       unauthenticatedTimeoutMs: this.d.config.limits.unauthenticatedTimeoutSeconds * 1000,
-      isLocal: (domain) => this.d.domains.has(domain),
+      isLocal: (domain) => this.served(domain),
       blocked: (domain) => this.blocked(domain),
       verify: (local, remote, id, key) => this.verify(local, remote, id, key),
       route: (s) => this.d.router.route(s),

@@ -298,6 +298,22 @@ test("a peer that authenticated b.test: its stanzas are normalised; one from ano
   }
 });
 
+test("a remote user joins a room on the other server's MUC service; the room's domain authenticates its own stream (XEP-0045 across s2s)", async () => {
+  const { a, b, stop } = await twoServers();
+  const muc = `${a.server.config.muc.subdomain}.a.test`;
+  b.server.config.s2s.routes[muc] = `127.0.0.1:${a.server.s2s?.port as number}`;
+  try {
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write(`<presence to='garden@${muc}/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    const self = await bob.waitFor((s) => s.name === "presence" && s.attrs.from === `garden@${muc}/bob` && s.attrs.type === undefined);
+    assert.ok(self.getChild("x", "http://jabber.org/protocol/muc#user")?.getChildren("status").some((st) => st.attrs.code === "110"));
+    assert.equal(a.server.s2s?.outgoingAuth(), { [`${muc} b.test`]: "dialback" });
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
 test("a blocked domain: stanzas to it bounce without a connection, its streams are refused (s2s.blocked_domains)", async () => {
   const { a, b, stop } = await twoServers();
   a.server.config.s2s.blockedDomains.push("b.test");
