@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { LoadClient, hasId } from "./load-client.js";
 import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
 import { runHistory, type HistorySizes } from "./history.js";
+import { runS2s } from "./s2s.js";
 
 export interface ScenarioSizes {
   messagePairs: number;
@@ -41,7 +42,7 @@ export const QUICK_SIZES: ScenarioSizes = {
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep" | "modern" | "muc";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep" | "modern" | "muc" | "s2s";
   /** Run against servers with carbons, the archive and stream management on (LaunchOptions.modern). */
   modern?: boolean;
   describe: string;
@@ -655,4 +656,17 @@ export const muc: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern, muc];
+export const s2s: Scenario = {
+  name: "s2s",
+  describe: "pairs of users on two federated Parley servers (STARTTLS, dialback) exchange chat messages, a bounded number in flight per sender",
+  headline: [
+    { metric: "messages_per_s", higherIsBetter: true },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+  ],
+  run() {
+    return Promise.reject(new Error("the s2s scenario makes its own two servers (runAlone)"));
+  },
+  runAlone: (sizes) => runS2s(sizes.messagePairs * 2, sizes.messageWindow, sizes.seconds),
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern, muc, s2s];

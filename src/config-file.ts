@@ -468,6 +468,8 @@ function readS2s(t: Reader, config: ServerConfig, source: string, resolve: (p: s
     s.extraHosts = bind.slice(1);
   }
   s.port = t.integer("port") ?? s.port;
+  const direct = t.integer("direct_tls_port");
+  if (direct !== undefined) s.directTlsPort = direct;
   s.requireTls = t.boolean("require_tls") ?? s.requireTls;
   const lower = (xs: string[] | undefined) => xs?.map((d) => d.toLowerCase());
   s.insecureDomains = lower(t.strings("insecure_domains")) ?? s.insecureDomains;

@@ -199,6 +199,8 @@ export interface S2sConfig {
   host: string;
   extraHosts?: string[];
   port: number;
+  /** XEP-0368 Direct TLS for servers (SRV _xmpps-server._tcp), when set; unset, none. */
+  directTlsPort?: number;
   /** STARTTLS required on every s2s stream, both directions (RFC 6120 §5.3.1), except with insecureDomains. */
   requireTls: boolean;
   /** Domains allowed to federate without TLS (a lab peer); every other one needs it while requireTls holds. */
@@ -496,7 +498,9 @@ export function databasePath(c: ServerConfig): string {
 }
 
 function validateS2s(s: S2sConfig): void {
-  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw new ConfigError("s2s.port", `${s.port} is not a port number (0-65535)`);
+  for (const [key, port] of [["s2s.port", s.port], ["s2s.directTlsPort", s.directTlsPort ?? 0]] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(key, `${port} is not a port number (0-65535)`);
+  }
   for (const [k, v] of [["connectTimeoutSeconds", s.connectTimeoutSeconds], ["idleSeconds", s.idleSeconds], ["queueLimit", s.queueLimit],
     ["connectionsPerAddress", s.connectionsPerAddress], ["stanzasPerSecond", s.stanzasPerSecond], ["stanzaBurst", s.stanzaBurst],
     ["maxBackoffSeconds", s.maxBackoffSeconds]] as const) {

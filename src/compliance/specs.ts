@@ -121,7 +121,7 @@ export const SPECS: readonly Spec[] = [
     implemented: { version: "2.0", status: "complete", note: "stamps on offline messages; client-written stamps claiming this server are removed" } },
   { id: "XEP-0368", title: "SRV records for XMPP over TLS", url: xep("0368"),
     provider: [{ listener: "c2s-direct-tls" }],
-    implemented: { version: "1.1.0", status: "complete", note: "Direct TLS with ALPN xmpp-client; outgoing s2s tries _xmpps-server._tcp (Direct TLS, ALPN xmpp-server) before _xmpp-server._tcp; no Direct TLS s2s listener yet" } },
+    implemented: { version: "1.1.0", status: "complete", note: "Direct TLS with ALPN xmpp-client; outgoing s2s tries _xmpps-server._tcp (Direct TLS, ALPN xmpp-server) before _xmpp-server._tcp; an s2s Direct TLS listener with [s2s] direct_tls_port" } },
   { id: "XEP-0220", title: "Server Dialback", url: xep("0220"),
     provider: [{ listener: "s2s" }],
     implemented: { version: "1.1.1", status: "complete", note: "db:result and db:verify both ways, with dialback errors (§2.4, the urn:xmpp:features:dialback feature), only after TLS unless the domain is in s2s.insecure_domains; src/s2s/" } },

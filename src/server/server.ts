@@ -267,6 +267,7 @@ export class ParleyServer {
       ports: {
         c2s: this.c2sPort, directTls: this.directTlsPort, http: this.httpPort,
         metrics: this.metrics === undefined ? undefined : this.metricsListener ? `${this.config.metrics.bind.replace(/:\d+$/, "")}:${this.metricsListener.port}` : `http port, /metrics`,
+        s2s: this.s2s === undefined ? undefined : `${this.config.s2s.host}:${this.s2s.port}${this.s2s.directTlsPort === undefined ? "" : ` (Direct TLS ${this.s2s.directTlsPort})`}`,
       },
       certificate: { file: this.certificate.certFile, selfSigned: this.certificate.selfSigned, sha256: x509.fingerprint256, validTo: x509.validTo },
       connections: this.connections.summary(),

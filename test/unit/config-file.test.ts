@@ -243,6 +243,7 @@ test("[s2s] and [s2s.routes]: listener, TLS policy, domains, limits and static r
   const c = resolveConfig(file("s2s.toml", `[s2s]
 bind = "0.0.0.0"
 port = 15269
+direct_tls_port = 15270
 require_tls = false
 insecure_domains = ["Lab.Example"]
 blocked_domains = ["spam.example"]
@@ -255,6 +256,7 @@ queue_limit = 20
   assert.is(c.s2s.host, "0.0.0.0");
   assert.equal(c.s2s.extraHosts, []);
   assert.is(c.s2s.port, 25269, "PARLEY_S2S_PORT overrides the file");
+  assert.is(c.s2s.directTlsPort, 15270);
   assert.is(c.s2s.requireTls, false);
   assert.equal(c.s2s.insecureDomains, ["lab.example"]);
   assert.equal(c.s2s.blockedDomains, ["spam.example"]);
