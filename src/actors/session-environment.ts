@@ -6,9 +6,6 @@ import type { StreamPort } from "./stream-port.js";
 import type { CredentialLookup } from "../sasl/mechanism.js";
 import type { AccountRef } from "./account-types.js";
 import type { XmlElement } from "../xml/element.js";
-import type { Jid } from "../jid/jid.js";
-import type { SaslServerMechanism } from "../sasl/mechanism.js";
-import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
 import type { ManagedStreamRegistry } from "./stream-management.js";
 
 /** XEP-0198 on this server (the stream_management module): where resumable streams are, and the limits. */
@@ -18,6 +15,9 @@ export interface StreamManagementService {
   readonly timeoutSeconds: number;
   readonly maxQueue: number;
 }
+import type { Jid } from "../jid/jid.js";
+import type { SaslServerMechanism } from "../sasl/mechanism.js";
+import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
 
 export interface SessionEnvironment {
   readonly config: ServerConfig;
@@ -42,6 +42,10 @@ export interface SessionEnvironment {
   moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
   preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement;
+  /** XEP-0198, when offered (undefined: <enable/> and <resume/> fail). */
+  readonly streamManagement?: StreamManagementService;
+  /** XEP-0352, when offered: at most this many stanzas held per inactive client (undefined: not offered). */
+  readonly csiMaxQueue?: number;
   /** XEP-0388 §2.1: the inline features of <authentication/> here (XEP-0386 <bind/>, XEP-0484 <fast/>). */
   sasl2Inline(conn: StreamPort): XmlElement[];
   /** XEP-0484 §3.1: the FAST (HT-*) mechanisms this connection offers. */
@@ -56,8 +60,4 @@ export interface SessionEnvironment {
   fastAfterSuccess(user: Jid, request: Sasl2Request, mechanism: SaslServerMechanism | undefined, conn: StreamPort): XmlElement | undefined;
   /** XEP-0386 §3: the resource for an inline bind, stable for one user agent of one user. */
   bind2Resource(user: Jid, userAgentId: string | undefined, tag: string | undefined): string;
-  /** XEP-0198, when offered (undefined: <enable/> and <resume/> fail). */
-  readonly streamManagement?: StreamManagementService;
-  /** XEP-0352, when offered: at most this many stanzas held per inactive client (undefined: not offered). */
-  readonly csiMaxQueue?: number;
 }

@@ -12,7 +12,6 @@
 //   bound ──socket gone, resumable──▶ detached ──<resume/> on another stream──▶ resumed (it goes on there)
 //     │                                  └──timeout, kick, queue full──▶ expired (unacknowledged to the account)
 //     └──<resume/> on another stream while this one seems alive──▶ replaced
-//
 //   SASL2 (XEP-0388), beside classic SASL, with no stream restart:
 //   streamOpen ──<authenticate/>──▶ sasl2 (verifying ⇄ awaitingResponse) ─<success/>+features─▶ bindable
 //                                     └─ inline <bind/> (XEP-0386) ─▶ binding2 ──<success><bound/>──▶ bound
@@ -41,10 +40,10 @@ import { createMechanism, settle, type SaslServerMechanism, type SaslFailure, ty
 import { DeliveryOutlet, sessionRefThrough } from "./delivery-sink.js";
 import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
-import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
-import { isHtMechanism } from "../sasl/ht.js";
 import { ManagedStream, ManagedStreamRegistry, NS_SM, parseH, type SessionLink } from "./stream-management.js";
 import { ClientStateFilter, NS_CSI } from "./client-state.js";
+import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
+import { isHtMechanism } from "../sasl/ht.js";
 
 export interface SessionInput {
   sessionId: string;

@@ -34,6 +34,7 @@ system-shutdown, flush the commits and exit 0; SIGHUP reloads the configuration.
   --c2s-port N          client port, STARTTLS (default 5222)
   --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
   --http-port N         XMPP over WebSocket at /xmpp-websocket, RFC 7395, and /metrics (default 5280)
+  --s2s-port N          server-to-server port, federation (default 5269; [s2s] in the file)
   --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
   --require-encryption  refuse authentication before TLS, loopback included
   --allow-registration  let anyone create an account in-band (XEP-0077)
@@ -299,6 +300,7 @@ async function start(args: string[]): Promise<number> {
     "c2s-port": { type: "string" },
     "direct-tls-port": { type: "string" },
     "http-port": { type: "string" },
+    "s2s-port": { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
     "require-encryption": { type: "boolean" },
@@ -314,6 +316,7 @@ async function start(args: string[]): Promise<number> {
   if (typeof values["c2s-port"] === "string") config.c2s.port = portNumber(values["c2s-port"], "--c2s-port");
   if (typeof values["direct-tls-port"] === "string") config.c2s.directTlsPort = portNumber(values["direct-tls-port"], "--direct-tls-port");
   if (typeof values["http-port"] === "string") config.http.port = portNumber(values["http-port"], "--http-port");
+  if (typeof values["s2s-port"] === "string") config.s2s.port = portNumber(values["s2s-port"], "--s2s-port");
   if (typeof values.cert === "string") config.tls.certFile = path.resolve(values.cert);
   if (typeof values.key === "string") config.tls.keyFile = path.resolve(values.key);
   if (values["require-encryption"] === true) config.tls.requireEncryption = true;

@@ -9,15 +9,17 @@ import type { ServerConfig } from "../config.js";
 import { EventStore } from "../events/store.js";
 import { Kernel } from "../kernel/kernel.js";
 import { AccountRuntime } from "../kernel/account.js";
-import type { DiscoItem as KernelDiscoItem, Identity } from "../kernel/events.js";
+import type { Identity } from "../kernel/events.js";
 import { enabledModules } from "../modules/index.js";
 import { parseJid } from "../jid/jid.js";
 import { Logger } from "../util/logger.js";
-import type { XmlElement } from "../xml/element.js";
+import { el, type XmlElement } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
+import type { Jid } from "../jid/jid.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
 
 /** What each listener of the configuration is, by name; absent: Parley has no such listener. */
-export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta";
+export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta" | "s2s";
 
 export interface DiscoInfo {
   readonly features: ReadonlySet<string>;
@@ -84,6 +86,28 @@ export function capabilitiesOf(config: ServerConfig): Capabilities {
   }
 }
 
+/** disco#items of the domain, and the disco#info each item answers (the reply caught on its way back). */
+function componentItems(kernel: Kernel, requester: Jid, domain: string): DiscoItem[] {
+  const build = { requester, domain, node: undefined, nodeFound: false, items: [] as { jid: string; node?: string }[] };
+  kernel.hooks.fire("disco-items/host", build);
+  return build.items.filter((i) => i.node === undefined).map((item) => {
+    let reply: XmlElement | undefined;
+    kernel.router.addDestination(domain, { kind: "local host", accept: (stanza) => { reply = stanza; } });
+    try {
+      kernel.router.route(el("iq", NS.client, { type: "get", id: "capabilities", from: requester.toString(), to: item.jid }, el("query", NS.discoInfo)));
+    } finally {
+      kernel.router.removeDestination(domain);
+    }
+    const query = reply?.getChild("query", NS.discoInfo);
+    return {
+      jid: item.jid,
+      features: new Set((query?.getChildren("feature", NS.discoInfo) ?? []).map((f) => f.attrs.var ?? "")),
+      identities: (query?.getChildren("identity", NS.discoInfo) ?? []).map((i) => ({ category: i.attrs.category ?? "", type: i.attrs.type ?? "", name: i.attrs.name })),
+      forms: (query?.getChildren("x", NS_DATA) ?? []).map(formType),
+    };
+  });
+}
+
 /** What the loaded modules answer, per served domain, and the listeners of the configuration. */
 function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   const stage = (s: "pre-auth" | "post-auth") => {
@@ -99,22 +123,13 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
     const account = new AccountRuntime(requester);
     const own = { requester, account, node: undefined, nodeFound: false, identities: [] as Identity[], features: new Set<string>(), extensions: [] as XmlElement[] };
     kernel.hooks.fire("disco-info/account", own);
-    const itemsOf = (): DiscoItem[] => {
-      const build = { requester, domain, node: undefined, nodeFound: false, items: [] as KernelDiscoItem[] };
-      kernel.hooks.fire("disco-items/host", build);
-      return build.items.map((i) => {
-        const info = i.info?.() ?? { identities: [], features: [] };
-        return { jid: i.jid, identities: info.identities, features: new Set(info.features), forms: [] };
-      });
-    };
     return {
       domain,
       host: { features: host.features, identities: host.identities, forms: host.extensions.map(formType) },
       account: { features: own.features, identities: own.identities, forms: own.extensions.map(formType) },
-      // What the domain's disco#items lists: the components (MUC, upload, pubsub) that
-      // list themselves through `disco-items/host`, with the disco#info they state; the
-      // agreement test compares this with a running server's answer.
-      items: itemsOf(),
+      // The components that list themselves in the domain's disco#items
+      // (ModuleApi.component), each asked its disco#info as a client would ask it.
+      items: componentItems(kernel, requester, domain),
     };
   });
 
@@ -127,6 +142,7 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
+      ...(config.s2s.enabled ? { s2s: `${config.s2s.host}:${config.s2s.port}` } : {}),
     },
     streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
     domains,

@@ -75,15 +75,25 @@ export class WalCheckpointer {
     this.timer.unref();
   }
 
-  /** Stops the worker (shutdown) and gives checkpoints back to SQLite; start() again later is fine. */
-  stop(): void {
+  /**
+   * Stops the worker (shutdown) and gives checkpoints back to SQLite; start()
+   * again later is fine. Resolves when the thread has closed its connection:
+   * the last connection to close may still checkpoint and remove the WAL, so
+   * whoever removes or copies the data directory waits for this.
+   */
+  stop(): Promise<void> {
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker) return Promise.resolve();
     this.worker = undefined;
     this.stopTimer();
     this.busy = false;
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    // The worker is unref'd (it must not keep a server alive); whoever awaits its exit needs
+    // the event loop to wait too, or a process with nothing else pending ends before it.
+    worker.ref();
     worker.postMessage("close");
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+    return exited;
   }
 
   private stopTimer(): void {

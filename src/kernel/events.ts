@@ -193,6 +193,17 @@ export interface HookPayloads {
    */
   "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[] };
   /**
+   * Publish on one of the account's PEP nodes as its owner would (XEP-0163 §3,
+   * with publish-options, §7.1.5 of XEP-0060), for a module that bridges an
+   * older protocol (XEP-0048 bookmarks, vCard avatars). The pubsub module
+   * sets `error` when it refused; unhandled when PEP is not loaded.
+   */
+  "pep/publish": { readonly account: Account; readonly node: string; readonly id: string; readonly payload: XmlElement; readonly options: ReadonlyMap<string, string[]>; error?: StanzaErrorSpec };
+  /** Retract one item of the account's PEP node (notifying, XEP-0060 §7.2). */
+  "pep/retract": { readonly account: Account; readonly node: string; readonly id: string };
+  /** Read the items of the account's PEP node, oldest first; `found` stays false when there is no such node. */
+  "pep/items": { readonly account: Account; readonly node: string; found: boolean; readonly items: { readonly id: string; readonly payload: XmlElement | undefined }[] };
+  /**
    * XEP-0386 Bind 2: the features a SASL2 <authenticate/> may enable inline
    * with the bind, offered in <bind><inline><feature var=…/></inline></bind>
    * (carbons: urn:xmpp:carbons:2; the session services add urn:xmpp:sm:3, which the session enables itself).

@@ -140,6 +140,7 @@ export class Kernel implements KernelServices {
       events: {
         append: (streamId, expectedVersion, events) => k.deps.store.append(streamId, expectedVersion, events),
         readStream: (streamId, afterVersion) => k.deps.store.readStream(streamId, afterVersion),
+        streamVersion: (streamId) => k.deps.store.streamVersion(streamId),
       },
       accountExists: (bareJid) => k.deps.accountExists(bareJid),
     };

@@ -61,6 +61,8 @@ export interface ModuleEventLog {
   append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[];
   /** The stream's events after a version, in order. */
   readStream(streamId: string, afterVersion?: number): StoredEvent[];
+  /** The stream's current version (0: no events yet). */
+  streamVersion(streamId: string): number;
 }
 
 export interface ModuleApi {

@@ -21,6 +21,9 @@ import { externalServices } from "./external-services/index.js";
 import { streamManagement } from "./stream-management/index.js";
 import { csi } from "./csi/index.js";
 import { muc } from "./muc/index.js";
+import { pubsub } from "./pubsub/index.js";
+import { vcard } from "./vcard/index.js";
+import { privateStorage } from "./private/index.js";
 import { adhoc } from "./adhoc/index.js";
 import { adminAdhoc } from "./admin-adhoc/index.js";
 
@@ -37,6 +40,9 @@ export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModul
     streamManagement,
     csi,
     muc,
+    pubsub,
+    vcard,
+    privateStorage,
     adhoc,
     adminAdhoc(deps.store),
   ];

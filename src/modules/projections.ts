@@ -3,5 +3,6 @@
 // with event-sourced state adds its projections here.
 import type { Projection } from "../events/store.js";
 import { mucRoomsProjection } from "./muc/index.js";
+import { pubsubProjection } from "./pubsub/projection.js";
 
-export const MODULE_PROJECTIONS: readonly Projection[] = [mucRoomsProjection];
+export const MODULE_PROJECTIONS: readonly Projection[] = [mucRoomsProjection, pubsubProjection];

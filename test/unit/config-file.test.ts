@@ -136,6 +136,22 @@ test("the example configuration in the repository is valid and matches the defau
   assert.equal({ ...c, dataDir: "" }, { ...d, dataDir: "" });
 });
 
+test("[muc]: the service's subdomain and limits; off when enabled = false; bad values named", () => {
+  const c = resolveConfig(file("muc.toml", `[muc]
+subdomain = "chat"
+rooms_per_user = 3
+occupants_per_room = 50
+sessions_per_occupant = 2
+history_messages = 0
+max_rooms = 500
+`), {});
+  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500 });
+  assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
+  assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
+  assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
+  assert.throws(() => resolveConfig(file("muc-typo.toml", "[muc]\nrooms_per_users = 3\n"), {}), /rooms_per_users/);
+});
+
 test("[fast]: token lifetime, rotation age and user agents per account; bad values name the key", () => {
   const c = resolveConfig(file("fast.toml", `[fast]
 token_seconds = 3600
@@ -152,22 +168,6 @@ test("[adhoc]: command sessions per requester, in all, and their lifetime", () =
   const c = resolveConfig(file("adhoc.toml", "[adhoc]\nsessions_per_requester = 2\nsessions_total = 50\nsession_seconds = 60\n"), {});
   assert.equal(c.adhoc, { sessionsPerRequester: 2, sessionsTotal: 50, sessionSeconds: 60 });
   assert.throws(() => resolveConfig(file("adhoc-bad.toml", "[adhoc]\nsession_seconds = -1\n"), {}), /adhoc\.session_seconds/);
-});
-
-test("[muc]: the service's subdomain and limits; off when enabled = false; bad values named", () => {
-  const c = resolveConfig(file("muc.toml", `[muc]
-subdomain = "chat"
-rooms_per_user = 3
-occupants_per_room = 50
-sessions_per_occupant = 2
-history_messages = 0
-max_rooms = 500
-`), {});
-  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500 });
-  assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
-  assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
-  assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
-  assert.throws(() => resolveConfig(file("muc-typo.toml", "[muc]\nrooms_per_users = 3\n"), {}), /rooms_per_users/);
 });
 
 test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
@@ -204,6 +204,23 @@ password = "pw"
   fails(`[[external_services.service]]\ntype = "turn"\nsecret = true\n`, /external_services\.service\[0\]\.secret .*external_services\.secret is not set/);
   fails(`[[external_services.service]]\ntype = "stun"\ntransport = "sctp"\n`, /transport .*udp or tcp/);
   fails(`[[external_services.service]]\ntype = "stun"\nprot = 1\n`, /external_services\.service\[0\]\.prot .*not a known setting/);
+});
+
+test("[pubsub]: node creators, limits and expose_publisher, and a bad creators value named", () => {
+  const c = resolveConfig(file("pubsub.toml", `[pubsub]
+creators = "local"
+expose_publisher = true
+max_items = 10
+max_item_bytes = 2048
+max_nodes_per_account = 5
+`), {});
+  assert.is(c.pubsub.creators, "local");
+  assert.is(c.pubsub.exposePublisher, true);
+  assert.equal([c.pubsub.maxItems, c.pubsub.maxItemBytes, c.pubsub.maxNodesPerAccount], [10, 2048, 5]);
+  assert.throws(() => resolveConfig(file("bad-pubsub.toml", `[pubsub]\ncreators = "everyone"\n`), {}),
+    (e: unknown) => e instanceof ConfigError && /pubsub\.creators .*admins or local/.test(e.message));
+  assert.throws(() => resolveConfig(file("bad-pubsub2.toml", `[pubsub]\nmax_item = 3\n`), {}),
+    (e: unknown) => e instanceof ConfigError && /pubsub\.max_item .*not a known setting/.test(e.message));
 });
 
 test.run();
