@@ -42,7 +42,7 @@ import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 import { ManagedStream, ManagedStreamRegistry, NS_SM, parseH, type SessionLink } from "./stream-management.js";
 import { ClientStateFilter, NS_CSI } from "./client-state.js";
-import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
+import { MALFORMED_AUTHENTICATE, parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
 import { isHtMechanism } from "../sasl/ht.js";
 
 export interface SessionInput {
@@ -350,9 +350,7 @@ export const sessionMachine = setup({
       sasl2: ({ event }) => {
         const request = parseAuthenticate(stanzaOf(event));
         // A malformed <authenticate/> is still answered in SASL2's form.
-        return typeof request === "string"
-          ? { mechanism: "", userAgentId: undefined, software: undefined, device: undefined, bind: undefined, requestToken: undefined, invalidateToken: false }
-          : request;
+        return typeof request === "string" ? MALFORMED_AUTHENTICATE : request;
       },
     }),
     createSasl2Mechanism: assign({

@@ -26,6 +26,11 @@ export interface Sasl2Request {
   readonly invalidateToken: boolean;
 }
 
+/** What a malformed <authenticate/> is remembered as: enough to answer it in SASL2's form. */
+export const MALFORMED_AUTHENTICATE: Sasl2Request = {
+  mechanism: "", userAgentId: undefined, software: undefined, device: undefined, bind: undefined, requestToken: undefined, invalidateToken: false,
+};
+
 /** The request an <authenticate/> makes, or why it is malformed. */
 export function parseAuthenticate(auth: XmlElement): Sasl2Request | string {
   const mechanism = auth.attrs.mechanism;
