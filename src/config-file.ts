@@ -212,6 +212,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     if (history !== undefined && history < 0) throw new ConfigError(`muc.history_messages (${source})`, `must be 0 or more, got ${history}`);
     m.historyMessages = history ?? m.historyMessages;
     m.maxRooms = positive(muc.integer("max_rooms"), "muc.max_rooms", source) ?? m.maxRooms;
+    m.archive = muc.boolean("archive") ?? m.archive;
     muc.rejectUnknown();
   }
   const ext = root.table_("external_services");

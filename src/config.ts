@@ -147,6 +147,8 @@ export interface MucConfig {
   historyMessages: number;
   /** Rooms in memory per service at once. */
   maxRooms: number;
+  /** XEP-0313 archives of rooms (paged and retained as `[mam]` says). */
+  archive: boolean;
 }
 
 export interface PubsubConfig {
@@ -162,7 +164,7 @@ export interface PubsubConfig {
   maxNodesPerAccount: number;
   /** Nodes at pubsub.<domain>. */
   maxNodesPerService: number;
-  /** Subscriptions per node. */
+  /** Subscriptions per node, and affiliations per node. */
   maxSubscriptionsPerNode: number;
   /** Items from pubsub.<domain> name their publisher (Prosody's expose_publisher). */
   exposePublisher: boolean;
@@ -354,9 +356,9 @@ export function defaultConfig(): ServerConfig {
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
-    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000 },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true },
     s2s: {
-      enabled: true, host: "127.0.0.1", port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
+      enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
       blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
       connectionsPerAddress: 10, stanzasPerSecond: 2000, stanzaBurst: 5000, maxBackoffSeconds: 300,
     },

@@ -88,8 +88,7 @@ export class WalCheckpointer {
     this.stopTimer();
     this.busy = false;
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    // The worker is unref'd (it must not keep a server alive); whoever awaits its exit needs
-    // the event loop to wait too, or a process with nothing else pending ends before it.
+    // Held open until it has gone: an unref'd thread would let the process end first.
     worker.ref();
     worker.postMessage("close");
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
