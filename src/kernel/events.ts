@@ -93,7 +93,7 @@ export interface DiscoItem {
   readonly node?: string;
   readonly name?: string;
   /** The item's own disco#info, when a component states it (for `parley check features`). */
-  readonly info?: () => { identities: Identity[]; features: string[] };
+  readonly info?: () => { readonly identities: readonly Identity[]; readonly features: readonly string[] };
 }
 
 /** XEP-0030 disco#items being built (§4); with a `node`, as in DiscoInfoBuild. */
@@ -181,6 +181,11 @@ export interface HookPayloads {
   "presence/probe-offline": HostStanza;
   /** The server is shutting down: flush what is buffered. */
   "server-stopping": Record<string, never>;
+  /**
+   * The server listens (not fired where modules are only asked what they
+   * offer, as by `parley check features`): start timers, tidy the data directory.
+   */
+  "server-started": Record<string, never>;
   /** Roster items changed (RFC 6121 §2.1.6): the roster module pushes them to interested resources. */
   "roster/changed": { readonly account: Account; readonly jids: readonly string[] };
   /** Someone asks to create an account in-band (XEP-0077): a handler may refuse. */

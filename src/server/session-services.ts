@@ -7,7 +7,7 @@ import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { EventStore } from "../events/store.js";
 import { errorReply } from "../xmpp/errors.js";
-import { getCredential } from "../accounts/account-service.js";
+import { getCredential, accountExists } from "../accounts/account-service.js";
 import type { AnyActorRef } from "xstate";
 import type { SessionStarter } from "../net/c2s-listener.js";
 import type { OutputGate } from "../net/connection.js";
@@ -109,7 +109,11 @@ export class SessionServices implements SessionStarter {
     return (username, hash) => {
       const jid = tryParseJid(`${username}@${domain}`);
       const real = jid && jid.resource === "" ? getCredential(this.deps.store.db, jid.bareString(), hash) : undefined;
-      return real ?? fakeCredential(jid?.bareString() ?? `${username}@${domain}`, hash, { key: this.fakeKey, iterations: this.config.scramIterations });
+      if (real) return real;
+      // An account without keys for this hash (imported from Prosody: SCRAM-SHA-1 only) is no
+      // unknown user: undefined lets PLAIN try its other hash, and SCRAM fails as for a wrong password.
+      if (jid && jid.resource === "" && accountExists(this.deps.store.db, jid.bareString())) return undefined;
+      return fakeCredential(jid?.bareString() ?? `${username}@${domain}`, hash, { key: this.fakeKey, iterations: this.config.scramIterations });
     };
   }
 
