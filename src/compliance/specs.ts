@@ -133,7 +133,7 @@ export const SPECS: readonly Spec[] = [
     implemented: { version: "1.0", status: "complete", note: "HMAC-SHA256(SHA256(secret), receiving originating stream-id), the secret kept in server_secrets" } },
   { id: "XEP-0386", title: "Bind 2", url: xep("0386"),
     provider: [{ core: "<bind xmlns='urn:xmpp:bind:0'/> inline in SASL2's <authentication/> (src/actors/session-machine.ts, bind2/inline hook)" }],
-    implemented: { status: "complete", note: "resource <tag>.<hash of the user-agent id>, stable per device; carbons enabled inline (module carbons); the bind2/features and bind2/inline hooks for others (stream management)" } },
+    implemented: { status: "complete", note: "resource <tag>.<hash of the user-agent id>, stable per device; carbons (module carbons) and XEP-0198 stream management enabled inline; the bind2/features and bind2/inline hooks for other modules" } },
   { id: "XEP-0388", title: "Extensible SASL Profile", url: xep("0388"),
     provider: [{ core: "<authentication xmlns='urn:xmpp:sasl:2'/> beside <mechanisms/> (src/actors/session-machine.ts, state sasl2)" }],
     implemented: { version: "1.0.4", status: "complete", note: "every classic mechanism, <user-agent/>, challenges and responses, <authorization-identifier/>, no stream restart; no <continue/> tasks" } },
