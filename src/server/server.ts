@@ -127,14 +127,15 @@ export class ParleyServer {
       startSession: (sessionId, conn, env) => this.actors.startSession({ sessionId, conn, env }),
     });
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
-    this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
+    // TLS on the HTTP port (https, wss) when a certificate is configured; plain HTTP beside a generated one.
+    this.websocket = new WebSocketListener(this.sessionServices, this.sessions, config.tls.certFile !== undefined ? tlsCredentials : undefined);
     for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
     if (config.bosh.enabled) {
       this.bosh = new BoshEndpoint(this.sessionServices, this.sessions, config.bosh);
       this.websocket.addRoute(this.bosh.route());
     }
     this.websocket.addRoute(hostMetaRoute({
-      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: false,
+      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: this.websocket.secure,
     }));
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
@@ -198,7 +199,7 @@ export class ParleyServer {
     log.info("Parley started", {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
-      websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
+      websocket: `${server.websocket.secure ? "wss" : "ws"}://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
       alsoOn: (config.c2s.extraHosts ?? []).join(",") || undefined, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
       modules: server.kernel.modulesLoaded.join(","),
