@@ -13,13 +13,14 @@ import type { Identity } from "../kernel/events.js";
 import { enabledModules } from "../modules/index.js";
 import { parseJid, type Jid } from "../jid/jid.js";
 import { Logger } from "../util/logger.js";
-import type { XmlElement } from "../xml/element.js";
+import { el, type XmlElement } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
 import { HOST_META_PATH } from "../net/host-meta.js";
 import { BOSH_PATH } from "../net/bosh.js";
 
 /** What each listener of the configuration is, by name; absent: Parley has no such listener. */
-export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta";
+export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta" | "s2s";
 
 export interface DiscoInfo {
   readonly features: ReadonlySet<string>;
@@ -86,16 +87,24 @@ export function capabilitiesOf(config: ServerConfig): Capabilities {
   }
 }
 
-function itemsOf(kernel: Kernel, requester: Jid, domain: string): DiscoItem[] {
-  const build = { requester, domain, node: undefined, nodeFound: false, items: [] as { jid: string }[] };
+/** disco#items of the domain, and the disco#info each item answers (the reply caught on its way back). */
+function componentItems(kernel: Kernel, requester: Jid, domain: string): DiscoItem[] {
+  const build = { requester, domain, node: undefined, nodeFound: false, items: [] as { jid: string; node?: string }[] };
   kernel.hooks.fire("disco-items/host", build);
-  return build.items.map((item) => {
-    const info = kernel.components.get(item.jid)?.info?.();
+  return build.items.filter((i) => i.node === undefined).map((item) => {
+    let reply: XmlElement | undefined;
+    kernel.router.addDestination(domain, { kind: "local host", accept: (stanza) => { reply = stanza; } });
+    try {
+      kernel.router.route(el("iq", NS.client, { type: "get", id: "capabilities", from: requester.toString(), to: item.jid }, el("query", NS.discoInfo)));
+    } finally {
+      kernel.router.removeDestination(domain);
+    }
+    const query = reply?.getChild("query", NS.discoInfo);
     return {
       jid: item.jid,
-      features: new Set(info?.features ?? []),
-      identities: info?.identities ?? [],
-      forms: (info?.forms ?? []).map(formType),
+      features: new Set((query?.getChildren("feature", NS.discoInfo) ?? []).map((f) => f.attrs.var ?? "")),
+      identities: (query?.getChildren("identity", NS.discoInfo) ?? []).map((i) => ({ category: i.attrs.category ?? "", type: i.attrs.type ?? "", name: i.attrs.name })),
+      forms: (query?.getChildren("x", NS_DATA) ?? []).map(formType),
     };
   });
 }
@@ -119,9 +128,9 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
       domain,
       host: { features: host.features, identities: host.identities, forms: host.extensions.map(formType) },
       account: { features: own.features, identities: own.identities, forms: own.extensions.map(formType) },
-      // What the domain's disco#items lists (components list themselves), each
-      // with the disco#info its component gives (ComponentDestination.info).
-      items: itemsOf(kernel, requester, domain),
+      // The components that list themselves in the domain's disco#items
+      // (ModuleApi.component), each asked its disco#info as a client would ask it.
+      items: componentItems(kernel, requester, domain),
     };
   });
 
@@ -136,6 +145,7 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `${httpTls ? "wss" : "ws"}://${host}:${config.http.port}${WEBSOCKET_PATH}`,
+      ...(config.s2s.enabled ? { s2s: `${config.s2s.host}:${config.s2s.port}` } : {}),
       "host-meta": `${httpTls ? "https" : "http"}://${host}:${config.http.port}${HOST_META_PATH}`,
       ...(config.bosh.enabled ? { bosh: `${httpTls ? "https" : "http"}://${host}:${config.http.port}${BOSH_PATH}` } : {}),
     },

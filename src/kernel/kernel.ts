@@ -135,7 +135,7 @@ export class Kernel implements KernelServices {
         if (destination.listed !== false) {
           k.hooks.on("disco-items/host", (b) => {
             if (b.node === undefined && (domain.endsWith(`.${b.domain}`) || destination.listed === "everywhere")) {
-              b.items.push({ jid: domain, ...(destination.name === undefined ? {} : { name: destination.name }) });
+              b.items.push({ jid: domain, ...(destination.name === undefined ? {} : { name: destination.name }), ...(destination.info === undefined ? {} : { info: destination.info }) });
             }
           }, 0, name);
         }
@@ -151,6 +151,7 @@ export class Kernel implements KernelServices {
       events: {
         append: (streamId, expectedVersion, events) => k.deps.store.append(streamId, expectedVersion, events),
         readStream: (streamId, afterVersion) => k.deps.store.readStream(streamId, afterVersion),
+        streamVersion: (streamId) => k.deps.store.streamVersion(streamId),
       },
       accountExists: (bareJid) => k.deps.accountExists(bareJid),
     };

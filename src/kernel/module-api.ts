@@ -56,7 +56,7 @@ export interface ComponentInfo {
   readonly identities: readonly Identity[];
   readonly features: readonly string[];
   /** XEP-0128 forms. */
-  readonly forms: readonly XmlElement[];
+  readonly forms?: readonly XmlElement[];
 }
 
 /**
@@ -70,6 +70,8 @@ export interface ModuleEventLog {
   append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[];
   /** The stream's events after a version, in order. */
   readStream(streamId: string, afterVersion?: number): StoredEvent[];
+  /** The stream's current version (0: no events yet). */
+  streamVersion(streamId: string): number;
 }
 
 export interface ModuleApi {

@@ -33,6 +33,9 @@ import path from "node:path";
 import { ServerMetrics } from "../metrics/metrics.js";
 import { metricsRoute, MetricsListener, type MetricsEndpoints } from "../metrics/http.js";
 import { UPLOAD_DIR_NAME } from "../ops/backup.js";
+import { S2sService } from "../s2s/service.js";
+import { DIALBACK_SECRET } from "../s2s/dialback.js";
+import { loadOrCreateSecret } from "./server-secret.js";
 import { hostMetaRoute } from "../net/host-meta.js";
 import { BoshEndpoint, BOSH_PATH } from "../net/bosh.js";
 
@@ -73,6 +76,10 @@ export class ParleyServer {
   private metricsListener: MetricsListener | undefined;
   private listening = false;
   private certificate: ServerCertificate;
+  /** The local destination every served domain routes to (a domain added by reload gets it too). */
+  private readonly localDestination: ReturnType<typeof localHostDestination>;
+  /** Federation (src/s2s/); undefined when s2s.enabled is false. */
+  readonly s2s: S2sService | undefined;
 
   private constructor(readonly config: ServerConfig, log: Logger, certificate: ServerCertificate) {
     this.log = log;
@@ -110,7 +117,15 @@ export class ParleyServer {
       running: (bare) => this.actors.account(bare) !== undefined,
       deliverInbound: (bare, stanza, to) => this.account(bare).send({ type: "stanza.inbound", stanza, to }),
     });
+    this.localDestination = local;
     for (const domain of this.domains) this.kernel.router.addDestination(domain, local);
+    if (config.s2s.enabled) {
+      this.s2s = new S2sService({
+        config, log, router: this.kernel.router, gate: this.commitGate, domains: this.domains, credentials: tlsCredentials,
+        secret: loadOrCreateSecret(this.store.db, DIALBACK_SECRET),
+      });
+      this.kernel.router.setRemote(this.s2s.destination());
+    }
     this.kernel.loadModules(enabledModules(config.modulesEnabled, { store: this.store }));
     this.kernel.catchUpDeletions();
     this.sessions = new SessionRegistry(config.limits);
@@ -181,12 +196,14 @@ export class ParleyServer {
       const also = config.c2s.extraHosts ?? [];
       await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort, also);
       await server.websocket.listen(config.c2s.host, config.http.port, also);
+      await server.s2s?.listen();
       if (server.metricsListener) await server.metricsListener.listen(config.metrics.bind);
       server.adminSocket = await AdminSocketServer.listen(config.dataDir, (request) => server.adminCommand(request.command),
         (reason) => log.warn(reason));
     } catch (err) {
       await server.c2s.close();
       await server.websocket.close();
+      await server.s2s?.stop();
       await server.metricsListener?.close();
       server.actors.stopAll();
       server.store.close();
@@ -200,6 +217,7 @@ export class ParleyServer {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
       websocket: `${server.websocket.secure ? "wss" : "ws"}://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
+      s2s: server.s2s ? `${config.s2s.host}:${server.s2s.port}` : "disabled",
       alsoOn: (config.c2s.extraHosts ?? []).join(",") || undefined, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
       modules: server.kernel.modulesLoaded.join(","),
@@ -269,6 +287,64 @@ export class ParleyServer {
     }
   }
 
+  /**
+   * SIGHUP (issue 20, part 4): applies what can change without dropping a
+   * session — the log level, the limits (to everything that reads them per
+   * use: connection caps, timeouts, rates; a value a module copied at start
+   * stays until a restart), new domains, and the TLS certificate (new
+   * handshakes use it; established streams keep theirs). Everything else that
+   * changed is returned as needing a restart, and left as it was. An invalid
+   * configuration throws and changes nothing.
+   */
+  async reload(next: ServerConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
+    validateConfig(next);
+    const applied: string[] = [];
+    const restartNeeded: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const nextDomains = next.domains.map((d) => d.toLowerCase());
+    const removed = [...this.domains].filter((d) => !nextDomains.includes(d));
+    if (removed.length > 0) restartNeeded.push(`removing domains (${removed.join(", ")})`);
+    // The certificate first: a new domain's self-signed certificate must cover it before it is served.
+    const certificate = await loadOrCreateCertificate({ ...this.config, domains: [...this.config.domains, ...nextDomains.filter((d) => !this.domains.has(d))], tls: next.tls }, this.log);
+    if (certificate.cert !== this.certificate.cert || certificate.key !== this.certificate.key) {
+      this.c2s.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.s2s?.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.certificate = certificate;
+      const x509 = new X509Certificate(certificate.cert);
+      applied.push(`certificate ${certificate.certFile} (SHA-256 ${x509.fingerprint256}, valid to ${x509.validTo})`);
+    }
+    this.config.tls.certFile = next.tls.certFile;
+    this.config.tls.keyFile = next.tls.keyFile;
+    const added = nextDomains.filter((d) => !this.domains.has(d));
+    for (const d of added) {
+      this.domains.add(d);
+      this.config.domains.push(d);
+      this.kernel.router.addDestination(d, this.localDestination);
+    }
+    if (added.length > 0) applied.push(`domains added: ${added.join(", ")}`);
+    if (next.logLevel !== this.log.level) {
+      applied.push(`log level ${this.log.level} → ${next.logLevel}`);
+      this.log.setLevel(next.logLevel);
+      this.config.logLevel = next.logLevel;
+    }
+    const limits = this.config.limits as unknown as Record<string, unknown>;
+    const nextLimits = next.limits as unknown as Record<string, unknown>;
+    const changedLimits = Object.keys(nextLimits).filter((k) => !same(limits[k], nextLimits[k]));
+    for (const k of changedLimits) limits[k] = nextLimits[k];
+    if (changedLimits.length > 0) applied.push(`limits: ${changedLimits.map((k) => `${k}=${JSON.stringify(nextLimits[k])}`).join(", ")}`);
+    if (next.tls.requireEncryption !== this.config.tls.requireEncryption) {
+      this.config.tls.requireEncryption = next.tls.requireEncryption;
+      applied.push(`require_encryption ${next.tls.requireEncryption}`);
+    }
+    const handled = new Set(["domains", "logLevel", "limits", "tls"]);
+    const current = this.config as unknown as Record<string, unknown>;
+    const incoming = next as unknown as Record<string, unknown>;
+    for (const key of Object.keys(incoming)) {
+      if (!handled.has(key) && !same(current[key], incoming[key])) restartNeeded.push(key);
+    }
+    return { applied, restartNeeded };
+  }
+
   /** Close every stream with system-shutdown, then the store. */
   async stop(): Promise<void> {
     if (this.tailTimer) clearInterval(this.tailTimer);
@@ -277,12 +353,14 @@ export class ParleyServer {
     await this.metricsListener?.close();
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
+    await this.s2s?.stop();
     this.bosh?.closeAll();
     await listenersClosed;
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});
     this.commitGate.flush();
     this.store.close();
+    await this.commitGate.threadsStopped();
     this.log.info("Parley stopped");
   }
 

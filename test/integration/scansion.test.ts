@@ -30,6 +30,7 @@ function scripts(dir: string): string[] {
 /** prosody.cfg.lua's setup, as far as Parley has the features it names. */
 function prosodyCorpusConfig(c: ServerConfig): void {
   c.admins = ["admin@localhost"]; // admins.txt
+  c.pubsub.exposePublisher = true; // Component "pubsub.localhost": expose_publisher = true
   c.contactAddresses = {
     abuse: ["mailto:abuse@localhost", "xmpp:abuse@localhost"],
     admin: ["mailto:admin@localhost", "xmpp:admin@localhost"],

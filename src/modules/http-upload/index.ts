@@ -103,7 +103,7 @@ function discoInfo(info: ComponentInfo): XmlElement {
   return el("query", NS.discoInfo, {},
     ...info.identities.map((i) => el("identity", NS.discoInfo, { category: i.category, type: i.type, name: i.name })),
     ...info.features.map((f) => el("feature", NS.discoInfo, { var: f })),
-    ...info.forms);
+    ...(info.forms ?? []));
 }
 
 function hostForUrl(host: string): string {
