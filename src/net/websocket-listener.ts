@@ -102,6 +102,11 @@ export class WebSocketListener {
 
   private readonly routes: HttpRoute[] = [];
 
+  /** A new certificate (SIGHUP reload) for connections from now on; nothing to do on plain HTTP. */
+  setCredentials(tls: { key: string | Buffer; cert: string | Buffer }): void {
+    if (this.http instanceof https.Server) this.http.setSecureContext(tls);
+  }
+
   /** Another handler of plain requests on this port (metrics, health): it returns true when it answered. */
   addRoute(route: HttpRoute): void {
     this.routes.push(route);

@@ -309,10 +309,13 @@ export class ParleyServer {
     if (certificate.cert !== this.certificate.cert || certificate.key !== this.certificate.key) {
       this.c2s.setCredentials({ key: certificate.key, cert: certificate.cert });
       this.s2s?.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.websocket.setCredentials({ key: certificate.key, cert: certificate.cert });
       this.certificate = certificate;
       const x509 = new X509Certificate(certificate.cert);
       applied.push(`certificate ${certificate.certFile} (SHA-256 ${x509.fingerprint256}, valid to ${x509.validTo})`);
     }
+    // The HTTP port is HTTPS or HTTP from the start (a configured certificate or none).
+    if ((next.tls.certFile !== undefined) !== this.websocket.secure) restartNeeded.push("tls.cert on the HTTP port (https when started with a certificate)");
     this.config.tls.certFile = next.tls.certFile;
     this.config.tls.keyFile = next.tls.keyFile;
     const added = nextDomains.filter((d) => !this.domains.has(d));
