@@ -2,6 +2,7 @@
 // returns its figures; the server's CPU and memory come from /proc, the load
 // generator's own CPU from process.cpuUsage, so a saturated generator shows.
 import { performance } from "node:perf_hooks";
+import { createHash } from "node:crypto";
 import { LoadClient, hasId } from "./load-client.js";
 import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
 import { runHistory, type HistorySizes } from "./history.js";
@@ -35,7 +36,7 @@ export const QUICK_SIZES: ScenarioSizes = {
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events" | "history";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep";
   describe: string;
   /** Which metric decides, and whether more is better. */
   headline: { metric: string; higherIsBetter: boolean }[];
@@ -414,4 +415,73 @@ export const history: Scenario = {
   runAlone: (sizes) => runHistory(sizes.history),
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history];
+/** XEP-0115 caps of the bench client: +notify for tunes, the hash as §5.1 makes it (so the server caches it). */
+const PEP_CAPS_FEATURES = ["http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/tune+notify"];
+const PEP_CAPS_NODE = "https://parley.example/bench";
+const PEP_CAPS_VER = createHash("sha1").update(`client/pc//bench<${PEP_CAPS_FEATURES.map((f) => `${f}<`).join("")}`).digest("base64");
+
+export const pep: Scenario = {
+  name: "pep",
+  describe: "users with mutual subscriptions and tune+notify caps publishing XEP-0118 tunes on PEP; counts notifications delivered",
+  headline: [{ metric: "notifications_per_s", higherIsBetter: true }],
+  async run(server, sizes) {
+    const users = range("p", sizes.presenceUsers);
+    const key = `${server.name}:${server.dataDir}`;
+    if (!server.rostersPreset && !subscribedServers.has(key)) {
+      await subscribeEveryone(server, users);
+      subscribedServers.add(key);
+    }
+    const clients = await loginAll(server, users, 50);
+    // Each announces its caps and answers the server's disco#info (XEP-0115 §6.3).
+    const answered = clients.map((c) => {
+      c.onStanza = (stanza, name) => {
+        if (name !== "iq" || !/type=['"]get['"]/.test(stanza) || !stanza.includes("disco#info")) return;
+        const id = /id=['"]([^'"]+)/.exec(stanza)?.[1] ?? "";
+        const from = /from=['"]([^'"]+)/.exec(stanza)?.[1] ?? "";
+        c.send(`<iq type='result' id='${id}' to='${from}'><query xmlns='http://jabber.org/protocol/disco#info' node='${PEP_CAPS_NODE}#${PEP_CAPS_VER}'>` +
+          `<identity category='client' type='pc' name='bench'/>${PEP_CAPS_FEATURES.map((f) => `<feature var='${f}'/>`).join("")}</query></iq>`);
+      };
+      c.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='${PEP_CAPS_NODE}' ver='${PEP_CAPS_VER}'/></presence>`);
+      return c;
+    });
+    await sleep(2000); // caps asked, answered and cached; presences settle
+    const fanout = users.length; // every contact and the publisher's own resource
+    const phase = { running: true, measuring: false };
+    let published = 0;
+    let received = 0;
+    let counted = 0;
+    const cap = fanout * users.length * 2;
+    let turn = 0;
+    const pump = () => {
+      while (phase.running && published * fanout - received < cap) {
+        const c = answered[turn++ % answered.length] as LoadClient;
+        c.send(`<iq type='set' id='tune${published}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/tune'>` +
+          `<item id='current'><tune xmlns='http://jabber.org/protocol/tune'><title>${published}</title></tune></item></publish></pubsub></iq>`);
+        published++;
+      }
+    };
+    for (const c of answered) {
+      c.onStanza = (stanza, name) => {
+        if (name !== "message" || !stanza.includes("pubsub#event")) return;
+        received++;
+        if (phase.measuring) counted++;
+        if (received % 64 === 0) pump();
+      };
+    }
+    pump();
+    const ticker = setInterval(pump, 5);
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
+    clearInterval(ticker);
+    await waitUntil(() => received >= published * fanout, 10_000);
+    await Promise.all(clients.map((c) => c.close()));
+    return {
+      notifications_per_s: counted / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      undelivered: Math.max(0, published * fanout - received),
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep];

@@ -112,8 +112,8 @@ export async function launchParley(dir: string): Promise<ServerUnderTest> {
     `data_dir = ${JSON.stringify(dir)}`,
     `log_level = "warn"`,
     // The same features as the Prosody it is measured against (roster, disco, ping,
-    // blocklist; no offline, no archive): both servers do the same work per stanza.
-    `modules_enabled = ["blocking", "roster", "presence", "disco", "ping"]`,
+    // blocklist, PEP; no offline, no archive): both servers do the same work per stanza.
+    `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub"]`,
     `[c2s]`, `port = ${port}`, `direct_tls_port = ${await freePort()}`,
     `[http]`, `port = ${await freePort()}`,
     `[s2s]`, `port = ${await freePort()}`,
@@ -201,7 +201,7 @@ c2s_ports = { ${port} }
 c2s_direct_tls_ports = { }
 network_backend = "epoll"
 -- What the scenarios use, and no mod_limits: its throttles are not what is measured.
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "blocklist"; }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "blocklist"; "pep"; }
 modules_disabled = { "s2s"; "offline"; }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true

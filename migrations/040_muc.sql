@@ -10,3 +10,13 @@ CREATE TABLE muc_rooms (
   created_at TEXT NOT NULL
 );
 CREATE INDEX muc_rooms_creator ON muc_rooms (creator);
+
+-- Who is affiliated with which room: what an account's deletion must remove
+-- (a new owner of the name must not inherit a room or a ban).
+CREATE TABLE muc_affiliations (
+  room        TEXT NOT NULL,
+  jid         TEXT NOT NULL,
+  affiliation TEXT NOT NULL,
+  PRIMARY KEY (room, jid)
+);
+CREATE INDEX muc_affiliations_jid ON muc_affiliations (jid);

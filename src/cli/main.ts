@@ -17,6 +17,7 @@ import { registerStandardProjections } from "../projections/index.js";
 import { registerAccount, changePassword, deleteAccount, registerAccounts, listAccounts } from "../accounts/account-service.js";
 import { readPassword, readLines } from "./password.js";
 import { DEFAULT_ITERATIONS } from "../sasl/credentials.js";
+import { explainRoom, replayRoom } from "../replay/room.js";
 import { openExisting, dataFile, listEvents, replayAccount, diffAccount, explain, printReports, exportEvents, importEvents } from "./debug.js";
 import { runInspector } from "../inspect/cli.js";
 import { parseLogPoint, type LogPoint } from "../replay/replay.js";
@@ -96,14 +97,17 @@ Prints what was imported and what was skipped, and why.
   scansion: `Usage: parley scansion FILE.scs... [--host H] [--port N]
 Runs scansion conversation scripts against a running server.
 `,
-  events: `Usage: parley events [--data DIR] [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
+  events: `Usage: parley events [--data DIR] [--account JID | --room ROOM] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
 One line per event (or JSON lines); --follow waits for new ones.
 `,
   replay: `Usage: parley replay --account JID [--until SEQ|TIME] [--data DIR]
        parley replay --account JID --diff A B
        parley replay --account JID --explain CONTACT
+       parley replay --room ROOM [--until SEQ|TIME] [--explain JID]
 The account's roster, pending requests and block list at a point; what changed between
-two points; or the chain of events behind the subscription with CONTACT.
+two points; or the chain of events behind the subscription with CONTACT. With --room, a
+multi-user chat room's configuration, affiliations and subject at a point, or the events
+behind JID's standing in it (who made them an admin, why they cannot join).
 `,
   inspect: `Usage: parley inspect [--data DIR] [--port N] [--bind ADDR] [--token T]
 A web page over the event log (read-only; beside a running server too): the timeline,
@@ -532,7 +536,7 @@ function point(value: OptionValue, flag: string): LogPoint | undefined {
 
 async function events(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
-    data: { type: "string" }, account: { type: "string" }, type: { type: "string", multiple: true },
+    data: { type: "string" }, account: { type: "string" }, room: { type: "string" }, type: { type: "string", multiple: true },
     since: { type: "string" }, until: { type: "string" }, json: { type: "boolean" }, follow: { type: "boolean" },
     "show-secrets": { type: "boolean" },
   });
@@ -545,6 +549,7 @@ async function events(args: string[]): Promise<number> {
   try {
     await listEvents(store, {
       account: typeof values.account === "string" ? bareJidArg([values.account], "events --account") : undefined,
+      room: typeof values.room === "string" ? bareJidArg([values.room], "events --room") : undefined,
       types: Array.isArray(values.type) ? values.type.map(String) : undefined,
       since: point(values.since, "--since"),
       until: point(values.until, "--until"),
@@ -575,10 +580,24 @@ async function inspect(args: string[]): Promise<number> {
 
 function replay(args: string[]): number {
   const { values, positionals } = parse(args, {
-    data: { type: "string" }, account: { type: "string" }, until: { type: "string" },
+    data: { type: "string" }, account: { type: "string" }, room: { type: "string" }, until: { type: "string" },
     diff: { type: "boolean" }, explain: { type: "string" },
   });
-  if (typeof values.account !== "string") throw new UsageError("replay needs --account JID");
+  if (typeof values.room === "string") {
+    if (typeof values.account === "string") throw new UsageError("replay takes --account or --room, not both");
+    if (values.diff === true) throw new UsageError("replay --room has no --diff; use --until at two points");
+    if (positionals.length > 0) throw new UsageError(`unexpected '${positionals.join(" ")}'`);
+    const room = bareJidArg([values.room], "replay --room");
+    const store = openExisting(dataOption(values), true);
+    try {
+      if (typeof values.explain === "string") explainRoom(store, room, bareJidArg([values.explain], "replay --explain"), out);
+      else replayRoom(store, room, point(values.until, "--until"), out);
+    } finally {
+      store.close();
+    }
+    return 0;
+  }
+  if (typeof values.account !== "string") throw new UsageError("replay needs --account JID or --room ROOM");
   const account = bareJidArg([values.account], "replay --account");
   const store = openExisting(dataOption(values), true);
   try {

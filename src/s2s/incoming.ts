@@ -5,7 +5,9 @@
 // domains this stream has authenticated, normalised and routed like a
 // client's. A stanza whose `from` is a domain the stream did not authenticate
 // is invalid-from (RFC 6120 §4.9.3.9, §13.1: a peer speaks only for itself).
-import type tls from "node:tls";
+import type { SecureContext } from "node:tls";
+import type { X509Certificate } from "node:crypto";
+import { chainVerifies, peerChain, certificateNames } from "./certificate.js";
 import { el, type XmlElement } from "../xml/element.js";
 import { tryParseJid } from "../jid/jid.js";
 import type { StreamErrorCondition } from "../xmpp/errors.js";
@@ -20,7 +22,9 @@ export interface IncomingDeps {
   readonly config: S2sConfig;
   readonly log: Logger;
   readonly secret: Buffer;
-  readonly tlsContext: tls.SecureContext;
+  readonly tlsContext: SecureContext;
+  /** Trust anchors for peers' certificates (SASL EXTERNAL). */
+  anchors(): readonly X509Certificate[];
   readonly unauthenticatedTimeoutMs: number;
   isLocal(domain: string): boolean;
   blocked(domain: string): boolean;
@@ -34,6 +38,8 @@ export interface IncomingDeps {
 }
 
 const STANZAS = new Set(["message", "presence", "iq"]);
+/** Presence entries remembered per incoming stream for the unavailable on loss. */
+const PRESENCE_TRACKED = 10_000;
 
 export class IncomingStream {
   readonly id: string;
@@ -42,6 +48,15 @@ export class IncomingStream {
   private readonly unauthTimer: NodeJS.Timeout;
   private idleTimer: NodeJS.Timeout | undefined;
   private gone = false;
+  /** The peer closed its stream (</stream:stream>): an orderly end, not a loss. */
+  private ended = false;
+  /**
+   * Available presence that came in on this stream and was not withdrawn yet,
+   * as "from-full-JID to-bare-JID" (at most PRESENCE_TRACKED): if the stream is
+   * lost, those contacts are unavailable to us (RFC 6121 §4.5.2: the server
+   * tells its users when a contact's presence can no longer be known).
+   */
+  private readonly available = new Map<string, { from: string; to: string }>();
 
   constructor(readonly stream: S2sStream, id: string, private readonly d: IncomingDeps) {
     this.id = id;
@@ -68,9 +83,31 @@ export class IncomingStream {
     this.idleTimer.unref();
   }
 
+  /** The domains of the latest stream header (SASL EXTERNAL authenticates this pair). */
+  private headerFrom: string | undefined;
+  private headerTo: string | undefined;
+  /** SASL succeeded on this connection: not offered again after the restart. */
+  private saslDone = false;
+
+  /**
+   * RFC 6120 §13.7.1.2, XEP-0178 §2: the peer's TLS certificate verified (the
+   * trust store: s2s.ca_file, else the system's) and names `domain`.
+   */
+  private certificateNames(domain: string): boolean {
+    const socket = this.stream.tlsSocket;
+    if (!socket?.encrypted) return false;
+    const peer = socket.getPeerCertificate(true);
+    if (Object.keys(peer).length === 0) return false;
+    const verified = chainVerifies(peerChain(peer), this.d.anchors()) && certificateNames(peer, domain);
+    if (!verified) this.d.log.debug("s2s peer certificate does not verify for its domain", { stream: this.id, domain });
+    return verified;
+  }
+
   header(attrs: Record<string, string>, defaultNs: string | undefined): void {
     const to = attrs.to?.toLowerCase();
     const from = attrs.from?.toLowerCase();
+    this.headerFrom = from;
+    this.headerTo = to;
     const reply: { from?: string; to?: string; id: string } = { id: this.id };
     if (to !== undefined) reply.from = to;
     if (from !== undefined) reply.to = from;
@@ -83,12 +120,16 @@ export class IncomingStream {
     const features: XmlElement[] = [];
     const tlsRequired = this.d.config.requireTls && !(from !== undefined && this.d.config.insecureDomains.includes(from));
     if (!this.stream.secure) features.push(el("starttls", NS.tls, {}, tlsRequired ? el("required", NS.tls) : undefined));
+    if (!this.saslDone && from !== undefined && this.certificateNames(from)) {
+      features.push(el("mechanisms", NS.sasl, {}, el("mechanism", NS.sasl, {}, "EXTERNAL")));
+    }
     if (this.stream.secure || !tlsRequired) features.push(el("dialback", NS_DIALBACK_FEATURE, {}, el("errors", NS_DIALBACK_FEATURE)));
     this.stream.send(el("features", NS.stream, {}, ...features));
   }
 
   element(e: XmlElement): void {
     if (e.is("starttls", NS.tls)) return this.startTls();
+    if (e.is("auth", NS.sasl)) return this.saslExternal(e);
     if (e.is("result", NS_DIALBACK)) return void this.dialbackResult(e);
     if (e.is("verify", NS_DIALBACK)) return this.dialbackVerify(e);
     if (e.ns === NS_SERVER && STANZAS.has(e.name)) return this.stanza(e);
@@ -110,6 +151,31 @@ export class IncomingStream {
 
   private tlsMissing(remote: string): boolean {
     return !this.stream.secure && this.d.config.requireTls && !this.d.config.insecureDomains.includes(remote);
+  }
+
+  /**
+   * XEP-0178 §2: SASL EXTERNAL with the certificate. The authorization identity
+   * is the header's `from` (sent, or "=" for none); it must be the domain the
+   * verified certificate names.
+   */
+  private saslExternal(auth: XmlElement): void {
+    const failure = (condition: string) => this.stream.send(el("failure", NS.sasl, {}, el(condition, NS.sasl)));
+    const from = this.headerFrom;
+    const to = this.headerTo;
+    if (auth.attrs.mechanism !== "EXTERNAL" || this.saslDone) return failure("invalid-mechanism");
+    if (from === undefined || to === undefined || !this.d.isLocal(to) || this.d.blocked(from)) return failure("not-authorized");
+    const text = auth.text().trim();
+    const authzid = text === "" || text === "=" ? from : Buffer.from(text, "base64").toString("utf8").toLowerCase();
+    if (authzid !== from) return failure("invalid-authzid");
+    if (!this.certificateNames(from)) return failure("not-authorized");
+    this.saslDone = true;
+    this.pairs.add(`${from} ${to}`);
+    clearTimeout(this.unauthTimer);
+    this.d.log.info("s2s stream authenticated", { from, to, direction: "incoming", by: "sasl-external", stream: this.id });
+    this.stream.send(el("success", NS.sasl));
+    // RFC 6120 §6.4.6: the peer opens a new stream on the same connection.
+    this.stream.resetParser();
+    this.d.authenticated(from, to);
   }
 
   /** XEP-0220 §2.2: the sender asks to be trusted as `from` for `to`; we ask `from`'s server (§2.3). */
@@ -166,8 +232,20 @@ export class IncomingStream {
       if (!this.d.isLocal(to.domain)) return this.fail("host-unknown", `${to.domain} is not served here`);
       return this.fail("invalid-from", `this stream has not authenticated ${from.domain} for ${to.domain}`);
     }
+    if (s.name === "presence") this.trackPresence(s.attrs.type, from.toString(), to.bareString());
     // JIDs normalised at the edge, as c2s does (RFC 7622 preparation).
     this.d.route(renamespace(s, NS_SERVER, NS.client).withAttrs({ from: from.toString(), to: to.toString() }));
+  }
+
+  private trackPresence(type: string | undefined, from: string, to: string): void {
+    const key = `${from} ${to}`;
+    if (type === "unavailable") this.available.delete(key);
+    else if (type === undefined && this.available.size < PRESENCE_TRACKED) this.available.set(key, { from, to });
+  }
+
+  /** The peer sent </stream:stream>. */
+  peerEnded(): void {
+    this.ended = true;
   }
 
   fail(condition: StreamErrorCondition, text: string): void {
@@ -181,5 +259,13 @@ export class IncomingStream {
     clearTimeout(this.unauthTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.d.closed(this);
+    // Lost without </stream:stream> (a dropped connection, a crashed peer): every
+    // contact whose availability came this way is unavailable now. An orderly close
+    // (the peer's idle timeout) says nothing about presence, and the peer's own
+    // unavailable presence comes before a shutdown.
+    if (!this.ended) {
+      for (const { from, to } of this.available.values()) this.d.route(el("presence", NS.client, { from, to, type: "unavailable" }));
+    }
+    this.available.clear();
   }
 }

@@ -20,7 +20,7 @@ import { dialbackKey } from "./dialback.js";
 import { resolveS2s, type S2sTarget } from "./resolve.js";
 
 export type VerifyOutcome = "valid" | "invalid" | "error";
-export type OutgoingState = "connecting" | "negotiating" | "tls" | "authenticating" | "ready" | "closed";
+export type OutgoingState = "connecting" | "negotiating" | "tls" | "sasl" | "restarting" | "authenticating" | "ready" | "closed";
 export type FailureCondition = "remote-server-not-found" | "remote-server-timeout";
 
 export interface OutgoingDeps {
@@ -33,6 +33,8 @@ export interface OutgoingDeps {
   readonly secret: Buffer;
   /** Trusted CAs for secureDomains (undefined: Node's store). */
   readonly ca: string | undefined;
+  /** Our certificate, presented as the TLS client's (the peer may verify it for SASL EXTERNAL). */
+  readonly credentials: { key: string; cert: string };
   bounce(stanza: XmlElement, error: StanzaErrorSpec): void;
   /** The stream is gone: after `ready` (failure undefined) or before it. */
   closed(stream: OutgoingStream, failure: FailureCondition | undefined): void;
@@ -40,6 +42,8 @@ export interface OutgoingDeps {
 
 export class OutgoingStream {
   state: OutgoingState = "connecting";
+  /** How the stream authenticated, once it did. */
+  authenticatedBy: "sasl-external" | "dialback" | undefined;
   private stream: S2sStream | undefined;
   private streamId: string | undefined;
   private readonly queue: XmlElement[] = [];
@@ -132,7 +136,7 @@ export class OutgoingStream {
   private connect(t: S2sTarget): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
       const socket = t.directTls
-        ? tls.connect({ host: t.host, port: t.port, servername: this.d.remote, ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false, ca: this.d.ca })
+        ? tls.connect({ host: t.host, port: t.port, servername: this.d.remote, ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false, ca: this.d.ca, ...this.d.credentials })
         : net.connect({ host: t.host, port: t.port });
       socket.once(t.directTls ? "secureConnect" : "connect", () => {
         socket.off("error", reject);
@@ -176,7 +180,7 @@ export class OutgoingStream {
     if (!stream) return;
     if (e.is("features", NS.stream)) return this.features(e);
     if (e.is("proceed", NS.tls) && this.state === "tls") {
-      stream.startTls({ client: { servername: this.d.remote, rejectUnauthorized: false, ca: this.d.ca, ALPNProtocols: ["xmpp-server"] } }).then((socket) => {
+      stream.startTls({ client: { servername: this.d.remote, rejectUnauthorized: false, ca: this.d.ca, ALPNProtocols: ["xmpp-server"], ...this.d.credentials } }).then((socket) => {
         if (this.state === "closed") return;
         if (!this.certificateAcceptable(socket)) return;
         this.state = "negotiating";
@@ -185,6 +189,18 @@ export class OutgoingStream {
       return;
     }
     if (e.is("failure", NS.tls)) return this.fail("remote-server-not-found", `${this.d.remote} refused STARTTLS`);
+    if (e.is("success", NS.sasl) && this.state === "sasl") {
+      // RFC 6120 §6.4.6: a new stream over the same TLS; its features end the negotiation.
+      this.state = "restarting";
+      stream.resetParser();
+      stream.openStream({ from: this.d.local, to: this.d.remote });
+      return;
+    }
+    if (e.is("failure", NS.sasl) && this.state === "sasl") {
+      // XEP-0178 §3: the certificate did not do; dialback may still (XEP-0344 §2.4).
+      this.d.log.info("s2s SASL EXTERNAL refused; trying dialback", { remote: this.d.remote, condition: e.firstElement()?.name });
+      return this.dialback();
+    }
     if (e.is("result", NS_DIALBACK)) return this.result(e);
     if (e.is("verify", NS_DIALBACK)) {
       const v = this.verifies.get(e.attrs.id ?? "");
@@ -202,7 +218,9 @@ export class OutgoingStream {
 
   private features(f: XmlElement): void {
     const stream = this.stream;
-    if (!stream || this.state !== "negotiating") return;
+    if (!stream) return;
+    if (this.state === "restarting") return this.authenticated("sasl-external");
+    if (this.state !== "negotiating") return;
     if (!stream.secure) {
       if (f.getChild("starttls", NS.tls)) {
         this.state = "tls";
@@ -215,6 +233,19 @@ export class OutgoingStream {
         return;
       }
     }
+    // RFC 6120 §13.7.1.2, XEP-0178 §2: the peer verified our certificate and offers EXTERNAL; the authzid is our domain.
+    const mechanisms = f.getChild("mechanisms", NS.sasl)?.getChildren("mechanism").map((m) => m.text().trim()) ?? [];
+    if (stream.secure && mechanisms.includes("EXTERNAL")) {
+      this.state = "sasl";
+      stream.send(el("auth", NS.sasl, { mechanism: "EXTERNAL" }, Buffer.from(this.d.local).toString("base64")));
+      return;
+    }
+    this.dialback();
+  }
+
+  private dialback(): void {
+    const stream = this.stream;
+    if (!stream) return;
     if (this.streamId === undefined) {
       this.fail("remote-server-not-found", `${this.d.remote} sent no stream id, so dialback cannot work`);
       return;
@@ -226,16 +257,19 @@ export class OutgoingStream {
     this.sendVerifies();
   }
 
+  private authenticated(by: "sasl-external" | "dialback"): void {
+    this.state = "ready";
+    this.authenticatedBy = by;
+    if (this.deadline) clearTimeout(this.deadline);
+    this.d.log.info("s2s stream authenticated", { from: this.d.local, to: this.d.remote, direction: "outgoing", by });
+    for (const s of this.queue.splice(0)) this.stream?.send(s);
+    this.sendVerifies();
+    this.scheduleIdle(this.d.config.idleSeconds * 1000);
+  }
+
   private result(r: XmlElement): void {
     if (this.state !== "authenticating" || r.attrs.from !== this.d.remote || r.attrs.to !== this.d.local) return;
-    if (r.attrs.type === "valid") {
-      this.state = "ready";
-      if (this.deadline) clearTimeout(this.deadline);
-      this.d.log.info("s2s stream authenticated", { from: this.d.local, to: this.d.remote, direction: "outgoing" });
-      for (const s of this.queue.splice(0)) this.stream?.send(s);
-      this.scheduleIdle(this.d.config.idleSeconds * 1000);
-      return;
-    }
+    if (r.attrs.type === "valid") return this.authenticated("dialback");
     this.stream?.close();
     this.fail("remote-server-not-found", `${this.d.remote} did not accept our dialback key (${r.attrs.type ?? "no type"})`);
   }
@@ -260,6 +294,11 @@ export class OutgoingStream {
     this.stream?.close();
     if (!wasReady) return this.fail("remote-server-timeout", `${this.d.remote} closed the stream before it was authenticated`);
     this.finish(undefined);
+  }
+
+  /** The connection dropped without a close (S2sService.abort). */
+  abort(): void {
+    this.stream?.destroy();
   }
 
   private socketClosed(): void {

@@ -6,7 +6,8 @@
 import net from "node:net";
 import tls from "node:tls";
 import { readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomBytes, type X509Certificate } from "node:crypto";
+import { parseBundle, SYSTEM_ANCHORS } from "./certificate.js";
 import type { XmlElement } from "../xml/element.js";
 import { tryParseJid, type Jid } from "../jid/jid.js";
 import type { Destination, Router } from "../kernel/router.js";
@@ -48,6 +49,7 @@ export class S2sService {
   private readonly extra: net.Server[] = [];
   private tlsContext: tls.SecureContext;
   private readonly ca: string | undefined;
+  private anchors: readonly X509Certificate[] | undefined;
   private readonly outgoing = new Map<string, OutgoingStream>();
   private readonly incoming = new Set<IncomingStream>();
   private readonly perAddress = new Map<string, number>();
@@ -62,14 +64,20 @@ export class S2sService {
 
   constructor(private readonly d: S2sServiceDeps) {
     const s2s = d.config.s2s;
-    this.tlsContext = tls.createSecureContext(d.credentials);
     this.ca = s2s.caFile === undefined ? undefined : readFileSync(s2s.caFile, "utf8");
+    // The CAs verify the certificates peers present on incoming streams too (SASL EXTERNAL).
+    this.tlsContext = tls.createSecureContext(this.ca === undefined ? d.credentials : { ...d.credentials, ca: this.ca });
     const l = d.config.limits;
     this.limits = {
       maxStanzaBytes: l.maxStanzaBytes, maxDepth: l.maxDepth, stanzasPerSecond: s2s.stanzasPerSecond,
       stanzaBurst: s2s.stanzaBurst, handshakeTimeoutMs: l.handshakeTimeoutSeconds * 1000,
     };
     this.listener = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** s2s.ca_file's certificates, else Node's roots (parsed when a peer first presents a certificate). */
+  private trustAnchors(): readonly X509Certificate[] {
+    return (this.anchors ??= this.ca === undefined ? SYSTEM_ANCHORS() : parseBundle(this.ca));
   }
 
   /** The router's destination for every domain not served here. */
@@ -91,6 +99,13 @@ export class S2sService {
   outgoingStates(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, o] of this.outgoing) out[k] = o.state;
+    return out;
+  }
+
+  /** How each outgoing stream authenticated (tests, status). */
+  outgoingAuth(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, o] of this.outgoing) if (o.authenticatedBy) out[k] = o.authenticatedBy;
     return out;
   }
 
@@ -128,6 +143,7 @@ export class S2sService {
     }
     const out = new OutgoingStream({
       local, remote, config: this.d.config.s2s, limits: this.limits, gate: this.d.gate, log: this.d.log, secret: this.d.secret, ca: this.ca,
+      credentials: this.d.credentials,
       bounce: (s, error) => this.d.router.bounce(s, error),
       closed: (o, failure) => {
         if (this.outgoing.get(key) === o) this.outgoing.delete(key);
@@ -168,12 +184,15 @@ export class S2sService {
     const stream = new S2sStream(socket, this.limits, {
       header: (attrs, info) => incoming?.header(attrs, info.defaultNs),
       element: (e) => incoming?.element(e),
-      end: () => stream.close(),
+      end: () => {
+        incoming?.peerEnded();
+        stream.close();
+      },
       error: (condition, text) => incoming?.fail(condition, text),
       closed: () => incoming?.closed(),
     }, this.d.gate);
     incoming = new IncomingStream(stream, randomBytes(12).toString("hex"), {
-      config: this.d.config.s2s, log: this.d.log, secret: this.d.secret, tlsContext: this.tlsContext,
+      config: this.d.config.s2s, log: this.d.log, secret: this.d.secret, tlsContext: this.tlsContext, anchors: () => this.trustAnchors(),
       unauthenticatedTimeoutMs: this.d.config.limits.unauthenticatedTimeoutSeconds * 1000,
       isLocal: (domain) => this.d.domains.has(domain),
       blocked: (domain) => this.blocked(domain),
@@ -183,6 +202,15 @@ export class S2sService {
       closed: (i) => this.incoming.delete(i),
     });
     this.incoming.add(incoming);
+  }
+
+  /**
+   * Destroys every stream with `domain` without closing it, as a network
+   * failure would (the peer sees a lost connection). For tests and operators.
+   */
+  abort(domain: string): void {
+    for (const [key, o] of this.outgoing) if (key.endsWith(` ${domain}`)) o.abort();
+    for (const i of this.incoming) if (i.authenticatedPairs.some((p) => p.startsWith(`${domain} `))) i.stream.destroy();
   }
 
   /** Closes every stream (</stream:stream>) and the listeners. */

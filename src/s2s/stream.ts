@@ -160,8 +160,10 @@ export class S2sStream {
     const plain = this.socket;
     this.detach(plain);
     this.parser = this.newParser();
+    // A server asks for the peer's certificate (never insisting): one that verifies
+    // lets the peer authenticate with SASL EXTERNAL (RFC 6120 §13.7, XEP-0178).
     const secure = "server" in options
-      ? new tls.TLSSocket(plain, { isServer: true, secureContext: options.server })
+      ? new tls.TLSSocket(plain, { isServer: true, secureContext: options.server, requestCert: true, rejectUnauthorized: false })
       : tls.connect({ ...options.client, socket: plain });
     this.socket = secure;
     this.attach(secure);

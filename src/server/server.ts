@@ -36,6 +36,8 @@ import { UPLOAD_DIR_NAME } from "../ops/backup.js";
 import { S2sService } from "../s2s/service.js";
 import { DIALBACK_SECRET } from "../s2s/dialback.js";
 import { loadOrCreateSecret } from "./server-secret.js";
+import { hostMetaRoute } from "../net/host-meta.js";
+import { BoshEndpoint, BOSH_PATH } from "../net/bosh.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -60,6 +62,8 @@ export class ParleyServer {
   private readonly directory: AccountDirectory;
   private readonly c2s: C2sListener;
   private readonly websocket: WebSocketListener;
+  /** BOSH at /http-bind on the WebSocket listener, unless bosh.enabled is false. */
+  private bosh: BoshEndpoint | undefined;
   private readonly sessions: SessionRegistry;
   private readonly sessionServices: SessionServices;
   private tailTimer: NodeJS.Timeout | undefined;
@@ -104,6 +108,7 @@ export class ParleyServer {
         running.send({ type: "account.continue", run: () => action(running.getSnapshot().context.runtime) });
         return true;
       },
+      httpPort: () => this.websocket.port,
     });
     this.actors = new Supervisor(log, createAccountMachine(this.kernel));
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (event, foreign) => this.accountChanged(event, foreign));
@@ -138,6 +143,14 @@ export class ParleyServer {
     });
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
+    for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
+    if (config.bosh.enabled) {
+      this.bosh = new BoshEndpoint(this.sessionServices, this.sessions, config.bosh);
+      this.websocket.addRoute(this.bosh.route());
+    }
+    this.websocket.addRoute(hostMetaRoute({
+      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: false,
+    }));
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
         connections: () => this.connections.summary(),
@@ -196,6 +209,7 @@ export class ParleyServer {
       throw err;
     }
     server.listening = true;
+    server.kernel.hooks.fire("server-started", {});
     server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
     server.tailTimer.unref();
     log.info("Parley started", {
@@ -342,11 +356,13 @@ export class ParleyServer {
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
     await this.s2s?.stop();
+    this.bosh?.closeAll();
     await listenersClosed;
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});
     this.commitGate.flush();
     this.store.close();
+    await this.commitGate.threadsStopped();
     this.log.info("Parley stopped");
   }
 

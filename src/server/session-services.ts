@@ -20,6 +20,7 @@ import { loadOrCreateSecret } from "./server-secret.js";
 import { fakeCredential } from "../sasl/credentials.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { el } from "../xml/element.js";
+import { NS_SM } from "../actors/stream-management.js";
 import { NS } from "../xmpp/namespaces.js";
 import type { Jid } from "../jid/jid.js";
 import type { SaslServerMechanism } from "../sasl/mechanism.js";
@@ -166,6 +167,8 @@ export class SessionServices implements SessionStarter {
   sasl2Inline(conn: StreamPort): XmlElement[] {
     const features: string[] = [];
     this.deps.hooks.fire("bind2/features", { features });
+    // XEP-0198 is the session's own (src/actors/stream-management.ts): <enable/> inline when offered.
+    if (this.streamManagement) features.push(NS_SM);
     const fast = this.fastMechanismsFor(conn);
     return [
       el("bind", NS.bind2, {}, el("inline", NS.bind2, {}, ...features.map((v) => el("feature", NS.bind2, { var: v })))),

@@ -6,6 +6,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import type { ServerConfig } from "../../src/config.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { parseStanzas } from "../helpers/xmpp-peer.js";
@@ -59,7 +64,7 @@ class User {
 }
 
 async function twoServers(): Promise<{ a: TestServer; b: TestServer; stop(): Promise<void> }> {
-  const configure = (domain: string) => (c: import("../../src/config.js").ServerConfig) => {
+  const configure = (domain: string) => (c: ServerConfig) => {
     c.domains = [domain];
     c.s2s.connectTimeoutSeconds = 3;
   };
@@ -93,8 +98,20 @@ test("a message crosses to the other server over an authenticated TLS stream, an
     // Each server authenticated the other by dialback on a stream of its own, and both used TLS.
     assert.equal(a.server.s2s?.outgoingStates(), { "a.test b.test": "ready" });
     assert.equal(b.server.s2s?.outgoingStates(), { "b.test a.test": "ready" });
+    // Self-signed certificates (no trust store configured): dialback, not SASL EXTERNAL.
+    assert.equal(a.server.s2s?.outgoingAuth(), { "a.test b.test": "dialback" });
     assert.ok(a.server.s2s?.incomingPairs().includes("b.test a.test"));
     assert.ok(b.server.s2s?.incomingPairs().includes("a.test b.test"));
+    // Federated messages pass the same hooks as local ones: both archives have both (XEP-0313).
+    for (const u of [alice, bob]) {
+      u.write("<iq type='set' id='mam'><query xmlns='urn:xmpp:mam:2' queryid='q'/></iq>");
+      await u.waitFor((s) => s.name === "iq" && s.attrs.id === "mam" && s.attrs.type === "result");
+      const archived = u.stanzas().flatMap((s) => {
+        const inner = s.getChild("result", "urn:xmpp:mam:2")?.getChild("forwarded", "urn:xmpp:forward:0")?.getChild("message", "jabber:client");
+        return inner ? [inner.getChildText("body")] : [];
+      });
+      assert.equal(archived, ["hello bob", "hello alice"], `${u.jid}'s archive`);
+    }
     alice.close();
     bob.close();
   } finally {
@@ -102,7 +119,7 @@ test("a message crosses to the other server over an authenticated TLS stream, an
   }
 });
 
-test("a subscription with a remote contact: subscribe, subscribed, roster pushes and presence both ways (RFC 6121 §3.1)", async () => {
+test("a subscription with a remote contact: subscribe, subscribed, roster pushes, presence, unavailable when the link is lost (RFC 6121 §3.1, §4.5.2)", async () => {
   const { a, b, stop } = await twoServers();
   try {
     const alice = await User.login(a.port, "alice", "a.test", "home");
@@ -124,6 +141,14 @@ test("a subscription with a remote contact: subscribe, subscribed, roster pushes
     // And later changes follow.
     bob.write("<presence><show>away</show></presence>");
     await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.getChildText("show") === "away");
+    // The connection between the servers is lost (no </stream:stream>): Alice's server
+    // tells her Bob is unavailable, since it can no longer know; the next stanza opens new streams.
+    alice.raw.clear();
+    b.server.s2s?.abort("a.test");
+    const gone = await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.attrs.type === "unavailable");
+    assert.ok(gone);
+    bob.write("<presence><show>chat</show></presence>");
+    await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.getChildText("show") === "chat");
     // Bob's roster shows alice as subscribed to him (from).
     bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
     const roster = await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "r1");
@@ -212,6 +237,96 @@ test("an s2s peer that sends stanzas without authenticating, or for a domain it 
     plain.write("<db:result from='b.test' to='a.test'>0123</db:result>");
     assert.match(await plain.waitFor(/<\/stream:stream>/), /policy-violation/);
     plain.destroy();
+  } finally {
+    await stop();
+  }
+});
+
+test("a blocked domain: stanzas to it bounce without a connection, its streams are refused (s2s.blocked_domains)", async () => {
+  const { a, b, stop } = await twoServers();
+  a.server.config.s2s.blockedDomains.push("b.test");
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<message to='bob@b.test' id='x1'><body>no</body></message>");
+    const bounce = await alice.waitFor((s) => s.attrs.id === "x1" && s.attrs.type === "error");
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.equal(a.server.s2s?.outgoingStates(), {}, "no stream was opened");
+    // Bob's server tries; a.test refuses its stream, so Bob's message bounces.
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write("<message to='alice@a.test' id='x2'><body>let me in</body></message>");
+    const refused = await bob.waitFor((s) => s.attrs.id === "x2" && s.attrs.type === "error");
+    assert.ok(refused.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.is(alice.stanzas().filter((s) => s.getChildText("body") === "let me in").length, 0);
+    alice.close();
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
+/** A test CA and a certificate from it per domain (serverAuth and clientAuth: each server is the other's TLS client too). */
+function testCa(domains: readonly string[]): { dir: string; ca: string; files: Record<string, { cert: string; key: string }> } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-s2s-ca-"));
+  const run = (...args: string[]) => {
+    const r = spawnSync("openssl", args, { encoding: "utf8", cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Parley Test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  const files: Record<string, { cert: string; key: string }> = {};
+  for (const d of domains) {
+    writeFileSync(path.join(dir, `${d}.ext`), `subjectAltName=DNS:${d}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`);
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${d}.key`, "-out", `${d}.csr`, "-subj", `/CN=${d}`);
+    run("x509", "-req", "-in", `${d}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", `${d}.crt`, "-extfile", `${d}.ext`);
+    files[d] = { cert: path.join(dir, `${d}.crt`), key: path.join(dir, `${d}.key`) };
+  }
+  return { dir, ca: path.join(dir, "ca.crt"), files };
+}
+
+test("with certificates from a trusted CA, servers authenticate each other with SASL EXTERNAL instead of dialback (XEP-0178)", async () => {
+  const pki = testCa(["a.test", "b.test"]);
+  const configure = (domain: string, other: string) => (c: ServerConfig) => {
+    c.domains = [domain];
+    c.tls.certFile = pki.files[domain]?.cert;
+    c.tls.keyFile = pki.files[domain]?.key;
+    c.s2s.caFile = pki.ca;
+    // And the peer's certificate must verify on the streams we open (RFC 6125).
+    c.s2s.secureDomains = [other];
+  };
+  const a = await startTestServer({ accounts: [{ jid: "alice@a.test", password: PASSWORD }], configure: configure("a.test", "b.test") });
+  const b = await startTestServer({ accounts: [{ jid: "bob@b.test", password: PASSWORD }], configure: configure("b.test", "a.test") });
+  a.server.config.s2s.routes["b.test"] = `127.0.0.1:${b.server.s2s?.port as number}`;
+  b.server.config.s2s.routes["a.test"] = `127.0.0.1:${a.server.s2s?.port as number}`;
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write("<presence/>");
+    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+    alice.write("<message to='bob@b.test' type='chat'><body>certified</body></message>");
+    const got = await bob.waitFor((s) => message(s, "certified"));
+    assert.is(got.attrs.from, "alice@a.test/home");
+    bob.write("<message to='alice@a.test/home' type='chat'><body>likewise</body></message>");
+    await alice.waitFor((s) => message(s, "likewise"));
+    assert.equal(a.server.s2s?.outgoingAuth(), { "a.test b.test": "sasl-external" });
+    assert.equal(b.server.s2s?.outgoingAuth(), { "b.test a.test": "sasl-external" });
+    alice.close();
+    bob.close();
+  } finally {
+    await a.stop();
+    await b.stop();
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
+
+test("a peer whose certificate does not verify is refused where secure_domains asks for one, and bounces", async () => {
+  const { a, stop } = await twoServers();
+  a.server.config.s2s.secureDomains.push("b.test");
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<message to='bob@b.test' id='v1'><body>only if verified</body></message>");
+    const bounce = await alice.waitFor((s) => s.attrs.id === "v1" && s.attrs.type === "error");
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    alice.close();
   } finally {
     await stop();
   }

@@ -114,6 +114,20 @@ fulltext = false
   fails(`[mam]\nretension_days = 3\n`, /mam\.retension_days.*not a known setting/);
 });
 
+test("[stream_management]: resumption timeout, queue bounds; bad values name the key", () => {
+  const c = resolveConfig(file("sm.toml", `[stream_management]
+timeout_seconds = 120
+max_queue = 50
+csi_max_queue = 10
+`), {});
+  assert.equal(c.streamManagement, { timeoutSeconds: 120, maxQueue: 50, csiMaxQueue: 10 });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-sm.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[stream_management]\ntimeout_seconds = 0\n`, /stream_management\.timeout_seconds/);
+  fails(`[stream_management]\nmax_queue = -1\n`, /stream_management\.max_queue/);
+  fails(`[stream_management]\nresume = true\n`, /stream_management\.resume.*not a known setting/);
+});
+
 test("parley check reports each problem and exits 1; a sound configuration passes", () => {
   const bad = file("check-bad.toml", `data_dir = "d"\n[tls]\ncert = "missing.crt"\nkey = "missing.key"\n[c2s]\nport = 0\ndirect_tls_port = 0\n[http]\nport = 0\n`);
   const r = spawnSync(process.execPath, [PARLEY_BIN, "check", "--config", bad], { encoding: "utf8" });
@@ -144,8 +158,9 @@ occupants_per_room = 50
 sessions_per_occupant = 2
 history_messages = 0
 max_rooms = 500
+archive = false
 `), {});
-  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500 });
+  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500, archive: false });
   assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
   assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
   assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
@@ -221,6 +236,77 @@ max_nodes_per_account = 5
     (e: unknown) => e instanceof ConfigError && /pubsub\.creators .*admins or local/.test(e.message));
   assert.throws(() => resolveConfig(file("bad-pubsub2.toml", `[pubsub]\nmax_item = 3\n`), {}),
     (e: unknown) => e instanceof ConfigError && /pubsub\.max_item .*not a known setting/.test(e.message));
+});
+
+test("[s2s] and [s2s.routes]: listener, TLS policy, domains, limits and static routes; bad values name the key", () => {
+  const c = resolveConfig(file("s2s.toml", `[s2s]
+bind = "0.0.0.0"
+port = 15269
+require_tls = false
+insecure_domains = ["Lab.Example"]
+blocked_domains = ["spam.example"]
+connect_timeout_seconds = 3
+queue_limit = 20
+
+[s2s.routes]
+"Example.net" = "192.0.2.1:5269"
+`), { PARLEY_S2S_PORT: "25269" });
+  assert.is(c.s2s.host, "0.0.0.0");
+  assert.equal(c.s2s.extraHosts, []);
+  assert.is(c.s2s.port, 25269, "PARLEY_S2S_PORT overrides the file");
+  assert.is(c.s2s.requireTls, false);
+  assert.equal(c.s2s.insecureDomains, ["lab.example"]);
+  assert.equal(c.s2s.blockedDomains, ["spam.example"]);
+  assert.is(c.s2s.connectTimeoutSeconds, 3);
+  assert.is(c.s2s.queueLimit, 20);
+  assert.equal(c.s2s.routes, { "example.net": "192.0.2.1:5269" });
+  const fails = (toml: string, pattern: RegExp) => assert.throws(() => resolveConfig(file("bad-s2s.toml", toml), {}), (e: Error) => e instanceof ConfigError && pattern.test(e.message));
+  fails(`[s2s.routes]\n"example.net" = "nowhere"\n`, /s2s\.routes\.example\.net .*host:port/);
+  fails(`[s2s]\nqueue_limit = 0\n`, /s2s\.queue_limit .*positive/);
+  fails(`[s2s]\nrequire_tsl = true\n`, /s2s\.require_tsl .*not a known setting/);
+});
+
+test("[upload]: the component's name, URL, limits and types; bad values name the key", () => {
+  const c = resolveConfig(file("upload.toml", `[upload]
+domain = "Files.{domain}"
+public_url = "https://files.example.org/"
+max_file_bytes = 5000
+quota_bytes_per_user = 10000
+total_quota_bytes = 0
+expire_days = 0
+allowed_types = ["image/*", "Text/Plain"]
+slot_seconds = 60
+slots_per_user_per_hour = 5
+`), {});
+  assert.equal(c.upload, {
+    domain: "files.{domain}", publicUrl: "https://files.example.org", maxFileBytes: 5000, quotaBytesPerUser: 10000,
+    totalQuotaBytes: 0, expireDays: 0, allowedTypes: ["image/*", "text/plain"], slotSeconds: 60, slotsPerUserPerHour: 5,
+  });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-upload.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[upload]\nmax_file_bytes = 0\n`, /upload\.max_file_bytes/);
+  fails(`[upload]\nexpire_days = -1\n`, /upload\.expire_days/);
+  fails(`[upload]\npublic_url = "files.example.org"\n`, /upload\.public_url .*http/);
+  fails(`[upload]\nallowed_types = ["images"]\n`, /upload\.allowed_types .*'images'/);
+  fails(`[upload]\nmax_size = 1\n`, /upload\.max_size .*not a known setting/);
+});
+
+test("[bosh]: the bounds of a BOSH session; bad values name the key", () => {
+  const c = resolveConfig(file("bosh.toml", `[bosh]
+enabled = false
+max_wait_seconds = 30
+max_hold = 2
+inactivity_seconds = 90
+polling_seconds = 5
+max_request_bytes = 100000
+sessions_per_address = 3
+`), {});
+  assert.equal(c.bosh, { enabled: false, maxWaitSeconds: 30, maxHold: 2, inactivitySeconds: 90, pollingSeconds: 5, maxRequestBytes: 100000, sessionsPerAddress: 3 });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-bosh.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[bosh]\nmax_wait_seconds = 0\n`, /bosh\.max_wait_seconds/);
+  fails(`[bosh]\nmax_hold = -1\n`, /bosh\.max_hold/);
+  fails(`[bosh]\nwait = 5\n`, /bosh\.wait .*not a known setting/);
 });
 
 test.run();

@@ -74,6 +74,12 @@ test("registered nicknames: members register, strangers may not, a nickname has 
     .thenState((s) => !s.affiliations.has(JULIET), "juliet unaffiliated");
 });
 
+test("a deleted account is forgotten by the server, even a last owner; forgetting a stranger decides nothing", () => {
+  room.given([created, configured()]).when({ kind: "forget", jid: ROMEO })
+    .then([{ type: "MucAffiliationChanged", payload: { room: ROOM, jid: ROMEO, affiliation: "none" }, meta }]);
+  room.given([created, configured()]).when({ kind: "forget", jid: TYBALT }).then([]);
+});
+
 test("destroying: only owners (or the server); afterwards the room is gone and a new one starts afresh", () => {
   room.given([created, configured()]).when({ kind: "destroy", actor: JULIET }).thenThrows("forbidden");
   room.given([created, configured({ persistent: true }), affiliated(JULIET, "admin")]).when({ kind: "destroy", actor: ROMEO, reason: "We refuse to live in this fantasy!" })

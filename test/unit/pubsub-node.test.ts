@@ -66,6 +66,14 @@ test("§6.1.3.2-4: presence and whitelist access models; an affiliation opens a 
     .thenState((s) => s?.subscriptions.has(JULIET) === true);
 });
 
+test("§6.1.3.3: the roster access model lets in the owner's contacts in an allowed group, and no one else", () => {
+  const rosterNode: NodeEvent = { type: "PubsubNodeConfigured", payload: { ...base, config: { ...defaultConfig("pep"), accessModel: "roster", rosterGroupsAllowed: ["Family"] } } };
+  spec(nodeDecider, as(JULIET, { actorSeesPresence: true, actorGroups: ["Friends"] })).given([created, rosterNode]).when({ kind: "subscribe", jid: JULIET })
+    .thenThrows(appCondition("not-authorized", "not-in-roster-group"));
+  spec(nodeDecider, as(JULIET, { actorGroups: ["Friends", "Family"] })).given([created, rosterNode]).when({ kind: "subscribe", jid: JULIET })
+    .thenState((s) => s?.subscriptions.has(JULIET) === true);
+});
+
 test("§8.9: the owner sets affiliations (unchanged ones decide nothing) and cannot give up its own ownership", () => {
   spec(nodeDecider, as(ADMIN)).given([created])
     .when({ kind: "affiliations", changes: [{ jid: ADMIN, affiliation: "owner" }, { jid: "romeo@example.com", affiliation: "publisher" }] })
@@ -87,6 +95,10 @@ test("the configuration form: fields left out keep their values, bad values and 
 test("§7.1.5: publish-options that match (as values, '1' for 'true') pass; a different one is conflict with precondition-not-met", () => {
   const c = defaultConfig("pep");
   checkPreconditions(c, new Map([["pubsub#persist_items", ["true"]], ["pubsub#access_model", ["presence"]]]), 256);
+  // max_items: the node keeping at least as many as asked meets it ("max" here is 256).
+  const bookmarks = { ...c, maxItems: "max" as const };
+  checkPreconditions(bookmarks, new Map([["pubsub#max_items", ["255"]]]), 256);
+  assert.throws(() => checkPreconditions(c, new Map([["pubsub#max_items", ["max"]]]), 256), appCondition("conflict", "precondition-not-met"));
   assert.throws(() => checkPreconditions(c, new Map([["pubsub#access_model", ["whitelist"]]]), 256),
     (err: unknown) => appCondition("conflict", "precondition-not-met")(err) && (err as StanzaError).spec.text === "Field does not match: access_model");
 });

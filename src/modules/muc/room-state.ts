@@ -133,6 +133,8 @@ export type RoomCommand =
   | { kind: "affiliation"; actor: string; jid: string; affiliation: Affiliation; nick?: string; reason?: string }
   | { kind: "register"; jid: string; nick: string }
   | { kind: "unregister"; jid: string }
+  /** The server removes a deleted account's affiliation, whatever it was (even a last owner's). */
+  | { kind: "forget"; jid: string }
   | { kind: "subject"; subject: string; nick: string }
   | { kind: "destroy"; actor: string | undefined; reason?: string; alternate?: string };
 
@@ -210,6 +212,9 @@ export function decideRoom(command: RoomCommand, state: RoomState, ctx: RoomCont
       if (entry.affiliation === "owner") checkAffiliationChange(state, command.jid, command.jid, "none", ctx);
       return { events: [event("MucAffiliationChanged", { room, jid: command.jid, affiliation: "none" }, ctx)] };
     }
+    case "forget":
+      if (!state.affiliations.has(command.jid)) return { events: [] };
+      return { events: [event("MucAffiliationChanged", { room, jid: command.jid, affiliation: "none" }, ctx)] };
     case "subject":
       return { events: [event("MucSubjectChanged", { room, subject: command.subject, nick: command.nick }, ctx)] };
     case "destroy":

@@ -7,7 +7,7 @@
 import { el, type XmlElement } from "../../xml/element.js";
 import { tryParseJid, type Jid } from "../../jid/jid.js";
 import { NS } from "../../xmpp/namespaces.js";
-import type { StanzaErrorCondition, StanzaErrorType } from "../../xmpp/errors.js";
+import { StanzaError, type StanzaErrorCondition, type StanzaErrorType } from "../../xmpp/errors.js";
 import type { EventCause, StoredEvent } from "../../events/types.js";
 import {
   affiliationOf, decideRoom, defaultRole, evolveRoom, nickOwner, RoomDecisionError, isAffiliation, isRole,
@@ -33,10 +33,28 @@ export interface RoomHost {
   append(room: string, version: number, events: RoomEvent[]): StoredEvent[];
   /** The room was destroyed (or emptied, when temporary): forget it. */
   forget(room: string): void;
+  /** The rooms' message archive (XEP-0313 on the room's JID), when `[muc] archive` is on. */
+  readonly archive: RoomArchive | undefined;
+  /** XEP-0421: a stable, opaque id of a user in a room (the same across sessions and nickname changes). */
+  occupantId(room: string, bareJid: string): string;
   /** Rooms this user created that exist now (the rooms_per_user limit). */
   roomsCreatedBy(bareJid: string): number;
   readonly maxRoomsPerUser: number;
 }
+
+/** What a room needs of the archive (index.ts builds it on the mam module's ArchiveStore). */
+export interface RoomArchive {
+  /** Archives a groupchat message as the room broadcasts it; returns its archive id (the stanza-id). */
+  append(room: string, nick: string, stanza: XmlElement): string;
+  /** Answers a urn:xmpp:mam:2 query: result messages to `to`, then the <fin/> payload. */
+  query(room: string, query: XmlElement, to: string): XmlElement;
+  form(): XmlElement;
+  /** A destroyed room's archive goes with it. */
+  drop(room: string): void;
+}
+const NS_MAM = "urn:xmpp:mam:2";
+export const NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0";
+const NS_SID = "urn:xmpp:sid:0";
 
 interface Occupant {
   nick: string;
@@ -97,6 +115,7 @@ export class Room {
       if (e instanceof RoomDecisionError) fail(e.condition, e.message);
       throw e;
     }
+    if (decided.events.length === 0) return [];
     const stored = this.host.append(this.jid, this.version, decided.events);
     for (const e of stored) {
       this.state = evolveRoom(this.state, e as unknown as RoomEvent);
@@ -119,6 +138,7 @@ export class Room {
       else if (stanza.name === "message") this.message(stanza, from, to);
       else if (stanza.name === "iq") this.iq(stanza, from, to);
     } catch (e) {
+      if (e instanceof StanzaError) return this.error(stanza, e.spec.condition, e.spec.type ?? ERROR_TYPES[e.spec.condition] ?? "cancel", e.spec.text);
       if (!(e instanceof StanzaFailure)) throw e;
       this.error(stanza, e.condition, e.type, e.message === e.condition ? undefined : e.message);
     }
@@ -306,6 +326,7 @@ export class Room {
   private emptied(): void {
     if (this.occupants.size > 0 || !this.state.exists || this.state.config.persistent) return;
     this.execute({ kind: "destroy", actor: undefined }, { kind: "server", reason: "the last occupant of a temporary room left" });
+    this.host.archive?.drop(this.jid);
     this.history = [];
     this.host.forget(this.jid);
   }
@@ -343,7 +364,8 @@ export class Room {
   private presenceOf(o: Occupant, viewer: Occupant, viewerSession: string, opts: PresenceOpts): XmlElement {
     const self = opts.self === true && viewer === o;
     const latest = [...o.sessions.values()].pop();
-    const kept = opts.type === "unavailable" ? (opts.extra ?? []) : (latest?.children.filter((c) => typeof c === "string" || (c.ns !== NS_MUC && c.ns !== NS_USER)) ?? []);
+    const kept = opts.type === "unavailable" ? (opts.extra ?? [])
+      : (latest?.children.filter((c) => typeof c === "string" || (c.ns !== NS_MUC && c.ns !== NS_USER && c.ns !== NS_OCCUPANT_ID)) ?? []);
     const seeJid = self || this.canSeeJids(viewer);
     const affiliation = this.affiliation(o.bare);
     const role = opts.role ?? o.role;
@@ -361,7 +383,8 @@ export class Room {
       ...(opts.codes ?? []).map((code) => el("status", NS_USER, { code })),
       ...items,
       self ? el("status", NS_USER, { code: "110" }) : undefined);
-    return el("presence", NS.client, { from: `${this.jid}/${o.nick}`, to: viewerSession, type: opts.type }, ...kept, x);
+    return el("presence", NS.client, { from: `${this.jid}/${o.nick}`, to: viewerSession, type: opts.type }, ...kept, x,
+      el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, o.bare) }));
   }
 
   /** Sends an occupant's presence to everyone in the room who gets it (presencebroadcast), itself included. */
@@ -392,14 +415,19 @@ export class Room {
     const user = stanza.getChild("x", NS_USER);
     const invites = user?.getChildren("invite", NS_USER) ?? [];
     if (invites.length > 0) return this.invite(stanza, from, sender, invites);
-    if (user?.getChild("decline", NS_USER)) return;
+    const decline = user?.getChild("decline", NS_USER);
+    if (decline) return this.decline(from, decline);
     fail("bad-request", "Send groupchat messages to the room, or invitations", "modify");
   }
 
   private groupchat(stanza: XmlElement, sender: Occupant): void {
     if (sender.role === "visitor" || sender.role === "none") fail("forbidden", "You have no voice in this room", "auth");
     const subject = stanza.getChild("subject", NS.client);
-    const out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}`, to: undefined });
+    // XEP-0359 §3: a stanza-id a sender claims in the room's name is not the room's.
+    // XEP-0421 §4: the room's occupant-id replaces any the sender put in.
+    let out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}`, to: undefined })
+      .withoutChildren((c) => (c.name === "stanza-id" && c.ns === NS_SID && c.attrs.by?.toLowerCase() === this.jid) || c.ns === NS_OCCUPANT_ID)
+      .withChildren(el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, sender.bare) }));
     // §8.1: <subject/> without <body/> (Prosody: nor <thread/>) changes the subject.
     if (subject && !stanza.getChild("body", NS.client) && !stanza.getChild("thread", NS.client)) {
       if (sender.role !== "moderator" && !this.state.config.changeSubject) fail("forbidden", "You may not change the subject", "auth");
@@ -408,6 +436,8 @@ export class Room {
       return;
     }
     if (isHistoric(stanza)) {
+      // XEP-0313 §5: the room archives what it broadcasts and stamps it with the archive's id.
+      if (this.host.archive) out = out.withChildren(el("stanza-id", NS_SID, { id: this.host.archive.append(this.jid, sender.nick, out), by: this.jid }));
       this.history.push({ stanza: out, at: this.host.now(), chars: (stanza.getChildText("body", NS.client) ?? "").length });
       const keep = Math.min(this.state.config.historyLength, this.host.maxHistory);
       if (this.history.length > keep) this.history.splice(0, this.history.length - keep);
@@ -425,7 +455,8 @@ export class Room {
     if (stanza.attrs.type === "groupchat") fail("bad-request", "Private messages are not groupchat", "modify");
     const target = this.occupants.get(nick);
     if (!target) fail("item-not-found", "No occupant has that nickname", "cancel");
-    const out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}` }).withChildren(el("x", NS_USER));
+    const out = stanza.withAttrs({ from: `${this.jid}/${sender.nick}` }).withoutChildren((c) => c.ns === NS_OCCUPANT_ID)
+      .withChildren(el("x", NS_USER), el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, sender.bare) }));
     for (const s of target.sessions.keys()) this.host.send(out.withAttrs({ to: s }));
   }
 
@@ -440,6 +471,13 @@ export class Room {
     for (const invite of invites) {
       const invitee = tryParseJid(invite.attrs.to ?? "");
       if (!invitee) fail("jid-malformed", "The invitee's address is not a JID", "modify");
+      // §7.8.2: in a members-only room, an admin's or owner's invitation makes the invitee a member.
+      const bareInvitee = invitee.bareString();
+      if (this.state.config.membersOnly && (affiliation === "owner" || affiliation === "admin") && this.affiliation(bareInvitee) === "none") {
+        const reason = `Invited by ${sender?.nick ?? from.bareString()}`;
+        this.execute({ kind: "affiliation", actor: from.bareString(), jid: bareInvitee, affiliation: "member", reason }, { kind: "user", resource: from.toString() });
+        this.affiliationChanged(bareInvitee, "member", sender ? { nick: sender.nick, jid: from.toString() } : undefined, undefined);
+      }
       const reason = invite.getChildText("reason", NS_USER) ?? "";
       const password = this.state.config.password;
       this.host.send(el("message", NS.client, { from: this.jid, to: invitee.toString(), id: stanza.attrs.id },
@@ -448,6 +486,22 @@ export class Room {
         el("body", NS.client, {}, `${inviter} invited you to the room ${this.jid}${reason ? ` (${reason})` : ""}`),
         el("x", NS_CONFERENCE, { jid: this.jid, reason: reason || undefined, password: password || undefined })));
     }
+  }
+
+  /** The account is gone (account-deleted): its affiliation is removed by the server. */
+  forgetAccount(bare: string): void {
+    this.execute({ kind: "forget", jid: bare }, { kind: "server", reason: "the account was deleted" });
+    this.affiliationChanged(bare, "none", undefined, undefined);
+    this.emptied();
+  }
+
+  /** §7.8.2: an invitee's decline goes on to the inviter, from the room. */
+  private decline(from: Jid, decline: XmlElement): void {
+    const to = tryParseJid(decline.attrs.to ?? "");
+    if (!to) fail("jid-malformed", "Say whose invitation you decline", "modify");
+    const reason = decline.getChildText("reason", NS_USER);
+    this.host.send(el("message", NS.client, { from: this.jid, to: to.toString() },
+      el("x", NS_USER, {}, el("decline", NS_USER, { from: from.bareString() }, reason === undefined ? undefined : el("reason", NS_USER, {}, reason)))));
   }
 
   // ---- IQs ---------------------------------------------------------------------
@@ -473,6 +527,8 @@ export class Room {
       case `set ${NS_OWNER} query`: return this.ownerSet(stanza, from, payload);
       case `get ${NS_ADMIN} query`: return this.adminGet(stanza, from, payload);
       case `set ${NS_ADMIN} query`: return this.adminSet(stanza, from, payload);
+      case `get ${NS_MAM} query`: return this.mamForm(stanza, from);
+      case `set ${NS_MAM} query`: return this.mamQuery(stanza, from, payload);
       case `get ${NS.register} query`: return this.registerGet(stanza, from);
       case `set ${NS.register} query`: return this.registerSet(stanza, from, payload);
       default: fail("service-unavailable", undefined, "cancel");
@@ -492,7 +548,7 @@ export class Room {
     if (node !== undefined) fail("item-not-found", undefined, "cancel");
     const c = this.state.config;
     const features = [
-      NS_MUC, NS.register, "urn:xmpp:ping",
+      NS_MUC, NS.register, "urn:xmpp:ping", NS_OCCUPANT_ID, ...(this.host.archive ? [NS_MAM, NS_SID] : []),
       c.persistent ? "muc_persistent" : "muc_temporary", c.public ? "muc_public" : "muc_hidden",
       c.membersOnly ? "muc_membersonly" : "muc_open", c.moderated ? "muc_moderated" : "muc_unmoderated",
       c.password !== "" ? "muc_passwordprotected" : "muc_unsecured", c.whois === "anyone" ? "muc_nonanonymous" : "muc_semianonymous",
@@ -501,6 +557,23 @@ export class Room {
       el("identity", NS.discoInfo, { category: "conference", type: "text", name: c.name || this.jid.split("@")[0] }),
       ...features.map((v) => el("feature", NS.discoInfo, { var: v })),
       roomInfoForm(c, this.occupants.size, this.state.subject?.text ?? ""));
+  }
+
+  /** Who may read the room's archive: not outcasts; in a members-only room, the affiliated. */
+  private mayReadArchive(from: Jid): void {
+    if (!this.host.archive) fail("service-unavailable", "This service keeps no archive of rooms", "cancel");
+    const affiliation = this.affiliation(from.bareString());
+    if (affiliation === "outcast" || (this.state.config.membersOnly && affiliation === "none")) fail("forbidden", "You may not read this room's archive", "auth");
+  }
+
+  private mamForm(stanza: XmlElement, from: Jid): void {
+    this.mayReadArchive(from);
+    this.result(stanza, el("query", NS_MAM, {}, (this.host.archive as RoomArchive).form()));
+  }
+
+  private mamQuery(stanza: XmlElement, from: Jid, query: XmlElement): void {
+    this.mayReadArchive(from);
+    this.result(stanza, (this.host.archive as RoomArchive).query(this.jid, query, from.toString()));
   }
 
   private ownerGet(stanza: XmlElement, from: Jid): void {
@@ -558,6 +631,7 @@ export class Room {
         this.host.send(this.presenceOf(o, o, s, { type: "unavailable", role: "none", self: true, onlySession: s, destroy: d }));
       }
     }
+    this.host.archive?.drop(this.jid);
     this.occupants.clear();
     this.nickOfSession.clear();
     this.history = [];
@@ -675,8 +749,9 @@ export class Room {
   private registerGet(stanza: XmlElement, from: Jid): void {
     const entry = this.state.affiliations.get(from.bareString());
     if (!entry || entry.affiliation === "outcast") fail("registration-required", undefined, "auth");
+    // §7.10.2: a registered user learns so, and the nickname (XEP-0077's <registered/>, <username/>).
     this.result(stanza, el("query", NS.register, {}, entry.nick === undefined ? undefined : el("registered", NS.register),
-      entry.nick === undefined ? registerForm() : registerForm().withChildren()));
+      entry.nick === undefined ? undefined : el("username", NS.register, {}, entry.nick), registerForm()));
   }
 
   private registerSet(stanza: XmlElement, from: Jid, query: XmlElement): void {

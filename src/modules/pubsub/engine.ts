@@ -31,8 +31,12 @@ export interface ServiceContext {
   readonly mayCreate: boolean;
   /** The PEP owner shares presence with the requester (presence access model). */
   readonly seesPresence: boolean;
+  /** The requester's groups in the PEP owner's roster (roster access model). */
+  readonly rosterGroups?: readonly string[];
   /** Whom the node's notifications reach, and how to send them. */
   readonly audience: Audience;
+  /** After an item is stored and its notifications are out (PEP: the `pep/published` hook). */
+  readonly published?: (node: string, id: string, payload: XmlElement | undefined) => void;
 }
 
 export interface Audience {
@@ -54,7 +58,8 @@ const perr = (condition: "bad-request" | "item-not-found" | "not-acceptable" | "
   new StanzaError({ condition, ...(name === undefined ? {} : { extra: el(name, NS_PUBSUB_ERRORS) }), ...(text === undefined ? {} : { text }) });
 
 export class PubsubEngine {
-  private readonly nodes = new Map<string, NodeState>();
+  /** service → node → state: a service's nodes are found without a scan of all of them. */
+  private readonly byService = new Map<string, Map<string, NodeState>>();
   private readonly versions = new Map<string, number>();
   readonly items: ItemStore;
 
@@ -64,30 +69,52 @@ export class PubsubEngine {
     this.load();
   }
 
-  /** Every node from the projection (pubsub_nodes and its two tables). */
+  /** Every node from the projection (pubsub_nodes and its two tables), each table read once. */
   private load(): void {
     type NodeRow = { service: string; node: string; owner: string; config: string; version: number };
-    const rows = this.db.prepare("SELECT service, node, owner, config, version FROM pubsub_nodes").all() as NodeRow[];
-    const affs = this.db.prepare("SELECT service, node, jid, affiliation FROM pubsub_affiliations").all() as { service: string; node: string; jid: string; affiliation: Affiliation }[];
-    const subs = this.db.prepare("SELECT service, node, jid FROM pubsub_subscriptions").all() as { service: string; node: string; jid: string }[];
-    for (const r of rows) {
+    const affs = new Map<string, Map<string, Affiliation>>();
+    for (const a of this.db.prepare("SELECT service, node, jid, affiliation FROM pubsub_affiliations").iterate() as Iterable<{ service: string; node: string; jid: string; affiliation: Affiliation }>) {
+      const key = nodeKey(a.service, a.node);
+      let m = affs.get(key);
+      if (!m) affs.set(key, (m = new Map()));
+      m.set(a.jid, a.affiliation);
+    }
+    const subs = new Map<string, Set<string>>();
+    for (const r of this.db.prepare("SELECT service, node, jid FROM pubsub_subscriptions").iterate() as Iterable<{ service: string; node: string; jid: string }>) {
       const key = nodeKey(r.service, r.node);
-      this.nodes.set(key, {
+      let set = subs.get(key);
+      if (!set) subs.set(key, (set = new Set()));
+      set.add(r.jid);
+    }
+    for (const r of this.db.prepare("SELECT service, node, owner, config, version FROM pubsub_nodes").iterate() as Iterable<NodeRow>) {
+      const key = nodeKey(r.service, r.node);
+      this.put({
         service: r.service, node: r.node, owner: r.owner, config: { ...defaultConfig("service"), ...(JSON.parse(r.config) as NodeConfig) },
-        affiliations: new Map(affs.filter((a) => a.service === r.service && a.node === r.node).map((a) => [a.jid, a.affiliation])),
-        subscriptions: new Set(subs.filter((s) => s.service === r.service && s.node === r.node).map((s) => s.jid)),
+        affiliations: affs.get(key) ?? new Map(), subscriptions: subs.get(key) ?? new Set(),
       });
       this.versions.set(key, r.version);
     }
   }
 
+  private put(state: NodeState): void {
+    let m = this.byService.get(state.service);
+    if (!m) this.byService.set(state.service, (m = new Map()));
+    m.set(state.node, state);
+  }
+
+  private remove(service: string, node: string): void {
+    const m = this.byService.get(service);
+    m?.delete(node);
+    if (m && m.size === 0) this.byService.delete(service);
+  }
+
   node(service: string, node: string): NodeState | undefined {
-    return this.nodes.get(nodeKey(service, node));
+    return this.byService.get(service)?.get(node);
   }
 
   /** The nodes of one service, in creation order. */
   nodesOf(service: string): NodeState[] {
-    return [...this.nodes.values()].filter((n) => n.service === service);
+    return [...(this.byService.get(service)?.values() ?? [])];
   }
 
   maxItemsOf(config: NodeConfig): number {
@@ -95,33 +122,37 @@ export class PubsubEngine {
   }
 
   /** Decide, append, fold: the node's stream at its current version. */
-  run(service: string, node: string, command: NodeCommand, c: { actor: string; mayCreate: boolean; seesPresence: boolean }, by: EventCause): NodeEvent[] {
-    const key = nodeKey(service, node);
-    const state = this.nodes.get(key);
-    const events = decideNode(command, state, { service, node, actor: c.actor, mayCreate: c.mayCreate, actorSeesPresence: c.seesPresence });
+  run(service: string, node: string, command: NodeCommand, c: { actor: string; mayCreate: boolean; seesPresence: boolean; groups?: readonly string[] }, by: EventCause): NodeEvent[] {
+    const state = this.node(service, node);
+    const events = decideNode(command, state, { service, node, actor: c.actor, mayCreate: c.mayCreate, actorSeesPresence: c.seesPresence, ...(c.groups ? { actorGroups: c.groups } : {}) });
     if (events.length === 0) return events;
+    this.appendAndFold(service, node, events, by);
+    return events;
+  }
+
+  private appendAndFold(service: string, node: string, events: readonly NodeEvent[], by: EventCause): void {
+    const key = nodeKey(service, node);
     const streamId = nodeStreamId(service, node);
     const expected = this.versions.get(key) ?? this.events.streamVersion(streamId);
     const at = this.now().toISOString();
     const stored = this.events.append(streamId, expected, events.map((e) => ({ type: e.type, payload: e.payload, meta: { by, at } })));
-    let next = state;
+    let next = this.node(service, node);
     for (const e of events) next = evolveNode(next, e);
-    if (next) this.nodes.set(key, next);
-    else this.nodes.delete(key);
+    if (next) this.put(next);
+    else this.remove(service, node);
     this.versions.set(key, stored[stored.length - 1]?.streamVersion ?? expected);
-    return events;
   }
 
   /** Creates a node unless it exists (PEP's auto-create on publish, XEP-0163 §3). */
   private create(ctx: ServiceContext, node: string, config: NodeConfig): void {
-    if (this.nodesOf(ctx.service).length >= (ctx.kind === "pep" ? this.limits.maxNodesPerAccount : this.limits.maxNodesPerService)) {
+    if ((this.byService.get(ctx.service)?.size ?? 0) >= (ctx.kind === "pep" ? this.limits.maxNodesPerAccount : this.limits.maxNodesPerService)) {
       throw new StanzaError({ condition: "policy-violation", text: "Too many nodes" });
     }
     this.run(ctx.service, node, { kind: "create", config }, this.actorOf(ctx), causeOf(ctx));
   }
 
   private actorOf(ctx: ServiceContext) {
-    return { actor: ctx.requester.bareString(), mayCreate: ctx.mayCreate, seesPresence: ctx.seesPresence };
+    return { actor: ctx.requester.bareString(), mayCreate: ctx.mayCreate, seesPresence: ctx.seesPresence, groups: ctx.rosterGroups ?? [] };
   }
 
   /** One <pubsub/> IQ payload, in either namespace. */
@@ -210,6 +241,7 @@ export class PubsubEngine {
     if (state.config.deliverNotifications) {
       ctx.audience.broadcast(state, this.eventOf(el("items", NS_PUBSUB_EVENT, { node }, this.itemElement(state, stored, NS_PUBSUB_EVENT, ctx.kind, state.config.deliverPayloads ? body : undefined))));
     }
+    ctx.published?.(node, id, body);
     return { result: el("pubsub", NS_PUBSUB, {}, el("publish", NS_PUBSUB, { node }, el("item", NS_PUBSUB, { id }))) };
   }
 
@@ -293,8 +325,9 @@ export class PubsubEngine {
   private getItems(action: XmlElement, ctx: ServiceContext): RequestOutcome {
     const state = this.existing(ctx, action);
     const actor = ctx.requester.bareString();
-    if (!mayAccess(state, actor, ctx.seesPresence)) {
+    if (!mayAccess(state, actor, ctx.seesPresence, ctx.rosterGroups)) {
       if (state.config.accessModel === "presence") throw new StanzaError({ condition: "not-authorized", extra: el("presence-subscription-required", NS_PUBSUB_ERRORS) });
+      if (state.config.accessModel === "roster") throw new StanzaError({ condition: "not-authorized", extra: el("not-in-roster-group", NS_PUBSUB_ERRORS) });
       throw new StanzaError({ condition: "not-allowed", extra: el("closed-node", NS_PUBSUB_ERRORS) });
     }
     const wanted = action.getChildren("item", NS_PUBSUB).map((i) => i.attrs.id).filter((id): id is string => id !== undefined);
@@ -386,6 +419,14 @@ export class PubsubEngine {
       }
       return { jid: bareJidText(jid), affiliation: affiliation as Affiliation };
     });
+    const after = new Set(state.affiliations.keys());
+    for (const c of changes) {
+      if (c.affiliation === "none") after.delete(c.jid);
+      else after.add(c.jid);
+    }
+    if (after.size > this.limits.maxSubscriptionsPerNode) {
+      throw new StanzaError({ condition: "policy-violation", text: "This node has as many affiliations as it takes" });
+    }
     this.run(ctx.service, state.node, { kind: "affiliations", changes }, this.actorOf(ctx), causeOf(ctx));
     return { result: null };
   }
@@ -397,12 +438,25 @@ export class PubsubEngine {
     return { result: el("pubsub", NS_PUBSUB_OWNER, {}, el("subscriptions", NS_PUBSUB_OWNER, { node: state.node }, ...list)) };
   }
 
-  /** Every node of a deleted account's PEP service goes, by event, with its items. */
-  deleteService(service: string, by: EventCause): void {
-    for (const n of this.nodesOf(service)) {
-      this.run(service, n.node, { kind: "delete" }, { actor: n.owner, mayCreate: false, seesPresence: true }, by);
+  /**
+   * A deleted account: its PEP nodes go (by event, with their items), and its
+   * subscriptions and non-owner affiliations elsewhere end. Nodes it owns at a
+   * service stay, with their other owners, or with none until an admin acts.
+   */
+  forgetAccount(bare: string, by: EventCause): void {
+    for (const n of this.nodesOf(bare)) {
+      this.run(bare, n.node, { kind: "delete" }, { actor: n.owner, mayCreate: false, seesPresence: true }, by);
     }
-    this.items.purgeAll(service);
+    this.items.purgeAll(bare);
+    for (const n of [...this.byService.values()].flatMap((m) => [...m.values()])) {
+      const events: NodeEvent[] = [];
+      for (const jid of n.subscriptions) {
+        if (jid === bare || jid.startsWith(`${bare}/`)) events.push({ type: "PubsubSubscriptionChanged", payload: { service: n.service, node: n.node, jid, subscribed: false } });
+      }
+      const aff = n.affiliations.get(bare);
+      if (aff !== undefined && aff !== "owner") events.push({ type: "PubsubAffiliationChanged", payload: { service: n.service, node: n.node, jid: bare, affiliation: "none" } });
+      if (events.length > 0) this.appendAndFold(n.service, n.node, events, by);
+    }
   }
 }
 

@@ -126,8 +126,13 @@ export function applyConfig(base: NodeConfig, values: ReadonlyMap<string, string
  */
 export function checkPreconditions(current: NodeConfig, values: ReadonlyMap<string, string[]>, maxItemsLimit: number): void {
   const wanted = applyConfig(current, values, maxItemsLimit);
+  const effective = (m: number | "max") => (m === "max" ? maxItemsLimit : m);
   for (const name of values.keys()) {
     const key = configKey(name);
+    // max_items asks that the node keep at least that many: XEP-0402 §3 says
+    // "max", clients (Prosody's bookmarks2.scs) say 255; a node keeping more
+    // meets either.
+    if (key === "maxItems" && effective(current.maxItems) >= effective(wanted.maxItems)) continue;
     if (JSON.stringify(wanted[key]) !== JSON.stringify(current[key])) {
       throw new StanzaError({
         condition: "conflict", text: `Field does not match: ${name.slice("pubsub#".length)}`, extra: el("precondition-not-met", NS_PUBSUB_ERRORS),

@@ -144,7 +144,7 @@ export const pubsub: ParleyModule = {
             if (s.available && featuresOf(owner, s.resource)?.has(`${state.node}+notify`)) deliver(state, s.fullJid, event, sent);
           }
           for (const contact of subscribersOf(account.roster)) {
-            if (!mayAccess(state, contact, true)) continue;
+            if (!mayAccess(state, contact, true, account.roster.items.get(contact)?.groups)) continue;
             for (const [resource, features] of online.get(contact) ?? []) {
               if (features.has(`${state.node}+notify`)) deliver(state, `${contact}/${resource}`, event, sent);
             }
@@ -158,10 +158,16 @@ export const pubsub: ParleyModule = {
       };
     };
 
+    const publishedOn = (account: Account) => (node: string, id: string, payload: XmlElement | undefined) => {
+      api.fire("pep/published", { account, node, id, payload });
+    };
+
     const pepRequest = (type: "get" | "set") => (req: AccountIqRequest) => {
       const owner = req.account.bareJid;
       const ctx: ServiceContext = {
         service: owner, kind: "pep", requester: req.from, mayCreate: req.self, seesPresence: req.mayDiscover, audience: pepAudience(req.account),
+        rosterGroups: req.account.roster.items.get(req.from.bareString())?.groups ?? [],
+        published: publishedOn(req.account),
       };
       const { result, after } = engine.handle(type, req.payload, ctx);
       if (after) req.afterReply(after);
@@ -183,8 +189,20 @@ export const pubsub: ParleyModule = {
       const requester = b.requester.bareString();
       const sees = requester === owner || isContactSubscribed(b.account.roster, requester);
       for (const n of engine.nodesOf(owner)) {
-        if (mayAccess(n, requester, sees)) b.items.push({ jid: owner, node: n.node, ...(n.config.title ? { name: n.config.title } : {}) });
+        if (mayAccess(n, requester, sees, b.account.roster.items.get(requester)?.groups)) b.items.push({ jid: owner, node: n.node, ...(n.config.title ? { name: n.config.title } : {}) });
       }
+    });
+
+    // XEP-0030 §3.2 on a PEP node: a leaf, to those who may see it.
+    api.hook("disco-info/account", (b) => {
+      if (b.node === undefined) return;
+      const n = engine.node(b.account.bareJid, b.node);
+      const requester = b.requester.bareString();
+      const sees = requester === b.account.bareJid || isContactSubscribed(b.account.roster, requester);
+      if (!n || !mayAccess(n, requester, sees, b.account.roster.items.get(requester)?.groups)) return;
+      b.nodeFound = true;
+      b.identities.push({ category: "pubsub", type: "leaf" });
+      b.features.add(NS_PUBSUB);
     });
 
     /** XEP-0163 §4.3.2: the last items of the nodes a resource just said it wants. */
@@ -253,6 +271,7 @@ export const pubsub: ParleyModule = {
     // ---- for bridging modules (XEP-0048 bookmarks in private storage, vCard avatars)
     const asOwner = (account: Account): ServiceContext => ({
       service: account.bareJid, kind: "pep", requester: account.jid, mayCreate: true, seesPresence: true, audience: pepAudience(account),
+      published: publishedOn(account),
     });
     api.hook("pep/publish", (p) => {
       const options = el("x", NS_DATA, { type: "submit" },
@@ -287,7 +306,7 @@ export const pubsub: ParleyModule = {
     api.hook("resource-unbind", ({ account, session }) => forget(account.bareJid, session.resource));
 
     api.hook("account-deleted", ({ jid }) => {
-      engine.deleteService(jid.bareString(), { kind: "server", reason: "account deleted" });
+      engine.forgetAccount(jid.bareString(), { kind: "server", reason: "account deleted" });
       online.delete(jid.bareString());
     });
 

@@ -98,8 +98,10 @@ export interface NodeContext {
   readonly actor: string;
   /** May create nodes here (an admin, or the PEP owner). */
   readonly mayCreate: boolean;
-  /** For the presence and roster access models: the owner shares presence with the requester. */
+  /** For the presence access model: the owner shares presence with the requester. */
   readonly actorSeesPresence: boolean;
+  /** For the roster access model: the requester's groups in the owner's roster. */
+  readonly actorGroups?: readonly string[];
 }
 
 function fail(spec: StanzaErrorSpec): never {
@@ -115,14 +117,14 @@ export function affiliationOf(state: NodeState, jid: string): Affiliation {
 }
 
 /** XEP-0060 §6.1.3: whether the requester may subscribe to or retrieve from the node. */
-export function mayAccess(state: NodeState, actor: string, seesPresence: boolean): boolean {
+export function mayAccess(state: NodeState, actor: string, seesPresence: boolean, groups: readonly string[] = []): boolean {
   const aff = affiliationOf(state, actor);
   if (aff === "outcast") return false;
   if (aff === "owner" || aff === "publisher" || aff === "member") return true;
   switch (state.config.accessModel) {
     case "open": return true;
-    case "presence":
-    case "roster": return seesPresence;
+    case "presence": return seesPresence;
+    case "roster": return groups.some((g) => state.config.rosterGroupsAllowed.includes(g));
     case "whitelist":
     case "authorize": return false;
   }
@@ -170,7 +172,7 @@ export function decideNode(command: NodeCommand, state: NodeState | undefined, c
     case "subscribe": {
       // §6.1.3.1: the subscribed JID must be the requester's own.
       if (bareOf(command.jid) !== c.actor) fail({ ...pubsubError("bad-request", "invalid-jid"), text: "You may subscribe only your own JID" });
-      if (!mayAccess(state, c.actor, c.actorSeesPresence)) {
+      if (!mayAccess(state, c.actor, c.actorSeesPresence, c.actorGroups)) {
         const model = state.config.accessModel;
         if (model === "presence") fail(pubsubError("not-authorized", "presence-subscription-required"));
         if (model === "roster") fail(pubsubError("not-authorized", "not-in-roster-group"));

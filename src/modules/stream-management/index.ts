@@ -61,6 +61,8 @@ export const streamManagement: ParleyModule = {
       if (stage === "post-auth") features.push(el("sm", NS_SM));
     });
     api.hook("session/unacknowledged", ({ account, stanzas }) => {
+      // A deleted account's streams end with it: nothing of theirs is kept.
+      if (!api.accountExists(account.bareJid)) return;
       for (const stanza of stanzas) keep(api, account, stanza);
     });
   },
