@@ -312,7 +312,17 @@ async function checkFeaturesCommand(args: string[]): Promise<number> {
 
 async function start(args: string[]): Promise<number> {
   const config = startConfig(args);
-  const server = await ParleyServer.start(config);
+  // Node's default for SIGHUP is to exit: caught from the first moment, and one
+  // that comes while the server starts is carried out once it has.
+  let hupWhileStarting = false;
+  const early = () => { hupWhileStarting = true; };
+  process.on("SIGHUP", early);
+  let server: ParleyServer;
+  try {
+    server = await ParleyServer.start(config);
+  } finally {
+    process.off("SIGHUP", early);
+  }
   // SIGHUP: the configuration read again, the same way (file, environment, flags), and what can change applied.
   const reload = () => {
     let next: ServerConfig;
@@ -328,6 +338,7 @@ async function start(args: string[]): Promise<number> {
     }, (err: Error) => server.log.error("reload failed; nothing changed", { error: err.message }));
   };
   process.on("SIGHUP", reload);
+  if (hupWhileStarting) reload();
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

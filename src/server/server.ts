@@ -326,6 +326,9 @@ export class ParleyServer {
       this.kernel.router.addDestination(d, this.localDestination);
     }
     if (added.length > 0) applied.push(`domains added: ${added.join(", ")}`);
+    // Components are made per domain when their module loads (pubsub.<domain>, the MUC service).
+    const withComponents = this.kernel.modulesLoaded.filter((m) => m === "pubsub" || m === "muc");
+    if (added.length > 0 && withComponents.length > 0) restartNeeded.push(`the ${withComponents.join(" and ")} services of ${added.join(", ")}`);
     if (next.logLevel !== this.log.level) {
       applied.push(`log level ${this.log.level} → ${next.logLevel}`);
       this.log.setLevel(next.logLevel);
