@@ -128,7 +128,7 @@ export const SPECS: readonly Spec[] = [
     provider: [{ service: { category: "conference", type: "text" } }], features: ["http://jabber.org/protocol/muc"] },
   { id: "XEP-0048", title: "Bookmarks", url: xep("0048"),
     provider: [{ discoFeature: "jabber:iq:private", scope: "host" }],
-    implemented: { status: "complete", note: "module private: storage:bookmarks in private storage, read from and written to XEP-0402 PEP bookmarks" } },
+    implemented: { status: "complete", note: "module private: storage:bookmarks in private storage and on PEP, both kept in step with XEP-0402 PEP bookmarks" } },
   { id: "XEP-0049", title: "Private XML Storage", url: xep("0049"),
     provider: [{ discoFeature: "jabber:iq:private", scope: "host" }], features: ["jabber:iq:private"],
     implemented: { status: "complete", note: "module private: one element per namespace, bounded by [pubsub] max_private_bytes and max_private_elements" } },

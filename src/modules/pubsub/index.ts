@@ -162,12 +162,17 @@ export const pubsub: ParleyModule = {
       api.fire("pep/published", { account, node, id, payload });
     };
 
+    const retractedOn = (account: Account) => (node: string, id: string) => {
+      api.fire("pep/retracted", { account, node, id });
+    };
+
     const pepRequest = (type: "get" | "set") => (req: AccountIqRequest) => {
       const owner = req.account.bareJid;
       const ctx: ServiceContext = {
         service: owner, kind: "pep", requester: req.from, mayCreate: req.self, seesPresence: req.mayDiscover, audience: pepAudience(req.account),
         rosterGroups: req.account.roster.items.get(req.from.bareString())?.groups ?? [],
         published: publishedOn(req.account),
+        retracted: retractedOn(req.account),
       };
       const { result, after } = engine.handle(type, req.payload, ctx);
       if (after) req.afterReply(after);
@@ -272,6 +277,7 @@ export const pubsub: ParleyModule = {
     const asOwner = (account: Account): ServiceContext => ({
       service: account.bareJid, kind: "pep", requester: account.jid, mayCreate: true, seesPresence: true, audience: pepAudience(account),
       published: publishedOn(account),
+      retracted: retractedOn(account),
     });
     api.hook("pep/publish", (p) => {
       const options = el("x", NS_DATA, { type: "submit" },
