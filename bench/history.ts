@@ -20,6 +20,7 @@ import { EventStore } from "../src/events/store.js";
 import { registerStandardProjections } from "../src/projections/index.js";
 import { replayAccount, diffAccount, explain, listEvents } from "../src/cli/debug.js";
 import { parseLogPoint } from "../src/replay/replay.js";
+import { startInspector } from "../src/inspect/server.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const PARLEY_BIN = path.join(REPO, "bin", "parley.js");
@@ -140,7 +141,8 @@ export function writeHistoryExport(file: string, sizes: HistorySizes): { events:
   const extra = budget - perOther * others;
   const remaining = [sizes.hotEvents, 79, ...Array.from({ length: others }, (_, i) => perOther + (i < extra ? 1 : 0))];
   const emitted = new Array<number>(names.length).fill(0);
-  const rounds = perOther + 1;
+  // Enough rounds for every account, the 80-event one included (79 after its registration).
+  const rounds = Math.max(perOther + 1, 79);
   const hotPerRound = Math.ceil(sizes.hotEvents / rounds);
   const credentials = benchCredentials();
   const fd = openSync(file, "w");
@@ -267,6 +269,36 @@ export async function runHistory(sizes: HistorySizes): Promise<Record<string, nu
       }
       if (name === "events_account80") metrics.events_account80_lines = proc.stdout.trim().split("\n").length;
       process.stderr.write(`history: ${name}: ${proc.wallMs.toFixed(0)} ms as a process, ${metrics[`${name}_work_ms`]?.toFixed(1)} ms of work\n`);
+    }
+
+    // The inspector's page on this log: what its first load asks for, and the hot
+    // account's time-travel answers, over HTTP from an in-process inspector.
+    {
+      const store = EventStore.open(path.join(data, "parley.sqlite"), { readonly: true });
+      registerStandardProjections(store);
+      const inspector = await startInspector({ store, databaseFile: "bench", host: "127.0.0.1", port: 0 });
+      const base = `http://127.0.0.1:${inspector.port}`;
+      const auth = { headers: { Authorization: `Bearer ${inspector.token}` } };
+      const fetchAll = async (paths: string[]) => { for (const p of paths) { const r = await fetch(base + p, auth); if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`); await r.text(); } };
+      const middle = Math.floor(sizes.hotEvents / 2);
+      const pages: [string, string[]][] = [
+        ["inspect_first_load", ["/", "/app.js", "/style.css", "/api/streams?prefix=account:&limit=100", "/api/events?limit=100"]],
+        ["inspect_account_now", [`/api/account?jid=${HOT}`]],
+        ["inspect_account_middle", [`/api/account?jid=${HOT}&version=${middle}`, `/api/step?jid=${HOT}&version=${middle}`]],
+        ["inspect_story", [`/api/story?jid=${HOT}&contact=${EXPLAINED}`]],
+        ["inspect_timeline_hot", [`/api/events?stream=account:${HOT}&limit=100`]],
+      ];
+      try {
+        for (const [name, paths] of pages) {
+          const { coldMs, warmMs } = await timeInProcess(() => fetchAll(paths));
+          metrics[`${name}_ms`] = coldMs;
+          metrics[`${name}_warm_ms`] = warmMs;
+          process.stderr.write(`history: ${name}: ${coldMs.toFixed(1)} ms (warm ${warmMs.toFixed(1)} ms)\n`);
+        }
+      } finally {
+        await inspector.close();
+        store.close();
+      }
     }
 
     // Logins: the hot account's, and another user's started 20 ms later, on a fresh server.

@@ -116,6 +116,7 @@ export async function launchParley(dir: string): Promise<ServerUnderTest> {
     `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub"]`,
     `[c2s]`, `port = ${port}`, `direct_tls_port = ${await freePort()}`,
     `[http]`, `port = ${await freePort()}`,
+    `[s2s]`, `port = ${await freePort()}`,
     // Throttles out of the way, as for Prosody: one address opens every connection.
     `[limits]`, `connections_per_address = 1000000`, `stanzas_per_second = 1000000`, `stanza_burst = 1000000`,
     `sessions_per_account = 1000`, `idle_seconds = 3600`,

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { ConfigError, defaultConfig, isMamDefaultPolicy, type ExternalService, type ServerConfig } from "./config.js";
+import { ConfigError, defaultConfig, isMamDefaultPolicy, parseHostPort, type ExternalService, type ServerConfig } from "./config.js";
 import type { LogLevel } from "./util/logger.js";
 import { tryParseJid } from "./jid/jid.js";
 
@@ -196,8 +196,35 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.fulltext = mam.boolean("fulltext") ?? m.fulltext;
     mam.rejectUnknown();
   }
+  const muc = root.table_("muc");
+  if (muc) {
+    const m = config.muc;
+    m.enabled = muc.boolean("enabled") ?? m.enabled;
+    const sub = muc.string("subdomain");
+    if (sub !== undefined) {
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(sub)) throw new ConfigError(`muc.subdomain (${source})`, `must be one DNS label, got '${sub}'`);
+      m.subdomain = sub;
+    }
+    m.roomsPerUser = positive(muc.integer("rooms_per_user"), "muc.rooms_per_user", source) ?? m.roomsPerUser;
+    m.occupantsPerRoom = positive(muc.integer("occupants_per_room"), "muc.occupants_per_room", source) ?? m.occupantsPerRoom;
+    m.sessionsPerOccupant = positive(muc.integer("sessions_per_occupant"), "muc.sessions_per_occupant", source) ?? m.sessionsPerOccupant;
+    const history = muc.integer("history_messages");
+    if (history !== undefined && history < 0) throw new ConfigError(`muc.history_messages (${source})`, `must be 0 or more, got ${history}`);
+    m.historyMessages = history ?? m.historyMessages;
+    m.maxRooms = positive(muc.integer("max_rooms"), "muc.max_rooms", source) ?? m.maxRooms;
+    m.archive = muc.boolean("archive") ?? m.archive;
+    muc.rejectUnknown();
+  }
   const ext = root.table_("external_services");
   if (ext) config.externalServices = readExternalServices(ext, config.externalServices, source);
+  const sm = root.table_("stream_management");
+  if (sm) {
+    const m = config.streamManagement;
+    m.timeoutSeconds = positive(sm.integer("timeout_seconds"), "stream_management.timeout_seconds", source) ?? m.timeoutSeconds;
+    m.maxQueue = positive(sm.integer("max_queue"), "stream_management.max_queue", source) ?? m.maxQueue;
+    m.csiMaxQueue = positive(sm.integer("csi_max_queue"), "stream_management.csi_max_queue", source) ?? m.csiMaxQueue;
+    sm.rejectUnknown();
+  }
   const ps = root.table_("pubsub");
   if (ps) {
     const p = config.pubsub;
@@ -219,6 +246,23 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     p.maxPrivateElements = positive(ps.integer("max_private_elements"), "pubsub.max_private_elements", source) ?? p.maxPrivateElements;
     ps.rejectUnknown();
   }
+  const fast = root.table_("fast");
+  if (fast) {
+    const f = config.fast;
+    f.enabled = fast.boolean("enabled") ?? f.enabled;
+    f.tokenSeconds = positive(fast.integer("token_seconds"), "fast.token_seconds", source) ?? f.tokenSeconds;
+    f.rotateAfterSeconds = positive(fast.integer("rotate_after_seconds"), "fast.rotate_after_seconds", source) ?? f.rotateAfterSeconds;
+    f.maxUserAgents = positive(fast.integer("max_user_agents"), "fast.max_user_agents", source) ?? f.maxUserAgents;
+    fast.rejectUnknown();
+  }
+  const adhoc = root.table_("adhoc");
+  if (adhoc) {
+    const a = config.adhoc;
+    a.sessionsPerRequester = positive(adhoc.integer("sessions_per_requester"), "adhoc.sessions_per_requester", source) ?? a.sessionsPerRequester;
+    a.sessionsTotal = positive(adhoc.integer("sessions_total"), "adhoc.sessions_total", source) ?? a.sessionsTotal;
+    a.sessionSeconds = positive(adhoc.integer("session_seconds"), "adhoc.session_seconds", source) ?? a.sessionSeconds;
+    adhoc.rejectUnknown();
+  }
   config.passwordMinLength = positive(root.integer("password_min_length"), "password_min_length", source) ?? config.passwordMinLength;
   const metrics = root.table_("metrics");
   if (metrics) {
@@ -229,6 +273,8 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     if (token !== undefined) config.metrics.token = token;
     metrics.rejectUnknown();
   }
+  const s2s = root.table_("s2s");
+  if (s2s) readS2s(s2s, config, source, resolve);
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -312,6 +358,7 @@ const ENV: Record<string, (c: ServerConfig, v: string, name: string) => void> = 
   PARLEY_C2S_PORT: (c, v, name) => { c.c2s.port = envInteger(v, name); },
   PARLEY_DIRECT_TLS_PORT: (c, v, name) => { c.c2s.directTlsPort = envInteger(v, name); },
   PARLEY_HTTP_PORT: (c, v, name) => { c.http.port = envInteger(v, name); },
+  PARLEY_S2S_PORT: (c, v, name) => { c.s2s.port = envInteger(v, name); },
   PARLEY_TLS_CERT: (c, v) => { c.tls.certFile = path.resolve(v); },
   PARLEY_TLS_KEY: (c, v) => { c.tls.keyFile = path.resolve(v); },
   PARLEY_REQUIRE_ENCRYPTION: (c, v, name) => { c.tls.requireEncryption = envBoolean(v, name); },
@@ -356,3 +403,42 @@ export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv =
   return config;
 }
 
+
+/** [s2s] and [s2s.routes] (src/s2s/). */
+function readS2s(t: Reader, config: ServerConfig, source: string, resolve: (p: string | undefined) => string | undefined): void {
+  const s = config.s2s;
+  s.enabled = t.boolean("enabled") ?? s.enabled;
+  const bind = t.stringOrStrings("bind");
+  if (bind !== undefined) {
+    if (bind.length === 0) throw new ConfigError(`s2s.bind (${source})`, "must name at least one address");
+    s.host = bind[0] as string;
+    s.extraHosts = bind.slice(1);
+  }
+  s.port = t.integer("port") ?? s.port;
+  s.requireTls = t.boolean("require_tls") ?? s.requireTls;
+  const lower = (xs: string[] | undefined) => xs?.map((d) => d.toLowerCase());
+  s.insecureDomains = lower(t.strings("insecure_domains")) ?? s.insecureDomains;
+  s.secureDomains = lower(t.strings("secure_domains")) ?? s.secureDomains;
+  s.blockedDomains = lower(t.strings("blocked_domains")) ?? s.blockedDomains;
+  const ca = resolve(t.string("ca_file"));
+  if (ca !== undefined) s.caFile = ca;
+  s.connectTimeoutSeconds = positive(t.integer("connect_timeout_seconds"), "s2s.connect_timeout_seconds", source) ?? s.connectTimeoutSeconds;
+  s.idleSeconds = positive(t.integer("idle_seconds"), "s2s.idle_seconds", source) ?? s.idleSeconds;
+  s.queueLimit = positive(t.integer("queue_limit"), "s2s.queue_limit", source) ?? s.queueLimit;
+  s.connectionsPerAddress = positive(t.integer("connections_per_address"), "s2s.connections_per_address", source) ?? s.connectionsPerAddress;
+  s.stanzasPerSecond = positive(t.integer("stanzas_per_second"), "s2s.stanzas_per_second", source) ?? s.stanzasPerSecond;
+  s.stanzaBurst = positive(t.integer("stanza_burst"), "s2s.stanza_burst", source) ?? s.stanzaBurst;
+  s.maxBackoffSeconds = positive(t.integer("max_backoff_seconds"), "s2s.max_backoff_seconds", source) ?? s.maxBackoffSeconds;
+  const routes = t.table_("routes");
+  if (routes) {
+    const out: Record<string, string> = {};
+    for (const domain of routes.keys()) {
+      const target = routes.string(domain);
+      if (target === undefined) throw new ConfigError(`s2s.routes.${domain} (${source})`, "must be a \"host:port\" string");
+      parseHostPort(target, `s2s.routes.${domain} (${source})`);
+      out[domain.toLowerCase()] = target;
+    }
+    s.routes = out;
+  }
+  t.rejectUnknown();
+}

@@ -108,8 +108,47 @@ export interface ServerConfig {
   metrics: MetricsConfig;
   /** XEP-0215 external services (STUN/TURN for calls, and others), the external_services module. */
   externalServices: ExternalServicesConfig;
+  /** XEP-0198 stream management (acks, resumption) and XEP-0352 client state indication. */
+  streamManagement: StreamManagementConfig;
+  /** XEP-0045 multi-user chat at <subdomain>.<domain> (the muc module). */
+  muc: MucConfig;
   /** XEP-0060 pubsub at pubsub.<domain>, PEP (XEP-0163), vCard-temp and private storage: the pubsub, vcard and private modules. */
   pubsub: PubsubConfig;
+  /** Server-to-server federation (RFC 6120 §4, XEP-0220), src/s2s/. */
+  s2s: S2sConfig;
+  /** XEP-0484 FAST tokens for SASL2 logins (src/sasl/fast-tokens.ts). */
+  fast: FastConfig;
+  /** XEP-0050 command sessions (the adhoc module): a form sent, its submission awaited. */
+  adhoc: { sessionsPerRequester: number; sessionsTotal: number; sessionSeconds: number };
+}
+
+export interface StreamManagementConfig {
+  /** Seconds a dropped stream stays resumable (XEP-0198 §5, the advertised `max`). */
+  timeoutSeconds: number;
+  /** Unacknowledged stanzas kept per stream; a stream with more is closed (bound) or expires (detached). */
+  maxQueue: number;
+  /** XEP-0352: stanzas held per inactive client (presence counts once per contact); a fuller queue is flushed. */
+  csiMaxQueue: number;
+}
+
+/** `[muc]`: the MUC service and its per-room and per-user limits. */
+export interface MucConfig {
+  /** false: no MUC service. */
+  enabled: boolean;
+  /** The component's domain is `<subdomain>.<served domain>`. */
+  subdomain: string;
+  /** Rooms one user may have created that exist at once. */
+  roomsPerUser: number;
+  /** Occupants (nicknames) per room. */
+  occupantsPerRoom: number;
+  /** Sessions of one user under one nickname (multi-session nicks). */
+  sessionsPerOccupant: number;
+  /** Messages of discussion history a room keeps at most (XEP-0045 §7.2.15); a room's own setting is capped by it. */
+  historyMessages: number;
+  /** Rooms in memory per service at once. */
+  maxRooms: number;
+  /** XEP-0313 archives of rooms (paged and retained as `[mam]` says). */
+  archive: boolean;
 }
 
 export interface PubsubConfig {
@@ -136,6 +175,52 @@ export interface PubsubConfig {
   /** Bytes of one private XML storage element (XEP-0049), and elements per account. */
   maxPrivateBytes: number;
   maxPrivateElements: number;
+}
+
+/** Federation: the s2s listener, outgoing streams and their limits (src/s2s/). */
+export interface S2sConfig {
+  /** Listen for and open server-to-server streams at all; off, every remote JID bounces remote-server-not-found. */
+  enabled: boolean;
+  /** Where the listener binds: loopback by default, so a server stays private until told otherwise. */
+  host: string;
+  extraHosts?: string[];
+  port: number;
+  /** STARTTLS required on every s2s stream, both directions (RFC 6120 §5.3.1), except with insecureDomains. */
+  requireTls: boolean;
+  /** Domains allowed to federate without TLS (a lab peer); every other one needs it while requireTls holds. */
+  insecureDomains: string[];
+  /** Domains whose certificate must verify against the trust store (caFile, else the system's) on outgoing streams. */
+  secureDomains: string[];
+  /** A PEM bundle of trusted CAs for verifying peers' certificates (default: Node's system store). */
+  caFile?: string;
+  /** Domains never federated with: stanzas to them bounce, their streams are refused. */
+  blockedDomains: string[];
+  /** Static routes, looked up before DNS: domain → "host:port" (RFC 6120 §3.2 allows any configured resolution). */
+  routes: Record<string, string>;
+  /** Seconds to resolve, connect, negotiate TLS and authenticate an outgoing stream before its stanzas bounce. */
+  connectTimeoutSeconds: number;
+  /** An outgoing stream that sent nothing for this long is closed; an incoming one that received nothing, too. */
+  idleSeconds: number;
+  /** Stanzas waiting per remote domain while its stream connects; more bounce resource-constraint. */
+  queueLimit: number;
+  /** Incoming s2s connections from one address. */
+  connectionsPerAddress: number;
+  /** Stanzas a second an incoming s2s stream may send on average, and in a burst. */
+  stanzasPerSecond: number;
+  stanzaBurst: number;
+  /** The longest wait before a failed domain is tried again (the wait doubles from 2 s up to this). */
+  maxBackoffSeconds: number;
+}
+
+/** XEP-0484 FAST: tokens a user agent logs in with instead of the password. */
+export interface FastConfig {
+  enabled: boolean;
+  /** Seconds a token lives; a client that does not log in within it needs the password again. */
+  tokenSeconds: number;
+  /** A token older than this is replaced at its next use (§3.4 rotation). */
+  rotateAfterSeconds: number;
+  /** User agents per account that may hold tokens; the least recently issued loses its token first. */
+  maxUserAgents: number;
 }
 
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
@@ -213,7 +298,11 @@ export function isMamDefaultPolicy(v: string): v is MamDefaultPolicy {
 export const DEFAULT_MODULES: readonly string[] = [
   "blocking", "roster", "presence", "offline", "mam", "carbons", "disco", "ping", "version", "time", "last", "contact_addresses", "register", "tombstones",
   "external_services",
+  "stream_management",
+  "csi",
+  "muc",
   "pubsub", "vcard", "private",
+  "adhoc", "admin_adhoc",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -256,14 +345,23 @@ export function defaultConfig(): ServerConfig {
     admins: [],
     tombstoneDays: 0,
     externalServices: { credentialSeconds: 86_400, services: [] },
+    streamManagement: { timeoutSeconds: 600, maxQueue: 500, csiMaxQueue: 100 },
     pubsub: {
       creators: "admins", component: true, maxItems: 256, maxItemBytes: 64 * 1024, maxNodesPerAccount: 128, maxNodesPerService: 10_000,
       maxSubscriptionsPerNode: 10_000, exposePublisher: false, capsCacheSize: 10_000, maxVcardBytes: 256 * 1024, maxPrivateBytes: 64 * 1024,
       maxPrivateElements: 64,
     },
+    fast: { enabled: true, tokenSeconds: 21 * 86_400, rotateAfterSeconds: 86_400, maxUserAgents: 16 },
+    adhoc: { sessionsPerRequester: 5, sessionsTotal: 1000, sessionSeconds: 600 },
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true },
+    s2s: {
+      enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
+      blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
+      connectionsPerAddress: 10, stanzasPerSecond: 2000, stanzaBurst: 5000, maxBackoffSeconds: 300,
+    },
   };
 }
 
@@ -314,6 +412,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
     throw new ConfigError("password_min_length", `${c.passwordMinLength} must be a positive integer`);
   }
   if (c.metrics.bind !== "") parseHostPort(c.metrics.bind, "metrics.bind");
+  validateS2s(c.s2s);
   return c;
 }
 
@@ -335,4 +434,14 @@ export function passwordTooShort(c: ServerConfig, password: string): string | un
 
 export function databasePath(c: ServerConfig): string {
   return path.join(c.dataDir, "parley.sqlite");
+}
+
+function validateS2s(s: S2sConfig): void {
+  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw new ConfigError("s2s.port", `${s.port} is not a port number (0-65535)`);
+  for (const [k, v] of [["connectTimeoutSeconds", s.connectTimeoutSeconds], ["idleSeconds", s.idleSeconds], ["queueLimit", s.queueLimit],
+    ["connectionsPerAddress", s.connectionsPerAddress], ["stanzasPerSecond", s.stanzasPerSecond], ["stanzaBurst", s.stanzaBurst],
+    ["maxBackoffSeconds", s.maxBackoffSeconds]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`s2s.${k}`, `${v} must be a positive integer`);
+  }
+  for (const [domain, target] of Object.entries(s.routes)) parseHostPort(target, `s2s.routes.${domain}`);
 }

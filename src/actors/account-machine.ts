@@ -85,10 +85,10 @@ export function createAccountMachine(k: AccountActorServices) {
       },
       reloadState: ({ context }) => k.loadAccountState(context.runtime),
       bindSession: ({ context, event }) => {
-        if (event.type === "session.bind") bindResource(k, context.runtime, event.session, event.requestedResource);
+        if (event.type === "session.bind") bindResource(k, context.runtime, event.session, event.requestedResource, event.bind2);
       },
       endSession: ({ context, event }) => {
-        if (event.type === "session.ended") endSession(k, context.runtime, event.sessionId, event.resource);
+        if (event.type === "session.ended") endSession(k, context.runtime, event.sessionId, event.resource, event.unacknowledged);
       },
       handleOutbound: ({ context, event }) => {
         if (event.type !== "stanza.outbound") return;
@@ -136,6 +136,8 @@ export function createAccountMachine(k: AccountActorServices) {
             after: { idleTimeout: { target: "#account.stopped" } },
             on: {
               "session.bind": { target: "checkingSessions", actions: "bindSession" },
+              // A replaced session's end, with what it never saw acknowledged (XEP-0198 §5).
+              "session.ended": { actions: "endSession" },
             },
           },
           active: {

@@ -5,10 +5,10 @@ import type { Jid } from "../jid/jid.js";
 import type { SessionRef } from "./session-types.js";
 
 export type AccountCommand =
-  /** A session authenticated as this user asks for a resource (RFC 6120 §7). */
-  | { type: "session.bind"; session: SessionRef; requestedResource: string | undefined }
+  /** A session authenticated as this user asks for a resource (RFC 6120 §7), or binds inline with SASL2 (`bind2`: XEP-0386's <bind/>). */
+  | { type: "session.bind"; session: SessionRef; requestedResource: string | undefined; bind2?: XmlElement }
   /** A bound session ended, cleanly or not. */
-  | { type: "session.ended"; sessionId: string; resource: string }
+  | { type: "session.ended"; sessionId: string; resource: string; unacknowledged?: readonly XmlElement[] }
   /** A stanza one of this user's sessions sent; `from` is already the full JID, `to` parsed (undefined: none). */
   | { type: "stanza.outbound"; resource: string; stanza: XmlElement; to: Jid | undefined }
   /** A stanza addressed to this user (bare or full JID, parsed by the router) from anywhere. */

@@ -27,8 +27,9 @@ export class DeliveryOutlet {
     this.#sink = sink;
   }
 
-  withdraw(): void {
-    this.#sink = undefined;
+  /** Withdraws `sink` if it is the one attached (after a resumption another session's may be: XEP-0198 §5). */
+  withdraw(sink?: DeliverySink): void {
+    if (sink === undefined || this.#sink === sink) this.#sink = undefined;
   }
 
   /** Hands the stanza to the sink; false when none is attached (the caller then asks the machine). */

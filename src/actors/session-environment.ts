@@ -6,6 +6,18 @@ import type { StreamPort } from "./stream-port.js";
 import type { CredentialLookup } from "../sasl/mechanism.js";
 import type { AccountRef } from "./account-types.js";
 import type { XmlElement } from "../xml/element.js";
+import type { ManagedStreamRegistry } from "./stream-management.js";
+
+/** XEP-0198 on this server (the stream_management module): where resumable streams are, and the limits. */
+export interface StreamManagementService {
+  readonly registry: ManagedStreamRegistry;
+  /** Seconds a stream stays resumable: the advertised `max`. */
+  readonly timeoutSeconds: number;
+  readonly maxQueue: number;
+}
+import type { Jid } from "../jid/jid.js";
+import type { SaslServerMechanism } from "../sasl/mechanism.js";
+import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
 
 export interface SessionEnvironment {
   readonly config: ServerConfig;
@@ -30,4 +42,22 @@ export interface SessionEnvironment {
   moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
   preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement;
+  /** XEP-0198, when offered (undefined: <enable/> and <resume/> fail). */
+  readonly streamManagement?: StreamManagementService;
+  /** XEP-0352, when offered: at most this many stanzas held per inactive client (undefined: not offered). */
+  readonly csiMaxQueue?: number;
+  /** XEP-0388 §2.1: the inline features of <authentication/> here (XEP-0386 <bind/>, XEP-0484 <fast/>). */
+  sasl2Inline(conn: StreamPort): XmlElement[];
+  /** XEP-0484 §3.1: the FAST (HT-*) mechanisms this connection offers. */
+  fastMechanismsFor(conn: StreamPort): string[];
+  /** XEP-0484 §3.3: a token login's exchange for this user agent; undefined when not offered. */
+  createFastMechanism(name: string, domain: string, userAgentId: string, conn: StreamPort): SaslServerMechanism | undefined;
+  /**
+   * XEP-0484 after a successful SASL2 login with `mechanism`: carries out
+   * invalidation and rotation, and returns the <token/> for <success/> when
+   * one was asked for or is due.
+   */
+  fastAfterSuccess(user: Jid, request: Sasl2Request, mechanism: SaslServerMechanism | undefined, conn: StreamPort): XmlElement | undefined;
+  /** XEP-0386 §3: the resource for an inline bind, stable for one user agent of one user. */
+  bind2Resource(user: Jid, userAgentId: string | undefined, tag: string | undefined): string;
 }

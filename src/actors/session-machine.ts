@@ -8,6 +8,15 @@
 //                                (growing delay)                             bindable ──<bind/>──▶ binding ──▶ bound
 //   any state: </stream:stream> ▶ closed;  stream error or kick ▶ closing ▶ closed;  socket gone ▶ closed
 //
+// XEP-0198 stream management, after binding (or instead of it: <resume/> in bindable):
+//   bound ──socket gone, resumable──▶ detached ──<resume/> on another stream──▶ resumed (it goes on there)
+//     │                                  └──timeout, kick, queue full──▶ expired (unacknowledged to the account)
+//     └──<resume/> on another stream while this one seems alive──▶ replaced
+//   SASL2 (XEP-0388), beside classic SASL, with no stream restart:
+//   streamOpen ──<authenticate/>──▶ sasl2 (verifying ⇄ awaitingResponse) ─<success/>+features─▶ bindable
+//                                     └─ inline <bind/> (XEP-0386) ─▶ binding2 ──<success><bound/>──▶ bound
+//   failures go through authFailed, as classic ones do, answered in SASL2's <failure/>.
+//
 // Input that arrives in the wrong state is answered by the guard-ordered
 // transitions of that state (stream errors per RFC 6120 §4.9), never by flags.
 // Work that finishes later (a SASL step: PLAIN's password check runs on the
@@ -31,6 +40,10 @@ import { createMechanism, settle, type SaslServerMechanism, type SaslFailure, ty
 import { DeliveryOutlet, sessionRefThrough } from "./delivery-sink.js";
 import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
+import { ManagedStream, ManagedStreamRegistry, NS_SM, parseH, type SessionLink } from "./stream-management.js";
+import { ClientStateFilter, NS_CSI } from "./client-state.js";
+import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
+import { isHtMechanism } from "../sasl/ht.js";
 
 export interface SessionInput {
   sessionId: string;
@@ -62,10 +75,24 @@ export interface SessionContext {
   user?: Jid;
   /** Full JID after resource binding. */
   jid?: Jid;
+  /** XEP-0388: the <authenticate/> of the SASL2 exchange under way (its failure is answered in SASL2's form). */
+  sasl2?: Sasl2Request;
+  /** SASL2 with an inline bind: the mechanism's final data, sent in <success/> once the bind is done. */
+  sasl2SuccessData?: Buffer;
+  /** What Bind2's inline features answered, for <bound/>. */
+  bindInline?: readonly XmlElement[];
   /** The id of the bind IQ awaiting the account actor's answer. */
   pendingBindId?: string;
   /** Where deliveries go: a sink while `bound`, none otherwise (see delivery-sink.ts). */
   deliveries: DeliveryOutlet;
+  /** Where the account actor's commands for this session go (another session's, after a resumption). */
+  link: SessionLink;
+  /** The session id the account actor knows the bound resource by (the first session's, after a resumption). */
+  boundSessionId: string;
+  /** XEP-0198, once <enable/>d (or resumed). */
+  stream?: ManagedStream;
+  /** XEP-0352: the first stage of the delivery sink. */
+  csi: ClientStateFilter;
 }
 
 /**
@@ -73,10 +100,11 @@ export interface SessionContext {
  * - `negotiating`: stream negotiation is not complete (§4.3): nothing is bound yet;
  * - `authenticated`: SASL succeeded (§6.4.6): the user is known;
  * - `bound`: a resource is bound (§7): stanzas flow both ways, deliveries go to the sink;
- * - `closing`: we closed our stream (§4.4) and wait for the client to close its own.
+ * - `closing`: we closed our stream (§4.4) and wait for the client to close its own;
+ * - `detached`: the connection is gone, the stream resumable (XEP-0198 §5): deliveries are queued.
  * The final state `closed` has none.
  */
-export type SessionTag = "negotiating" | "authenticated" | "bound" | "closing";
+export type SessionTag = "negotiating" | "authenticated" | "bound" | "closing" | "detached";
 
 /** What one SASL step decided (RFC 6120 §6.4): the output of the `saslStep` actor. */
 type SaslOutcome =
@@ -116,8 +144,27 @@ export type SessionEvent =
   | { type: "tls.failed"; reason: string }
   | SessionCommand;
 
+const isNonza = (ns: string, name: string) => ({ event }: { event: SessionEvent }) =>
+  event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === ns;
+
+/** The managed stream a <resume previd='…'/> names, if this user's and still resumable (XEP-0198 §5). */
+function resumeTarget(context: SessionContext, resume: XmlElement): ManagedStream | undefined {
+  const previd = resume.attrs.previd;
+  const user = context.user;
+  if (previd === undefined || !user) return undefined;
+  return context.env.streamManagement?.registry.find(previd, user);
+}
+
+/** The session actor a link currently names, looked up at each command (it changes on resumption). */
+function linkedActor(link: SessionLink): { send(command: SessionCommand): void } {
+  return { send: (command) => link.actor.send(command) };
+}
+
 const isSasl = (name: string) => ({ event }: { event: SessionEvent }) =>
   event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === NS.sasl;
+
+const isSasl2 = (name: string) => ({ event }: { event: SessionEvent }) =>
+  event.type === "xml.stanza" && event.stanza.name === name && event.stanza.ns === NS.sasl2;
 
 function bindRequest(stanza: XmlElement): XmlElement | undefined {
   if (stanza.name !== "iq" || stanza.attrs.type !== "set") return undefined;
@@ -155,6 +202,21 @@ export const sessionMachine = setup({
     headerAcceptable: ({ context, event }) =>
       event.type === "xml.streamStart" && checkStreamHeader(event, context.env) === undefined,
     isSaslAuth: isSasl("auth"),
+    isSasl2Authenticate: isSasl2("authenticate"),
+    isSasl2Response: isSasl2("response"),
+    isSasl2Abort: isSasl2("abort"),
+    sasl2RequestWellFormed: ({ event }) => typeof parseAuthenticate(stanzaOf(event)) !== "string",
+    sasl2MechanismOffered: ({ context, event }) => {
+      const name = stanzaOf(event).attrs.mechanism ?? "";
+      return context.env.mechanismsFor(context.conn).includes(name) || context.env.fastMechanismsFor(context.conn).includes(name);
+    },
+    /** XEP-0484 §3.3: a token belongs to a user agent; a token login must name one. */
+    sasl2TokenLoginHasUserAgent: ({ event }) => {
+      const request = parseAuthenticate(stanzaOf(event));
+      return typeof request === "string" || !isHtMechanism(request.mechanism) || request.userAgentId !== undefined;
+    },
+    /** XEP-0386 §3: the SASL2 exchange succeeded and its <authenticate/> asked to bind inline. */
+    saslSucceededWithInlineBind: ({ context }, outcome: SaslOutcome) => outcome.kind === "success" && context.sasl2?.bind !== undefined,
     isSaslResponse: isSasl("response"),
     isSaslAbort: isSasl("abort"),
     mechanismOffered: ({ context, event }) => {
@@ -164,7 +226,7 @@ export const sessionMachine = setup({
     encryptionSatisfied: ({ context }) => context.env.mayAuthenticate(context.conn),
     isBindRequest: ({ event }) => event.type === "xml.stanza" && bindRequest(event.stanza) !== undefined,
     isSessionRequest: ({ event }) => event.type === "xml.stanza" && isSessionIq(event.stanza),
-    isSaslElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS.sasl,
+    isSaslElement: ({ event }) => event.type === "xml.stanza" && (event.stanza.ns === NS.sasl || event.stanza.ns === NS.sasl2),
     isStartTls: ({ event }) => event.type === "xml.stanza" && event.stanza.name === "starttls" && event.stanza.ns === NS.tls,
     tlsAvailable: ({ context }) => context.conn.canStartTls,
     isRegistrationIq: ({ event }) =>
@@ -175,6 +237,29 @@ export const sessionMachine = setup({
       event.type === "xml.stanza" && event.stanza.ns === NS.client &&
       (event.stanza.name === "message" || event.stanza.name === "presence" || event.stanza.name === "iq"),
     saslChallenged: (_, outcome: SaslOutcome) => outcome.kind === "challenge",
+    isSmEnable: isNonza(NS_SM, "enable"),
+    isSmResume: isNonza(NS_SM, "resume"),
+    isSmRequest: isNonza(NS_SM, "r"),
+    isSmAnswer: isNonza(NS_SM, "a"),
+    isSmElement: ({ event }) => event.type === "xml.stanza" && event.stanza.ns === NS_SM,
+    smOffered: ({ context }) => context.env.streamManagement !== undefined,
+    smEnabled: ({ context }) => context.stream !== undefined,
+    streamResumable: ({ context }) => context.stream?.resumable === true,
+    /** XEP-0198 §4: an h of more stanzas than were sent is an error. */
+    answerCountsSent: ({ context, event }) => {
+      const h = parseH(stanzaOf(event).attrs.h);
+      return h !== undefined && context.stream !== undefined && context.stream.wouldAcknowledge(h);
+    },
+    /** §5: the previd names a stream of this user that can still be resumed. */
+    resumableStreamFound: ({ context, event }) => resumeTarget(context, stanzaOf(event)) !== undefined,
+    resumeCountsSent: ({ context, event }) => {
+      const h = parseH(stanzaOf(event).attrs.h);
+      const target = resumeTarget(context, stanzaOf(event));
+      return h !== undefined && target !== undefined && target.wouldAcknowledge(h);
+    },
+    isCsiActive: isNonza(NS_CSI, "active"),
+    isCsiInactive: isNonza(NS_CSI, "inactive"),
+    csiOffered: ({ context }) => context.env.csiMaxQueue !== undefined,
     saslSucceeded: (_, outcome: SaslOutcome) => outcome.kind === "success",
   },
   delays: {
@@ -184,6 +269,7 @@ export const sessionMachine = setup({
           context.env.authFailuresFor(context.conn.remoteAddress, attemptedAccount(context))))
         : 0,
     closeGrace: 2000,
+    resumeTimeout: ({ context }) => (context.stream?.timeoutSeconds ?? 0) * 1000,
   },
   actions: {
     openStream: ({ context }) => {
@@ -259,6 +345,81 @@ export const sessionMachine = setup({
         });
       },
     }),
+    /** XEP-0388 §2.3: the request is kept for the whole exchange (user agent, inline bind, FAST). */
+    rememberSasl2: assign({
+      sasl2: ({ event }) => {
+        const request = parseAuthenticate(stanzaOf(event));
+        // A malformed <authenticate/> is still answered in SASL2's form.
+        return typeof request === "string"
+          ? { mechanism: "", userAgentId: undefined, software: undefined, device: undefined, bind: undefined, requestToken: undefined, invalidateToken: false }
+          : request;
+      },
+    }),
+    createSasl2Mechanism: assign({
+      mechanism: ({ context }) => {
+        const request = context.sasl2;
+        if (!request) return undefined;
+        if (isHtMechanism(request.mechanism)) {
+          return request.userAgentId === undefined ? undefined
+            : context.env.createFastMechanism(request.mechanism, context.domain, request.userAgentId, context.conn);
+        }
+        return createMechanism(request.mechanism, context.env.credentialLookup(context.domain), {
+          channelBindings: context.conn.channelBindings(),
+          channelBindingAdvertised: context.env.mechanismsFor(context.conn).some((m) => m.endsWith("-PLUS")),
+        });
+      },
+    }),
+    sendSasl2Challenge: ({ context }, outcome: SaslOutcome) => {
+      if (outcome.kind === "challenge") context.conn.sendStanza(sasl2Challenge(outcome.data));
+    },
+    /** The authenticated user, with the mechanism kept until <success/> is out (FAST reads it). */
+    acceptSasl2User: assign({
+      user: (_, outcome: SaslOutcome) => (outcome.kind === "success" ? outcome.user : undefined),
+      sasl2SuccessData: (_, outcome: SaslOutcome) => (outcome.kind === "success" ? outcome.data : undefined),
+    }),
+    /**
+     * XEP-0388 §2.6.1: success without a stream restart; the authorization
+     * identifier is the bare JID, or the full JID when Bind2 bound a resource,
+     * with <bound/> and XEP-0484's <token/> when there are.
+     */
+    sendSasl2Success: ({ context }) => {
+      const user = context.user;
+      const request = context.sasl2;
+      if (!user || !request) return;
+      const token = context.env.fastAfterSuccess(user, request, context.mechanism, context.conn);
+      const bound = context.jid && el("bound", NS.bind2, {}, ...(context.bindInline ?? []));
+      context.env.log.info("authenticated", {
+        session: context.sessionId, user: user.toString(), sasl2: true, mechanism: request.mechanism,
+        userAgent: request.userAgentId, software: request.software, jid: context.jid?.toString(),
+      });
+      context.conn.sendStanza(sasl2Success(context.sasl2SuccessData, (context.jid ?? user).toString(),
+        [bound, token].filter((e): e is XmlElement => e !== undefined)));
+    },
+    clearSasl2: assign({ mechanism: undefined, sasl2: undefined, sasl2SuccessData: undefined, bindInline: undefined }),
+    /** XEP-0386 §3: the account actor binds the resource derived from the user agent and enables the inline features. */
+    requestInlineBind: ({ context, self }) => {
+      const user = context.user;
+      const bind = context.sasl2?.bind;
+      if (!user || !bind) return;
+      const tag = bind.getChildText("tag", NS.bind2)?.trim();
+      context.env.account(user.bareString()).send({
+        type: "session.bind",
+        session: sessionRefThrough(context.sessionId, context.deliveries, self),
+        requestedResource: context.env.bind2Resource(user, context.sasl2?.userAgentId, tag === "" ? undefined : tag),
+        bind2: bind,
+      });
+    },
+    acceptInlineBind: assign({
+      jid: ({ event }) => (event.type === "bind.result" ? event.jid : undefined),
+      bindInline: ({ event }) => (event.type === "bind.result" ? event.inline ?? [] : []),
+    }),
+    /** An inline bind refused (too many sessions): the login fails, the client may retry. */
+    failInlineBind: assign({
+      failure: ({ event }): PendingFailure => ({
+        condition: "temporary-auth-failure", counts: false,
+        text: event.type === "bind.error" ? `Binding failed: ${event.error.text ?? event.error.condition}` : "Binding failed",
+      }),
+    }),
     failWith: assign({ failure: (_, params: PendingFailure) => params }),
     /** The account has failed too often lately: a temporary lockout (counted nowhere: it is not a guess). */
     failLocked: assign({
@@ -295,9 +456,9 @@ export const sessionMachine = setup({
           condition: f.condition, reason: f.text ?? f.cause, address: context.conn.remoteAddress, counted: f.counts,
         });
       }
-      context.conn.sendStanza(saslFailure(f.condition, f.text));
+      context.conn.sendStanza(context.sasl2 ? sasl2Failure(f.condition, f.text) : saslFailure(f.condition, f.text));
     },
-    clearMechanism: assign({ mechanism: undefined, failure: undefined }),
+    clearMechanism: assign({ mechanism: undefined, failure: undefined, sasl2: undefined, sasl2SuccessData: undefined, user: undefined }),
     sendChallenge: ({ context }, outcome: SaslOutcome) => {
       if (outcome.kind === "challenge") context.conn.sendStanza(saslChallenge(outcome.data));
     },
@@ -312,14 +473,14 @@ export const sessionMachine = setup({
       context.conn.sendStanza(saslSuccess(outcome.data));
       context.conn.resetParser();
     },
-    requestBind: ({ context, event, self }) => {
+    requestBind: ({ context, event }) => {
       const bind = bindRequest(stanzaOf(event));
       const user = context.user;
       if (!bind || !user) return;
       const requested = bind.getChildText("resource")?.trim();
       context.env.account(user.bareString()).send({
         type: "session.bind",
-        session: sessionRefThrough(context.sessionId, context.deliveries, self),
+        session: sessionRefThrough(context.sessionId, context.deliveries, linkedActor(context.link)),
         requestedResource: requested === "" ? undefined : requested,
       });
     },
@@ -375,20 +536,113 @@ export const sessionMachine = setup({
       writeBound(context, errorReply(stanza.withAttrs({ from: context.jid?.toString() }), problem, context.domain));
     },
     /** Entering `bound`: from now on deliveries are written without a macrostep of this actor. */
-    attachDeliverySink: ({ context }) => {
+    attachDeliverySink: ({ context, self }) => {
       const conn = context.conn;
-      context.deliveries.attach({ deliver: (stanza) => conn.sendStanza(stanza) });
+      const write = (stanza: XmlElement) => conn.sendStanza(stanza);
+      context.csi.downstream = context.stream ? context.stream.sink(write, () => self.send({ type: "sm.overflow" })) : { deliver: write };
+      context.deliveries.attach(context.csi);
     },
-    withdrawDeliverySink: ({ context }) => context.deliveries.withdraw(),
+    withdrawDeliverySink: ({ context }) => context.deliveries.withdraw(context.csi),
+    /** XEP-0198 §5: the connection is gone; what is delivered now is counted and queued for a resumption. */
+    attachQueueSink: ({ context, self }) => {
+      const stream = context.stream;
+      if (!stream) return;
+      context.csi.downstream = stream.sink(undefined, () => self.send({ type: "sm.overflow" }));
+      context.csi.setActive(); // what CSI held joins the queue
+      context.deliveries.attach(context.csi);
+      context.env.log.info("stream detached, resumable", { session: context.sessionId, jid: context.jid?.toString(), seconds: stream.timeoutSeconds });
+    },
+    /** XEP-0198 §3: <enable/>; with resume='true', a stream id and the `max` we keep it for (§5). */
+    enableStreamManagement: assign({
+      stream: ({ context, event }) => {
+        const sm = context.env.streamManagement;
+        const jid = context.jid;
+        if (!sm || !jid) return undefined;
+        const request = stanzaOf(event);
+        const resume = request.attrs.resume === "true" || request.attrs.resume === "1";
+        const asked = parseH(request.attrs.max);
+        const timeout = asked !== undefined && asked > 0 ? Math.min(asked, sm.timeoutSeconds) : sm.timeoutSeconds;
+        return new ManagedStream(resume ? ManagedStreamRegistry.newId() : undefined, jid, context.boundSessionId,
+          context.deliveries, context.link, timeout, sm.maxQueue);
+      },
+    }),
+    announceStreamManagement: ({ context, self }) => {
+      const stream = context.stream;
+      if (!stream) return;
+      if (stream.resumable) context.env.streamManagement?.registry.add(stream);
+      context.conn.sendStanza(el("enabled", NS_SM, stream.resumable
+        ? { id: stream.id, resume: "true", max: String(stream.timeoutSeconds) } : {}));
+      // From here on every stanza written is counted (§4).
+      const conn = context.conn;
+      context.csi.downstream = stream.sink((stanza) => conn.sendStanza(stanza), () => self.send({ type: "sm.overflow" }));
+    },
+    sendSmFailed: ({ context }, params: { condition: "unexpected-request" | "item-not-found" | "feature-not-implemented" }) => {
+      context.conn.sendStanza(el("failed", NS_SM, {}, el(params.condition, NS.stanzas)));
+    },
+    /** §4: <r/> is answered with the number of stanzas handled. */
+    sendAck: ({ context }) => {
+      if (context.stream) context.conn.sendStanza(el("a", NS_SM, { h: String(context.stream.inbound) }));
+    },
+    acknowledge: ({ context, event }) => {
+      const h = parseH(stanzaOf(event).attrs.h);
+      if (h !== undefined) context.stream?.acknowledge(h);
+    },
+    /** §4: every stanza received (message, presence, iq) counts once it is handled. */
+    countInbound: ({ context }) => {
+      if (context.stream) context.stream.inbound = (context.stream.inbound + 1) % 2 ** 32;
+    },
+    /** §5: take the detached (or still connected) stream over: its outlet, its link to the account actor, its jid. */
+    adoptStream: assign(({ context, event }) => {
+      const target = resumeTarget(context, stanzaOf(event));
+      if (!target) return {};
+      return { stream: target, deliveries: target.outlet, link: target.link, jid: target.jid, boundSessionId: target.sessionId };
+    }),
+    resumeStream: ({ context, event, self }) => {
+      const stream = context.stream;
+      if (!stream) return;
+      const previous = stream.link.actor;
+      stream.link.actor = self;
+      previous.send({ type: "sm.takeover" });
+      const h = parseH(stanzaOf(event).attrs.h);
+      if (h !== undefined) stream.acknowledge(h);
+      context.env.streamManagement?.registry.add(stream);
+      context.conn.sendStanza(el("resumed", NS_SM, { previd: stream.id, h: String(stream.inbound) }));
+      // §5: what the client did not acknowledge is sent again, in order (it keeps its numbers).
+      for (const stanza of stream.unacked) context.conn.sendStanza(stanza);
+      if (stream.unacked.length > 0) {
+        stream.ackRequested = true;
+        context.conn.sendStanza(el("r", NS_SM));
+      }
+      context.env.log.info("stream resumed", { session: context.sessionId, jid: stream.jid.toString(), resent: stream.unacked.length });
+    },
+    unregisterStream: ({ context }) => {
+      if (context.stream) context.env.streamManagement?.registry.remove(context.stream);
+    },
+    clientInactive: ({ context }) => context.csi.setInactive(),
+    clientActive: ({ context }) => context.csi.setActive(),
+    /** The stream goes on in another session: this one only leaves. */
+    forgetSession: ({ context }) => {
+      context.env.sessionClosed(context.sessionId);
+      context.env.log.debug("session handed its stream over", { session: context.sessionId, jid: context.jid?.toString() });
+    },
     /** A delivery sent to the actor itself while bound: through the same sink as the fast path. */
     deliverToSink: ({ context, event }) => {
       if (event.type === "deliver") writeBound(context, event.stanza);
     },
-    /** The account actor learns of every bound session's end, clean or not. */
+    /**
+     * The account actor learns of every bound session's end, clean or not,
+     * with what a managed stream sent and never saw acknowledged (XEP-0198 §5).
+     */
     notifySessionEnded: ({ context }) => {
       const jid = context.jid;
       if (jid) {
-        context.env.account(jid.bareString()).send({ type: "session.ended", sessionId: context.sessionId, resource: jid.resource });
+        const stream = context.stream;
+        if (stream) context.env.streamManagement?.registry.remove(stream);
+        const unacknowledged = stream ? stream.drain() : [];
+        context.env.account(jid.bareString()).send({
+          type: "session.ended", sessionId: context.boundSessionId, resource: jid.resource,
+          ...(unacknowledged.length > 0 ? { unacknowledged } : {}),
+        });
       }
       context.env.sessionClosed(context.sessionId);
       context.env.log.debug("session closed", { session: context.sessionId, jid: jid?.toString() });
@@ -396,8 +650,11 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: "session",
-  context: ({ input }) => ({
+  context: ({ input, self }) => ({
     sessionId: input.sessionId,
+    link: { actor: self },
+    boundSessionId: input.sessionId,
+    csi: new ClientStateFilter(input.env.csiMaxQueue ?? 1),
     conn: input.conn,
     env: input.env,
     domain: input.env.defaultDomain,
@@ -422,6 +679,8 @@ export const sessionMachine = setup({
     deliver: {},
     "bind.result": {},
     "bind.error": {},
+    "sm.takeover": {},
+    "sm.overflow": {},
   },
   states: {
     // TCP is up; we wait for the client's stream header (RFC 6120 §4.2). Also after TLS (§5.4.3.3).
@@ -467,6 +726,31 @@ export const sessionMachine = setup({
             actions: { type: "failWith", params: { condition: "invalid-mechanism", counts: false } },
           },
           { guard: "isSaslAuth", target: "authenticating", actions: "createMechanism" },
+          // XEP-0388 §2.3, with the same checks as <auth/>.
+          {
+            guard: and(["isSasl2Authenticate", not("encryptionSatisfied")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", {
+              type: "failWith",
+              params: { condition: "encryption-required", text: "Authentication requires TLS here: use STARTTLS (or Direct TLS) first", counts: false },
+            }],
+          },
+          {
+            guard: and(["isSasl2Authenticate", not("sasl2RequestWellFormed")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", { type: "failWith", params: { condition: "malformed-request", text: "The <authenticate/> is malformed", counts: false } }],
+          },
+          {
+            guard: and(["isSasl2Authenticate", not("sasl2MechanismOffered")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", { type: "failWith", params: { condition: "invalid-mechanism", counts: false } }],
+          },
+          {
+            guard: and(["isSasl2Authenticate", not("sasl2TokenLoginHasUserAgent")]),
+            target: "authFailed",
+            actions: ["rememberSasl2", { type: "failWith", params: { condition: "malformed-request", text: "A FAST token login needs a <user-agent id/>", counts: false } }],
+          },
+          { guard: "isSasl2Authenticate", target: "sasl2", actions: ["rememberSasl2", "createSasl2Mechanism"] },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
@@ -559,6 +843,92 @@ export const sessionMachine = setup({
         },
       },
     },
+    // XEP-0388 §2.4-§2.6: the same steps as classic SASL, in SASL2's elements; no stream restart after.
+    sasl2: {
+      tags: "negotiating",
+      initial: "verifying",
+      on: {
+        "xml.stanza": [
+          {
+            guard: "isSasl2Abort",
+            target: "authFailed",
+            actions: { type: "failWith", params: { condition: "aborted", counts: false } },
+          },
+          {
+            guard: "isSasl2Authenticate",
+            target: "authFailed",
+            actions: {
+              type: "failWith",
+              params: { condition: "malformed-request", text: "An authentication exchange is already in progress", counts: false },
+            },
+          },
+          {
+            guard: "isSasl2Response",
+            target: "authFailed",
+            actions: { type: "failWith", params: { condition: "malformed-request", text: "A response before the challenge", counts: false } },
+          },
+          {
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Authenticate first" } },
+          },
+        ],
+      },
+      states: {
+        verifying: {
+          invoke: {
+            src: "saslStep",
+            input: ({ context, event }) => ({ mechanism: context.mechanism, message: sasl2Message(event), domain: context.domain }),
+            onDone: [
+              {
+                guard: { type: "saslChallenged", params: stepOutcome },
+                target: "awaitingResponse",
+                actions: { type: "sendSasl2Challenge", params: stepOutcome },
+              },
+              { guard: "attemptedAccountLocked", target: "#session.authFailed", actions: "failLocked" },
+              {
+                guard: { type: "saslSucceededWithInlineBind", params: stepOutcome },
+                target: "binding2",
+                actions: [{ type: "acceptSasl2User", params: stepOutcome }, "requestInlineBind"],
+              },
+              {
+                guard: { type: "saslSucceeded", params: stepOutcome },
+                target: "#session.bindable",
+                actions: [{ type: "acceptSasl2User", params: stepOutcome }, "sendSasl2Success", "clearSasl2",
+                  { type: "sendFeatures", params: { stage: "post-auth" } }],
+              },
+              { target: "#session.authFailed", actions: { type: "failWithOutcome", params: stepOutcome } },
+            ],
+            onError: {
+              target: "#session.authFailed",
+              actions: [
+                { type: "logSaslError", params: ({ event }) => ({ error: event.error }) },
+                { type: "failWith", params: { condition: "temporary-auth-failure", text: "The credentials could not be checked", counts: false } },
+              ],
+            },
+          },
+        },
+        awaitingResponse: {
+          on: {
+            "xml.stanza": { guard: "isSasl2Response", target: "verifying" },
+          },
+        },
+        // XEP-0386 §3: authenticated; the account actor binds and enables the inline features.
+        binding2: {
+          tags: "authenticated",
+          on: {
+            "bind.result": {
+              target: "#session.bound",
+              actions: ["acceptInlineBind", "sendSasl2Success", "clearSasl2", { type: "sendFeatures", params: { stage: "bound" } }],
+            },
+            "bind.error": { target: "#session.authFailed", actions: "failInlineBind" },
+            "xml.stanza": {
+              target: "#session.closing",
+              actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Wait for the authentication result" } },
+            },
+          },
+        },
+      },
+    },
     // §6.4.5: the failure is reported after a delay that grows with each wrong password.
     authFailed: {
       tags: "negotiating",
@@ -597,6 +967,16 @@ export const sessionMachine = setup({
       on: {
         "xml.stanza": [
           { guard: "isBindRequest", target: "binding", actions: ["rememberBindId", "requestBind"] },
+          // XEP-0198 §5: resumption instead of binding.
+          {
+            guard: and(["isSmResume", "smOffered", "resumableStreamFound", not("resumeCountsSent")]),
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "undefined-condition", text: "handled-count-too-high: h is more than the server sent" } },
+          },
+          { guard: and(["isSmResume", "smOffered", "resumableStreamFound"]), target: "bound", actions: ["adoptStream", "resumeStream"] },
+          { guard: and(["isSmResume", "smOffered"]), actions: { type: "sendSmFailed", params: { condition: "item-not-found" } } },
+          // §3: <enable/> before binding is unexpected.
+          { guard: and(["isSmElement", "smOffered"]), actions: { type: "sendSmFailed", params: { condition: "unexpected-request" } } },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "not-authorized", text: "Bind a resource first" } },
@@ -623,26 +1003,83 @@ export const sessionMachine = setup({
       exit: "withdrawDeliverySink",
       on: {
         "xml.stanza": [
-          { guard: "isSessionRequest", actions: "replySessionResult" },
+          // XEP-0198 nonzas (§3 enable, §4 acks); none of them is counted.
+          { guard: and(["isSmEnable", "smOffered", not("smEnabled")]), actions: ["enableStreamManagement", "announceStreamManagement"] },
+          { guard: and(["isSmRequest", "smEnabled"]), actions: "sendAck" },
+          { guard: and(["isSmAnswer", "smEnabled", "answerCountsSent"]), actions: "acknowledge" },
+          {
+            guard: and(["isSmAnswer", "smEnabled"]),
+            target: "closing",
+            actions: { type: "sendStreamError", params: { condition: "undefined-condition", text: "handled-count-too-high: h is more than the server sent" } },
+          },
+          { guard: and(["isSmElement", "smOffered"]), actions: { type: "sendSmFailed", params: { condition: "unexpected-request" } } },
+          // XEP-0352 §5.
+          { guard: and(["isCsiInactive", "csiOffered"]), actions: "clientInactive" },
+          { guard: and(["isCsiActive", "csiOffered"]), actions: "clientActive" },
+          { guard: "isSessionRequest", actions: ["countInbound", "replySessionResult"] },
           {
             guard: "isBindRequest",
-            actions: { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } },
+            actions: ["countInbound", { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } }],
           },
-          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: "replyStanzaProblem" },
-          { guard: "isRoutableStanza", actions: "routeOutbound" },
+          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: ["countInbound", "replyStanzaProblem"] },
+          { guard: "isRoutableStanza", actions: ["countInbound", "routeOutbound"] },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "unsupported-stanza-type", text: "Only message, presence and iq are allowed here" } },
           },
         ],
         deliver: { actions: "deliverToSink" },
+        // XEP-0198 §5: a connection lost (not a stream closed) leaves a resumable stream behind.
+        "socket.closed": [{ guard: "streamResumable", target: "detached" }, { target: "closed" }],
+        "sm.takeover": { target: "replaced" },
+        "sm.overflow": {
+          target: "closing",
+          actions: { type: "sendStreamError", params: { condition: "resource-constraint", text: "Too many unacknowledged stanzas" } },
+        },
       },
+    },
+    // XEP-0198 §5: no connection; the resource stays bound, deliveries are counted and queued until a
+    // <resume/> takes the stream over or the timeout (`max`) passes.
+    detached: {
+      tags: ["authenticated", "detached"],
+      entry: "attachQueueSink",
+      exit: "withdrawDeliverySink",
+      after: { resumeTimeout: { target: "expired" } },
+      on: {
+        deliver: { actions: "deliverToSink" },
+        "sm.takeover": { target: "resumed" },
+        "sm.overflow": { target: "expired" },
+        "session.kick": { target: "expired" },
+        "socket.closed": {},
+        "idle.timeout": {},
+        "xml.streamEnd": {},
+        "xml.error": {},
+        "xml.stanza": {},
+        "xml.streamStart": {},
+      },
+    },
+    // The stream was resumed on another connection: this session's part is over, the resource's is not.
+    resumed: {
+      type: "final",
+      entry: "forgetSession",
+    },
+    // §5: a <resume/> came from a new connection while this one still seemed alive: it yields.
+    replaced: {
+      type: "final",
+      entry: [{ type: "sendStreamError", params: { condition: "conflict", text: "This stream was resumed on another connection" } },
+        "sendStreamClose", "closeSocket", "forgetSession"],
+    },
+    // The resumption timeout passed (or the session was kicked, or its queue filled): the session ends,
+    // and what was never acknowledged goes to the account actor (offline storage, XEP-0198 §5).
+    expired: {
+      type: "final",
+      entry: "notifySessionEnded",
     },
     closing: {
       // RFC 6120 §4.4: we close our stream and our half of the TCP connection,
       // then give the client a moment to close its own.
       tags: "closing",
-      entry: ["sendStreamClose", "closeSocket"],
+      entry: ["unregisterStream", "sendStreamClose", "closeSocket"],
       after: { closeGrace: { target: "closed" } },
       on: {
         "xml.streamEnd": { target: "closed" },
@@ -686,6 +1123,11 @@ function attemptedAccount(context: SessionContext): string | undefined {
 /** The decoded payload of the <auth/> or <response/> a SASL step works on (RFC 6120 §6.4.2: base64, "=" for empty). */
 function saslMessage(event: SessionEvent): Buffer | undefined {
   return event.type === "xml.stanza" ? decodeSaslPayload(event.stanza.text()) : undefined;
+}
+
+/** The payload of a SASL2 <authenticate/> or <response/> (XEP-0388 §2.2: base64, "=" for empty). */
+function sasl2Message(event: SessionEvent): Buffer | undefined {
+  return event.type === "xml.stanza" ? sasl2Payload(event.stanza) : undefined;
 }
 
 /** What a finished SASL step tells the machine (RFC 6120 §6.4). */

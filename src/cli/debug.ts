@@ -6,6 +6,7 @@ import { createReadStream, existsSync, mkdirSync } from "node:fs";
 import { EventStore, type EventFilter } from "../events/store.js";
 import type { StoredEvent } from "../events/types.js";
 import { accountStreamId } from "../events/types.js";
+import { roomStreamId } from "../modules/muc/room-state.js";
 import { registerStandardProjections } from "../projections/index.js";
 import { defaultConfig, databasePath } from "../config.js";
 import { eventLine, describeRoster, summarizeEvent, describeCause } from "../replay/describe.js";
@@ -44,6 +45,8 @@ function requireSchema(store: EventStore, file: string): void {
 
 export interface EventQuery {
   account?: string;
+  /** A MUC room's bare JID: its stream room:<jid>. */
+  room?: string;
   types?: string[];
   since?: LogPoint;
   until?: LogPoint;
@@ -53,6 +56,7 @@ export interface EventQuery {
 function filterOf(q: EventQuery): EventFilter {
   const f: EventFilter = {};
   if (q.account !== undefined) f.streamId = accountStreamId(q.account);
+  if (q.room !== undefined) f.streamId = roomStreamId(q.room);
   if (q.types && q.types.length > 0) f.types = q.types;
   // --since: after that event, or from that time on (an event at exactly that time included).
   if (q.since) { if ("seq" in q.since) f.afterSeq = q.since.seq; else f.fromTime = q.since.time; }

@@ -17,7 +17,9 @@ import { registerStandardProjections } from "../projections/index.js";
 import { registerAccount, changePassword, deleteAccount, registerAccounts, listAccounts } from "../accounts/account-service.js";
 import { readPassword, readLines } from "./password.js";
 import { DEFAULT_ITERATIONS } from "../sasl/credentials.js";
-import { openExisting, listEvents, replayAccount, diffAccount, explain, printReports, exportEvents, importEvents } from "./debug.js";
+import { explainRoom, replayRoom } from "../replay/room.js";
+import { openExisting, dataFile, listEvents, replayAccount, diffAccount, explain, printReports, exportEvents, importEvents } from "./debug.js";
+import { runInspector } from "../inspect/cli.js";
 import { parseLogPoint, type LogPoint } from "../replay/replay.js";
 import { verifyProjections, rebuildAndReport } from "../replay/verify.js";
 
@@ -33,6 +35,7 @@ system-shutdown, flush the commits and exit 0; SIGHUP reloads the configuration.
   --c2s-port N          client port, STARTTLS (default 5222)
   --direct-tls-port N   Direct TLS client port, XEP-0368 (default 5223)
   --http-port N         XMPP over WebSocket at /xmpp-websocket, RFC 7395, and /metrics (default 5280)
+  --s2s-port N          server-to-server port, federation (default 5269; [s2s] in the file)
   --cert FILE --key FILE  PEM certificate and key (default: self-signed, made in DIR/tls)
   --require-encryption  refuse authentication before TLS, loopback included
   --allow-registration  let anyone create an account in-band (XEP-0077)
@@ -92,14 +95,24 @@ imported. Prints what was imported and what was skipped, and why.
   scansion: `Usage: parley scansion FILE.scs... [--host H] [--port N]
 Runs scansion conversation scripts against a running server.
 `,
-  events: `Usage: parley events [--data DIR] [--account JID] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
+  events: `Usage: parley events [--data DIR] [--account JID | --room ROOM] [--type T]... [--since SEQ|TIME] [--until SEQ|TIME] [--json] [--follow] [--show-secrets]
 One line per event (or JSON lines); --follow waits for new ones.
 `,
   replay: `Usage: parley replay --account JID [--until SEQ|TIME] [--data DIR]
        parley replay --account JID --diff A B
        parley replay --account JID --explain CONTACT
+       parley replay --room ROOM [--until SEQ|TIME] [--explain JID]
 The account's roster, pending requests and block list at a point; what changed between
-two points; or the chain of events behind the subscription with CONTACT.
+two points; or the chain of events behind the subscription with CONTACT. With --room, a
+multi-user chat room's configuration, affiliations and subject at a point, or the events
+behind JID's standing in it (who made them an admin, why they cannot join).
+`,
+  inspect: `Usage: parley inspect [--data DIR] [--port N] [--bind ADDR] [--token T]
+A web page over the event log (read-only; beside a running server too): the timeline,
+time travel through an account's roster and block list, each contact's story on
+RFC 6121 Appendix A, and new events live. Serves on 127.0.0.1:5290 by default and
+prints the address to open, with a one-time token (--token or PARLEY_INSPECT_TOKEN to
+choose it). --port 0 picks a free port. Stops on Ctrl-C.
 `,
   verify: `Usage: parley verify [--data DIR]
 Compares every projection with a replay of the log (writes nothing); exit 1 on a difference.
@@ -137,6 +150,7 @@ Operations:
 Debugging (on a running server's data directory; only rebuild and import write):
   events                    one line per event; --follow waits for new ones
   replay --account JID      an account's roster and block list at a point, diffs, explanations
+  inspect                   a web page: timeline, time travel, stories, live events
   verify                    compare every projection with a replay of the log
   rebuild                   rebuild every projection from the log
   export                    the event log as JSON lines on stdout
@@ -204,6 +218,8 @@ export async function main(argv: string[]): Promise<number> {
         return await events(rest);
       case "replay":
         return replay(rest);
+      case "inspect":
+        return await inspect(rest);
       case "verify":
       case "rebuild":
         return projections(command, rest);
@@ -288,6 +304,7 @@ async function start(args: string[]): Promise<number> {
     "c2s-port": { type: "string" },
     "direct-tls-port": { type: "string" },
     "http-port": { type: "string" },
+    "s2s-port": { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
     "require-encryption": { type: "boolean" },
@@ -303,6 +320,7 @@ async function start(args: string[]): Promise<number> {
   if (typeof values["c2s-port"] === "string") config.c2s.port = portNumber(values["c2s-port"], "--c2s-port");
   if (typeof values["direct-tls-port"] === "string") config.c2s.directTlsPort = portNumber(values["direct-tls-port"], "--direct-tls-port");
   if (typeof values["http-port"] === "string") config.http.port = portNumber(values["http-port"], "--http-port");
+  if (typeof values["s2s-port"] === "string") config.s2s.port = portNumber(values["s2s-port"], "--s2s-port");
   if (typeof values.cert === "string") config.tls.certFile = path.resolve(values.cert);
   if (typeof values.key === "string") config.tls.keyFile = path.resolve(values.key);
   if (values["require-encryption"] === true) config.tls.requireEncryption = true;
@@ -492,7 +510,7 @@ function point(value: OptionValue, flag: string): LogPoint | undefined {
 
 async function events(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
-    data: { type: "string" }, account: { type: "string" }, type: { type: "string", multiple: true },
+    data: { type: "string" }, account: { type: "string" }, room: { type: "string" }, type: { type: "string", multiple: true },
     since: { type: "string" }, until: { type: "string" }, json: { type: "boolean" }, follow: { type: "boolean" },
     "show-secrets": { type: "boolean" },
   });
@@ -505,6 +523,7 @@ async function events(args: string[]): Promise<number> {
   try {
     await listEvents(store, {
       account: typeof values.account === "string" ? bareJidArg([values.account], "events --account") : undefined,
+      room: typeof values.room === "string" ? bareJidArg([values.room], "events --room") : undefined,
       types: Array.isArray(values.type) ? values.type.map(String) : undefined,
       since: point(values.since, "--since"),
       until: point(values.until, "--until"),
@@ -517,12 +536,42 @@ async function events(args: string[]): Promise<number> {
   return 0;
 }
 
+async function inspect(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    data: { type: "string" }, port: { type: "string" }, bind: { type: "string" }, token: { type: "string" },
+  });
+  if (positionals.length > 0) throw new UsageError(`inspect takes no arguments, got '${positionals.join(" ")}'`);
+  const portText = typeof values.port === "string" ? values.port : "5290";
+  if (!/^\d+$/.test(portText) || Number(portText) > 65535) throw new UsageError(`--port must be a port number (0 for any free one), got '${portText}'`);
+  const token = typeof values.token === "string" ? values.token : process.env.PARLEY_INSPECT_TOKEN;
+  if (token !== undefined && token.length < 16) throw new UsageError("--token must be at least 16 characters: it is all that guards the log");
+  const dataDir = dataOption(values);
+  return runInspector({
+    store: openExisting(dataDir, true), databaseFile: dataFile(dataDir),
+    host: typeof values.bind === "string" ? values.bind : "127.0.0.1", port: Number(portText), token, out,
+  });
+}
+
 function replay(args: string[]): number {
   const { values, positionals } = parse(args, {
-    data: { type: "string" }, account: { type: "string" }, until: { type: "string" },
+    data: { type: "string" }, account: { type: "string" }, room: { type: "string" }, until: { type: "string" },
     diff: { type: "boolean" }, explain: { type: "string" },
   });
-  if (typeof values.account !== "string") throw new UsageError("replay needs --account JID");
+  if (typeof values.room === "string") {
+    if (typeof values.account === "string") throw new UsageError("replay takes --account or --room, not both");
+    if (values.diff === true) throw new UsageError("replay --room has no --diff; use --until at two points");
+    if (positionals.length > 0) throw new UsageError(`unexpected '${positionals.join(" ")}'`);
+    const room = bareJidArg([values.room], "replay --room");
+    const store = openExisting(dataOption(values), true);
+    try {
+      if (typeof values.explain === "string") explainRoom(store, room, bareJidArg([values.explain], "replay --explain"), out);
+      else replayRoom(store, room, point(values.until, "--until"), out);
+    } finally {
+      store.close();
+    }
+    return 0;
+  }
+  if (typeof values.account !== "string") throw new UsageError("replay needs --account JID or --room ROOM");
   const account = bareJidArg([values.account], "replay --account");
   const store = openExisting(dataOption(values), true);
   try {

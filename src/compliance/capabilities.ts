@@ -19,7 +19,7 @@ import type { Jid } from "../jid/jid.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
 
 /** What each listener of the configuration is, by name; absent: Parley has no such listener. */
-export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta";
+export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta" | "s2s";
 
 export interface DiscoInfo {
   readonly features: ReadonlySet<string>;
@@ -142,6 +142,7 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
+      ...(config.s2s.enabled ? { s2s: `${config.s2s.host}:${config.s2s.port}` } : {}),
     },
     streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
     domains,

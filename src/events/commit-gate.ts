@@ -152,6 +152,16 @@ export class CommitGate {
     this.schedule();
   }
 
+  /** The checkpoint threads flush() stopped, until they have closed their connections. */
+  private threadsStopping: Promise<void>[] = [];
+
+  /** Resolves once every thread a flush() stopped has closed its connection to the database. */
+  async threadsStopped(): Promise<void> {
+    const waiting = this.threadsStopping;
+    this.threadsStopping = [];
+    await Promise.all(waiting);
+  }
+
   /** Runs `release` once this turn's writes, and every earlier turn's, are durable. */
   hold(release: () => void): void {
     this.held.push(release);
@@ -164,7 +174,8 @@ export class CommitGate {
    * WAL descriptor and the thread come back on the next commit).
    */
   flush(): void {
-    this.checkpointer?.stop();
+    const stopping = this.checkpointer?.stop();
+    if (stopping) this.threadsStopping.push(stopping);
     this.endTurn(false);
     if (this.failed || this.durable >= this.committed) {
       this.closeWal();

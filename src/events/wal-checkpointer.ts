@@ -75,15 +75,24 @@ export class WalCheckpointer {
     this.timer.unref();
   }
 
-  /** Stops the worker (shutdown) and gives checkpoints back to SQLite; start() again later is fine. */
-  stop(): void {
+  /**
+   * Stops the worker (shutdown) and gives checkpoints back to SQLite; start()
+   * again later is fine. Resolves when the thread has closed its connection:
+   * the last connection to close may still checkpoint and remove the WAL, so
+   * whoever removes or copies the data directory waits for this.
+   */
+  stop(): Promise<void> {
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker) return Promise.resolve();
     this.worker = undefined;
     this.stopTimer();
     this.busy = false;
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    // Held open until it has gone: an unref'd thread would let the process end first.
+    worker.ref();
     worker.postMessage("close");
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+    return exited;
   }
 
   private stopTimer(): void {

@@ -92,6 +92,8 @@ export interface DiscoItem {
   readonly jid: string;
   readonly node?: string;
   readonly name?: string;
+  /** The item's own disco#info, when a component states it (for `parley check features`). */
+  readonly info?: () => { identities: Identity[]; features: string[] };
 }
 
 /** XEP-0030 disco#items being built (§4); with a `node`, as in DiscoInfoBuild. */
@@ -100,6 +102,30 @@ export interface DiscoItemsBuild {
   readonly node: string | undefined;
   nodeFound: boolean;
   readonly items: DiscoItem[];
+}
+
+/** A XEP-0050 command offered at a served domain (the adhoc module runs it). */
+export interface AdhocCommand {
+  /** §2.2 the command's node, e.g. http://jabber.org/protocol/admin#add-user (XEP-0133). */
+  readonly node: string;
+  readonly name: string;
+  /** §3.2: the XEP-0004 form the requester fills in. */
+  form(): XmlElement;
+  /** §3.4: carries out the submitted form; throws a StanzaError for bad input (RFC 6120 §8.3). */
+  submit(request: AdhocSubmission): AdhocOutcome | Promise<AdhocOutcome>;
+}
+
+export interface AdhocSubmission {
+  readonly requester: Jid;
+  readonly domain: string;
+  /** The submitted form's values by field var. */
+  readonly values: ReadonlyMap<string, readonly string[]>;
+}
+
+/** A completed command: a note for the requester and, for a report, a result form. */
+export interface AdhocOutcome {
+  readonly note?: string;
+  readonly result?: XmlElement;
 }
 
 export interface HookPayloads {
@@ -112,6 +138,13 @@ export interface HookPayloads {
   "resource-bind": { readonly account: Account; readonly session: ResourceSession };
   /** A bound session ended, cleanly or not, after its unavailable presence went out. */
   "resource-unbind": { readonly account: Account; readonly session: ResourceSession };
+  /**
+   * XEP-0198 §5: a managed stream ended (its resumption timed out, or it closed)
+   * with stanzas sent to `resource` that the client never acknowledged; fired
+   * after the resource is unbound. The stream_management module keeps the
+   * messages among them (offline storage) so that none is lost.
+   */
+  "session/unacknowledged": { readonly account: Account; readonly resource: string; readonly stanzas: readonly XmlElement[] };
   /** A resource sent its initial presence (RFC 6121 §4.2), after the broadcast. */
   "presence/initial": { readonly account: Account; readonly session: ResourceSession; readonly stanza: XmlElement };
   /** A resource became unavailable (RFC 6121 §4.5), after the broadcast. */
@@ -174,6 +207,23 @@ export interface HookPayloads {
   "pep/retracted": { readonly account: Account; readonly node: string; readonly id: string };
   /** Read the items of the account's PEP node, oldest first; `found` stays false when there is no such node. */
   "pep/items": { readonly account: Account; readonly node: string; found: boolean; readonly items: { readonly id: string; readonly payload: XmlElement | undefined }[] };
+  /**
+   * XEP-0386 Bind 2: the features a SASL2 <authenticate/> may enable inline
+   * with the bind, offered in <bind><inline><feature var=…/></inline></bind>
+   * (carbons: urn:xmpp:carbons:2; stream management adds urn:xmpp:sm:3).
+   */
+  "bind2/features": { readonly features: string[] };
+  /**
+   * XEP-0386 §3: a session bound inline; `request` is the client's <bind/>.
+   * A module whose feature the request enables (a child in its namespace)
+   * enables it for `session` and may add its answer to `results`, which go in
+   * <bound/> (stream management's <enabled/>). Fired before `resource-bind`.
+   */
+  "bind2/inline": { readonly account: Account; readonly session: ResourceSession; readonly request: XmlElement; readonly results: XmlElement[] };
+  /** XEP-0050: the commands `requester` may run at `domain`; modules add theirs (admin_adhoc: XEP-0133 for admins). */
+  "adhoc/commands": { readonly requester: Jid; readonly domain: string; readonly commands: AdhocCommand[] };
+  /** XEP-0050: whether a module has a command at this node at all (HANDLED: yes), so that one hidden from the requester is forbidden, not item-not-found. */
+  "adhoc/exists": { readonly node: string };
   /** XEP-0077 before authentication: an IQ in jabber:iq:register on an unauthenticated stream. */
   "pre-auth/register": { readonly domain: string; readonly iq: XmlElement; readonly address: string; respond(reply: XmlElement): void };
 }

@@ -127,7 +127,7 @@ export class Kernel implements KernelServices {
         if (destination.listed !== false) {
           k.hooks.on("disco-items/host", (b) => {
             if (b.node === undefined && (domain.endsWith(`.${b.domain}`) || destination.listed === "everywhere")) {
-              b.items.push({ jid: domain, ...(destination.name === undefined ? {} : { name: destination.name }) });
+              b.items.push({ jid: domain, ...(destination.name === undefined ? {} : { name: destination.name }), ...(destination.info === undefined ? {} : { info: destination.info }) });
             }
           }, 0, name);
         }

@@ -46,6 +46,8 @@ export interface ComponentDestination {
   readonly name?: string;
   /** Listed in the disco#items of the served domain it is a subdomain of (the default), of every one, or none. */
   readonly listed?: boolean | "everywhere";
+  /** What the component's disco#info holds, for `parley check features` (src/compliance/capabilities.ts). */
+  readonly info?: () => { identities: Identity[]; features: string[] };
 }
 
 /**

@@ -7,13 +7,14 @@ import type { SessionRef } from "../actors/session-types.js";
 import type { AccountRuntime, ResourceSession } from "./account.js";
 import type { KernelServices } from "./services.js";
 import type { StreamErrorCondition } from "../xmpp/errors.js";
+import type { XmlElement } from "../xml/element.js";
 
 /** A server-generated resource: unguessable, so it leaks nothing about the client. */
 function generateResource(): string {
   return `parley-${randomBytes(6).toString("hex")}`;
 }
 
-export function bindResource(k: KernelServices, account: AccountRuntime, session: SessionRef, requested: string | undefined): void {
+export function bindResource(k: KernelServices, account: AccountRuntime, session: SessionRef, requested: string | undefined, bind2?: XmlElement): void {
   let resource = requested ?? generateResource();
   if (requested !== undefined) {
     // RFC 6120 §7.7.2.1: a resourcepart that is not valid is bad-request.
@@ -38,15 +39,25 @@ export function bindResource(k: KernelServices, account: AccountRuntime, session
     unbind(k, account, existing);
   }
   const entry = account.addSession(resource, session);
-  session.send({ type: "bind.result", jid: entry.jid });
+  if (bind2) {
+    // XEP-0386 §3: the inline features (carbons, stream management …) take
+    // effect with the bind, before any stanza can reach the new resource.
+    const results: XmlElement[] = [];
+    k.hooks.fire("bind2/inline", { account, session: entry, request: bind2, results });
+    session.send({ type: "bind.result", jid: entry.jid, inline: results });
+  } else {
+    session.send({ type: "bind.result", jid: entry.jid });
+  }
   k.hooks.fire("resource-bind", { account, session: entry });
 }
 
-export function endSession(k: KernelServices, account: AccountRuntime, sessionId: string, resource: string): void {
+export function endSession(k: KernelServices, account: AccountRuntime, sessionId: string, resource: string,
+  unacknowledged: readonly XmlElement[] = []): void {
   const entry = account.sessions.get(resource);
   // A replaced session ends after its successor took the resource: not ours to remove.
-  if (!entry || entry.session.sessionId !== sessionId) return;
-  unbind(k, account, entry);
+  if (entry && entry.session.sessionId === sessionId) unbind(k, account, entry);
+  // XEP-0198 §5: what the client never acknowledged is not lost with it (even from a replaced session).
+  if (unacknowledged.length > 0) k.hooks.fire("session/unacknowledged", { account, resource, stanzas: unacknowledged });
 }
 
 /** Modules see the session one last time (presence sends unavailable on its behalf, RFC 6121 §4.5.2), then it is gone. */

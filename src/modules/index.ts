@@ -18,9 +18,14 @@ import { registration } from "./registration/index.js";
 import { tombstones } from "./tombstones/index.js";
 import { mam } from "./mam/index.js";
 import { externalServices } from "./external-services/index.js";
+import { streamManagement } from "./stream-management/index.js";
+import { csi } from "./csi/index.js";
+import { muc } from "./muc/index.js";
 import { pubsub } from "./pubsub/index.js";
 import { vcard } from "./vcard/index.js";
 import { privateStorage } from "./private/index.js";
+import { adhoc } from "./adhoc/index.js";
+import { adminAdhoc } from "./admin-adhoc/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -28,7 +33,19 @@ export interface ModuleDeps {
 }
 
 export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModule> {
-  const all = [blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses, registration(deps.store), tombstones, externalServices, pubsub, vcard, privateStorage];
+  // One module per line, so features added side by side merge cleanly.
+  const all = [
+    blocking, roster, presence, offline, mam, carbons, disco, ping, version, entityTime, lastActivity, contactAddresses,
+    registration(deps.store), tombstones, externalServices,
+    streamManagement,
+    csi,
+    muc,
+    pubsub,
+    vcard,
+    privateStorage,
+    adhoc,
+    adminAdhoc(deps.store),
+  ];
   return new Map(all.map((m) => [m.name, m]));
 }
 

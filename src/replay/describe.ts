@@ -2,6 +2,7 @@
 // `parley replay`. Pure: strings in, strings out.
 import type { EventCause, StoredEvent } from "../events/types.js";
 import { isRosterEvent, type RosterItem, type RosterState } from "../roster/roster-types.js";
+import { summarizeRoomEvent } from "./room.js";
 
 export function describeCause(by: EventCause): string {
   switch (by.kind) {
@@ -63,7 +64,7 @@ export function summarizeEvent(e: StoredEvent): string {
     case "AccountRegistered": return `account registered${cause}`;
     case "PasswordChanged": return `password changed${cause}`;
     case "AccountDeleted": return `account deleted${deletionReason(payloadOf<{ reason: string }>(e).reason, e.meta.by)}${cause}`;
-    default: return `${JSON.stringify(e.payload)}${cause}`;
+    default: return summarizeRoomEvent(e) ?? `${JSON.stringify(e.payload)}${cause}`;
   }
 }
 

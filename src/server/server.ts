@@ -33,6 +33,9 @@ import path from "node:path";
 import { ServerMetrics } from "../metrics/metrics.js";
 import { metricsRoute, MetricsListener, type MetricsEndpoints } from "../metrics/http.js";
 import { UPLOAD_DIR_NAME } from "../ops/backup.js";
+import { S2sService } from "../s2s/service.js";
+import { DIALBACK_SECRET } from "../s2s/dialback.js";
+import { loadOrCreateSecret } from "./server-secret.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -69,6 +72,8 @@ export class ParleyServer {
   private metricsListener: MetricsListener | undefined;
   private listening = false;
   private certificate: ServerCertificate;
+  /** Federation (src/s2s/); undefined when s2s.enabled is false. */
+  readonly s2s: S2sService | undefined;
 
   private constructor(readonly config: ServerConfig, log: Logger, certificate: ServerCertificate) {
     this.log = log;
@@ -106,6 +111,13 @@ export class ParleyServer {
       deliverInbound: (bare, stanza, to) => this.account(bare).send({ type: "stanza.inbound", stanza, to }),
     });
     for (const domain of this.domains) this.kernel.router.addDestination(domain, local);
+    if (config.s2s.enabled) {
+      this.s2s = new S2sService({
+        config, log, router: this.kernel.router, gate: this.commitGate, domains: this.domains, credentials: tlsCredentials,
+        secret: loadOrCreateSecret(this.store.db, DIALBACK_SECRET),
+      });
+      this.kernel.router.setRemote(this.s2s.destination());
+    }
     this.kernel.loadModules(enabledModules(config.modulesEnabled, { store: this.store }));
     this.kernel.catchUpDeletions();
     this.sessions = new SessionRegistry(config.limits);
@@ -167,12 +179,14 @@ export class ParleyServer {
       const also = config.c2s.extraHosts ?? [];
       await server.c2s.listen(config.c2s.host, config.c2s.port, config.c2s.directTlsPort, also);
       await server.websocket.listen(config.c2s.host, config.http.port, also);
+      await server.s2s?.listen();
       if (server.metricsListener) await server.metricsListener.listen(config.metrics.bind);
       server.adminSocket = await AdminSocketServer.listen(config.dataDir, (request) => server.adminCommand(request.command),
         (reason) => log.warn(reason));
     } catch (err) {
       await server.c2s.close();
       await server.websocket.close();
+      await server.s2s?.stop();
       await server.metricsListener?.close();
       server.actors.stopAll();
       server.store.close();
@@ -185,6 +199,7 @@ export class ParleyServer {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
       websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
+      s2s: server.s2s ? `${config.s2s.host}:${server.s2s.port}` : "disabled",
       alsoOn: (config.c2s.extraHosts ?? []).join(",") || undefined, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
       modules: server.kernel.modulesLoaded.join(","),
@@ -262,11 +277,13 @@ export class ParleyServer {
     await this.metricsListener?.close();
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
+    await this.s2s?.stop();
     await listenersClosed;
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});
     this.commitGate.flush();
     this.store.close();
+    await this.commitGate.threadsStopped();
     this.log.info("Parley stopped");
   }
 

@@ -18,8 +18,17 @@ import type { HookBus } from "../kernel/hooks.js";
 import { AuthFailureTracker } from "./auth-failures.js";
 import { loadOrCreateSecret } from "./server-secret.js";
 import { fakeCredential } from "../sasl/credentials.js";
-import type { FeatureStage } from "../xmpp/stream-features.js";
+import { createHmac, randomBytes } from "node:crypto";
+import { el } from "../xml/element.js";
+import { NS } from "../xmpp/namespaces.js";
+import type { Jid } from "../jid/jid.js";
+import type { SaslServerMechanism } from "../sasl/mechanism.js";
+import type { Sasl2Request } from "../xmpp/sasl2-elements.js";
+import { FastTokenStore, type FastToken } from "../sasl/fast-tokens.js";
+import { HT_MECHANISMS, HtServerMechanism, htMechanismsFor, isHtMechanism } from "../sasl/ht.js";
 import type { ConnectionObservers } from "../net/port-observer.js";
+import type { StreamManagementService } from "../actors/session-environment.js";
+import { ManagedStreamRegistry } from "../actors/stream-management.js";
 
 export interface SessionServicesDeps {
   readonly config: ServerConfig;
@@ -40,8 +49,16 @@ export class SessionServices implements SessionStarter {
   readonly log: Logger;
   readonly defaultDomain: string;
   readonly connections: ConnectionObservers | undefined;
+  /** XEP-0198, when the stream_management module is enabled: resumable streams live as long as the server. */
+  readonly streamManagement: StreamManagementService | undefined;
+  /** XEP-0352, when the csi module is enabled. */
+  readonly csiMaxQueue: number | undefined;
   private readonly authFailures = new AuthFailureTracker();
   private readonly fakeKey: Buffer;
+  /** Derives Bind2 resources from user-agent ids (XEP-0386 §3), the same after a restart. */
+  private readonly bind2Key: Buffer;
+  /** XEP-0484 tokens; undefined when FAST is off. */
+  private readonly fastTokens: FastTokenStore | undefined;
 
   constructor(private readonly deps: SessionServicesDeps) {
     this.config = deps.config;
@@ -49,7 +66,21 @@ export class SessionServices implements SessionStarter {
     this.commitGate = deps.commitGate;
     this.connections = deps.connections;
     this.fakeKey = loadOrCreateSecret(deps.store.db, "fake-scram-key");
+    this.bind2Key = loadOrCreateSecret(deps.store.db, "bind2-resource-key");
+    const fast = deps.config.fast;
+    if (fast.enabled) {
+      const tokens = new FastTokenStore(deps.store.db, {
+        ttlSeconds: fast.tokenSeconds, rotateAfterSeconds: fast.rotateAfterSeconds, maxUserAgents: fast.maxUserAgents,
+      });
+      this.fastTokens = tokens;
+      deps.hooks.on("account-deleted", ({ jid }) => tokens.revokeAccount(jid.bareString()), 0, "fast");
+    }
     this.defaultDomain = deps.config.domains[0] ?? "localhost";
+    const sm = deps.config.streamManagement;
+    this.streamManagement = deps.config.modulesEnabled.includes("stream_management")
+      ? { registry: new ManagedStreamRegistry(), timeoutSeconds: sm.timeoutSeconds, maxQueue: sm.maxQueue }
+      : undefined;
+    this.csiMaxQueue = deps.config.modulesEnabled.includes("csi") ? sm.csiMaxQueue : undefined;
   }
 
   servesDomain(domain: string): boolean {
@@ -114,7 +145,7 @@ export class SessionServices implements SessionStarter {
     return this.deps.startSession(sessionId, conn, this);
   }
 
-  moduleFeatures(stage: FeatureStage, authenticating: boolean): XmlElement[] {
+  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[] {
     const features: XmlElement[] = [];
     this.deps.hooks.fire("stream-features", { stage, authenticating, features });
     return features;
@@ -126,4 +157,77 @@ export class SessionServices implements SessionStarter {
     this.deps.hooks.fire("pre-auth/register", { domain, iq, address, respond: (r) => { reply = r; } });
     return reply ?? errorReply(iq, { condition: "service-unavailable", text: "In-band registration is not enabled on this server" }, domain);
   }
+
+  /** XEP-0388 §2.1: Bind2 with the features modules enable inline (XEP-0386 §2), and FAST's mechanisms (XEP-0484 §3.1). */
+  sasl2Inline(conn: StreamPort): XmlElement[] {
+    const features: string[] = [];
+    this.deps.hooks.fire("bind2/features", { features });
+    const fast = this.fastMechanismsFor(conn);
+    return [
+      el("bind", NS.bind2, {}, el("inline", NS.bind2, {}, ...features.map((v) => el("feature", NS.bind2, { var: v })))),
+      ...(fast.length > 0 ? [el("fast", NS.fast, {}, ...fast.map((m) => el("mechanism", NS.fast, {}, m)))] : []),
+    ];
+  }
+
+  fastMechanismsFor(conn: StreamPort): string[] {
+    if (!this.fastTokens || !this.mayAuthenticate(conn)) return [];
+    return htMechanismsFor(conn.channelBindings());
+  }
+
+  createFastMechanism(name: string, domain: string, userAgentId: string, conn: StreamPort): SaslServerMechanism | undefined {
+    const tokens = this.fastTokens;
+    if (!tokens || !isHtMechanism(name) || !this.fastMechanismsFor(conn).includes(name)) return undefined;
+    const type = HT_MECHANISMS[name];
+    const cbData = type === undefined ? Buffer.alloc(0) : conn.channelBindings()[type];
+    return new HtServerMechanism(name, (username) => {
+      const jid = tryParseJid(`${username}@${domain}`);
+      return jid && jid.resource === "" ? tokens.usable(jid.bareString(), userAgentId, name, new Date()) : [];
+    }, cbData);
+  }
+
+  /**
+   * XEP-0484 §3.2-§3.5 after a SASL2 success. A token login: `invalidate`
+   * revokes the user agent's tokens; the first use of a rotated token retires
+   * the old one; a token older than `fast.rotate_after_seconds` (or a new
+   * <request-token/>) gets a successor, the old one valid until it is used.
+   * A password login with <request-token/> gets a fresh token for that mechanism.
+   */
+  fastAfterSuccess(user: Jid, request: Sasl2Request, mechanism: SaslServerMechanism | undefined, conn: StreamPort): XmlElement | undefined {
+    const tokens = this.fastTokens;
+    const userAgent = request.userAgentId;
+    if (!tokens || userAgent === undefined) return undefined;
+    const account = user.bareString();
+    const now = new Date();
+    if (mechanism instanceof HtServerMechanism && mechanism.matched) {
+      const used = mechanism.matched;
+      if (request.invalidateToken) {
+        tokens.revoke(account, userAgent);
+        return undefined;
+      }
+      if (used.slot === "next") tokens.promote(account, userAgent);
+      const due = now.getTime() - Date.parse(used.issuedAt) >= this.config.fast.rotateAfterSeconds * 1000;
+      return due || request.requestToken !== undefined ? tokenElement(tokens.issue(account, userAgent, used.mechanism, now, "next")) : undefined;
+    }
+    const wanted = request.requestToken;
+    if (wanted === undefined || !this.fastMechanismsFor(conn).includes(wanted)) return undefined;
+    return tokenElement(tokens.issue(account, userAgent, wanted, now, "current"));
+  }
+
+  /**
+   * XEP-0386 §3: "<tag>.<8 hex digits>", the digits a keyed hash of the user
+   * and the user-agent id, so that a device reconnecting gets its old
+   * resource (and replaces a stale session on it); random without an id.
+   */
+  bind2Resource(user: Jid, userAgentId: string | undefined, tag: string | undefined): string {
+    const base = (tag ?? "").replace(/[\s/@"'<>&]+/g, "-").slice(0, 32) || "parley";
+    const suffix = userAgentId === undefined
+      ? randomBytes(4).toString("hex")
+      : createHmac("sha256", this.bind2Key).update(`${user.bareString()}\0${userAgentId}`).digest("hex").slice(0, 8);
+    return `${base}.${suffix}`;
+  }
+}
+
+/** XEP-0484 §3.2: the token and when it expires. */
+function tokenElement(token: FastToken): XmlElement {
+  return el("token", NS.fast, { token: token.token, expiry: token.expiresAt });
 }

@@ -23,4 +23,10 @@ export const NS = {
   registerFeature: "http://jabber.org/features/iq-register",
   blockingErrors: "urn:xmpp:blocking:errors",
   xml: "http://www.w3.org/XML/1998/namespace",
+  /** XEP-0388 Extensible SASL Profile. */
+  sasl2: "urn:xmpp:sasl:2",
+  /** XEP-0386 Bind 2. */
+  bind2: "urn:xmpp:bind:0",
+  /** XEP-0484 Fast Authentication Streamlining Tokens. */
+  fast: "urn:xmpp:fast:0",
 } as const;

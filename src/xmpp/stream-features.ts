@@ -4,14 +4,16 @@ import { NS } from "./namespaces.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import type { ServerConfig } from "../config.js";
 
-export type FeatureStage = "pre-auth" | "post-auth";
+export type FeatureStage = "pre-auth" | "post-auth" | "bound";
 
 export interface FeatureSource {
   readonly config: ServerConfig;
   mechanismsFor(conn: StreamPort): string[];
   mayAuthenticate(conn: StreamPort): boolean;
   /** What feature modules add at this stage (the `stream-features` hook); `authenticating`: SASL is on offer here. */
-  moduleFeatures(stage: FeatureStage, authenticating: boolean): XmlElement[];
+  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
+  /** XEP-0388 §2.1: what <authentication/> offers inline (Bind2, FAST). */
+  sasl2Inline(conn: StreamPort): XmlElement[];
 }
 
 /** XEP-0478: tell the client the limits it must stay within. */
@@ -28,11 +30,20 @@ export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn:
       // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate where authentication needs it.
       conn.canStartTls && el("starttls", NS.tls, {}, !source.mayAuthenticate(conn) && el("required", NS.tls)),
       mechanisms.length > 0 && el("mechanisms", NS.sasl, {}, ...mechanisms.map((m) => el("mechanism", NS.sasl, {}, m))),
+      // XEP-0388 §2.1: the same mechanisms for SASL2, with what may be negotiated inline.
+      mechanisms.length > 0 && el("authentication", NS.sasl2, {},
+        ...mechanisms.map((m) => el("mechanism", NS.sasl2, {}, m)),
+        el("inline", NS.sasl2, {}, ...source.sasl2Inline(conn))),
       // XEP-0440: which channel bindings the -PLUS mechanisms can use here.
       mechanisms.some((m) => m.endsWith("-PLUS")) && el("sasl-channel-binding", NS.saslChannelBinding, {},
         ...Object.keys(conn.channelBindings()).map((type) => el("channel-binding", NS.saslChannelBinding, { type }))),
       ...source.moduleFeatures(stage, mechanisms.length > 0),
       limits(source.config));
+  }
+  if (stage === "bound") {
+    // XEP-0388 §2.6.1: after a SASL2 success with an inline bind, no restart:
+    // fresh features, and the resource is bound already.
+    return el("features", NS.stream, {}, limits(source.config));
   }
   return el("features", NS.stream, {},
     el("bind", NS.bind),

@@ -119,8 +119,9 @@ async def main() -> None:
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.run(asyncio.wait_for(main(), 60))
-except Exception as err:  # noqa: BLE001 - report any failure as the test's result
-    print(f"FAIL {type(err).__name__}: {err}", flush=True)
-    sys.exit(1)
+if __name__ == "__main__":  # slixmpp_muc.py imports the helpers above
+    try:
+        asyncio.run(asyncio.wait_for(main(), 60))
+    except Exception as err:  # noqa: BLE001 - report any failure as the test's result
+        print(f"FAIL {type(err).__name__}: {err}", flush=True)
+        sys.exit(1)

@@ -25,6 +25,7 @@ export async function startTestServer(options: {
   config.dataDir = dataDir;
   config.c2s = { host: "127.0.0.1", port: 0, directTlsPort: 0 };
   config.http = { port: 0 };
+  config.s2s.port = 0;
   config.scramIterations = 4096;
   config.logLevel = (process.env.PARLEY_TEST_LOG as LogLevel | undefined) ?? "silent";
   options.configure?.(config);

@@ -52,6 +52,7 @@ function testConfig(dataDir: string, configure?: (c: ServerConfig) => void): Ser
   config.dataDir = dataDir;
   config.c2s = { host: "127.0.0.1", port: 0, directTlsPort: 0 };
   config.http = { port: 0 };
+  config.s2s.port = 0;
   configure?.(config);
   return config;
 }

@@ -86,6 +86,8 @@ test("a second server on the same data directory is refused; a stale socket of a
     config.dataDir = ts.dataDir;
     config.c2s = { host: "127.0.0.1", port: 0, directTlsPort: 0 };
     config.http = { port: 0 };
+  config.s2s.port = 0;
+    config.s2s.port = 0;
     let refused = "";
     try {
       const second = await ParleyServer.start(config, new Logger("silent"));
@@ -100,7 +102,7 @@ test("a second server on the same data directory is refused; a stale socket of a
   // A server killed with SIGKILL leaves its socket file: the next start removes it.
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-stale-"));
   try {
-    const child = spawn(process.execPath, [PARLEY_BIN, "start", "--data", dataDir, "--c2s-port", "0", "--direct-tls-port", "0", "--http-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [PARLEY_BIN, "start", "--data", dataDir, "--c2s-port", "0", "--direct-tls-port", "0", "--http-port", "0", "--s2s-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     await new Promise<void>((resolve, reject) => {
       child.stderr.setEncoding("utf8").on("data", (d: string) => { log += d; if (log.includes("Parley started")) resolve(); });
@@ -113,6 +115,8 @@ test("a second server on the same data directory is refused; a stale socket of a
     config.dataDir = dataDir;
     config.c2s = { host: "127.0.0.1", port: 0, directTlsPort: 0 };
     config.http = { port: 0 };
+  config.s2s.port = 0;
+    config.s2s.port = 0;
     const next = await ParleyServer.start(config, new Logger("silent"));
     await next.stop();
   } finally {

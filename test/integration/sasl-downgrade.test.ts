@@ -25,6 +25,7 @@ async function serverWithLog(): Promise<{ server: ParleyServer; lines: () => Rec
   config.dataDir = dataDir;
   config.c2s = { host: "127.0.0.1", port: 0, directTlsPort: 0 };
   config.http = { port: 0 };
+  config.s2s.port = 0;
   let text = "";
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { text += chunk.toString(); done(); } });
   const server = await ParleyServer.start(config, new Logger("info", pino({ level: "info", base: undefined }, sink)));

@@ -51,4 +51,23 @@ test("slixmpp from PyPI: SCRAM-SHA-256 over Direct TLS and STARTTLS (TLS 1.3), a
   }
 });
 
+test("slixmpp from PyPI with xep_0198: resumption after its TCP connection is killed, the message sent meanwhile delivered once", async () => {
+  const { python } = pypiSlixmppPython();
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  try {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(python, [path.join(repoRoot(), "test", "clients", "slixmpp_resume.py"), "127.0.0.1", String(ts.port)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.is(code, 0, out);
+    for (const step of ["stream management enabled", "resumed on a new connection", "delivered once after resumption", "the resumed stream sends"]) {
+      assert.match(out, step, `step missing: ${step}\n${out}`);
+    }
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();

@@ -3,7 +3,8 @@
 // message round trip, and block/unblock (XEP-0191).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { client, xml, type Client, type Element } from "@xmpp/client";
+import { client, xml, type Client, type Element, type FastToken } from "@xmpp/client";
+import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -57,7 +58,9 @@ async function conversation(ts: ServerProcess, service: (ts: ServerProcess) => s
   const alice = await online(service(ts), "alice", "wonderland");
   const bob = await online(service(ts), "bob", "bob the builder");
   try {
-    assert.is(alice.xmpp.jid?.toString(), "alice@localhost/xmppjs");
+    // xmpp.js logs in with SASL2 and binds inline (Bind2): its resource is the tag and a suffix of the server's.
+    const aliceJid = alice.xmpp.jid?.toString() ?? "";
+    assert.match(aliceJid, /^alice@localhost\/xmppjs\.[0-9a-f]{8}$/);
     const roster = await alice.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
     assert.ok(roster.getChild("query", "jabber:iq:roster"), "roster result");
     await alice.xmpp.send(xml("presence"));
@@ -65,7 +68,7 @@ async function conversation(ts: ServerProcess, service: (ts: ServerProcess) => s
 
     await alice.xmpp.send(xml("message", { to: "bob@localhost", type: "chat" }, xml("body", {}, "Hello Bob")));
     const got = await waitFor(bob.stanzas, (s) => s.is("message") && s.getChildText("body") === "Hello Bob");
-    assert.is(got.attrs.from, "alice@localhost/xmppjs");
+    assert.is(got.attrs.from, aliceJid);
     await bob.xmpp.send(xml("message", { to: got.attrs.from ?? "", type: "chat" }, xml("body", {}, "Hello Alice")));
     await waitFor(alice.stanzas, (s) => s.is("message") && s.getChildText("body") === "Hello Alice");
 
@@ -92,6 +95,72 @@ test("@xmpp/client over TCP with STARTTLS: login, roster, messages, block and un
 
 test("@xmpp/client over WebSocket: login, roster, messages, block and unblock", async () => {
   await withServer([], (server) => conversation(server, (s) => `ws://127.0.0.1:${s.httpPort}/xmpp-websocket`));
+});
+
+test("@xmpp/client's FAST (XEP-0484): the token of the first login logs the second in without the password", async () => {
+  await withServer([], async (server) => {
+    const service = `ws://127.0.0.1:${server.httpPort}/xmpp-websocket`;
+    const userAgent = xml("user-agent", { id: randomUUID() });
+    let saved: FastToken | undefined;
+    const first = client({ service, domain: "localhost", resource: "fast", username: "alice", password: "wonderland", userAgent });
+    first.on("error", () => {});
+    first.fast.saveToken = async (t) => { saved = t; };
+    await first.start();
+    const firstJid = first.jid?.toString();
+    await first.stop();
+    assert.is(saved?.mechanism, "HT-SHA-256-NONE");
+
+    const second = client({ service, domain: "localhost", resource: "fast", username: "alice", password: "not the password", userAgent });
+    second.on("error", () => {});
+    second.fast.fetchToken = async () => saved;
+    await second.start();
+    try {
+      assert.is(second.jid?.toString(), firstJid, "the same user agent gets the same resource");
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+/** What @xmpp/stream-management exposes of its state (XEP-0198). */
+interface SmState { enabled: boolean; id: string; outbound: number; on(event: string, f: (s: Element) => void): void }
+
+test("@xmpp/client's stream management: enabled with resumption, its stanzas acknowledged, and resumed after its TCP connection is killed, with what was sent meanwhile delivered", async () => {
+  await withServer([], async (server) => {
+    const service = `xmpp://127.0.0.1:${server.port}`;
+    const alice = await online(service, "alice", "wonderland");
+    const bob = await online(service, "bob", "bob the builder");
+    try {
+      const sm = (alice.xmpp as unknown as { streamManagement: SmState }).streamManagement;
+      assert.ok(sm.enabled, "stream management enabled");
+      assert.ok(sm.id.length > 0, "a resumable stream id");
+      const acked: string[] = [];
+      sm.on("ack", (s) => { const b = s.getChildText("body"); if (b) acked.push(b); });
+      await alice.xmpp.send(xml("message", { to: "bob@localhost/xmppjs", type: "chat" }, xml("body", {}, "acked?")));
+      await waitFor(bob.stanzas, (s) => s.getChildText("body") === "acked?");
+      // xmpp.js asks for an ack 250 ms after a burst; the server's <a/> acknowledges the message.
+      const deadline = Date.now() + 3000;
+      while (!acked.includes("acked?") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(acked.includes("acked?"), "the server acknowledged the message");
+
+      const resumed = new Promise<void>((resolve) => sm.on("resumed", () => resolve()));
+      const id = sm.id;
+      // Kill the TCP connection under the client (after STARTTLS, xmpp.js's socket wraps the TLS one).
+      const socket = (alice.xmpp as unknown as { socket: { destroy?: () => void; socket?: { destroy(): void } } }).socket;
+      if (socket.socket) socket.socket.destroy();
+      else socket.destroy?.();
+      await bob.xmpp.send(xml("message", { to: "alice@localhost/xmppjs", type: "chat" }, xml("body", {}, "while you were away")));
+      await resumed;
+      assert.is(sm.id, id, "the same stream");
+      await waitFor(alice.stanzas, (s) => s.getChildText("body") === "while you were away", 5000);
+      await alice.xmpp.send(xml("message", { to: "bob@localhost/xmppjs", type: "chat" }, xml("body", {}, "back")));
+      await waitFor(bob.stanzas, (s) => s.getChildText("body") === "back");
+      assert.is(alice.stanzas.filter((s) => s.getChildText("body") === "while you were away").length, 1, "delivered once");
+    } finally {
+      await alice.xmpp.stop();
+      await bob.xmpp.stop();
+    }
+  });
 });
 
 test.after(() => {

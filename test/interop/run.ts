@@ -124,6 +124,7 @@ async function startParley(dir: string, host: string, logFile: string): Promise<
     `log_level = "info"`,
     `[c2s]`, `bind = "${host}"`, `port = 5222`, `direct_tls_port = 0`,
     `[http]`, `port = 0`,
+    `[s2s]`, `port = 0`,
     // The framework registers three accounts per run and more for every low-level test, all from one address.
     `[registration]`, `allowed = true`, `per_address_per_hour = 100000`,
     `[limits]`, `connections_per_address = 10000`,

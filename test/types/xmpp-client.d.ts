@@ -22,6 +22,18 @@ declare module "@xmpp/client" {
     send(element: Element): Promise<void>;
     iqCaller: { request(element: Element, timeout?: number): Promise<Element> };
     jid: { toString(): string } | null;
+    /** XEP-0484 FAST (client-core/src/fast): where the token is kept. */
+    fast: {
+      mechanism: string | null;
+      saveToken(token: FastToken): Promise<void>;
+      fetchToken(): Promise<FastToken | null | undefined>;
+    };
+  }
+
+  export interface FastToken {
+    mechanism: string;
+    token: string;
+    expiry: string;
   }
 
   export function client(options: {
@@ -30,5 +42,7 @@ declare module "@xmpp/client" {
     resource?: string;
     username: string;
     password: string;
+    /** XEP-0388 <user-agent id=…/>; a random id by default. */
+    userAgent?: Element;
   }): Client;
 }

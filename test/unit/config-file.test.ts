@@ -114,6 +114,20 @@ fulltext = false
   fails(`[mam]\nretension_days = 3\n`, /mam\.retension_days.*not a known setting/);
 });
 
+test("[stream_management]: resumption timeout, queue bounds; bad values name the key", () => {
+  const c = resolveConfig(file("sm.toml", `[stream_management]
+timeout_seconds = 120
+max_queue = 50
+csi_max_queue = 10
+`), {});
+  assert.equal(c.streamManagement, { timeoutSeconds: 120, maxQueue: 50, csiMaxQueue: 10 });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-sm.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[stream_management]\ntimeout_seconds = 0\n`, /stream_management\.timeout_seconds/);
+  fails(`[stream_management]\nmax_queue = -1\n`, /stream_management\.max_queue/);
+  fails(`[stream_management]\nresume = true\n`, /stream_management\.resume.*not a known setting/);
+});
+
 test("parley check reports each problem and exits 1; a sound configuration passes", () => {
   const bad = file("check-bad.toml", `data_dir = "d"\n[tls]\ncert = "missing.crt"\nkey = "missing.key"\n[c2s]\nport = 0\ndirect_tls_port = 0\n[http]\nport = 0\n`);
   const r = spawnSync(process.execPath, [PARLEY_BIN, "check", "--config", bad], { encoding: "utf8" });
@@ -134,6 +148,41 @@ test("the example configuration in the repository is valid and matches the defau
   const c = resolveConfig(path.join(repoRoot(), "parley.example.toml"), {});
   const d = defaultConfig();
   assert.equal({ ...c, dataDir: "" }, { ...d, dataDir: "" });
+});
+
+test("[muc]: the service's subdomain and limits; off when enabled = false; bad values named", () => {
+  const c = resolveConfig(file("muc.toml", `[muc]
+subdomain = "chat"
+rooms_per_user = 3
+occupants_per_room = 50
+sessions_per_occupant = 2
+history_messages = 0
+max_rooms = 500
+archive = false
+`), {});
+  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500, archive: false });
+  assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
+  assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
+  assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
+  assert.throws(() => resolveConfig(file("muc-typo.toml", "[muc]\nrooms_per_users = 3\n"), {}), /rooms_per_users/);
+});
+
+test("[fast]: token lifetime, rotation age and user agents per account; bad values name the key", () => {
+  const c = resolveConfig(file("fast.toml", `[fast]
+token_seconds = 3600
+rotate_after_seconds = 600
+max_user_agents = 4
+`), {});
+  assert.equal(c.fast, { enabled: true, tokenSeconds: 3600, rotateAfterSeconds: 600, maxUserAgents: 4 });
+  assert.is(resolveConfig(file("fast-off.toml", "[fast]\nenabled = false\n"), {}).fast.enabled, false);
+  assert.throws(() => resolveConfig(file("fast-bad.toml", "[fast]\nmax_user_agents = 0\n"), {}), /fast\.max_user_agents/);
+  assert.throws(() => resolveConfig(file("fast-unknown.toml", "[fast]\ntokens = 3\n"), {}), /tokens/);
+});
+
+test("[adhoc]: command sessions per requester, in all, and their lifetime", () => {
+  const c = resolveConfig(file("adhoc.toml", "[adhoc]\nsessions_per_requester = 2\nsessions_total = 50\nsession_seconds = 60\n"), {});
+  assert.equal(c.adhoc, { sessionsPerRequester: 2, sessionsTotal: 50, sessionSeconds: 60 });
+  assert.throws(() => resolveConfig(file("adhoc-bad.toml", "[adhoc]\nsession_seconds = -1\n"), {}), /adhoc\.session_seconds/);
 });
 
 test("[external_services]: defaults for host and port, [[external_services.service]] entries, and problems named by entry", () => {
@@ -187,6 +236,34 @@ max_nodes_per_account = 5
     (e: unknown) => e instanceof ConfigError && /pubsub\.creators .*admins or local/.test(e.message));
   assert.throws(() => resolveConfig(file("bad-pubsub2.toml", `[pubsub]\nmax_item = 3\n`), {}),
     (e: unknown) => e instanceof ConfigError && /pubsub\.max_item .*not a known setting/.test(e.message));
+});
+
+test("[s2s] and [s2s.routes]: listener, TLS policy, domains, limits and static routes; bad values name the key", () => {
+  const c = resolveConfig(file("s2s.toml", `[s2s]
+bind = "0.0.0.0"
+port = 15269
+require_tls = false
+insecure_domains = ["Lab.Example"]
+blocked_domains = ["spam.example"]
+connect_timeout_seconds = 3
+queue_limit = 20
+
+[s2s.routes]
+"Example.net" = "192.0.2.1:5269"
+`), { PARLEY_S2S_PORT: "25269" });
+  assert.is(c.s2s.host, "0.0.0.0");
+  assert.equal(c.s2s.extraHosts, []);
+  assert.is(c.s2s.port, 25269, "PARLEY_S2S_PORT overrides the file");
+  assert.is(c.s2s.requireTls, false);
+  assert.equal(c.s2s.insecureDomains, ["lab.example"]);
+  assert.equal(c.s2s.blockedDomains, ["spam.example"]);
+  assert.is(c.s2s.connectTimeoutSeconds, 3);
+  assert.is(c.s2s.queueLimit, 20);
+  assert.equal(c.s2s.routes, { "example.net": "192.0.2.1:5269" });
+  const fails = (toml: string, pattern: RegExp) => assert.throws(() => resolveConfig(file("bad-s2s.toml", toml), {}), (e: Error) => e instanceof ConfigError && pattern.test(e.message));
+  fails(`[s2s.routes]\n"example.net" = "nowhere"\n`, /s2s\.routes\.example\.net .*host:port/);
+  fails(`[s2s]\nqueue_limit = 0\n`, /s2s\.queue_limit .*positive/);
+  fails(`[s2s]\nrequire_tsl = true\n`, /s2s\.require_tsl .*not a known setting/);
 });
 
 test.run();

@@ -17,6 +17,7 @@ import { NS } from "../../src/xmpp/namespaces.js";
 import { deriveScramCredential, digest, hmac, type ScramCredential } from "../../src/sasl/credentials.js";
 import { parseJid } from "../../src/jid/jid.js";
 import type { SessionRef } from "../../src/actors/session-types.js";
+import { ManagedStreamRegistry } from "../../src/actors/stream-management.js";
 
 class RecordingPort implements StreamPort {
   out: string[] = [];
@@ -66,6 +67,11 @@ function environment(accountEvents: AccountCommand[], credentials: Record<"SHA-1
     sessionClosed: () => {},
     moduleFeatures: () => [],
     preAuthRegistration: (_domain, iq, _address) => iq,
+    sasl2Inline: () => [],
+    fastMechanismsFor: () => [],
+    createFastMechanism: () => undefined,
+    fastAfterSuccess: () => undefined,
+    bind2Resource: (_user, userAgent, tag) => `${tag ?? "parley"}.${userAgent ?? "random"}`,
   };
 }
 
@@ -183,6 +189,42 @@ test("authentication from a non-loopback address without TLS is refused with enc
   await new Promise((r) => setTimeout(r, 20));
   assert.match(port.text, /<encryption-required\/>/);
   assert.is(actor.getSnapshot().value, "streamOpen");
+});
+
+const sasl2Plain = (password: string, ...extra: XmlElement[]) =>
+  stanza(el("authenticate", NS.sasl2, { mechanism: "PLAIN" },
+    el("initial-response", NS.sasl2, {}, Buffer.from(`\0romeo\0${password}`).toString("base64")), ...extra));
+
+test("SASL2 PLAIN without Bind2: success with the bare JID, no stream restart, then classic bind", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  port.out = [];
+  actor.send(sasl2Plain("pw"));
+  await waitFor(actor, (s) => !s.matches("sasl2"), { timeout: 5000 });
+  assert.is(actor.getSnapshot().value, "bindable");
+  assert.match(port.text, /<success[^>]*><authorization-identifier>romeo@localhost<\/authorization-identifier><\/success>/);
+  assert.match(port.text, /<bind[^>]*xmpp-bind[^>]*\/>/, "the post-auth features follow at once");
+  actor.send(bindIq("balcony"));
+  assert.is(actor.getSnapshot().value, "bound");
+});
+
+test("SASL2 with Bind2: the account binds the resource derived from the user agent, success names the full JID", async () => {
+  const { actor, port, accountEvents } = start();
+  actor.send(header());
+  actor.send(sasl2Plain("pw", el("user-agent", NS.sasl2, { id: "d4565fa7" }), el("bind", NS.bind2, {}, el("tag", NS.bind2, {}, "phone"))));
+  await waitFor(actor, (s) => s.matches("bound"), { timeout: 5000 });
+  const bind = accountEvents.find((c) => c.type === "session.bind");
+  assert.is(bind?.type === "session.bind" ? bind.requestedResource : undefined, "phone.d4565fa7");
+  assert.match(port.text, /<authorization-identifier>romeo@localhost\/phone.d4565fa7<\/authorization-identifier><bound xmlns='urn:xmpp:bind:0'\/><\/success>/);
+});
+
+test("SASL2 failure is SASL2's <failure/> with the RFC 6120 condition, and the client may try again", async () => {
+  const { actor, port } = start();
+  actor.send(header());
+  actor.send(sasl2Plain("wrong"));
+  await waitFor(actor, (s) => s.matches("streamOpen"), { timeout: 8000 });
+  assert.match(port.text, /<failure xmlns='urn:xmpp:sasl:2'><not-authorized[^>]*\/>/);
+  assert.not.match(port.text, /<success/);
 });
 
 test("a stanza before binding is not-authorized", async () => {
@@ -418,6 +460,72 @@ test("every stanza written in bound passes the delivery sink, replies as well as
   actor.send({ type: "deliver", stanza: el("message", NS.client, { id: "sent-to-actor" }) });
   assert.equal(counted, ["sess", "b1", "routed", "sent-to-actor"]);
   assert.match(port.text, /id=['"]sent-to-actor['"]/);
+});
+
+/** Two sessions of romeo sharing one server's XEP-0198 registry, with a short resumption timeout. */
+function managedEnvironment(accountEvents: AccountCommand[], timeoutSeconds: number): SessionEnvironment {
+  return { ...environment(accountEvents), streamManagement: { registry: new ManagedStreamRegistry(), timeoutSeconds, maxQueue: 10 } };
+}
+
+async function boundWith(env: SessionEnvironment, accountEvents: AccountCommand[], sessionId = "s1") {
+  const port = new RecordingPort();
+  const actor = createActor(sessionMachine, { input: { sessionId, conn: port, env } });
+  actor.start();
+  actor.send(header());
+  await authenticate(actor, "pw");
+  actor.send(header());
+  return { actor, port, accountEvents };
+}
+
+const SMNS = "urn:xmpp:sm:3";
+
+test("XEP-0198: a lost connection of a resumable stream detaches; deliveries queue; the timeout expires it and the account gets the unacknowledged", async () => {
+  const events: AccountCommand[] = [];
+  const env = managedEnvironment(events, 0.05);
+  const { actor, port } = await boundWith(env, events);
+  actor.send(bindIq("phone"));
+  actor.send(stanza(el("enable", SMNS, { resume: "true" })));
+  assert.match(port.text, /<enabled xmlns=['"]urn:xmpp:sm:3['"] id=/);
+  const ref = (events.find((e) => e.type === "session.bind") as { session: SessionRef }).session;
+  actor.send({ type: "socket.closed" });
+  assert.ok(actor.getSnapshot().hasTag("detached"));
+  assert.not.ok(actor.getSnapshot().hasTag("bound"));
+  const before = port.out.length;
+  ref.send({ type: "deliver", stanza: el("message", NS.client, { from: "juliet@localhost/balcony", type: "chat" }, el("body", NS.client, {}, "queued")) });
+  assert.is(port.out.length, before, "nothing written without a connection");
+  assert.not.ok(events.some((e) => e.type === "session.ended"), "the resource stays bound");
+  await waitFor(actor, (s) => s.status === "done", { timeout: 2000 });
+  assert.is(actor.getSnapshot().value, "expired");
+  const ended = events.find((e) => e.type === "session.ended");
+  assert.ok(ended && ended.type === "session.ended");
+  assert.equal(ended.unacknowledged?.map((m) => m.getChildText("body")), ["queued"]);
+});
+
+test("XEP-0198: <resume/> on a new stream takes the detached one over (resumed), resends the queue, and the account's ref reaches the new session", async () => {
+  const events: AccountCommand[] = [];
+  const env = managedEnvironment(events, 60);
+  const first = await boundWith(env, events, "s1");
+  first.actor.send(bindIq("phone"));
+  first.actor.send(stanza(el("enable", SMNS, { resume: "true" })));
+  const id = /id=['"]([^'"]+)['"] resume/.exec(first.port.text)?.[1];
+  assert.ok(id);
+  const ref = (events.find((e) => e.type === "session.bind") as { session: SessionRef }).session;
+  first.actor.send({ type: "socket.closed" });
+  ref.send({ type: "deliver", stanza: el("message", NS.client, { type: "chat" }, el("body", NS.client, {}, "while away")) });
+  const second = await boundWith(env, events, "s2");
+  second.actor.send(stanza(el("resume", SMNS, { previd: id, h: "0" })));
+  assert.is(first.actor.getSnapshot().value, "resumed");
+  assert.ok(second.actor.getSnapshot().hasTag("bound"));
+  assert.match(second.port.text, new RegExp(`<resumed xmlns=['"]urn:xmpp:sm:3['"] previd=['"]${id}['"] h=['"]0['"]/>[\\s\\S]*while away`));
+  ref.send({ type: "deliver", stanza: el("message", NS.client, { type: "chat" }, el("body", NS.client, {}, "after")) });
+  assert.match(second.port.text, /after/);
+  ref.send({ type: "session.kick", condition: "conflict" });
+  assert.ok(second.actor.getSnapshot().hasTag("closing"), "commands for the resource reach the new session");
+  assert.not.ok(events.some((e) => e.type === "session.ended"), "no end for a resumed session");
+  // The stream is gone from the registry with its closing: a third resumption fails.
+  const third = await boundWith(env, events, "s3");
+  third.actor.send(stanza(el("resume", SMNS, { previd: id, h: "0" })));
+  assert.match(third.port.text, /<failed xmlns=['"]urn:xmpp:sm:3['"]><item-not-found/);
 });
 
 test.run();

@@ -108,6 +108,12 @@ export const carbons: ParleyModule = {
     api.addFeature("host", NS_CARBONS);
     api.addFeature("host", NS_CARBONS_RULES);
 
+    // XEP-0386 §2, §3: carbons may be enabled inline with a SASL2 bind (<enable/> in <bind/>); nothing goes in <bound/>.
+    api.hook("bind2/features", ({ features }) => { features.push(NS_CARBONS); });
+    api.hook("bind2/inline", ({ session, request }) => {
+      if (request.getChild("enable", NS_CARBONS)) enabled.set(session, true);
+    });
+
     // §8: a copy to the sender's other carbons-enabled resources, whether or not the sender enabled carbons.
     const sent = ({ stanza, to, account, session }: OutboundStanza): undefined => {
       // To the user's own JIDs the copies go out once delivered, when it is known who got it.

@@ -1,0 +1,335 @@
+// Federation over real sockets: two Parley servers (a.test and b.test, each
+// with its own data directory, certificate and dialback secret) routed to
+// each other through [s2s.routes], STARTTLS and Server Dialback between them
+// (XEP-0220), users on each side exchanging messages and subscriptions, a
+// block holding across servers, and domains that cannot be reached or do not answer.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import type { ServerConfig } from "../../src/config.js";
+import { startTestServer, type TestServer } from "../helpers/test-server.js";
+import { RawClient } from "../helpers/raw-client.js";
+import { parseStanzas } from "../helpers/xmpp-peer.js";
+import type { XmlElement } from "../../src/xml/element.js";
+
+const PASSWORD = "secret-password";
+const header = (domain: string) =>
+  `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
+
+class User {
+  private constructor(readonly raw: RawClient, readonly jid: string) {}
+
+  static async login(port: number, user: string, domain: string, resource: string): Promise<User> {
+    const raw = await RawClient.connect(port);
+    raw.write(header(domain));
+    await raw.waitFor(/<\/stream:features>/);
+    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${PASSWORD}`).toString("base64")}</auth>`);
+    const outcome = await raw.waitFor(/<success|<failure/);
+    if (!/<success/.test(outcome)) throw new Error(`login failed: ${outcome}`);
+    raw.clear();
+    raw.write(header(domain));
+    await raw.waitFor(/<\/stream:features>/);
+    raw.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+    const text = await raw.waitFor(/<jid>([^<]+)<\/jid>/);
+    raw.clear();
+    return new User(raw, (/<jid>([^<]+)<\/jid>/.exec(text) as RegExpExecArray)[1] as string);
+  }
+
+  write(xml: string): void {
+    this.raw.write(xml);
+  }
+
+  stanzas(): XmlElement[] {
+    return parseStanzas(this.raw.text);
+  }
+
+  /** Waits for a stanza matching `pick`, within `ms`. */
+  async waitFor(pick: (s: XmlElement) => boolean, ms = 8000): Promise<XmlElement> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.stanzas().find(pick);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`${this.jid}: nothing matching within ${ms} ms; received: ${this.raw.text}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  close(): void {
+    this.raw.destroy();
+  }
+}
+
+async function twoServers(): Promise<{ a: TestServer; b: TestServer; stop(): Promise<void> }> {
+  const configure = (domain: string) => (c: ServerConfig) => {
+    c.domains = [domain];
+    c.s2s.connectTimeoutSeconds = 3;
+  };
+  const a = await startTestServer({ accounts: [{ jid: "alice@a.test", password: PASSWORD }], configure: configure("a.test") });
+  const b = await startTestServer({ accounts: [{ jid: "bob@b.test", password: PASSWORD }], configure: configure("b.test") });
+  const aPort = a.server.s2s?.port as number;
+  const bPort = b.server.s2s?.port as number;
+  a.server.config.s2s.routes["b.test"] = `127.0.0.1:${bPort}`;
+  b.server.config.s2s.routes["a.test"] = `127.0.0.1:${aPort}`;
+  return { a, b, async stop() { await a.stop(); await b.stop(); } };
+}
+
+const message = (s: XmlElement, body: string) => s.name === "message" && s.getChildText("body") === body;
+
+test("a message crosses to the other server over an authenticated TLS stream, and the answer comes back", async () => {
+  const { a, b, stop } = await twoServers();
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    // Available, so a chat message to the bare JID is delivered rather than stored (RFC 6121 §8.5.2.1.1).
+    bob.write("<presence/>");
+    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+    alice.write("<message to='Bob@B.TEST' type='chat' id='m1'><body>hello bob</body></message>");
+    const got = await bob.waitFor((s) => message(s, "hello bob"));
+    assert.is(got.attrs.from, "alice@a.test/home");
+    assert.is(got.attrs.to, "bob@b.test");
+    assert.is(got.ns, "jabber:client");
+    bob.write("<message to='alice@a.test/home' type='chat' id='m2'><body>hello alice</body></message>");
+    const back = await alice.waitFor((s) => message(s, "hello alice"));
+    assert.is(back.attrs.from, "bob@b.test/work");
+    // Each server authenticated the other by dialback on a stream of its own, and both used TLS.
+    assert.equal(a.server.s2s?.outgoingStates(), { "a.test b.test": "ready" });
+    assert.equal(b.server.s2s?.outgoingStates(), { "b.test a.test": "ready" });
+    // Self-signed certificates (no trust store configured): dialback, not SASL EXTERNAL.
+    assert.equal(a.server.s2s?.outgoingAuth(), { "a.test b.test": "dialback" });
+    assert.ok(a.server.s2s?.incomingPairs().includes("b.test a.test"));
+    assert.ok(b.server.s2s?.incomingPairs().includes("a.test b.test"));
+    // Federated messages pass the same hooks as local ones: both archives have both (XEP-0313).
+    for (const u of [alice, bob]) {
+      u.write("<iq type='set' id='mam'><query xmlns='urn:xmpp:mam:2' queryid='q'/></iq>");
+      await u.waitFor((s) => s.name === "iq" && s.attrs.id === "mam" && s.attrs.type === "result");
+      const archived = u.stanzas().flatMap((s) => {
+        const inner = s.getChild("result", "urn:xmpp:mam:2")?.getChild("forwarded", "urn:xmpp:forward:0")?.getChild("message", "jabber:client");
+        return inner ? [inner.getChildText("body")] : [];
+      });
+      assert.equal(archived, ["hello bob", "hello alice"], `${u.jid}'s archive`);
+    }
+    alice.close();
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
+test("a subscription with a remote contact: subscribe, subscribed, roster pushes, presence, unavailable when the link is lost (RFC 6121 §3.1, §4.5.2)", async () => {
+  const { a, b, stop } = await twoServers();
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    alice.write("<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq><presence/>");
+    bob.write("<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq><presence/>");
+    await alice.waitFor((s) => s.name === "iq" && s.attrs.id === "r0");
+    await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "r0");
+    alice.write("<presence to='bob@b.test' type='subscribe'/>");
+    const request = await bob.waitFor((s) => s.name === "presence" && s.attrs.type === "subscribe");
+    assert.is(request.attrs.from, "alice@a.test");
+    bob.write("<presence to='alice@a.test' type='subscribed'/>");
+    const push = await alice.waitFor((s) => s.name === "iq" && s.attrs.type === "set" &&
+      s.getChild("query", "jabber:iq:roster")?.getChild("item")?.attrs.subscription === "to");
+    assert.is(push.getChild("query", "jabber:iq:roster")?.getChild("item")?.attrs.jid, "bob@b.test");
+    // Bob's server sends his current presence once he approved (RFC 6121 §3.1.5).
+    const presence = await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.attrs.type === undefined);
+    assert.ok(presence);
+    // And later changes follow.
+    bob.write("<presence><show>away</show></presence>");
+    await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.getChildText("show") === "away");
+    // The connection between the servers is lost (no </stream:stream>): Alice's server
+    // tells her Bob is unavailable, since it can no longer know; the next stanza opens new streams.
+    alice.raw.clear();
+    b.server.s2s?.abort("a.test");
+    const gone = await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.attrs.type === "unavailable");
+    assert.ok(gone);
+    bob.write("<presence><show>chat</show></presence>");
+    await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.getChildText("show") === "chat");
+    // Bob's roster shows alice as subscribed to him (from).
+    bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
+    const roster = await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "r1");
+    assert.is(roster.getChild("query", "jabber:iq:roster")?.getChild("item")?.attrs.subscription, "from");
+    alice.close();
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
+test("a block on one server holds against a user of the other (XEP-0191 §3.5, §3.6)", async () => {
+  const { a, b, stop } = await twoServers();
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write("<presence/>");
+    bob.write("<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='a.test'/></block></iq>");
+    await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "blk" && s.attrs.type === "result");
+    alice.write("<message to='bob@b.test' type='chat' id='m3'><body>are you there?</body></message>");
+    const error = await alice.waitFor((s) => s.name === "message" && s.attrs.type === "error" && s.attrs.id === "m3");
+    assert.ok(error.getChild("error")?.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.is(bob.stanzas().filter((s) => message(s, "are you there?")).length, 0);
+    alice.close();
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
+test("a domain nobody listens for bounces remote-server-not-found; one that never answers, remote-server-timeout, within the connect timeout", async () => {
+  const { a, stop } = await twoServers();
+  // A port that was free a moment ago: connection refused.
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+  const closedPort = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  // A server that accepts and says nothing.
+  const silent: net.Socket[] = [];
+  const mute = net.createServer((s) => silent.push(s));
+  await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
+  a.server.config.s2s.routes["gone.test"] = `127.0.0.1:${closedPort}`;
+  a.server.config.s2s.routes["mute.test"] = `127.0.0.1:${(mute.address() as net.AddressInfo).port}`;
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const started = Date.now();
+    alice.write("<message to='x@gone.test' id='g1'><body>1</body></message>");
+    alice.write("<iq to='mute.test' type='get' id='t1'><ping xmlns='urn:xmpp:ping'/></iq>");
+    const notFound = await alice.waitFor((s) => s.attrs.id === "g1" && s.attrs.type === "error");
+    assert.ok(notFound.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.is(notFound.attrs.from, "x@gone.test");
+    const timeout = await alice.waitFor((s) => s.attrs.id === "t1" && s.attrs.type === "error", 6000);
+    assert.ok(timeout.getChild("error")?.getChild("remote-server-timeout", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.ok(Date.now() - started < 5000, `bounced after ${Date.now() - started} ms`);
+    // Backed off: the next stanza to the failed domain bounces at once.
+    alice.write("<message to='x@gone.test' id='g2'><body>2</body></message>");
+    const again = await alice.waitFor((s) => s.attrs.id === "g2" && s.attrs.type === "error", 1000);
+    assert.ok(again.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    alice.close();
+  } finally {
+    for (const s of silent) s.destroy();
+    await new Promise<void>((r) => mute.close(() => r()));
+    await stop();
+  }
+});
+
+test("an s2s peer that sends stanzas without authenticating, or for a domain it did not authenticate, is refused", async () => {
+  const { a, stop } = await twoServers();
+  a.server.config.s2s.insecureDomains.push("evil.test");
+  try {
+    const raw = await RawClient.connect(a.server.s2s?.port as number);
+    raw.write("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='evil.test' to='a.test' version='1.0'>");
+    const features = await raw.waitFor(/<\/stream:features>/);
+    // A domain allowed without TLS is offered dialback beside (optional) STARTTLS.
+    assert.match(features, /urn:xmpp:features:dialback/);
+    raw.write("<message from='bob@b.test' to='alice@a.test'><body>spoofed</body></message>");
+    const text = await raw.waitFor(/<\/stream:stream>/);
+    assert.match(text, /<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/);
+    await raw.waitClosed();
+    // Without TLS, a domain not listed as insecure is not offered dialback at all.
+    const plain = await RawClient.connect(a.server.s2s?.port as number);
+    plain.write("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='b.test' to='a.test' version='1.0'>");
+    const offered = await plain.waitFor(/<\/stream:features>/);
+    assert.match(offered, /<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls>/);
+    assert.not.match(offered, /features:dialback/);
+    plain.write("<db:result from='b.test' to='a.test'>0123</db:result>");
+    assert.match(await plain.waitFor(/<\/stream:stream>/), /policy-violation/);
+    plain.destroy();
+  } finally {
+    await stop();
+  }
+});
+
+test("a blocked domain: stanzas to it bounce without a connection, its streams are refused (s2s.blocked_domains)", async () => {
+  const { a, b, stop } = await twoServers();
+  a.server.config.s2s.blockedDomains.push("b.test");
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<message to='bob@b.test' id='x1'><body>no</body></message>");
+    const bounce = await alice.waitFor((s) => s.attrs.id === "x1" && s.attrs.type === "error");
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.equal(a.server.s2s?.outgoingStates(), {}, "no stream was opened");
+    // Bob's server tries; a.test refuses its stream, so Bob's message bounces.
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write("<message to='alice@a.test' id='x2'><body>let me in</body></message>");
+    const refused = await bob.waitFor((s) => s.attrs.id === "x2" && s.attrs.type === "error");
+    assert.ok(refused.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert.is(alice.stanzas().filter((s) => s.getChildText("body") === "let me in").length, 0);
+    alice.close();
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
+/** A test CA and a certificate from it per domain (serverAuth and clientAuth: each server is the other's TLS client too). */
+function testCa(domains: readonly string[]): { dir: string; ca: string; files: Record<string, { cert: string; key: string }> } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-s2s-ca-"));
+  const run = (...args: string[]) => {
+    const r = spawnSync("openssl", args, { encoding: "utf8", cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Parley Test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  const files: Record<string, { cert: string; key: string }> = {};
+  for (const d of domains) {
+    writeFileSync(path.join(dir, `${d}.ext`), `subjectAltName=DNS:${d}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`);
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${d}.key`, "-out", `${d}.csr`, "-subj", `/CN=${d}`);
+    run("x509", "-req", "-in", `${d}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", `${d}.crt`, "-extfile", `${d}.ext`);
+    files[d] = { cert: path.join(dir, `${d}.crt`), key: path.join(dir, `${d}.key`) };
+  }
+  return { dir, ca: path.join(dir, "ca.crt"), files };
+}
+
+test("with certificates from a trusted CA, servers authenticate each other with SASL EXTERNAL instead of dialback (XEP-0178)", async () => {
+  const pki = testCa(["a.test", "b.test"]);
+  const configure = (domain: string, other: string) => (c: ServerConfig) => {
+    c.domains = [domain];
+    c.tls.certFile = pki.files[domain]?.cert;
+    c.tls.keyFile = pki.files[domain]?.key;
+    c.s2s.caFile = pki.ca;
+    // And the peer's certificate must verify on the streams we open (RFC 6125).
+    c.s2s.secureDomains = [other];
+  };
+  const a = await startTestServer({ accounts: [{ jid: "alice@a.test", password: PASSWORD }], configure: configure("a.test", "b.test") });
+  const b = await startTestServer({ accounts: [{ jid: "bob@b.test", password: PASSWORD }], configure: configure("b.test", "a.test") });
+  a.server.config.s2s.routes["b.test"] = `127.0.0.1:${b.server.s2s?.port as number}`;
+  b.server.config.s2s.routes["a.test"] = `127.0.0.1:${a.server.s2s?.port as number}`;
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write("<presence/>");
+    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+    alice.write("<message to='bob@b.test' type='chat'><body>certified</body></message>");
+    const got = await bob.waitFor((s) => message(s, "certified"));
+    assert.is(got.attrs.from, "alice@a.test/home");
+    bob.write("<message to='alice@a.test/home' type='chat'><body>likewise</body></message>");
+    await alice.waitFor((s) => message(s, "likewise"));
+    assert.equal(a.server.s2s?.outgoingAuth(), { "a.test b.test": "sasl-external" });
+    assert.equal(b.server.s2s?.outgoingAuth(), { "b.test a.test": "sasl-external" });
+    alice.close();
+    bob.close();
+  } finally {
+    await a.stop();
+    await b.stop();
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
+
+test("a peer whose certificate does not verify is refused where secure_domains asks for one, and bounces", async () => {
+  const { a, stop } = await twoServers();
+  a.server.config.s2s.secureDomains.push("b.test");
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<message to='bob@b.test' id='v1'><body>only if verified</body></message>");
+    const bounce = await alice.waitFor((s) => s.attrs.id === "v1" && s.attrs.type === "error");
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    alice.close();
+  } finally {
+    await stop();
+  }
+});
+
+test.run();
