@@ -176,7 +176,7 @@ export const SPECS: readonly Spec[] = [
     features: ["http://jabber.org/protocol/pubsub", ...["publish", "auto-create", "retrieve-items", "retract-items", "subscribe", "config-node", "delete-nodes",
       "purge-nodes", "access-presence", "access-open", "access-whitelist", "item-ids", "last-published", "multi-items", "modify-affiliations"]
       .map((f) => `http://jabber.org/protocol/pubsub#${f}`)],
-    implemented: { version: "1.2.2", status: "complete", note: "module pubsub: PEP on every account, auto-create and publish-options, +notify from XEP-0115 caps (hashes verified and cached), last items to a resource that announces interest; access models open, presence, roster (groups) and whitelist" } },
+    implemented: { version: "1.2.2", status: "complete", note: "module pubsub: PEP on every account, auto-create and publish-options, +notify from XEP-0115 caps (hashes verified and cached; contacts at other servers asked over s2s), last items to a resource that announces interest; access models open, presence, roster (groups) and whitelist" } },
   { id: "XEP-0060", title: "Publish-Subscribe", url: xep("0060"),
     provider: [{ service: { category: "pubsub", type: "service" } }],
     implemented: { status: "partial", note: "module pubsub at pubsub.<domain>: nodes, items, affiliations, subscriptions, node configuration as events, publish-options, instant nodes; no collections, subscription options or the authorize access model" } },
