@@ -135,6 +135,11 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   const http = root.table_("http");
   if (http) {
     config.http.port = http.integer("port") ?? config.http.port;
+    const publicUrl = http.string("public_url");
+    if (publicUrl !== undefined) {
+      if (!/^https?:\/\/[^/]+/i.test(publicUrl)) throw new ConfigError(`http.public_url (${source})`, `must be an http:// or https:// URL, got '${publicUrl}'`);
+      config.http.publicUrl = publicUrl.replace(/\/+$/, "");
+    }
     http.rejectUnknown();
   }
   const tls = root.table_("tls");
@@ -275,6 +280,22 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
   }
   const s2s = root.table_("s2s");
   if (s2s) readS2s(s2s, config, source, resolve);
+  const bosh = root.table_("bosh");
+  if (bosh) {
+    const b = config.bosh;
+    b.enabled = bosh.boolean("enabled") ?? b.enabled;
+    b.maxWaitSeconds = positive(bosh.integer("max_wait_seconds"), "bosh.max_wait_seconds", source) ?? b.maxWaitSeconds;
+    const hold = bosh.integer("max_hold");
+    if (hold !== undefined && hold < 0) throw new ConfigError(`bosh.max_hold (${source})`, `must be 0 or more, got ${hold}`);
+    b.maxHold = hold ?? b.maxHold;
+    b.inactivitySeconds = positive(bosh.integer("inactivity_seconds"), "bosh.inactivity_seconds", source) ?? b.inactivitySeconds;
+    b.pollingSeconds = positive(bosh.integer("polling_seconds"), "bosh.polling_seconds", source) ?? b.pollingSeconds;
+    b.maxRequestBytes = positive(bosh.integer("max_request_bytes"), "bosh.max_request_bytes", source) ?? b.maxRequestBytes;
+    b.sessionsPerAddress = positive(bosh.integer("sessions_per_address"), "bosh.sessions_per_address", source) ?? b.sessionsPerAddress;
+    bosh.rejectUnknown();
+  }
+  const upload = root.table_("upload");
+  if (upload) config.upload = readUpload(upload, config.upload, source);
   const contacts = root.table_("contact_addresses");
   if (contacts) {
     const out: Record<string, string[]> = {};
@@ -321,6 +342,37 @@ function readExternalServices(t: Reader, base: ServerConfig["externalServices"],
       return service;
     });
   }
+  t.rejectUnknown();
+  return out;
+}
+
+function readUpload(t: Reader, base: ServerConfig["upload"], source: string): ServerConfig["upload"] {
+  const out: ServerConfig["upload"] = { ...base };
+  const nonNegative = (k: string): number | undefined => {
+    const n = t.integer(k);
+    if (n !== undefined && n < 0) throw new ConfigError(`upload.${k} (${source})`, `must be 0 or more, got ${n}`);
+    return n;
+  };
+  const domain = t.string("domain");
+  if (domain !== undefined) out.domain = domain.toLowerCase();
+  const url = t.string("public_url");
+  if (url !== undefined) {
+    if (!/^https?:\/\/[^/]+/i.test(url)) throw new ConfigError(`upload.public_url (${source})`, `must be an http:// or https:// URL, got '${url}'`);
+    out.publicUrl = url.replace(/\/+$/, "");
+  }
+  out.maxFileBytes = positive(t.integer("max_file_bytes"), "upload.max_file_bytes", source) ?? base.maxFileBytes;
+  out.quotaBytesPerUser = positive(t.integer("quota_bytes_per_user"), "upload.quota_bytes_per_user", source) ?? base.quotaBytesPerUser;
+  out.totalQuotaBytes = nonNegative("total_quota_bytes") ?? base.totalQuotaBytes;
+  out.expireDays = nonNegative("expire_days") ?? base.expireDays;
+  const types = t.strings("allowed_types");
+  if (types !== undefined) {
+    for (const type of types) {
+      if (!/^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/i.test(type)) throw new ConfigError(`upload.allowed_types (${source})`, `'${type}' is not a content type (type/subtype or type/*)`);
+    }
+    out.allowedTypes = types.map((x) => x.toLowerCase());
+  }
+  out.slotSeconds = positive(t.integer("slot_seconds"), "upload.slot_seconds", source) ?? base.slotSeconds;
+  out.slotsPerUserPerHour = positive(t.integer("slots_per_user_per_hour"), "upload.slots_per_user_per_hour", source) ?? base.slotsPerUserPerHour;
   t.rejectUnknown();
   return out;
 }

@@ -18,7 +18,15 @@ export interface ServerConfig {
     extraHosts?: string[];
   };
   /** HTTP port for XMPP over WebSocket (RFC 7395) at /xmpp-websocket, on the c2s host. */
-  http: { port: number };
+  http: {
+    port: number;
+    /**
+     * The base URL clients reach this port at (a reverse proxy's https://…),
+     * for XEP-0156 host-meta and upload URLs; by default what a request's Host
+     * header says (host-meta) or http://<c2s host>:<port> (upload).
+     */
+    publicUrl?: string;
+  };
   tls: {
     /** PEM files; when absent a self-signed certificate is generated into the data directory. */
     certFile?: string;
@@ -120,6 +128,10 @@ export interface ServerConfig {
   fast: FastConfig;
   /** XEP-0050 command sessions (the adhoc module): a form sent, its submission awaited. */
   adhoc: { sessionsPerRequester: number; sessionsTotal: number; sessionSeconds: number };
+  /** XEP-0363 HTTP File Upload (the http_upload module), served on the HTTP listener. */
+  upload: UploadConfig;
+  /** BOSH (XEP-0124, XEP-0206) at /http-bind on the HTTP listener. */
+  bosh: BoshConfig;
 }
 
 export interface StreamManagementConfig {
@@ -223,6 +235,45 @@ export interface FastConfig {
   maxUserAgents: number;
 }
 
+/** XEP-0124's session attributes are the client's, bounded by these. */
+export interface BoshConfig {
+  enabled: boolean;
+  /** The longest `wait` (§7.1): seconds a request is held when there is nothing to send. */
+  maxWaitSeconds: number;
+  /** The most requests held at once (`hold`); `requests` is one more. */
+  maxHold: number;
+  /** Seconds with no request held after which a session is gone (`inactivity`). */
+  inactivitySeconds: number;
+  /** The shortest interval between empty requests of a polling session (`polling`, §11). */
+  pollingSeconds: number;
+  /** Bytes of one request's body. */
+  maxRequestBytes: number;
+  /** BOSH sessions one address may have open (they outlive their HTTP connections). */
+  sessionsPerAddress: number;
+}
+
+/** XEP-0363 HTTP File Upload: the component, its limits, and where files are fetched from. */
+export interface UploadConfig {
+  /** The component's domain; `{domain}` stands for each served domain. */
+  domain: string;
+  /** Base URL of the slots' PUT and GET URLs (a reverse proxy's, say); by default http://<c2s host>:<http port>. */
+  publicUrl?: string;
+  /** The largest file one slot may be for (XEP-0363 §3 max-file-size). */
+  maxFileBytes: number;
+  /** Bytes of files (uploaded, or slots still open) one user may hold. */
+  quotaBytesPerUser: number;
+  /** Bytes all users' files may take together; 0: no bound but the per-user one. */
+  totalQuotaBytes: number;
+  /** Days an uploaded file is kept; 0 keeps it until its owner's account goes. */
+  expireDays: number;
+  /** Content types accepted (`image/*` matches a major type); empty: any. */
+  allowedTypes: string[];
+  /** Seconds a slot may be used to upload. */
+  slotSeconds: number;
+  /** Slots one user may request in an hour. */
+  slotsPerUserPerHour: number;
+}
+
 /** One XEP-0215 §2 service; unset host and port come from ExternalServicesConfig. */
 export interface ExternalService {
   type: string;
@@ -303,6 +354,7 @@ export const DEFAULT_MODULES: readonly string[] = [
   "muc",
   "pubsub", "vcard", "private",
   "adhoc", "admin_adhoc",
+  "http_upload",
 ];
 
 export function defaultConfig(): ServerConfig {
@@ -362,6 +414,11 @@ export function defaultConfig(): ServerConfig {
       blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
       connectionsPerAddress: 10, stanzasPerSecond: 2000, stanzaBurst: 5000, maxBackoffSeconds: 300,
     },
+    upload: {
+      domain: "upload.{domain}", maxFileBytes: 100 * 1024 * 1024, quotaBytesPerUser: 1024 * 1024 * 1024, totalQuotaBytes: 0,
+      expireDays: 30, allowedTypes: [], slotSeconds: 300, slotsPerUserPerHour: 100,
+    },
+    bosh: { enabled: true, maxWaitSeconds: 60, maxHold: 1, inactivitySeconds: 60, pollingSeconds: 2, maxRequestBytes: 260 * 1024, sessionsPerAddress: 20 },
   };
 }
 

@@ -387,7 +387,9 @@ export const sessionMachine = setup({
       const request = context.sasl2;
       if (!user || !request) return;
       const token = context.env.fastAfterSuccess(user, request, context.mechanism, context.conn);
-      const bound = context.jid && el("bound", NS.bind2, {}, ...(context.bindInline ?? []));
+      const stream = context.stream;
+      const enabled = stream && el("enabled", NS_SM, stream.resumable ? { id: stream.id, resume: "true", max: String(stream.timeoutSeconds) } : {});
+      const bound = context.jid && el("bound", NS.bind2, {}, ...(context.bindInline ?? []), enabled);
       context.env.log.info("authenticated", {
         session: context.sessionId, user: user.toString(), sasl2: true, mechanism: request.mechanism,
         userAgent: request.userAgentId, software: request.software, jid: context.jid?.toString(),
@@ -553,19 +555,21 @@ export const sessionMachine = setup({
       context.env.log.info("stream detached, resumable", { session: context.sessionId, jid: context.jid?.toString(), seconds: stream.timeoutSeconds });
     },
     /** XEP-0198 §3: <enable/>; with resume='true', a stream id and the `max` we keep it for (§5). */
-    enableStreamManagement: assign({
-      stream: ({ context, event }) => {
-        const sm = context.env.streamManagement;
-        const jid = context.jid;
-        if (!sm || !jid) return undefined;
-        const request = stanzaOf(event);
-        const resume = request.attrs.resume === "true" || request.attrs.resume === "1";
-        const asked = parseH(request.attrs.max);
-        const timeout = asked !== undefined && asked > 0 ? Math.min(asked, sm.timeoutSeconds) : sm.timeoutSeconds;
-        return new ManagedStream(resume ? ManagedStreamRegistry.newId() : undefined, jid, context.boundSessionId,
-          context.deliveries, context.link, timeout, sm.maxQueue);
+    enableStreamManagement: assign({ stream: ({ context, event }) => managedStreamFor(context, stanzaOf(event)) }),
+    /**
+     * XEP-0386 §3 with XEP-0198: <enable/> inside the SASL2 <bind/> takes effect
+     * with the bind; its <enabled/> goes in <bound/>, and the delivery sink that
+     * `bound` attaches counts from the first stanza.
+     */
+    enableInlineStreamManagement: assign({
+      stream: ({ context }) => {
+        const enable = context.sasl2?.bind?.getChild("enable", NS_SM);
+        return enable ? managedStreamFor(context, enable) : undefined;
       },
     }),
+    registerInlineStream: ({ context }) => {
+      if (context.stream?.resumable) context.env.streamManagement?.registry.add(context.stream);
+    },
     announceStreamManagement: ({ context, self }) => {
       const stream = context.stream;
       if (!stream) return;
@@ -918,7 +922,8 @@ export const sessionMachine = setup({
           on: {
             "bind.result": {
               target: "#session.bound",
-              actions: ["acceptInlineBind", "sendSasl2Success", "clearSasl2", { type: "sendFeatures", params: { stage: "bound" } }],
+              actions: ["acceptInlineBind", "enableInlineStreamManagement", "registerInlineStream", "sendSasl2Success", "clearSasl2",
+                { type: "sendFeatures", params: { stage: "bound" } }],
             },
             "bind.error": { target: "#session.authFailed", actions: "failInlineBind" },
             "xml.stanza": {
@@ -1123,6 +1128,18 @@ function attemptedAccount(context: SessionContext): string | undefined {
 /** The decoded payload of the <auth/> or <response/> a SASL step works on (RFC 6120 §6.4.2: base64, "=" for empty). */
 function saslMessage(event: SessionEvent): Buffer | undefined {
   return event.type === "xml.stanza" ? decodeSaslPayload(event.stanza.text()) : undefined;
+}
+
+/** XEP-0198 §3, §5: the managed stream an <enable/> asks for (resumable with resume='true', for at most our `max`). */
+function managedStreamFor(context: SessionContext, request: XmlElement): ManagedStream | undefined {
+  const sm = context.env.streamManagement;
+  const jid = context.jid;
+  if (!sm || !jid) return undefined;
+  const resume = request.attrs.resume === "true" || request.attrs.resume === "1";
+  const asked = parseH(request.attrs.max);
+  const timeout = asked !== undefined && asked > 0 ? Math.min(asked, sm.timeoutSeconds) : sm.timeoutSeconds;
+  return new ManagedStream(resume ? ManagedStreamRegistry.newId() : undefined, jid, context.boundSessionId,
+    context.deliveries, context.link, timeout, sm.maxQueue);
 }
 
 /** The payload of a SASL2 <authenticate/> or <response/> (XEP-0388 §2.2: base64, "=" for empty). */

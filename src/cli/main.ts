@@ -87,10 +87,12 @@ of the log (as 'parley verify' does). Exit 1 when they differ.
 `,
   "import-prosody": `Usage: parley import-prosody PROSODY_DATA_DIR [--config FILE] [--data DIR] [--dry-run]
 Reads Prosody's internal file storage (the directory with one folder per host) and
-appends what it finds as events caused by "import (prosody)": accounts with their
+appends what it finds as events caused by "imported from Prosody": accounts with their
 internal_hashed SCRAM credentials (the same passwords work), rosters with subscription
-states and pending requests, block lists and offline messages. Only served domains are
-imported. Prints what was imported and what was skipped, and why.
+states and pending requests, block lists, offline messages, MAM archives, vCards,
+private XML and PEP nodes with their items. Only served domains are imported; accounts already here are left alone; the server must be stopped.
+All or nothing: one transaction. --dry-run reads and checks everything, writes nothing.
+Prints what was imported and what was skipped, and why.
 `,
   scansion: `Usage: parley scansion FILE.scs... [--host H] [--port N]
 Runs scansion conversation scripts against a running server.
@@ -145,7 +147,7 @@ Accounts:
 Operations:
   backup FILE               a consistent snapshot of a running server's data directory
   restore FILE              a backup into an empty data directory, verified
-  import-prosody DIR        accounts, rosters, block lists and offline messages from Prosody
+  import-prosody DIR        accounts, rosters, block lists, offline messages, archives from Prosody
 
 Debugging (on a running server's data directory; only rebuild and import write):
   events                    one line per event; --follow waits for new ones
@@ -202,6 +204,8 @@ export async function main(argv: string[]): Promise<number> {
         return await backupCommand(rest);
       case "restore":
         return restoreCommand(rest);
+      case "import-prosody":
+        return await importProsodyCommand(rest);
       case "start":
         return await start(rest);
       case "check":
@@ -298,6 +302,35 @@ async function checkFeaturesCommand(args: string[]): Promise<number> {
 }
 
 async function start(args: string[]): Promise<number> {
+  const config = startConfig(args);
+  const server = await ParleyServer.start(config);
+  // SIGHUP: the configuration read again, the same way (file, environment, flags), and what can change applied.
+  const reload = () => {
+    let next: ServerConfig;
+    try {
+      next = startConfig(args);
+    } catch (err) {
+      server.log.error("reload: the configuration is not valid; nothing changed", { error: (err as Error).message });
+      return;
+    }
+    server.reload(next).then(({ applied, restartNeeded }) => {
+      server.log.info("reloaded the configuration", { applied: applied.join("; ") || "nothing changed" });
+      if (restartNeeded.length > 0) server.log.warn("reload: these changes need a restart and were not applied", { restartNeeded: restartNeeded.join(", ") });
+    }, (err: Error) => server.log.error("reload failed; nothing changed", { error: err.message }));
+  };
+  process.on("SIGHUP", reload);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  process.off("SIGHUP", reload);
+  await server.stop();
+  return 0;
+}
+
+/** `parley start`'s configuration: the file, the environment, then the flags. */
+function startConfig(args: string[]): ServerConfig {
   const { values, positionals } = parse(args, {
     config: { type: "string" },
     domain: { type: "string", multiple: true },
@@ -337,14 +370,7 @@ async function start(args: string[]): Promise<number> {
     if (!LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
     config.logLevel = level as LogLevel;
   }
-  const server = await ParleyServer.start(config);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  await server.stop();
-  return 0;
+  return config;
 }
 
 /**
@@ -711,4 +737,24 @@ function restoreCommand(args: string[]): number {
   } finally {
     store.close();
   }
+}
+
+async function importProsodyCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string" }, data: { type: "string" }, "dry-run": { type: "boolean" } });
+  if (positionals.length !== 1) throw new UsageError("import-prosody takes Prosody's data directory, e.g. parley import-prosody /var/lib/prosody");
+  const config = accountConfig(values);
+  // The running server's account actors would not see accounts appended behind them.
+  if (await askServer(config.dataDir, { command: "status" }).catch(() => undefined) !== undefined) {
+    throw new Error(`a server is running on ${config.dataDir}: stop it first, then import`);
+  }
+  const { importProsody, reportLines } = await import("../ops/import-prosody/import.js");
+  const dryRun = values["dry-run"] === true;
+  const store = openStore(config);
+  try {
+    const report = await importProsody(store, config, path.resolve(positionals[0] as string), { dryRun });
+    for (const line of reportLines(report, dryRun)) out(line);
+  } finally {
+    store.close();
+  }
+  return 0;
 }

@@ -11,12 +11,13 @@ import { Kernel } from "../kernel/kernel.js";
 import { AccountRuntime } from "../kernel/account.js";
 import type { Identity } from "../kernel/events.js";
 import { enabledModules } from "../modules/index.js";
-import { parseJid } from "../jid/jid.js";
+import { parseJid, type Jid } from "../jid/jid.js";
 import { Logger } from "../util/logger.js";
 import { el, type XmlElement } from "../xml/element.js";
 import { NS } from "../xmpp/namespaces.js";
-import type { Jid } from "../jid/jid.js";
 import { WEBSOCKET_PATH } from "../net/websocket-listener.js";
+import { HOST_META_PATH } from "../net/host-meta.js";
+import { BOSH_PATH } from "../net/bosh.js";
 
 /** What each listener of the configuration is, by name; absent: Parley has no such listener. */
 export type ListenerName = "c2s-starttls" | "c2s-direct-tls" | "websocket" | "bosh" | "component" | "host-meta" | "s2s";
@@ -136,13 +137,15 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   const { host } = config.c2s;
   return {
     modules: kernel.modulesLoaded,
-    // Every listener Parley has is always on (port 0 picks a free port); BOSH,
-    // the component protocol and host-meta have no listener yet.
+    // Every listener Parley has is on (port 0 picks a free port), BOSH unless
+    // bosh.enabled is false; the component protocol has no listener yet.
     listeners: {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
       websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
       ...(config.s2s.enabled ? { s2s: `${config.s2s.host}:${config.s2s.port}` } : {}),
+      "host-meta": `http://${host}:${config.http.port}${HOST_META_PATH}`,
+      ...(config.bosh.enabled ? { bosh: `http://${host}:${config.http.port}${BOSH_PATH}` } : {}),
     },
     streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
     domains,

@@ -83,7 +83,7 @@ export function formatText(reports: readonly DomainReport[], caps: Capabilities,
   const lines: string[] = [];
   lines.push(`${SUITE.xep}: ${SUITE.title} (${SUITE.version}), server side, for ${source}`);
   lines.push(`modules: ${caps.modules.join(", ")}`);
-  lines.push(`listeners: ${Object.entries(caps.listeners).map(([name, at]) => `${name} ${at}`).join(", ")}; no BOSH, no component listener`);
+  lines.push(`listeners: ${Object.entries(caps.listeners).map(([name, at]) => `${name} ${at}`).join(", ")}; no component listener`);
   const needed = requiredSpecs();
   for (const r of reports) {
     lines.push("", r.domain);
@@ -129,7 +129,7 @@ export function formatMarkdown(reports: readonly DomainReport[], caps: Capabilit
     "A category counts at a level when all its required features are provided and Core at that level is met (XEP-0479 §2).",
     "A feature issue moves this page: once its module advertises what the spec's condition in `specs.ts` looks for, mark",
     "the spec `implemented` (with the XEP's version) and run `npm run compliance`; the compliance test fails until both are done.", "");
-  out.push(`Modules: ${caps.modules.map((m) => `\`${m}\``).join(", ")}. Listeners: ${Object.entries(caps.listeners).map(([n, at]) => `${n} (${at})`).join(", ")}; no BOSH, no component protocol.`, "");
+  out.push(`Modules: ${caps.modules.map((m) => `\`${m}\``).join(", ")}. Listeners: ${Object.entries(caps.listeners).map(([n, at]) => `${n} (${at})`).join(", ")}; no component protocol.`, "");
   for (const r of reports) {
     out.push(`## ${r.domain}`, "");
     out.push("| category | Server | Advanced Server |", "|---|---|---|");

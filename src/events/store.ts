@@ -184,6 +184,12 @@ export class EventStore {
     this.gate?.beginWrite();
   }
 
+  /** Runs `release` once the writes made so far are durable (at once without a commit gate, where each commits itself). */
+  whenDurable(release: () => void): void {
+    if (this.gate) this.gate.hold(release);
+    else release();
+  }
+
   registerProjection(p: Projection): void {
     this.projections.push(p);
   }

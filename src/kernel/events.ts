@@ -93,7 +93,7 @@ export interface DiscoItem {
   readonly node?: string;
   readonly name?: string;
   /** The item's own disco#info, when a component states it (for `parley check features`). */
-  readonly info?: () => { identities: Identity[]; features: string[] };
+  readonly info?: () => { readonly identities: readonly Identity[]; readonly features: readonly string[] };
 }
 
 /** XEP-0030 disco#items being built (§4); with a `node`, as in DiscoInfoBuild. */
@@ -181,6 +181,11 @@ export interface HookPayloads {
   "presence/probe-offline": HostStanza;
   /** The server is shutting down: flush what is buffered. */
   "server-stopping": Record<string, never>;
+  /**
+   * The server listens (not fired where modules are only asked what they
+   * offer, as by `parley check features`): start timers, tidy the data directory.
+   */
+  "server-started": Record<string, never>;
   /** Roster items changed (RFC 6121 §2.1.6): the roster module pushes them to interested resources. */
   "roster/changed": { readonly account: Account; readonly jids: readonly string[] };
   /** Someone asks to create an account in-band (XEP-0077): a handler may refuse. */
@@ -210,14 +215,14 @@ export interface HookPayloads {
   /**
    * XEP-0386 Bind 2: the features a SASL2 <authenticate/> may enable inline
    * with the bind, offered in <bind><inline><feature var=…/></inline></bind>
-   * (carbons: urn:xmpp:carbons:2; stream management adds urn:xmpp:sm:3).
+   * (carbons: urn:xmpp:carbons:2; the session services add urn:xmpp:sm:3, which the session enables itself).
    */
   "bind2/features": { readonly features: string[] };
   /**
    * XEP-0386 §3: a session bound inline; `request` is the client's <bind/>.
    * A module whose feature the request enables (a child in its namespace)
    * enables it for `session` and may add its answer to `results`, which go in
-   * <bound/> (stream management's <enabled/>). Fired before `resource-bind`.
+   * <bound/>. Fired before `resource-bind`.
    */
   "bind2/inline": { readonly account: Account; readonly session: ResourceSession; readonly request: XmlElement; readonly results: XmlElement[] };
   /** XEP-0050: the commands `requester` may run at `domain`; modules add theirs (admin_adhoc: XEP-0133 for admins). */

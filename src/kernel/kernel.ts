@@ -15,11 +15,12 @@ import type { XmlElement } from "../xml/element.js";
 import { HookBus, type HookName, type HookHandler } from "./hooks.js";
 import { Router } from "./router.js";
 import { AccountRuntime, SessionSlot, type Account } from "./account.js";
-import type { AccountCommands, ModuleApi, ParleyModule } from "./module-api.js";
+import type { AccountCommands, ComponentDestination, ModuleApi, ParleyModule } from "./module-api.js";
 import { dispatchAccountIq, iqHookHandler } from "./iq-dispatch.js";
 import { iqHookName } from "./hooks.js";
 import { SqliteModuleStore, deleteAccountFromModuleStores } from "./module-store.js";
 import type { KernelServices } from "./services.js";
+import type { HttpRoute } from "../net/websocket-listener.js";
 
 export interface KernelDeps {
   readonly config: ServerConfig;
@@ -31,6 +32,8 @@ export interface KernelDeps {
   continueInAccount(bareJid: string, action: () => void): void;
   /** Runs `action` with a running account actor's state, if that account's actor runs. */
   withRunningAccount(bareJid: string, action: (account: AccountRuntime) => void): boolean;
+  /** The HTTP listener's port, once it listens (modules' httpPort()). */
+  httpPort?(): number;
 }
 
 export class UnknownModuleError extends Error {
@@ -49,6 +52,10 @@ export class Kernel implements KernelServices {
   readonly log: Logger;
   readonly commands: AccountCommands;
   private readonly loaded: string[] = [];
+  /** Routes modules added with httpRoute, for the server to put on its HTTP listener. */
+  readonly httpRoutes: HttpRoute[] = [];
+  /** Components modules serve, by domain (their disco#info for `parley check features`). */
+  readonly components = new Map<string, ComponentDestination>();
   private readonly handler: AccountCommandHandler;
 
   constructor(private readonly deps: KernelDeps) {
@@ -124,6 +131,7 @@ export class Kernel implements KernelServices {
       },
       component(domain, destination) {
         k.router.addDestination(domain, { kind: "component", accept: destination.accept });
+        k.components.set(domain, destination);
         if (destination.listed !== false) {
           k.hooks.on("disco-items/host", (b) => {
             if (b.node === undefined && (domain.endsWith(`.${b.domain}`) || destination.listed === "everywhere")) {
@@ -136,6 +144,9 @@ export class Kernel implements KernelServices {
       store: () => new SqliteModuleStore(k.db, name),
       db: k.db,
       joinTurn: () => k.deps.store.joinTurn(),
+      whenDurable: (release) => k.deps.store.whenDurable(release),
+      httpRoute: (route) => { k.httpRoutes.push(route); },
+      httpPort: () => k.deps.httpPort?.() ?? k.config.http.port,
       accounts: this.commands,
       events: {
         append: (streamId, expectedVersion, events) => k.deps.store.append(streamId, expectedVersion, events),

@@ -16,6 +16,7 @@ import type { HookHandler, HookName, IqTarget, PayloadOf } from "./hooks.js";
 import type { AccountIqRequest, HostIqRequest, Identity } from "./events.js";
 import type { Account, SessionSlot } from "./account.js";
 import type { ModuleStore } from "./module-store.js";
+import type { HttpRoute } from "../net/websocket-listener.js";
 
 /** The IQ handler of xmpp.js's middleware: returns the result payload (null: an empty result) or throws a StanzaError. */
 export type IqHandler<R> = (request: R) => XmlElement | null | Promise<XmlElement | null>;
@@ -46,8 +47,16 @@ export interface ComponentDestination {
   readonly name?: string;
   /** Listed in the disco#items of the served domain it is a subdomain of (the default), of every one, or none. */
   readonly listed?: boolean | "everywhere";
-  /** What the component's disco#info holds, for `parley check features` (src/compliance/capabilities.ts). */
-  readonly info?: () => { identities: Identity[]; features: string[] };
+  /** Its disco#info (XEP-0030 §3), for `parley check features` to read without a stanza. */
+  readonly info?: () => ComponentInfo;
+}
+
+/** What a component's disco#info says of it. */
+export interface ComponentInfo {
+  readonly identities: readonly Identity[];
+  readonly features: readonly string[];
+  /** XEP-0128 forms. */
+  readonly forms?: readonly XmlElement[];
 }
 
 /**
@@ -119,6 +128,20 @@ export interface ModuleApi {
    * fsync each, synchronous=FULL); inside it, it already rides along.
    */
   joinTurn(): void;
+  /**
+   * Runs `release` once every write made so far (joinTurn's included) is
+   * durable: an answer given outside XMPP (an HTTP response) waits for it
+   * as stanzas wait for the commit gate.
+   */
+  whenDurable(release: () => void): void;
+  /**
+   * Serves plain HTTP requests on the server's HTTP listener (the one of
+   * XMPP over WebSocket): the route answers and returns true, or returns
+   * false to leave the request to others.
+   */
+  httpRoute(route: HttpRoute): void;
+  /** The HTTP listener's port (known once the server listens). */
+  httpPort(): number;
   readonly accounts: AccountCommands;
   readonly events: ModuleEventLog;
   accountExists(bareJid: string): boolean;

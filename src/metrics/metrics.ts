@@ -38,7 +38,7 @@ const STORAGE_REFRESH_MS = 60_000;
 /** Latencies from 50 µs (a COMMIT in WAL mode) to 10 s (a stuck disk). */
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
-const TRANSPORTS: readonly TransportKind[] = ["tcp", "tls", "websocket"];
+const TRANSPORTS: readonly TransportKind[] = ["tcp", "tls", "websocket", "bosh"];
 
 interface StorageSizes {
   at: number;

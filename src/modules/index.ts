@@ -26,6 +26,7 @@ import { vcard } from "./vcard/index.js";
 import { privateStorage } from "./private/index.js";
 import { adhoc } from "./adhoc/index.js";
 import { adminAdhoc } from "./admin-adhoc/index.js";
+import { httpUpload } from "./http-upload/index.js";
 
 export interface ModuleDeps {
   /** For registration before login, when no account actor exists yet. */
@@ -45,6 +46,7 @@ export function moduleCatalog(deps: ModuleDeps): ReadonlyMap<string, ParleyModul
     privateStorage,
     adhoc,
     adminAdhoc(deps.store),
+    httpUpload,
   ];
   return new Map(all.map((m) => [m.name, m]));
 }

@@ -140,7 +140,7 @@ export class C2sListener {
   private readonly plain: net.Server;
   /** Direct TLS (XEP-0368): a TCP listener whose sockets are wrapped here, so they are counted and timed before the handshake. */
   private readonly direct: net.Server;
-  private readonly tlsContext: tls.SecureContext;
+  private tlsContext: tls.SecureContext;
 
   constructor(
     private readonly env: SessionStarter,
@@ -152,6 +152,11 @@ export class C2sListener {
       if (this.admit(socket)) this.accept(socket);
     });
     this.direct = net.createServer((socket) => this.acceptDirectTls(socket));
+  }
+
+  /** A new certificate (SIGHUP): handshakes from now on use it; established TLS streams keep theirs. */
+  setCredentials(credentials: { key: string; cert: string }): void {
+    this.tlsContext = tls.createSecureContext(credentials);
   }
 
   /**

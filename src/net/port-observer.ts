@@ -5,7 +5,7 @@
 import type { XmlElement } from "../xml/element.js";
 
 /** `tcp` is a c2s connection before STARTTLS (it may upgrade), `tls` Direct TLS (XEP-0368). */
-export type TransportKind = "tcp" | "tls" | "websocket";
+export type TransportKind = "tcp" | "tls" | "websocket" | "bosh";
 
 export interface PortObserver {
   /** A top-level element from the client (stanza or nonza), after the rate limiter. */

@@ -1,8 +1,13 @@
 // XMPP over WebSocket (RFC 7395) on an HTTP port: the `xmpp` subprotocol at
 // /xmpp-websocket, one session actor per WebSocket, as for TCP. Every TCP
-// connection to the port counts against the per-address cap from accept on,
-// and one that has not become a WebSocket within handshakeTimeoutSeconds
-// (a half-sent request, an idle keep-alive) is closed.
+// connection to the port counts against the per-address cap from accept on.
+// Timeouts: a connection that sends no request (or upgrade) within
+// handshakeTimeoutSeconds is closed, and so is one whose request headers take
+// longer; a request's body has no whole-request deadline (a large upload
+// takes what it takes) but an idle one: no bytes for handshakeTimeoutSeconds
+// and the connection is closed. A route that holds a request open on purpose
+// (a BOSH long poll) sets its own with req.setTimeout. An idle keep-alive
+// connection goes after Node's keepAliveTimeout.
 import http from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketServer } from "ws";
@@ -21,15 +26,18 @@ export type HttpRoute = (req: http.IncomingMessage, res: http.ServerResponse, pa
 export class WebSocketListener {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
-  /** TCP connections that became WebSockets: the upgrade timer leaves them to the session registry's timeouts. */
-  private readonly upgraded = new WeakSet<Socket>();
+  /** TCP connections that sent a request or became WebSockets: the first-request timer leaves them alone. */
+  private readonly engaged = new WeakSet<Socket>();
+  private readonly idleMs: number;
 
   constructor(private readonly env: SessionStarter, private readonly registry: SessionRegistry) {
     const handshakeMs = env.config.limits.handshakeTimeoutSeconds * 1000;
+    this.idleMs = handshakeMs;
     this.http = http.createServer({
-      // Node's own bounds on a request, the same as the upgrade's.
+      // Node's bound on a request's headers, the same as the upgrade's; no
+      // bound on the whole request (an upload's body), which has an idle timeout instead.
       headersTimeout: handshakeMs,
-      requestTimeout: handshakeMs,
+      requestTimeout: 0,
     }, (req, res) => this.request(req, res));
     this.http.on("connection", (socket: Socket) => {
       if (!registry.admitSocket(socket)) {
@@ -38,8 +46,8 @@ export class WebSocketListener {
         return;
       }
       const timer = setTimeout(() => {
-        if (this.upgraded.has(socket)) return;
-        env.log.debug("closing an HTTP connection that did not become a WebSocket in time", { address: socket.remoteAddress });
+        if (this.engaged.has(socket)) return;
+        env.log.debug("closing an HTTP connection that sent no request in time", { address: socket.remoteAddress });
         socket.destroy();
       }, handshakeMs);
       timer.unref();
@@ -53,7 +61,8 @@ export class WebSocketListener {
       maxPayload: env.config.limits.maxStanzaBytes + 1024,
     });
     this.wss.on("connection", (ws, req) => {
-      this.upgraded.add(req.socket);
+      this.engaged.add(req.socket);
+      req.socket.setTimeout(0);
       if (ws.protocol !== "xmpp") {
         ws.close(1002, "the xmpp subprotocol is required");
         return;
@@ -69,6 +78,9 @@ export class WebSocketListener {
    * parts add (metrics, health), else 404.
    */
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.engaged.add(req.socket);
+    // Idle, not whole-request: closed after this long without a byte either way.
+    req.setTimeout(this.idleMs);
     const pathname = (req.url ?? "/").split("?")[0] ?? "/";
     if (pathname === WEBSOCKET_PATH) {
       res.writeHead(426, { "content-type": "text/plain; charset=utf-8", upgrade: "websocket", connection: "Upgrade" });

@@ -156,7 +156,7 @@ export class ConnectionTracker implements ConnectionObservers {
   }
 
   summary(): ConnectionSummary {
-    const byTransport: Record<TransportKind, number> = { tcp: 0, tls: 0, websocket: 0 };
+    const byTransport: Record<TransportKind, number> = { tcp: 0, tls: 0, websocket: 0, bosh: 0 };
     let bound = 0;
     const users = new Set<string>();
     for (const c of this.open.values()) {

@@ -47,7 +47,7 @@ const FIRST_BACKOFF_MS = 2000;
 export class S2sService {
   private readonly listener: net.Server;
   private readonly extra: net.Server[] = [];
-  private readonly tlsContext: tls.SecureContext;
+  private tlsContext: tls.SecureContext;
   private readonly ca: string | undefined;
   private anchors: readonly X509Certificate[] | undefined;
   private readonly outgoing = new Map<string, OutgoingStream>();
@@ -56,6 +56,11 @@ export class S2sService {
   private readonly backoff = new Map<string, Backoff>();
   private readonly limits: S2sStreamLimits;
   private stopping = false;
+
+  /** A new certificate (SIGHUP): streams from now on use it; established ones keep theirs. */
+  setCredentials(credentials: { key: string; cert: string }): void {
+    this.tlsContext = tls.createSecureContext(credentials);
+  }
 
   constructor(private readonly d: S2sServiceDeps) {
     const s2s = d.config.s2s;

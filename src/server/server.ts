@@ -36,6 +36,8 @@ import { UPLOAD_DIR_NAME } from "../ops/backup.js";
 import { S2sService } from "../s2s/service.js";
 import { DIALBACK_SECRET } from "../s2s/dialback.js";
 import { loadOrCreateSecret } from "./server-secret.js";
+import { hostMetaRoute } from "../net/host-meta.js";
+import { BoshEndpoint, BOSH_PATH } from "../net/bosh.js";
 
 const ACCOUNT_STREAM = "account:";
 
@@ -60,6 +62,8 @@ export class ParleyServer {
   private readonly directory: AccountDirectory;
   private readonly c2s: C2sListener;
   private readonly websocket: WebSocketListener;
+  /** BOSH at /http-bind on the WebSocket listener, unless bosh.enabled is false. */
+  private bosh: BoshEndpoint | undefined;
   private readonly sessions: SessionRegistry;
   private readonly sessionServices: SessionServices;
   private tailTimer: NodeJS.Timeout | undefined;
@@ -72,6 +76,8 @@ export class ParleyServer {
   private metricsListener: MetricsListener | undefined;
   private listening = false;
   private certificate: ServerCertificate;
+  /** The local destination every served domain routes to (a domain added by reload gets it too). */
+  private readonly localDestination: ReturnType<typeof localHostDestination>;
   /** Federation (src/s2s/); undefined when s2s.enabled is false. */
   readonly s2s: S2sService | undefined;
 
@@ -102,6 +108,7 @@ export class ParleyServer {
         running.send({ type: "account.continue", run: () => action(running.getSnapshot().context.runtime) });
         return true;
       },
+      httpPort: () => this.websocket.port,
     });
     this.actors = new Supervisor(log, createAccountMachine(this.kernel));
     this.directory = new AccountDirectory(this.store, listAccounts(this.store.db), (event, foreign) => this.accountChanged(event, foreign));
@@ -110,6 +117,7 @@ export class ParleyServer {
       running: (bare) => this.actors.account(bare) !== undefined,
       deliverInbound: (bare, stanza, to) => this.account(bare).send({ type: "stanza.inbound", stanza, to }),
     });
+    this.localDestination = local;
     for (const domain of this.domains) this.kernel.router.addDestination(domain, local);
     if (config.s2s.enabled) {
       this.s2s = new S2sService({
@@ -135,6 +143,14 @@ export class ParleyServer {
     });
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
     this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
+    for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
+    if (config.bosh.enabled) {
+      this.bosh = new BoshEndpoint(this.sessionServices, this.sessions, config.bosh);
+      this.websocket.addRoute(this.bosh.route());
+    }
+    this.websocket.addRoute(hostMetaRoute({
+      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: false,
+    }));
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
         connections: () => this.connections.summary(),
@@ -193,6 +209,7 @@ export class ParleyServer {
       throw err;
     }
     server.listening = true;
+    server.kernel.hooks.fire("server-started", {});
     server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
     server.tailTimer.unref();
     log.info("Parley started", {
@@ -269,6 +286,64 @@ export class ParleyServer {
     }
   }
 
+  /**
+   * SIGHUP (issue 20, part 4): applies what can change without dropping a
+   * session — the log level, the limits (to everything that reads them per
+   * use: connection caps, timeouts, rates; a value a module copied at start
+   * stays until a restart), new domains, and the TLS certificate (new
+   * handshakes use it; established streams keep theirs). Everything else that
+   * changed is returned as needing a restart, and left as it was. An invalid
+   * configuration throws and changes nothing.
+   */
+  async reload(next: ServerConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
+    validateConfig(next);
+    const applied: string[] = [];
+    const restartNeeded: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const nextDomains = next.domains.map((d) => d.toLowerCase());
+    const removed = [...this.domains].filter((d) => !nextDomains.includes(d));
+    if (removed.length > 0) restartNeeded.push(`removing domains (${removed.join(", ")})`);
+    // The certificate first: a new domain's self-signed certificate must cover it before it is served.
+    const certificate = await loadOrCreateCertificate({ ...this.config, domains: [...this.config.domains, ...nextDomains.filter((d) => !this.domains.has(d))], tls: next.tls }, this.log);
+    if (certificate.cert !== this.certificate.cert || certificate.key !== this.certificate.key) {
+      this.c2s.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.s2s?.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.certificate = certificate;
+      const x509 = new X509Certificate(certificate.cert);
+      applied.push(`certificate ${certificate.certFile} (SHA-256 ${x509.fingerprint256}, valid to ${x509.validTo})`);
+    }
+    this.config.tls.certFile = next.tls.certFile;
+    this.config.tls.keyFile = next.tls.keyFile;
+    const added = nextDomains.filter((d) => !this.domains.has(d));
+    for (const d of added) {
+      this.domains.add(d);
+      this.config.domains.push(d);
+      this.kernel.router.addDestination(d, this.localDestination);
+    }
+    if (added.length > 0) applied.push(`domains added: ${added.join(", ")}`);
+    if (next.logLevel !== this.log.level) {
+      applied.push(`log level ${this.log.level} → ${next.logLevel}`);
+      this.log.setLevel(next.logLevel);
+      this.config.logLevel = next.logLevel;
+    }
+    const limits = this.config.limits as unknown as Record<string, unknown>;
+    const nextLimits = next.limits as unknown as Record<string, unknown>;
+    const changedLimits = Object.keys(nextLimits).filter((k) => !same(limits[k], nextLimits[k]));
+    for (const k of changedLimits) limits[k] = nextLimits[k];
+    if (changedLimits.length > 0) applied.push(`limits: ${changedLimits.map((k) => `${k}=${JSON.stringify(nextLimits[k])}`).join(", ")}`);
+    if (next.tls.requireEncryption !== this.config.tls.requireEncryption) {
+      this.config.tls.requireEncryption = next.tls.requireEncryption;
+      applied.push(`require_encryption ${next.tls.requireEncryption}`);
+    }
+    const handled = new Set(["domains", "logLevel", "limits", "tls"]);
+    const current = this.config as unknown as Record<string, unknown>;
+    const incoming = next as unknown as Record<string, unknown>;
+    for (const key of Object.keys(incoming)) {
+      if (!handled.has(key) && !same(current[key], incoming[key])) restartNeeded.push(key);
+    }
+    return { applied, restartNeeded };
+  }
+
   /** Close every stream with system-shutdown, then the store. */
   async stop(): Promise<void> {
     if (this.tailTimer) clearInterval(this.tailTimer);
@@ -278,6 +353,7 @@ export class ParleyServer {
     const listenersClosed = Promise.all([this.c2s.close(), this.websocket.close()]);
     await this.sessions.closeAll();
     await this.s2s?.stop();
+    this.bosh?.closeAll();
     await listenersClosed;
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});

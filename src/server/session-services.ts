@@ -7,7 +7,7 @@ import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { EventStore } from "../events/store.js";
 import { errorReply } from "../xmpp/errors.js";
-import { getCredential } from "../accounts/account-service.js";
+import { getCredential, accountExists } from "../accounts/account-service.js";
 import type { AnyActorRef } from "xstate";
 import type { SessionStarter } from "../net/c2s-listener.js";
 import type { OutputGate } from "../net/connection.js";
@@ -20,6 +20,7 @@ import { loadOrCreateSecret } from "./server-secret.js";
 import { fakeCredential } from "../sasl/credentials.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { el } from "../xml/element.js";
+import { NS_SM } from "../actors/stream-management.js";
 import { NS } from "../xmpp/namespaces.js";
 import type { Jid } from "../jid/jid.js";
 import type { SaslServerMechanism } from "../sasl/mechanism.js";
@@ -108,7 +109,11 @@ export class SessionServices implements SessionStarter {
     return (username, hash) => {
       const jid = tryParseJid(`${username}@${domain}`);
       const real = jid && jid.resource === "" ? getCredential(this.deps.store.db, jid.bareString(), hash) : undefined;
-      return real ?? fakeCredential(jid?.bareString() ?? `${username}@${domain}`, hash, { key: this.fakeKey, iterations: this.config.scramIterations });
+      if (real) return real;
+      // An account without keys for this hash (imported from Prosody: SCRAM-SHA-1 only) is no
+      // unknown user: undefined lets PLAIN try its other hash, and SCRAM fails as for a wrong password.
+      if (jid && jid.resource === "" && accountExists(this.deps.store.db, jid.bareString())) return undefined;
+      return fakeCredential(jid?.bareString() ?? `${username}@${domain}`, hash, { key: this.fakeKey, iterations: this.config.scramIterations });
     };
   }
 
@@ -162,6 +167,8 @@ export class SessionServices implements SessionStarter {
   sasl2Inline(conn: StreamPort): XmlElement[] {
     const features: string[] = [];
     this.deps.hooks.fire("bind2/features", { features });
+    // XEP-0198 is the session's own (src/actors/stream-management.ts): <enable/> inline when offered.
+    if (this.streamManagement) features.push(NS_SM);
     const fast = this.fastMechanismsFor(conn);
     return [
       el("bind", NS.bind2, {}, el("inline", NS.bind2, {}, ...features.map((v) => el("feature", NS.bind2, { var: v })))),

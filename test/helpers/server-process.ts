@@ -17,7 +17,9 @@ export interface ServerProcess {
 }
 
 export async function spawnServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [PARLEY_BIN, "start", "--c2s-port", "0", "--direct-tls-port", "0", "--http-port", "0", "--s2s-port", "0", "--data", dataDir, "--log-level", "info", ...extraArgs], {
+  const child = spawn(process.execPath, [PARLEY_BIN, "start", "--c2s-port", "0", "--direct-tls-port", "0", "--http-port", "0", "--s2s-port", "0", "--data", dataDir,
+    // With a configuration file, its log_level (at least info, for the start line) is left to it: a flag would override it on SIGHUP too.
+    ...(extraArgs.includes("--config") ? [] : ["--log-level", "info"]), ...extraArgs], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";

@@ -248,4 +248,37 @@ test("over TLS, HT-SHA-256-ENDP binds the token to the server's certificate (tls
   }
 });
 
+test("Bind2 with stream management inline: <enabled/> in <bound/>, acks counted, and the stream resumes after a SASL2 login", async () => {
+  const ts = await startTestServer({ accounts: [ROMEO] });
+  try {
+    const { c, features } = await open(ts);
+    assert.match(features, /<feature var=['"]urn:xmpp:sm:3['"]\/>/);
+    c.write(authenticate("PLAIN", plain("romeo", ROMEO.password),
+      "<bind xmlns='urn:xmpp:bind:0'><tag>phone</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>"));
+    const success = await outcome(c);
+    const enabled = /<bound[^>]*><enabled xmlns=['"]urn:xmpp:sm:3['"][^>]*\/><\/bound>/.exec(success)?.[0] ?? "";
+    assert.ok(enabled, success);
+    const id = attr(enabled, "id") ?? "";
+    assert.ok(id !== "" && attr(enabled, "resume") === "true");
+    await c.sync("p1");
+    c.write("<r xmlns='urn:xmpp:sm:3'/>");
+    await c.waitFor(/<a xmlns=['"]urn:xmpp:sm:3['"] h=['"]1['"]\/>/);
+    c.destroy();
+
+    // A new connection authenticates with SASL2 and no bind, then resumes the stream (XEP-0198 §5).
+    const { c: again } = await open(ts);
+    try {
+      again.write(authenticate("PLAIN", plain("romeo", ROMEO.password)));
+      assert.match(await outcome(again), /<success/);
+      await again.waitFor(/<\/stream:features>/);
+      again.write(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
+      await again.waitFor(new RegExp(`<resumed xmlns=['"]urn:xmpp:sm:3['"][^>]*previd=['"]${id}['"]`));
+    } finally {
+      again.destroy();
+    }
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.run();

@@ -40,6 +40,8 @@ function prosodyCorpusConfig(c: ServerConfig): void {
     status: ["gopher://status.localhost"],
     support: ["https://localhost/support.html", "xmpp:support@localhost"],
   };
+  // Component "upload.localhost" "http_file_share", with its size limit and file types.
+  c.upload = { ...c.upload, maxFileBytes: 10_000_000, allowedTypes: ["text/plain", "image/*"] };
   c.externalServices = {
     host: "default.example", port: 9876, secret: "<secret>", credentialSeconds: 86_400,
     services: [

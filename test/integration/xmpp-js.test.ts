@@ -61,6 +61,8 @@ async function conversation(ts: ServerProcess, service: (ts: ServerProcess) => s
     // xmpp.js logs in with SASL2 and binds inline (Bind2): its resource is the tag and a suffix of the server's.
     const aliceJid = alice.xmpp.jid?.toString() ?? "";
     assert.match(aliceJid, /^alice@localhost\/xmppjs\.[0-9a-f]{8}$/);
+    // …and enables stream management inside that bind (XEP-0386 §3 with XEP-0198).
+    assert.ok(alice.xmpp.streamManagement.enabled, "stream management enabled inline");
     const roster = await alice.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
     assert.ok(roster.getChild("query", "jabber:iq:roster"), "roster result");
     await alice.xmpp.send(xml("presence"));

@@ -22,6 +22,8 @@ declare module "@xmpp/client" {
     send(element: Element): Promise<void>;
     iqCaller: { request(element: Element, timeout?: number): Promise<Element> };
     jid: { toString(): string } | null;
+    /** XEP-0198 (@xmpp/stream-management), enabled by <enabled/>, in <bound/> with Bind2. */
+    streamManagement: { enabled: boolean };
     /** XEP-0484 FAST (client-core/src/fast): where the token is kept. */
     fast: {
       mechanism: string | null;

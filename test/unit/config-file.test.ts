@@ -266,4 +266,47 @@ queue_limit = 20
   fails(`[s2s]\nrequire_tsl = true\n`, /s2s\.require_tsl .*not a known setting/);
 });
 
+test("[upload]: the component's name, URL, limits and types; bad values name the key", () => {
+  const c = resolveConfig(file("upload.toml", `[upload]
+domain = "Files.{domain}"
+public_url = "https://files.example.org/"
+max_file_bytes = 5000
+quota_bytes_per_user = 10000
+total_quota_bytes = 0
+expire_days = 0
+allowed_types = ["image/*", "Text/Plain"]
+slot_seconds = 60
+slots_per_user_per_hour = 5
+`), {});
+  assert.equal(c.upload, {
+    domain: "files.{domain}", publicUrl: "https://files.example.org", maxFileBytes: 5000, quotaBytesPerUser: 10000,
+    totalQuotaBytes: 0, expireDays: 0, allowedTypes: ["image/*", "text/plain"], slotSeconds: 60, slotsPerUserPerHour: 5,
+  });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-upload.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[upload]\nmax_file_bytes = 0\n`, /upload\.max_file_bytes/);
+  fails(`[upload]\nexpire_days = -1\n`, /upload\.expire_days/);
+  fails(`[upload]\npublic_url = "files.example.org"\n`, /upload\.public_url .*http/);
+  fails(`[upload]\nallowed_types = ["images"]\n`, /upload\.allowed_types .*'images'/);
+  fails(`[upload]\nmax_size = 1\n`, /upload\.max_size .*not a known setting/);
+});
+
+test("[bosh]: the bounds of a BOSH session; bad values name the key", () => {
+  const c = resolveConfig(file("bosh.toml", `[bosh]
+enabled = false
+max_wait_seconds = 30
+max_hold = 2
+inactivity_seconds = 90
+polling_seconds = 5
+max_request_bytes = 100000
+sessions_per_address = 3
+`), {});
+  assert.equal(c.bosh, { enabled: false, maxWaitSeconds: 30, maxHold: 2, inactivitySeconds: 90, pollingSeconds: 5, maxRequestBytes: 100000, sessionsPerAddress: 3 });
+  const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-bosh.toml", text), {}),
+    (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
+  fails(`[bosh]\nmax_wait_seconds = 0\n`, /bosh\.max_wait_seconds/);
+  fails(`[bosh]\nmax_hold = -1\n`, /bosh\.max_hold/);
+  fails(`[bosh]\nwait = 5\n`, /bosh\.wait .*not a known setting/);
+});
+
 test.run();
