@@ -169,7 +169,7 @@ export const SPECS: readonly Spec[] = [
     implemented: { version: "1.11.2", status: "partial", note: "at /http-bind on the HTTP port: wait, hold, requests, inactivity, polling, rid order and replay, terminate; no pause, no acks, no multiple streams per session" } },
   { id: "XEP-0153", title: "vCard-Based Avatars", url: xep("0153"),
     provider: [{ discoFeature: "vcard-temp", scope: "host" }],
-    implemented: { status: "complete", note: "module vcard: the photo's hash in the user's presence when the client announces none, kept in step with the PEP avatar (XEP-0398)" } },
+    implemented: { status: "complete", note: "module vcard: the photo's hash (or an empty photo) in the user's available presence when the client announces none, kept in step with the PEP avatar (XEP-0398)" } },
   { id: "XEP-0156", title: "Discovering Alternative XMPP Connection Methods", url: xep("0156"),
     provider: [{ listener: "host-meta" }],
     implemented: { version: "1.4.0", status: "complete", note: "/.well-known/host-meta (XRD) and host-meta.json on the HTTP port, with CORS; DNS TXT records are the operator's" } },
