@@ -36,7 +36,9 @@ export const QUICK_SIZES: ScenarioSizes = {
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep" | "modern";
+  /** Run against servers with carbons, the archive and stream management on (LaunchOptions.modern). */
+  modern?: boolean;
   describe: string;
   /** Which metric decides, and whether more is better. */
   headline: { metric: string; higherIsBetter: boolean }[];
@@ -428,6 +430,84 @@ export const history: Scenario = {
   runAlone: (sizes) => runHistory(sizes.history),
 };
 
+/**
+ * The message scenario as today's clients make it (issue 15): every user on two
+ * resources, a phone at priority 1 and a laptop at 0, both with carbons
+ * (XEP-0280) and stream management (XEP-0198, acks answered) enabled, the
+ * archive (XEP-0313) on. A message to the peer's bare JID goes to its phone,
+ * a received carbon to its laptop and a sent carbon to the sender's laptop,
+ * and is archived twice. Counted: messages that reached the phone.
+ */
+export const modern: Scenario = {
+  name: "modern",
+  modern: true,
+  describe: "message pairs, each user on two resources with carbons, MAM and stream management",
+  headline: [
+    { metric: "messages_per_s", higherIsBetter: true },
+    { metric: "server_cpu_s_per_10k", higherIsBetter: false },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+  ],
+  async run(server, sizes) {
+    const users = range("m", sizes.messagePairs * 2);
+    const online = (resource: string, priority: number) => pool(users, 50, async (user) => {
+      const c = await LoadClient.connect(server.port, server.domain);
+      await c.login(user, PASSWORD, resource, { presence: false });
+      await c.enableStreamManagement();
+      const carbons = c.waitFor((s, n) => n === "iq" && s.includes("id='carbons'"), 30_000, "the carbons result");
+      c.send("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>");
+      await carbons;
+      await c.ping(`ready-${resource}`);
+      c.send(`<presence><priority>${priority}</priority></presence>`);
+      return c;
+    });
+    const phones = await online("phone", 1);
+    const laptops = await online("laptop", 0);
+    await Promise.all([...phones, ...laptops].map((c) => c.ping("settled")));
+    const phase = { running: true, measuring: false };
+    let sent = 0;
+    let received = 0;
+    let delivered = 0;
+    let carbons = 0;
+    const latencies: number[] = [];
+    const bare = (i: number) => (phones[i] as LoadClient).jid.split("/")[0] as string;
+    const sendFrom = (i: number) => {
+      (phones[i] as LoadClient).send(`<message to='${bare(i ^ 1)}' type='chat' id='m${sent}'><body>${performance.now().toFixed(3)}</body></message>`);
+      sent++;
+    };
+    phones.forEach((c, i) => {
+      c.onStanza = (stanza, name) => {
+        if (name !== "message" || stanza.includes("urn:xmpp:carbons:2")) return;
+        received++;
+        if (phase.measuring) {
+          delivered++;
+          latencies.push(performance.now() - bodyTime(stanza));
+        }
+        if (phase.running) sendFrom(i ^ 1);
+      };
+    });
+    laptops.forEach((c) => {
+      c.onStanza = (stanza, name) => {
+        if (name === "message" && phase.measuring && stanza.includes("urn:xmpp:carbons:2")) carbons++;
+      };
+    });
+    for (let i = 0; i < phones.length; i++) for (let w = 0; w < sizes.messageWindow; w++) sendFrom(i);
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
+    await waitUntil(() => received === sent, 10_000);
+    const sorted = Float64Array.from(latencies).sort();
+    await Promise.all([...phones, ...laptops].map((c) => c.close()));
+    return {
+      messages_per_s: delivered / cpu.wall,
+      carbons_per_s: carbons / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / delivered) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      latency_p50_ms: percentile(sorted, 50),
+      latency_p99_ms: percentile(sorted, 99),
+      lost: sent - received,
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
 /** XEP-0115 caps of the bench client: +notify for tunes, the hash as §5.1 makes it (so the server caches it). */
 const PEP_CAPS_FEATURES = ["http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/tune+notify"];
 const PEP_CAPS_NODE = "https://parley.example/bench";
@@ -461,4 +541,4 @@ export const pep: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep];
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern];
