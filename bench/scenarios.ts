@@ -246,57 +246,70 @@ async function subscribeEveryone(server: ServerUnderTest, users: readonly string
 
 const subscribedServers = new Set<string>();
 
+/** The users' mutual-subscription rosters, made once per server data directory (presence, pep). */
+async function ensureSubscribed(server: ServerUnderTest, users: readonly string[]): Promise<void> {
+  // Rosters live in the server's data directory, which outlives one process.
+  const key = `${server.name}:${server.dataDir}`;
+  if (!server.rostersPreset && !subscribedServers.has(key)) {
+    await subscribeEveryone(server, users);
+    subscribedServers.add(key);
+  }
+}
+
+/**
+ * Each send reaches `fanout` clients: sends go round the clients, at most two
+ * rounds of deliveries outstanding, through the measured window; `counts`
+ * says which received stanzas are the deliveries.
+ */
+async function fanoutWindow(server: ServerUnderTest, sizes: ScenarioSizes, clients: readonly LoadClient[], fanout: number,
+  send: (c: LoadClient, n: number) => void, counts: (stanza: string, name: string) => boolean) {
+  const phase = { running: true, measuring: false };
+  let sent = 0;
+  let received = 0;
+  let counted = 0;
+  const cap = fanout * clients.length * 2;
+  let turn = 0;
+  const pump = () => {
+    while (phase.running && sent * fanout - received < cap) send(clients[turn++ % clients.length] as LoadClient, sent++);
+  };
+  for (const c of clients) {
+    c.onStanza = (stanza, name) => {
+      if (!counts(stanza, name)) return;
+      received++;
+      if (phase.measuring) counted++;
+      if (received % 64 === 0) pump();
+    };
+  }
+  pump();
+  const ticker = setInterval(pump, 5);
+  const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
+  clearInterval(ticker);
+  await waitUntil(() => received >= sent * fanout, 10_000);
+  await Promise.all(clients.map((c) => c.close()));
+  return {
+    perSecond: counted / cpu.wall,
+    rest: {
+      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      undelivered: Math.max(0, sent * fanout - received),
+      generator_cores: cpu.generator / cpu.wall,
+    },
+  };
+}
+
 export const presence: Scenario = {
   name: "presence",
   describe: "users with mutual subscriptions all changing presence; counts presence stanzas delivered",
   headline: [{ metric: "presence_per_s", higherIsBetter: true }],
   async run(server, sizes) {
     const users = range("p", sizes.presenceUsers);
-    // Rosters live in the server's data directory, which outlives one process.
-    const key = `${server.name}:${server.dataDir}`;
-    if (!server.rostersPreset && !subscribedServers.has(key)) {
-      await subscribeEveryone(server, users);
-      subscribedServers.add(key);
-    }
+    await ensureSubscribed(server, users);
     const clients = await loginAll(server, users, 50);
     await sleep(1000); // the initial presences settle
-    const fanout = users.length; // every contact and the sender's own resource
-    const phase = { running: true, measuring: false };
-    let updates = 0;
-    let received = 0;
-    let counted = 0;
-    // The generator keeps at most two rounds of broadcasts outstanding.
-    const cap = fanout * users.length * 2;
-    let turn = 0;
-    const pump = () => {
-      while (phase.running && updates * fanout - received < cap) {
-        const c = clients[turn++ % clients.length] as LoadClient;
-        c.send(`<presence><show>${updates % 2 === 0 ? "away" : "dnd"}</show><status>${updates}</status></presence>`);
-        updates++;
-      }
-    };
-    for (const c of clients) {
-      c.onStanza = (_stanza, name) => {
-        if (name !== "presence") return;
-        received++;
-        if (phase.measuring) counted++;
-        if (received % 64 === 0) pump();
-      };
-    }
-    received = 0;
-    pump();
-    const ticker = setInterval(pump, 5);
-    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
-    clearInterval(ticker);
-    await waitUntil(() => received >= updates * fanout, 10_000);
-    await Promise.all(clients.map((c) => c.close()));
-    return {
-      presence_per_s: counted / cpu.wall,
-      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
-      server_cores: cpu.server / cpu.wall,
-      undelivered: Math.max(0, updates * fanout - received),
-      generator_cores: cpu.generator / cpu.wall,
-    };
+    const r = await fanoutWindow(server, sizes, clients, users.length, // every contact and the sender's own resource
+      (c, n) => c.send(`<presence><show>${n % 2 === 0 ? "away" : "dnd"}</show><status>${n}</status></presence>`),
+      (_stanza, name) => name === "presence");
+    return { presence_per_s: r.perSecond, ...r.rest };
   },
 };
 
@@ -513,14 +526,10 @@ export const pep: Scenario = {
   headline: [{ metric: "notifications_per_s", higherIsBetter: true }],
   async run(server, sizes) {
     const users = range("p", sizes.presenceUsers);
-    const key = `${server.name}:${server.dataDir}`;
-    if (!server.rostersPreset && !subscribedServers.has(key)) {
-      await subscribeEveryone(server, users);
-      subscribedServers.add(key);
-    }
+    await ensureSubscribed(server, users);
     const clients = await loginAll(server, users, 50);
     // Each announces its caps and answers the server's disco#info (XEP-0115 §6.3).
-    const answered = clients.map((c) => {
+    for (const c of clients) {
       c.onStanza = (stanza, name) => {
         if (name !== "iq" || !/type=['"]get['"]/.test(stanza) || !stanza.includes("disco#info")) return;
         const id = /id=['"]([^'"]+)/.exec(stanza)?.[1] ?? "";
@@ -529,45 +538,13 @@ export const pep: Scenario = {
           `<identity category='client' type='pc' name='bench'/>${PEP_CAPS_FEATURES.map((f) => `<feature var='${f}'/>`).join("")}</query></iq>`);
       };
       c.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='${PEP_CAPS_NODE}' ver='${PEP_CAPS_VER}'/></presence>`);
-      return c;
-    });
-    await sleep(2000); // caps asked, answered and cached; presences settle
-    const fanout = users.length; // every contact and the publisher's own resource
-    const phase = { running: true, measuring: false };
-    let published = 0;
-    let received = 0;
-    let counted = 0;
-    const cap = fanout * users.length * 2;
-    let turn = 0;
-    const pump = () => {
-      while (phase.running && published * fanout - received < cap) {
-        const c = answered[turn++ % answered.length] as LoadClient;
-        c.send(`<iq type='set' id='tune${published}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/tune'>` +
-          `<item id='current'><tune xmlns='http://jabber.org/protocol/tune'><title>${published}</title></tune></item></publish></pubsub></iq>`);
-        published++;
-      }
-    };
-    for (const c of answered) {
-      c.onStanza = (stanza, name) => {
-        if (name !== "message" || !stanza.includes("pubsub#event")) return;
-        received++;
-        if (phase.measuring) counted++;
-        if (received % 64 === 0) pump();
-      };
     }
-    pump();
-    const ticker = setInterval(pump, 5);
-    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
-    clearInterval(ticker);
-    await waitUntil(() => received >= published * fanout, 10_000);
-    await Promise.all(clients.map((c) => c.close()));
-    return {
-      notifications_per_s: counted / cpu.wall,
-      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
-      server_cores: cpu.server / cpu.wall,
-      undelivered: Math.max(0, published * fanout - received),
-      generator_cores: cpu.generator / cpu.wall,
-    };
+    await sleep(2000); // caps asked, answered and cached; presences settle
+    const r = await fanoutWindow(server, sizes, clients, users.length, // every contact and the publisher's own resource
+      (c, n) => c.send(`<iq type='set' id='tune${n}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/tune'>` +
+        `<item id='current'><tune xmlns='http://jabber.org/protocol/tune'><title>${n}</title></tune></item></publish></pubsub></iq>`),
+      (stanza, name) => name === "message" && stanza.includes("pubsub#event"));
+    return { notifications_per_s: r.perSecond, ...r.rest };
   },
 };
 
