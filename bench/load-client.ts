@@ -117,8 +117,24 @@ export class LoadClient {
     this.socket.destroy();
   }
 
+  /** XEP-0198 §4: stanzas handled since <enabled/>, when stream management is on. */
+  private smHandled: number | undefined;
+
+  /** Enables stream management (XEP-0198, no resumption): from here on, the server's <r/> is answered. */
+  async enableStreamManagement(): Promise<void> {
+    const enabled = this.waitFor((_, n) => n === "enabled" || n === "failed", 30_000, "<enabled/>");
+    this.send("<enable xmlns='urn:xmpp:sm:3'/>");
+    const reply = await enabled;
+    if (!reply.startsWith("<enabled")) throw new Error(`stream management refused: ${reply}`);
+    this.smHandled = 0;
+  }
+
   private deliver(stanza: string): void {
     const name = elementName(stanza, 1);
+    if (this.smHandled !== undefined) {
+      if (name === "message" || name === "presence" || name === "iq") this.smHandled = (this.smHandled + 1) % 2 ** 32;
+      else if (name === "r") this.send(`<a xmlns='urn:xmpp:sm:3' h='${this.smHandled}'/>`);
+    }
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i] as Waiter;
       if (w.match(stanza, name)) {

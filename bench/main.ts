@@ -97,7 +97,7 @@ async function main(): Promise<number> {
           process.stderr.write(`${scenario.name} ${f.name} run ${run}: ${record.error ?? Object.entries(record.metrics ?? {}).map(([k, v]) => `${k}=${fmt(v)}`).join(" ")}\n`);
           continue;
         }
-        const server = await (prepared.get(f.name) as PreparedServer).launch();
+        const server = await (prepared.get(f.name) as PreparedServer).launch(scenario.modern ? { modern: true } : undefined);
         versions[f.name] = server.version;
         const record: RunRecord = { scenario: scenario.name, server: f.name, run };
         try {

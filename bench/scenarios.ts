@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { LoadClient, hasId } from "./load-client.js";
 import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
 import { runHistory, type HistorySizes } from "./history.js";
+import { runS2s } from "./s2s.js";
 
 export interface ScenarioSizes {
   messagePairs: number;
@@ -18,25 +19,32 @@ export interface ScenarioSizes {
   eventClients: number;
   /** The history scenario's log: events, accounts, and the hot account's events. */
   history: HistorySizes;
+  /** The muc scenario: rooms, and occupants in each. */
+  mucRooms: number;
+  mucOccupants: number;
 }
 
 export const FULL_SIZES: ScenarioSizes = {
   messagePairs: 50, messageWindow: 10, seconds: 10, logins: 1000, loginConcurrency: 50,
   presenceUsers: 100, idleSessions: [2000, 10000], eventClients: 20,
   history: { events: 1_000_000, accounts: 10_000, hotEvents: 100_000 },
+  mucRooms: 50, mucOccupants: 20,
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
   messagePairs: 10, messageWindow: 5, seconds: 3, logins: 100, loginConcurrency: 20,
   presenceUsers: 20, idleSessions: [200], eventClients: 5,
   history: { events: 100_000, accounts: 1_100, hotEvents: 20_000 },
+  mucRooms: 5, mucOccupants: 5,
 };
 
 /** Figures of one run; names end in their unit. */
 export type Metrics = Record<string, number>;
 
 export interface Scenario {
-  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep";
+  name: "message" | "login" | "presence" | "idle" | "events" | "history" | "pep" | "modern" | "muc" | "s2s";
+  /** Run against servers with carbons, the archive and stream management on (LaunchOptions.modern). */
+  modern?: boolean;
   describe: string;
   /** Which metric decides, and whether more is better. */
   headline: { metric: string; higherIsBetter: boolean }[];
@@ -64,6 +72,7 @@ export function accountsFor(sizes: ScenarioSizes): Account[] {
   for (const user of presenceUsers) accounts.push({ user, password: PASSWORD, iterations: ITERATIONS, contacts: presenceUsers.filter((u) => u !== user) });
   add("i", Math.max(...sizes.idleSessions));
   add("e", sizes.eventClients + 2);
+  add("c", sizes.mucRooms * sizes.mucOccupants);
   return accounts;
 }
 
@@ -237,57 +246,70 @@ async function subscribeEveryone(server: ServerUnderTest, users: readonly string
 
 const subscribedServers = new Set<string>();
 
+/** The users' mutual-subscription rosters, made once per server data directory (presence, pep). */
+async function ensureSubscribed(server: ServerUnderTest, users: readonly string[]): Promise<void> {
+  // Rosters live in the server's data directory, which outlives one process.
+  const key = `${server.name}:${server.dataDir}`;
+  if (!server.rostersPreset && !subscribedServers.has(key)) {
+    await subscribeEveryone(server, users);
+    subscribedServers.add(key);
+  }
+}
+
+/**
+ * Each send reaches `fanout` clients: sends go round the clients, at most two
+ * rounds of deliveries outstanding, through the measured window; `counts`
+ * says which received stanzas are the deliveries.
+ */
+async function fanoutWindow(server: ServerUnderTest, sizes: ScenarioSizes, clients: readonly LoadClient[], fanout: number,
+  send: (c: LoadClient, n: number) => void, counts: (stanza: string, name: string) => boolean) {
+  const phase = { running: true, measuring: false };
+  let sent = 0;
+  let received = 0;
+  let counted = 0;
+  const cap = fanout * clients.length * 2;
+  let turn = 0;
+  const pump = () => {
+    while (phase.running && sent * fanout - received < cap) send(clients[turn++ % clients.length] as LoadClient, sent++);
+  };
+  for (const c of clients) {
+    c.onStanza = (stanza, name) => {
+      if (!counts(stanza, name)) return;
+      received++;
+      if (phase.measuring) counted++;
+      if (received % 64 === 0) pump();
+    };
+  }
+  pump();
+  const ticker = setInterval(pump, 5);
+  const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
+  clearInterval(ticker);
+  await waitUntil(() => received >= sent * fanout, 10_000);
+  await Promise.all(clients.map((c) => c.close()));
+  return {
+    perSecond: counted / cpu.wall,
+    rest: {
+      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      undelivered: Math.max(0, sent * fanout - received),
+      generator_cores: cpu.generator / cpu.wall,
+    },
+  };
+}
+
 export const presence: Scenario = {
   name: "presence",
   describe: "users with mutual subscriptions all changing presence; counts presence stanzas delivered",
   headline: [{ metric: "presence_per_s", higherIsBetter: true }],
   async run(server, sizes) {
     const users = range("p", sizes.presenceUsers);
-    // Rosters live in the server's data directory, which outlives one process.
-    const key = `${server.name}:${server.dataDir}`;
-    if (!server.rostersPreset && !subscribedServers.has(key)) {
-      await subscribeEveryone(server, users);
-      subscribedServers.add(key);
-    }
+    await ensureSubscribed(server, users);
     const clients = await loginAll(server, users, 50);
     await sleep(1000); // the initial presences settle
-    const fanout = users.length; // every contact and the sender's own resource
-    const phase = { running: true, measuring: false };
-    let updates = 0;
-    let received = 0;
-    let counted = 0;
-    // The generator keeps at most two rounds of broadcasts outstanding.
-    const cap = fanout * users.length * 2;
-    let turn = 0;
-    const pump = () => {
-      while (phase.running && updates * fanout - received < cap) {
-        const c = clients[turn++ % clients.length] as LoadClient;
-        c.send(`<presence><show>${updates % 2 === 0 ? "away" : "dnd"}</show><status>${updates}</status></presence>`);
-        updates++;
-      }
-    };
-    for (const c of clients) {
-      c.onStanza = (_stanza, name) => {
-        if (name !== "presence") return;
-        received++;
-        if (phase.measuring) counted++;
-        if (received % 64 === 0) pump();
-      };
-    }
-    received = 0;
-    pump();
-    const ticker = setInterval(pump, 5);
-    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
-    clearInterval(ticker);
-    await waitUntil(() => received >= updates * fanout, 10_000);
-    await Promise.all(clients.map((c) => c.close()));
-    return {
-      presence_per_s: counted / cpu.wall,
-      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
-      server_cores: cpu.server / cpu.wall,
-      undelivered: Math.max(0, updates * fanout - received),
-      generator_cores: cpu.generator / cpu.wall,
-    };
+    const r = await fanoutWindow(server, sizes, clients, users.length, // every contact and the sender's own resource
+      (c, n) => c.send(`<presence><show>${n % 2 === 0 ? "away" : "dnd"}</show><status>${n}</status></presence>`),
+      (_stanza, name) => name === "presence");
+    return { presence_per_s: r.perSecond, ...r.rest };
   },
 };
 
@@ -415,6 +437,84 @@ export const history: Scenario = {
   runAlone: (sizes) => runHistory(sizes.history),
 };
 
+/**
+ * The message scenario as today's clients make it (issue 15): every user on two
+ * resources, a phone at priority 1 and a laptop at 0, both with carbons
+ * (XEP-0280) and stream management (XEP-0198, acks answered) enabled, the
+ * archive (XEP-0313) on. A message to the peer's bare JID goes to its phone,
+ * a received carbon to its laptop and a sent carbon to the sender's laptop,
+ * and is archived twice. Counted: messages that reached the phone.
+ */
+export const modern: Scenario = {
+  name: "modern",
+  modern: true,
+  describe: "message pairs, each user on two resources with carbons, MAM and stream management",
+  headline: [
+    { metric: "messages_per_s", higherIsBetter: true },
+    { metric: "server_cpu_s_per_10k", higherIsBetter: false },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+  ],
+  async run(server, sizes) {
+    const users = range("m", sizes.messagePairs * 2);
+    const online = (resource: string, priority: number) => pool(users, 50, async (user) => {
+      const c = await LoadClient.connect(server.port, server.domain);
+      await c.login(user, PASSWORD, resource, { presence: false });
+      await c.enableStreamManagement();
+      const carbons = c.waitFor((s, n) => n === "iq" && s.includes("id='carbons'"), 30_000, "the carbons result");
+      c.send("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>");
+      await carbons;
+      await c.ping(`ready-${resource}`);
+      c.send(`<presence><priority>${priority}</priority></presence>`);
+      return c;
+    });
+    const phones = await online("phone", 1);
+    const laptops = await online("laptop", 0);
+    await Promise.all([...phones, ...laptops].map((c) => c.ping("settled")));
+    const phase = { running: true, measuring: false };
+    let sent = 0;
+    let received = 0;
+    let delivered = 0;
+    let carbons = 0;
+    const latencies: number[] = [];
+    const bare = (i: number) => (phones[i] as LoadClient).jid.split("/")[0] as string;
+    const sendFrom = (i: number) => {
+      (phones[i] as LoadClient).send(`<message to='${bare(i ^ 1)}' type='chat' id='m${sent}'><body>${performance.now().toFixed(3)}</body></message>`);
+      sent++;
+    };
+    phones.forEach((c, i) => {
+      c.onStanza = (stanza, name) => {
+        if (name !== "message" || stanza.includes("urn:xmpp:carbons:2")) return;
+        received++;
+        if (phase.measuring) {
+          delivered++;
+          latencies.push(performance.now() - bodyTime(stanza));
+        }
+        if (phase.running) sendFrom(i ^ 1);
+      };
+    });
+    laptops.forEach((c) => {
+      c.onStanza = (stanza, name) => {
+        if (name === "message" && phase.measuring && stanza.includes("urn:xmpp:carbons:2")) carbons++;
+      };
+    });
+    for (let i = 0; i < phones.length; i++) for (let w = 0; w < sizes.messageWindow; w++) sendFrom(i);
+    const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
+    await waitUntil(() => received === sent, 10_000);
+    const sorted = Float64Array.from(latencies).sort();
+    await Promise.all([...phones, ...laptops].map((c) => c.close()));
+    return {
+      messages_per_s: delivered / cpu.wall,
+      carbons_per_s: carbons / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / delivered) * 10_000,
+      server_cores: cpu.server / cpu.wall,
+      latency_p50_ms: percentile(sorted, 50),
+      latency_p99_ms: percentile(sorted, 99),
+      lost: sent - received,
+      generator_cores: cpu.generator / cpu.wall,
+    };
+  },
+};
+
 /** XEP-0115 caps of the bench client: +notify for tunes, the hash as §5.1 makes it (so the server caches it). */
 const PEP_CAPS_FEATURES = ["http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/tune+notify"];
 const PEP_CAPS_NODE = "https://parley.example/bench";
@@ -426,14 +526,10 @@ export const pep: Scenario = {
   headline: [{ metric: "notifications_per_s", higherIsBetter: true }],
   async run(server, sizes) {
     const users = range("p", sizes.presenceUsers);
-    const key = `${server.name}:${server.dataDir}`;
-    if (!server.rostersPreset && !subscribedServers.has(key)) {
-      await subscribeEveryone(server, users);
-      subscribedServers.add(key);
-    }
+    await ensureSubscribed(server, users);
     const clients = await loginAll(server, users, 50);
     // Each announces its caps and answers the server's disco#info (XEP-0115 §6.3).
-    const answered = clients.map((c) => {
+    for (const c of clients) {
       c.onStanza = (stanza, name) => {
         if (name !== "iq" || !/type=['"]get['"]/.test(stanza) || !stanza.includes("disco#info")) return;
         const id = /id=['"]([^'"]+)/.exec(stanza)?.[1] ?? "";
@@ -442,46 +538,112 @@ export const pep: Scenario = {
           `<identity category='client' type='pc' name='bench'/>${PEP_CAPS_FEATURES.map((f) => `<feature var='${f}'/>`).join("")}</query></iq>`);
       };
       c.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='${PEP_CAPS_NODE}' ver='${PEP_CAPS_VER}'/></presence>`);
-      return c;
-    });
-    await sleep(2000); // caps asked, answered and cached; presences settle
-    const fanout = users.length; // every contact and the publisher's own resource
-    const phase = { running: true, measuring: false };
-    let published = 0;
-    let received = 0;
-    let counted = 0;
-    const cap = fanout * users.length * 2;
-    let turn = 0;
-    const pump = () => {
-      while (phase.running && published * fanout - received < cap) {
-        const c = answered[turn++ % answered.length] as LoadClient;
-        c.send(`<iq type='set' id='tune${published}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/tune'>` +
-          `<item id='current'><tune xmlns='http://jabber.org/protocol/tune'><title>${published}</title></tune></item></publish></pubsub></iq>`);
-        published++;
-      }
-    };
-    for (const c of answered) {
-      c.onStanza = (stanza, name) => {
-        if (name !== "message" || !stanza.includes("pubsub#event")) return;
-        received++;
-        if (phase.measuring) counted++;
-        if (received % 64 === 0) pump();
-      };
     }
-    pump();
-    const ticker = setInterval(pump, 5);
+    await sleep(2000); // caps asked, answered and cached; presences settle
+    const r = await fanoutWindow(server, sizes, clients, users.length, // every contact and the publisher's own resource
+      (c, n) => c.send(`<iq type='set' id='tune${n}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/tune'>` +
+        `<item id='current'><tune xmlns='http://jabber.org/protocol/tune'><title>${n}</title></tune></item></publish></pubsub></iq>`),
+      (stanza, name) => name === "message" && stanza.includes("pubsub#event"));
+    return { notifications_per_s: r.perSecond, ...r.rest };
+  },
+};
+
+/**
+ * XEP-0045 group chat: `mucRooms` rooms of `mucOccupants` each (made instant by
+ * their first occupant, archived on both servers: Parley's [muc] archive, Prosody's
+ * muc_mam); in every room the occupants post in turn, the next when the previous
+ * one's message has come back to its sender, all rooms at once.
+ */
+export const muc: Scenario = {
+  name: "muc",
+  describe: "rooms of occupants posting in turn; every message reaches every occupant",
+  headline: [
+    { metric: "deliveries_per_s", higherIsBetter: true },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+    { metric: "server_cpu_s_per_10k", higherIsBetter: false },
+  ],
+  async run(server, sizes) {
+    const domain = `conference.${server.domain}`;
+    const rooms = range("bench", sizes.mucRooms).map((r) => `${r}@${domain}`);
+    const users = range("c", sizes.mucRooms * sizes.mucOccupants);
+    const clients = await loginAll(server, users, 50, false);
+    const roomOf = (i: number) => rooms[Math.floor(i / sizes.mucOccupants)] as string;
+    const join = async (c: LoadClient, i: number) => {
+      const room = roomOf(i);
+      const subject = c.waitFor((st, n) => n === "message" && st.includes("<subject") && st.includes(room), 30_000, `the subject of ${room}`);
+      c.send(`<presence to='${room}/n${i}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>`);
+      await subject;
+    };
+    // Each room's first occupant creates it and submits the instant configuration; then the others join.
+    await pool(rooms, 25, async (room, r) => {
+      const first = r * sizes.mucOccupants;
+      const c = clients[first] as LoadClient;
+      await join(c, first);
+      const done = c.waitFor((st, n) => n === "iq" && hasId(st, "cfg"), 30_000, "the room configuration");
+      c.send(`<iq type='set' id='cfg' to='${room}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`);
+      await done;
+    });
+    await pool(clients.map((c, i) => ({ c, i })).filter(({ i }) => i % sizes.mucOccupants !== 0), 50, ({ c, i }) => join(c, i));
+
+    const phase = { running: true, measuring: false };
+    let sent = 0;
+    let echoed = 0;
+    let delivered = 0;
+    const latencies: number[] = [];
+    const turn = new Int32Array(sizes.mucRooms);
+    const post = (r: number) => {
+      const i = r * sizes.mucOccupants + (turn[r] as number);
+      (clients[i] as LoadClient).send(`<message type='groupchat' to='${rooms[r]}' id='g${sent}'><body>${performance.now().toFixed(3)}</body></message>`);
+      sent++;
+    };
+    clients.forEach((c, i) => {
+      const r = Math.floor(i / sizes.mucOccupants);
+      const nick = `/n${i}'`;
+      c.onStanza = (stanza, name) => {
+        if (name !== "message" || !stanza.includes("type='groupchat'") && !stanza.includes('type="groupchat"')) return;
+        if (!stanza.includes("<body>")) return;
+        if (phase.measuring) {
+          delivered++;
+          latencies.push(performance.now() - bodyTime(stanza));
+        }
+        // The sender's own copy came back: the next occupant's turn.
+        const mine = i === r * sizes.mucOccupants + (turn[r] as number) && (stanza.includes(`from='${roomOf(i)}${nick}`) || stanza.includes(`from="${roomOf(i)}${nick.replace("'", '"')}`));
+        if (mine) {
+          echoed++;
+          turn[r] = ((turn[r] as number) + 1) % sizes.mucOccupants;
+          if (phase.running) post(r);
+        }
+      };
+    });
+    for (let r = 0; r < sizes.mucRooms; r++) post(r);
     const cpu = await measuredWindow(server.pid, sizes.seconds, phase);
-    clearInterval(ticker);
-    await waitUntil(() => received >= published * fanout, 10_000);
+    await waitUntil(() => echoed === sent, 10_000);
+    const sorted = Float64Array.from(latencies).sort();
     await Promise.all(clients.map((c) => c.close()));
     return {
-      notifications_per_s: counted / cpu.wall,
-      server_cpu_s_per_10k: (cpu.server / counted) * 10_000,
+      deliveries_per_s: delivered / cpu.wall,
+      messages_per_s: delivered / sizes.mucOccupants / cpu.wall,
+      server_cpu_s_per_10k: (cpu.server / delivered) * 10_000,
       server_cores: cpu.server / cpu.wall,
-      undelivered: Math.max(0, published * fanout - received),
+      latency_p50_ms: percentile(sorted, 50),
+      latency_p99_ms: percentile(sorted, 99),
+      lost: sent - echoed,
       generator_cores: cpu.generator / cpu.wall,
     };
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep];
+export const s2s: Scenario = {
+  name: "s2s",
+  describe: "pairs of users on two federated Parley servers (STARTTLS, dialback) exchange chat messages, a bounded number in flight per sender",
+  headline: [
+    { metric: "messages_per_s", higherIsBetter: true },
+    { metric: "latency_p99_ms", higherIsBetter: false },
+  ],
+  run() {
+    return Promise.reject(new Error("the s2s scenario makes its own two servers (runAlone)"));
+  },
+  runAlone: (sizes) => runS2s(sizes.messagePairs * 2, sizes.messageWindow, sizes.seconds),
+};
+
+export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern, muc, s2s];

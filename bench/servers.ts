@@ -34,7 +34,12 @@ export interface ServerUnderTest {
 
 /** A data directory with the accounts in it; each launch is a fresh server process on it. */
 export interface PreparedServer {
-  launch(): Promise<ServerUnderTest>;
+  launch(options?: LaunchOptions): Promise<ServerUnderTest>;
+}
+
+/** `modern`: what today's clients use on top: carbons, the archive and stream management (the modern scenario). */
+export interface LaunchOptions {
+  readonly modern?: boolean;
 }
 
 export interface ServerFactory {
@@ -100,11 +105,11 @@ export const parley: ServerFactory = {
       const add = spawnSync(process.execPath, [PARLEY_BIN, "adduser", "--batch", "--iterations", String(iterations), "--data", dir], { input, encoding: "utf8" });
       if (add.status !== 0) throw new Error(`parley adduser --batch failed: ${add.stderr}`);
     }
-    return { launch: () => launchParley(dir) };
+    return { launch: (options) => launchParley(dir, options) };
   },
 };
 
-export async function launchParley(dir: string): Promise<ServerUnderTest> {
+export async function launchParley(dir: string, options: LaunchOptions = {}): Promise<ServerUnderTest> {
   const port = await freePort();
   const config = path.join(dir, "bench.toml");
   writeFileSync(config, [
@@ -112,8 +117,12 @@ export async function launchParley(dir: string): Promise<ServerUnderTest> {
     `data_dir = ${JSON.stringify(dir)}`,
     `log_level = "warn"`,
     // The same features as the Prosody it is measured against (roster, disco, ping,
-    // blocklist, PEP; no offline, no archive): both servers do the same work per stanza.
-    `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub"]`,
+    // blocklist, PEP; no offline, no archive of accounts): both servers do the same work per stanza.
+    // muc: the muc scenario's group chat, with archives of rooms on both (Prosody's muc_mam).
+    options.modern
+      // …and for the modern scenario, as Prosody's mod_carbons, mod_mam and mod_smacks.
+      ? `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub", "muc", "carbons", "mam", "stream_management"]`
+      : `modules_enabled = ["blocking", "roster", "presence", "disco", "ping", "pubsub", "muc"]`,
     `[c2s]`, `port = ${port}`, `direct_tls_port = ${await freePort()}`,
     `[http]`, `port = ${await freePort()}`,
     `[s2s]`, `port = ${await freePort()}`,
@@ -185,11 +194,11 @@ export const prosody: ServerFactory = {
       const items = a.contacts.map((c) => `\t["${c}@localhost"] = {\n\t\t["groups"] = {};\n\t\t["subscription"] = "both";\n\t};\n`).join("");
       writeFileSync(path.join(rosterDir, `${a.user}.dat`), `return {\n\t[false] = {\n\t\t["version"] = 1;\n\t\t["pending"] = {};\n\t};\n${items}};\n`);
     }
-    return { launch: () => launchProsody(dir, version) };
+    return { launch: (options) => launchProsody(dir, version, options) };
   },
 };
 
-async function launchProsody(dir: string, version: string): Promise<ServerUnderTest> {
+async function launchProsody(dir: string, version: string, options: LaunchOptions = {}): Promise<ServerUnderTest> {
   const port = await freePort();
   const config = path.join(dir, "prosody.cfg.lua");
   writeFileSync(config, `-- written by Parley's bench
@@ -201,7 +210,7 @@ c2s_ports = { ${port} }
 c2s_direct_tls_ports = { }
 network_backend = "epoll"
 -- What the scenarios use, and no mod_limits: its throttles are not what is measured.
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "blocklist"; "pep"; }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "blocklist"; "pep";${options.modern ? ` "carbons"; "mam"; "smacks";` : ""} }
 modules_disabled = { "s2s"; "offline"; }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -210,6 +219,9 @@ storage = "internal"
 c2s_timeout = 3600
 log = { warn = "*stderr" }
 VirtualHost "localhost"
+-- The muc scenario: group chat with archives of rooms, as Parley's [muc] archive.
+Component "conference.localhost" "muc"
+  modules_enabled = { "muc_mam"; }
 `);
   const child = spawn("prosody", ["--config", config, "-F"], { stdio: ["ignore", "ignore", "pipe"], cwd: dir });
   let log = "";

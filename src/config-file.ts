@@ -218,6 +218,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     m.historyMessages = history ?? m.historyMessages;
     m.maxRooms = positive(muc.integer("max_rooms"), "muc.max_rooms", source) ?? m.maxRooms;
     m.archive = muc.boolean("archive") ?? m.archive;
+    m.invitesPerMessage = positive(muc.integer("invites_per_message"), "muc.invites_per_message", source) ?? m.invitesPerMessage;
     muc.rejectUnknown();
   }
   const ext = root.table_("external_services");
@@ -511,6 +512,8 @@ function readS2s(t: Reader, config: ServerConfig, source: string, resolve: (p: s
     s.extraHosts = bind.slice(1);
   }
   s.port = t.integer("port") ?? s.port;
+  const direct = t.integer("direct_tls_port");
+  if (direct !== undefined) s.directTlsPort = direct;
   s.requireTls = t.boolean("require_tls") ?? s.requireTls;
   const lower = (xs: string[] | undefined) => xs?.map((d) => d.toLowerCase());
   s.insecureDomains = lower(t.strings("insecure_domains")) ?? s.insecureDomains;

@@ -190,6 +190,8 @@ export interface MucConfig {
   maxRooms: number;
   /** XEP-0313 archives of rooms (paged and retained as `[mam]` says). */
   archive: boolean;
+  /** Mediated invitations one message may carry (each becomes a message of the room's). */
+  invitesPerMessage: number;
 }
 
 export interface PubsubConfig {
@@ -226,6 +228,8 @@ export interface S2sConfig {
   host: string;
   extraHosts?: string[];
   port: number;
+  /** XEP-0368 Direct TLS for servers (SRV _xmpps-server._tcp), when set; unset, none. */
+  directTlsPort?: number;
   /** STARTTLS required on every s2s stream, both directions (RFC 6120 §5.3.1), except with insecureDomains. */
   requireTls: boolean;
   /** Domains allowed to federate without TLS (a lab peer); every other one needs it while requireTls holds. */
@@ -441,7 +445,7 @@ export function defaultConfig(): ServerConfig {
     mam: { defaultPolicy: "always", retentionDays: 365, defaultPageSize: 50, maxPageSize: 250, sweepIntervalSeconds: 3600, fulltext: false },
     passwordMinLength: 8,
     metrics: { enabled: true, bind: "" },
-    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true },
+    muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true, invitesPerMessage: 10 },
     s2s: {
       enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
       blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
@@ -527,7 +531,9 @@ export function databasePath(c: ServerConfig): string {
 }
 
 function validateS2s(s: S2sConfig): void {
-  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw new ConfigError("s2s.port", `${s.port} is not a port number (0-65535)`);
+  for (const [key, port] of [["s2s.port", s.port], ["s2s.directTlsPort", s.directTlsPort ?? 0]] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(key, `${port} is not a port number (0-65535)`);
+  }
   for (const [k, v] of [["connectTimeoutSeconds", s.connectTimeoutSeconds], ["idleSeconds", s.idleSeconds], ["queueLimit", s.queueLimit],
     ["connectionsPerAddress", s.connectionsPerAddress], ["stanzasPerSecond", s.stanzasPerSecond], ["stanzaBurst", s.stanzaBurst],
     ["maxBackoffSeconds", s.maxBackoffSeconds]] as const) {

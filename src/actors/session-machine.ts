@@ -42,7 +42,7 @@ import { parseJid, tryParseJid, type Jid } from "../jid/jid.js";
 import { saslFailure, saslChallenge, saslSuccess, decodeSaslPayload } from "../xmpp/sasl-elements.js";
 import { ManagedStream, ManagedStreamRegistry, NS_SM, parseH, type SessionLink } from "./stream-management.js";
 import { ClientStateFilter, NS_CSI } from "./client-state.js";
-import { parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
+import { MALFORMED_AUTHENTICATE, parseAuthenticate, sasl2Challenge, sasl2Failure, sasl2Payload, sasl2Success, type Sasl2Request } from "../xmpp/sasl2-elements.js";
 import { isHtMechanism } from "../sasl/ht.js";
 
 export interface SessionInput {
@@ -215,8 +215,15 @@ export const sessionMachine = setup({
       const request = parseAuthenticate(stanzaOf(event));
       return typeof request === "string" || !isHtMechanism(request.mechanism) || request.userAgentId !== undefined;
     },
-    /** XEP-0386 §3: the SASL2 exchange succeeded and its <authenticate/> asked to bind inline. */
-    saslSucceededWithInlineBind: ({ context }, outcome: SaslOutcome) => outcome.kind === "success" && context.sasl2?.bind !== undefined,
+    /** XEP-0386 §3: the <authenticate/> asked to bind inline. */
+    wantsInlineBind: ({ context }) => context.sasl2?.bind !== undefined,
+    /** XEP-0198 §5 inline in SASL2: the <resume/> names a stream of this user that can go on, with a sound h. */
+    inlineResumeFound: ({ context }) => {
+      const resume = context.sasl2?.resume;
+      const target = resume && resumeTarget(context, resume);
+      const h = parseH(resume?.attrs.h);
+      return target !== undefined && h !== undefined && target.wouldAcknowledge(h);
+    },
     isSaslResponse: isSasl("response"),
     isSaslAbort: isSasl("abort"),
     mechanismOffered: ({ context, event }) => {
@@ -350,9 +357,7 @@ export const sessionMachine = setup({
       sasl2: ({ event }) => {
         const request = parseAuthenticate(stanzaOf(event));
         // A malformed <authenticate/> is still answered in SASL2's form.
-        return typeof request === "string"
-          ? { mechanism: "", userAgentId: undefined, software: undefined, device: undefined, bind: undefined, requestToken: undefined, invalidateToken: false }
-          : request;
+        return typeof request === "string" ? MALFORMED_AUTHENTICATE : request;
       },
     }),
     createSasl2Mechanism: assign({
@@ -396,6 +401,35 @@ export const sessionMachine = setup({
       });
       context.conn.sendStanza(sasl2Success(context.sasl2SuccessData, (context.jid ?? user).toString(),
         [bound, token].filter((e): e is XmlElement => e !== undefined)));
+    },
+    /** §5, inline: take the stream over as <resume/> in bindable does. */
+    adoptInlineStream: assign(({ context }) => {
+      const resume = context.sasl2?.resume;
+      const target = resume && resumeTarget(context, resume);
+      if (!target) return {};
+      return { stream: target, deliveries: target.outlet, link: target.link, jid: target.jid, boundSessionId: target.sessionId };
+    }),
+    /** §5 in SASL2: <resumed/> inside <success/>, then what the client did not acknowledge, in order. */
+    resumeInlineStream: ({ context, self }) => {
+      const stream = context.stream;
+      const user = context.user;
+      const request = context.sasl2;
+      if (!stream || !user || !request) return;
+      const previous = stream.link.actor;
+      stream.link.actor = self;
+      previous.send({ type: "sm.takeover" });
+      const h = parseH(request.resume?.attrs.h);
+      if (h !== undefined) stream.acknowledge(h);
+      context.env.streamManagement?.registry.add(stream);
+      const token = context.env.fastAfterSuccess(user, request, context.mechanism, context.conn);
+      context.conn.sendStanza(sasl2Success(context.sasl2SuccessData, stream.jid.toString(),
+        [el("resumed", NS_SM, { previd: stream.id, h: String(stream.inbound) }), token].filter((e): e is XmlElement => e !== undefined)));
+      for (const stanza of stream.unacked) context.conn.sendStanza(stanza);
+      if (stream.unacked.length > 0) {
+        stream.ackRequested = true;
+        context.conn.sendStanza(el("r", NS_SM));
+      }
+      context.env.log.info("stream resumed inline (SASL2)", { session: context.sessionId, jid: stream.jid.toString(), resent: stream.unacked.length });
     },
     clearSasl2: assign({ mechanism: undefined, sasl2: undefined, sasl2SuccessData: undefined, bindInline: undefined }),
     /** XEP-0386 §3: the account actor binds the resource derived from the user agent and enables the inline features. */
@@ -891,17 +925,7 @@ export const sessionMachine = setup({
                 actions: { type: "sendSasl2Challenge", params: stepOutcome },
               },
               { guard: "attemptedAccountLocked", target: "#session.authFailed", actions: "failLocked" },
-              {
-                guard: { type: "saslSucceededWithInlineBind", params: stepOutcome },
-                target: "binding2",
-                actions: [{ type: "acceptSasl2User", params: stepOutcome }, "requestInlineBind"],
-              },
-              {
-                guard: { type: "saslSucceeded", params: stepOutcome },
-                target: "#session.bindable",
-                actions: [{ type: "acceptSasl2User", params: stepOutcome }, "sendSasl2Success", "clearSasl2",
-                  { type: "sendFeatures", params: { stage: "post-auth" } }],
-              },
+              { guard: { type: "saslSucceeded", params: stepOutcome }, target: "accepted", actions: { type: "acceptSasl2User", params: stepOutcome } },
               { target: "#session.authFailed", actions: { type: "failWithOutcome", params: stepOutcome } },
             ],
             onError: {
@@ -917,6 +941,14 @@ export const sessionMachine = setup({
           on: {
             "xml.stanza": { guard: "isSasl2Response", target: "verifying" },
           },
+        },
+        // Authenticated: resume a stream (XEP-0198 inline), bind inline (XEP-0386), or neither.
+        accepted: {
+          always: [
+            { guard: "inlineResumeFound", target: "#session.bound", actions: ["adoptInlineStream", "resumeInlineStream", "clearSasl2"] },
+            { guard: "wantsInlineBind", target: "binding2", actions: "requestInlineBind" },
+            { target: "#session.bindable", actions: ["sendSasl2Success", "clearSasl2", { type: "sendFeatures", params: { stage: "post-auth" } }] },
+          ],
         },
         // XEP-0386 §3: authenticated; the account actor binds and enables the inline features.
         binding2: {

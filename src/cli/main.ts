@@ -70,6 +70,12 @@ Deletes an account; a running server closes its sessions.
 Lists the accounts; with a server running on the data directory, each online
 account's bound resources too.
 `,
+  muc: `Usage: parley muc list [--config FILE] [--data DIR] [--json]
+       parley muc show ROOM [--config FILE] [--data DIR]
+Multi-user chat rooms that exist (from the muc_rooms projection): each with its creator,
+whether it is persistent and public, and its affiliations; show prints one room's
+configuration, affiliations and subject as its event stream has them (replay --room).
+`,
   status: `Usage: parley status [--config FILE] [--data DIR] [--json]
 Asks the server running on the data directory (over its admin socket, DIR/parley.sock)
 for its version, uptime, listeners, connections, accounts and certificate. Exit 1 when
@@ -143,6 +149,7 @@ Accounts:
   passwd JID                change an account's password
   deluser JID               delete an account
   user list                 the accounts, and who is online
+  muc list | show ROOM      multi-user chat rooms and their affiliations
 
 Operations:
   backup FILE               a consistent snapshot of a running server's data directory
@@ -200,6 +207,8 @@ export async function main(argv: string[]): Promise<number> {
         return await status(rest);
       case "user":
         return await user(rest);
+      case "muc":
+        return muc(rest);
       case "backup":
         return await backupCommand(rest);
       case "restore":
@@ -303,7 +312,17 @@ async function checkFeaturesCommand(args: string[]): Promise<number> {
 
 async function start(args: string[]): Promise<number> {
   const config = startConfig(args);
-  const server = await ParleyServer.start(config);
+  // Node's default for SIGHUP is to exit: caught from the first moment, and one
+  // that comes while the server starts is carried out once it has.
+  let hupWhileStarting = false;
+  const early = () => { hupWhileStarting = true; };
+  process.on("SIGHUP", early);
+  let server: ParleyServer;
+  try {
+    server = await ParleyServer.start(config);
+  } finally {
+    process.off("SIGHUP", early);
+  }
   // SIGHUP: the configuration read again, the same way (file, environment, flags), and what can change applied.
   const reload = () => {
     let next: ServerConfig;
@@ -319,6 +338,7 @@ async function start(args: string[]): Promise<number> {
     }, (err: Error) => server.log.error("reload failed; nothing changed", { error: err.message }));
   };
   process.on("SIGHUP", reload);
+  if (hupWhileStarting) reload();
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
@@ -681,6 +701,33 @@ async function status(args: string[]): Promise<number> {
   }
   jsonOrLines(values, running, () => statusLines(running));
   return 0;
+}
+
+function muc(args: string[]): number {
+  const [sub, ...rest] = args;
+  if (sub !== "list" && sub !== "show") throw new UsageError(sub === undefined ? "muc needs a subcommand: list or show" : `unknown subcommand 'muc ${sub}' (there are: list, show)`);
+  const { values, positionals } = parse(rest, { config: { type: "string" }, data: { type: "string" }, json: { type: "boolean" } });
+  const config = accountConfig(values);
+  const store = openExisting(config.dataDir, true);
+  try {
+    if (sub === "show") {
+      replayRoom(store, bareJidArg(positionals, "muc show"), undefined, out);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError("muc list takes no arguments");
+    const rooms = store.db.prepare("SELECT room, creator, persistent, public, name FROM muc_rooms ORDER BY room").all() as
+      { room: string; creator: string; persistent: number; public: number; name: string }[];
+    const affiliations = store.db.prepare("SELECT jid, affiliation FROM muc_affiliations WHERE room = ? ORDER BY affiliation, jid");
+    const rows = rooms.map((r) => ({ room: r.room, name: r.name, creator: r.creator, persistent: r.persistent === 1, public: r.public === 1,
+      affiliations: affiliations.all(r.room) as { jid: string; affiliation: string }[] }));
+    jsonOrLines(values, rows, () => [
+      ...rows.map((r) => `${r.room}${r.name !== "" ? ` "${r.name}"` : ""}  ${r.persistent ? "persistent" : "temporary"}, ${r.public ? "public" : "hidden"}, created by ${r.creator}; ${r.affiliations.map((a) => `${a.jid} ${a.affiliation}`).join(", ")}`),
+      `${rows.length} room${rows.length === 1 ? "" : "s"}`,
+    ]);
+    return 0;
+  } finally {
+    store.close();
+  }
 }
 
 async function user(args: string[]): Promise<number> {

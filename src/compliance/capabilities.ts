@@ -135,6 +135,8 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   });
 
   const { host } = config.c2s;
+  // The HTTP port speaks TLS when a certificate is configured.
+  const httpTls = config.tls.certFile !== undefined;
   return {
     modules: kernel.modulesLoaded,
     // Every listener Parley has is on (port 0 picks a free port), BOSH unless
@@ -142,12 +144,12 @@ function ask(kernel: Kernel, config: ServerConfig): Capabilities {
     listeners: {
       "c2s-starttls": `${host}:${config.c2s.port}`,
       "c2s-direct-tls": `${host}:${config.c2s.directTlsPort}`,
-      websocket: `ws://${host}:${config.http.port}${WEBSOCKET_PATH}`,
+      websocket: `${httpTls ? "wss" : "ws"}://${host}:${config.http.port}${WEBSOCKET_PATH}`,
       ...(config.s2s.enabled ? { s2s: `${config.s2s.host}:${config.s2s.port}` } : {}),
       // XEP-0114: the component module listens once a component is configured.
       ...(config.modulesEnabled.includes("component") && config.components.components.length > 0 ? { component: `${config.components.host}:${config.components.port}` } : {}),
-      "host-meta": `http://${host}:${config.http.port}${HOST_META_PATH}`,
-      ...(config.bosh.enabled ? { bosh: `http://${host}:${config.http.port}${BOSH_PATH}` } : {}),
+      "host-meta": `${httpTls ? "https" : "http"}://${host}:${config.http.port}${HOST_META_PATH}`,
+      ...(config.bosh.enabled ? { bosh: `${httpTls ? "https" : "http"}://${host}:${config.http.port}${BOSH_PATH}` } : {}),
     },
     streamFeatures: { preAuth: stage("pre-auth"), postAuth: stage("post-auth") },
     domains,

@@ -212,6 +212,8 @@ export interface HookPayloads {
   "pep/retract": { readonly account: Account; readonly node: string; readonly id: string };
   /** An item was published on the account's PEP node (by the owner or a bridge), after it was stored: bridges update their older copy (XEP-0398). */
   "pep/published": { readonly account: Account; readonly node: string; readonly id: string; readonly payload: XmlElement | undefined };
+  /** An item was retracted from the account's PEP node (by the owner or a bridge). */
+  "pep/retracted": { readonly account: Account; readonly node: string; readonly id: string };
   /** Read the items of the account's PEP node, oldest first; `found` stays false when there is no such node. */
   "pep/items": { readonly account: Account; readonly node: string; found: boolean; readonly items: { readonly id: string; readonly payload: XmlElement | undefined }[] };
   /**

@@ -33,7 +33,7 @@ export const NS_XBOSH = "urn:xmpp:xbosh";
 const BOSH_VERSION = "1.11";
 
 /** XEP-0124 §17: terminal binding conditions used here. */
-type TerminalCondition = "bad-request" | "host-unknown" | "item-not-found" | "policy-violation" | "remote-stream-error" | "system-shutdown" | "other-request";
+type TerminalCondition = "bad-request" | "host-unknown" | "item-not-found" | "policy-violation" | "remote-stream-error" | "system-shutdown";
 
 const CORS: Record<string, string> = {
   "access-control-allow-origin": "*",
@@ -82,7 +82,7 @@ function xboshAttr(body: XmlElement, name: string): string | undefined {
 
 interface Held {
   readonly rid: number;
-  readonly res: http.ServerResponse;
+  res: http.ServerResponse;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -171,7 +171,14 @@ export class BoshSession implements StreamPort {
       // §14.3: a request repeated after a broken connection gets the same answer.
       const before = this.answered.get(rid);
       if (before !== undefined) return reply(res, before);
-      if (this.held.some((h) => h.rid === rid) || this.waiting.has(rid)) return reply(res, terminateBody("item-not-found"), 200);
+      // A held request sent again (its connection broke): the answer goes on the new one.
+      const held = this.held.find((h) => h.rid === rid);
+      if (held) {
+        reply(held.res, `<body xmlns='${NS_HTTPBIND}'/>`);
+        held.res = res;
+        this.watch(held, req, res);
+        return;
+      }
       return this.terminate("item-not-found", res);
     }
     if (rid >= this.nextRid + this.negotiated.requests) return this.terminate("item-not-found", res);
@@ -234,12 +241,16 @@ export class BoshSession implements StreamPort {
     // §7.1 `wait`: answered empty when nothing came for this long.
     held.timer = setTimeout(() => this.answer(held), this.negotiated.wait * 1000);
     held.timer.unref();
+    this.watch(held, req, res);
+    this.held.push(held);
+  }
+
+  private watch(held: Held, req: http.IncomingMessage, res: http.ServerResponse): void {
     // The listener's idle timeout would cut a long poll: this request is idle on purpose, `wait` bounds it.
     req.setTimeout((this.negotiated.wait + 10) * 1000);
     res.once("close", () => {
-      if (!res.writableFinished) this.dropHeld(held);
+      if (!res.writableFinished && held.res === res) this.dropHeld(held);
     });
-    this.held.push(held);
   }
 
   private dropHeld(held: Held): void {

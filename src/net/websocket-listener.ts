@@ -9,6 +9,7 @@
 // (a BOSH long poll) sets its own with req.setTimeout. An idle keep-alive
 // connection goes after Node's keepAliveTimeout.
 import http from "node:http";
+import https from "node:https";
 import type { Socket } from "node:net";
 import { WebSocketServer } from "ws";
 import type { AnyActorRef } from "xstate";
@@ -24,27 +25,24 @@ export const WEBSOCKET_PATH = "/xmpp-websocket";
 export type HttpRoute = (req: http.IncomingMessage, res: http.ServerResponse, pathname: string) => boolean;
 
 export class WebSocketListener {
-  private readonly http: http.Server;
+  private readonly http: http.Server | https.Server;
+  /** HTTPS (and wss://) when a certificate is configured (tls.cert), plain HTTP otherwise. */
+  readonly secure: boolean;
   private readonly wss: WebSocketServer;
   /** TCP connections that sent a request or became WebSockets: the first-request timer leaves them alone. */
   private readonly engaged = new WeakSet<Socket>();
   private readonly idleMs: number;
 
-  constructor(private readonly env: SessionStarter, private readonly registry: SessionRegistry) {
+  constructor(private readonly env: SessionStarter, private readonly registry: SessionRegistry, tls?: { key: string | Buffer; cert: string | Buffer }) {
     const handshakeMs = env.config.limits.handshakeTimeoutSeconds * 1000;
     this.idleMs = handshakeMs;
-    this.http = http.createServer({
-      // Node's bound on a request's headers, the same as the upgrade's; no
-      // bound on the whole request (an upload's body), which has an idle timeout instead.
-      headersTimeout: handshakeMs,
-      requestTimeout: 0,
-    }, (req, res) => this.request(req, res));
-    this.http.on("connection", (socket: Socket) => {
-      if (!registry.admitSocket(socket)) {
-        env.log.warn("refusing an HTTP connection: too many connections from this address", { address: socket.remoteAddress });
-        refuse(socket, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 39\r\n\r\nToo many connections from your address\n");
-        return;
-      }
+    // Node's bound on a request's headers, the same as the upgrade's; no
+    // bound on the whole request (an upload's body), which has an idle timeout instead.
+    const bounds = { headersTimeout: handshakeMs, requestTimeout: 0 };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.request(req, res);
+    this.secure = tls !== undefined;
+    this.http = tls ? https.createServer({ ...bounds, ...tls, handshakeTimeout: handshakeMs }, handler) : http.createServer(bounds, handler);
+    const firstRequestTimer = (socket: Socket) => {
       const timer = setTimeout(() => {
         if (this.engaged.has(socket)) return;
         env.log.debug("closing an HTTP connection that sent no request in time", { address: socket.remoteAddress });
@@ -52,7 +50,17 @@ export class WebSocketListener {
       }, handshakeMs);
       timer.unref();
       socket.once("close", () => clearTimeout(timer));
+    };
+    this.http.on("connection", (socket: Socket) => {
+      if (!registry.admitSocket(socket)) {
+        env.log.warn("refusing an HTTP connection: too many connections from this address", { address: socket.remoteAddress });
+        refuse(socket, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 39\r\n\r\nToo many connections from your address\n");
+        return;
+      }
+      // Over TLS the handshake has its own bound (handshakeTimeout); the wait for a request starts after it.
+      if (!tls) firstRequestTimer(socket);
     });
+    if (tls) this.http.on("secureConnection", (socket: Socket) => firstRequestTimer(socket));
     this.wss = new WebSocketServer({
       server: this.http,
       path: WEBSOCKET_PATH,
@@ -94,6 +102,11 @@ export class WebSocketListener {
 
   private readonly routes: HttpRoute[] = [];
 
+  /** A new certificate (SIGHUP reload) for connections from now on; nothing to do on plain HTTP. */
+  setCredentials(tls: { key: string | Buffer; cert: string | Buffer }): void {
+    if (this.http instanceof https.Server) this.http.setSecureContext(tls);
+  }
+
   /** Another handler of plain requests on this port (metrics, health): it returns true when it answered. */
   addRoute(route: HttpRoute): void {
     this.routes.push(route);
@@ -118,7 +131,7 @@ export class WebSocketListener {
     const limits = this.env.config.limits;
     const observer = observe(this.env, sessionId, "websocket", address);
     const gate = sessionStanzaGate(this.env, { id: sessionId, address, send, pauseReading: (ms) => conn.pauseReading(ms) });
-    const conn: WebSocketConnection = new WebSocketConnection(ws, address, false, {
+    const conn: WebSocketConnection = new WebSocketConnection(ws, address, this.secure, {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
       stanzasPerTurn: limits.stanzasPerTurn,

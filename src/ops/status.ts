@@ -12,7 +12,7 @@ export interface ServerStatus {
   dataDir: string;
   /** The addresses listened on: the first, then the extra ones (c2s.bind). */
   hosts: string[];
-  ports: { c2s: number; directTls: number; http: number; metrics?: string };
+  ports: { c2s: number; directTls: number; http: number; metrics?: string; s2s?: string };
   certificate: { file: string; selfSigned: boolean; sha256: string; validTo: string };
   connections: ConnectionSummary;
   /** Account actors in memory (users with sessions, or recently active). */
@@ -35,7 +35,7 @@ export function statusLines(s: ServerStatus): string[] {
   return [
     `Parley ${s.version} (Node ${s.node}), pid ${s.pid}, up ${duration(s.uptimeSeconds)} (since ${s.startedAt})`,
     `domains:      ${s.domains.join(", ")}`,
-    `listening:    ${s.hosts.join(", ")}: c2s ${s.ports.c2s}, Direct TLS ${s.ports.directTls}, HTTP ${s.ports.http}${s.ports.metrics !== undefined ? `; metrics ${s.ports.metrics}` : ""}`,
+    `listening:    ${s.hosts.join(", ")}: c2s ${s.ports.c2s}, Direct TLS ${s.ports.directTls}, HTTP ${s.ports.http}${s.ports.metrics !== undefined ? `; metrics ${s.ports.metrics}` : ""}${s.ports.s2s !== undefined ? `; s2s ${s.ports.s2s}` : ""}`,
     `connections:  ${c.total} (tcp ${c.byTransport.tcp}, tls ${c.byTransport.tls}, websocket ${c.byTransport.websocket}); ${c.bound} bound resources of ${c.users} users`,
     `accounts:     ${s.accounts} (${s.accountsRunning} in memory)`,
     `certificate:  ${s.certificate.file}${s.certificate.selfSigned ? " (self-signed)" : ""}, valid until ${s.certificate.validTo}, SHA-256 ${s.certificate.sha256}`,

@@ -40,6 +40,14 @@ export interface IncomingDeps {
 const STANZAS = new Set(["message", "presence", "iq"]);
 /** Presence entries remembered per incoming stream for the unavailable on loss. */
 const PRESENCE_TRACKED = 10_000;
+/**
+ * Dialback requests one stream may have waiting for their verification (each
+ * makes us resolve and connect to the claimed domain), and domain pairs one
+ * stream may authenticate (XEP-0220 §4.2 multiplexing): past them, dialback
+ * errors, not more connections.
+ */
+const PENDING_DIALBACK = 4;
+const PAIRS_PER_STREAM = 64;
 
 export class IncomingStream {
   readonly id: string;
@@ -48,6 +56,8 @@ export class IncomingStream {
   private readonly unauthTimer: NodeJS.Timeout;
   private idleTimer: NodeJS.Timeout | undefined;
   private gone = false;
+  /** Dialback requests waiting for their verification. */
+  private pending = 0;
   /** The peer closed its stream (</stream:stream>): an orderly end, not a loss. */
   private ended = false;
   /**
@@ -189,7 +199,11 @@ export class IncomingStream {
     if (!this.d.isLocal(local)) return answer("error", el("error", NS.client, { type: "cancel" }, el("item-not-found", NS.stanzas)));
     if (this.d.blocked(remote)) return answer("error", el("error", NS.client, { type: "cancel" }, el("not-allowed", NS.stanzas)));
     if (this.tlsMissing(remote)) return this.fail("policy-violation", "TLS is required before dialback");
-    const outcome = await this.d.verify(local, remote, this.id, r.text());
+    if (this.pending >= PENDING_DIALBACK || this.pairs.size >= PAIRS_PER_STREAM) {
+      return answer("error", el("error", NS.client, { type: "wait" }, el("resource-constraint", NS.stanzas)));
+    }
+    this.pending++;
+    const outcome = await this.d.verify(local, remote, this.id, r.text()).finally(() => this.pending--);
     if (this.gone) return;
     if (outcome === "valid") {
       this.pairs.add(`${remote} ${local}`);

@@ -142,14 +142,15 @@ export class ParleyServer {
       startSession: (sessionId, conn, env) => this.actors.startSession({ sessionId, conn, env }),
     });
     this.c2s = new C2sListener(this.sessionServices, this.sessions, tlsCredentials);
-    this.websocket = new WebSocketListener(this.sessionServices, this.sessions);
+    // TLS on the HTTP port (https, wss) when a certificate is configured; plain HTTP beside a generated one.
+    this.websocket = new WebSocketListener(this.sessionServices, this.sessions, config.tls.certFile !== undefined ? tlsCredentials : undefined);
     for (const route of this.kernel.httpRoutes) this.websocket.addRoute(route);
     if (config.bosh.enabled) {
       this.bosh = new BoshEndpoint(this.sessionServices, this.sessions, config.bosh);
       this.websocket.addRoute(this.bosh.route());
     }
     this.websocket.addRoute(hostMetaRoute({
-      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: false,
+      websocketPath: WEBSOCKET_PATH, boshPath: config.bosh.enabled ? BOSH_PATH : undefined, publicUrl: config.http.publicUrl, tls: this.websocket.secure,
     }));
     if (config.metrics.enabled) {
       const metrics = new ServerMetrics({
@@ -215,7 +216,7 @@ export class ParleyServer {
     log.info("Parley started", {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
-      websocket: `ws://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
+      websocket: `${server.websocket.secure ? "wss" : "ws"}://${config.c2s.host}:${server.httpPort}${WEBSOCKET_PATH}`,
       s2s: server.s2s ? `${config.s2s.host}:${server.s2s.port}` : "disabled",
       alsoOn: (config.c2s.extraHosts ?? []).join(",") || undefined, data: config.dataDir,
       certificate: certificate.certFile, requireEncryption: config.tls.requireEncryption,
@@ -267,6 +268,7 @@ export class ParleyServer {
       ports: {
         c2s: this.c2sPort, directTls: this.directTlsPort, http: this.httpPort,
         metrics: this.metrics === undefined ? undefined : this.metricsListener ? `${this.config.metrics.bind.replace(/:\d+$/, "")}:${this.metricsListener.port}` : `http port, /metrics`,
+        s2s: this.s2s === undefined ? undefined : `${this.config.s2s.host}:${this.s2s.port}${this.s2s.directTlsPort === undefined ? "" : ` (Direct TLS ${this.s2s.directTlsPort})`}`,
       },
       certificate: { file: this.certificate.certFile, selfSigned: this.certificate.selfSigned, sha256: x509.fingerprint256, validTo: x509.validTo },
       connections: this.connections.summary(),
@@ -308,10 +310,13 @@ export class ParleyServer {
     if (certificate.cert !== this.certificate.cert || certificate.key !== this.certificate.key) {
       this.c2s.setCredentials({ key: certificate.key, cert: certificate.cert });
       this.s2s?.setCredentials({ key: certificate.key, cert: certificate.cert });
+      this.websocket.setCredentials({ key: certificate.key, cert: certificate.cert });
       this.certificate = certificate;
       const x509 = new X509Certificate(certificate.cert);
       applied.push(`certificate ${certificate.certFile} (SHA-256 ${x509.fingerprint256}, valid to ${x509.validTo})`);
     }
+    // The HTTP port is HTTPS or HTTP from the start (a configured certificate or none).
+    if ((next.tls.certFile !== undefined) !== this.websocket.secure) restartNeeded.push("tls.cert on the HTTP port (https when started with a certificate)");
     this.config.tls.certFile = next.tls.certFile;
     this.config.tls.keyFile = next.tls.keyFile;
     const added = nextDomains.filter((d) => !this.domains.has(d));
@@ -321,6 +326,9 @@ export class ParleyServer {
       this.kernel.router.addDestination(d, this.localDestination);
     }
     if (added.length > 0) applied.push(`domains added: ${added.join(", ")}`);
+    // Components are made per domain when their module loads (pubsub.<domain>, the MUC service).
+    const withComponents = this.kernel.modulesLoaded.filter((m) => m === "pubsub" || m === "muc");
+    if (added.length > 0 && withComponents.length > 0) restartNeeded.push(`the ${withComponents.join(" and ")} services of ${added.join(", ")}`);
     if (next.logLevel !== this.log.level) {
       applied.push(`log level ${this.log.level} → ${next.logLevel}`);
       this.log.setLevel(next.logLevel);

@@ -177,6 +177,8 @@ export class SessionServices implements SessionStarter {
     return [
       el("bind", NS.bind2, {}, el("inline", NS.bind2, {}, ...features.map((v) => el("feature", NS.bind2, { var: v })))),
       ...(fast.length > 0 ? [el("fast", NS.fast, {}, ...fast.map((m) => el("mechanism", NS.fast, {}, m)))] : []),
+      // XEP-0198 resumption inline in SASL2's <authenticate/>.
+      ...(this.streamManagement ? [el("sm", NS_SM)] : []),
     ];
   }
 

@@ -24,7 +24,16 @@ export interface Sasl2Request {
   readonly requestToken: string | undefined;
   /** XEP-0484 §3.5: <fast invalidate='true'/> on a token login. */
   readonly invalidateToken: boolean;
+  /** XEP-0198 inline in SASL2: <resume xmlns='urn:xmpp:sm:3' previd h/>, resumed instead of binding. */
+  readonly resume?: XmlElement;
 }
+
+const NS_SM = "urn:xmpp:sm:3";
+
+/** What a malformed <authenticate/> is remembered as: enough to answer it in SASL2's form. */
+export const MALFORMED_AUTHENTICATE: Sasl2Request = {
+  mechanism: "", userAgentId: undefined, software: undefined, device: undefined, bind: undefined, requestToken: undefined, invalidateToken: false,
+};
 
 /** The request an <authenticate/> makes, or why it is malformed. */
 export function parseAuthenticate(auth: XmlElement): Sasl2Request | string {
@@ -42,6 +51,7 @@ export function parseAuthenticate(auth: XmlElement): Sasl2Request | string {
     bind: auth.getChild("bind", NS.bind2),
     requestToken: auth.getChild("request-token", NS.fast)?.attrs.mechanism,
     invalidateToken: fast?.attrs.invalidate === "true" || fast?.attrs.invalidate === "1",
+    resume: auth.getChild("resume", NS_SM),
   };
 }
 

@@ -28,7 +28,7 @@ export async function spawnServer(dataDir: string, extraArgs: string[] = []): Pr
     const timer = setTimeout(() => reject(new Error(`server did not start in time: ${log}`)), 15_000);
     child.stderr?.on("data", (d: string) => {
       log += d;
-      const m = /"c2s":"127\.0\.0\.1:(\d+)","directTls":"127\.0\.0\.1:(\d+)","websocket":"ws:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+      const m = /"c2s":"127\.0\.0\.1:(\d+)","directTls":"127\.0\.0\.1:(\d+)","websocket":"wss?:\/\/127\.0\.0\.1:(\d+)/.exec(log);
       if (m) { clearTimeout(timer); resolve([Number(m[1]), Number(m[2]), Number(m[3])]); }
     });
     child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited early (${code}): ${log}`)); });

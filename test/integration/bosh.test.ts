@@ -122,6 +122,18 @@ test("log in over BOSH and exchange messages with a TCP client; a held request c
   });
 });
 
+test("a stream error ends the session as remote-stream-error, the error inside (XEP-0206 §6)", async () => {
+  await withServer(undefined, async (_ts, url) => {
+    const c = new BoshClient(url);
+    await c.create();
+    const a = await c.send("<iq xmlns='jabber:client' type='get' id='early'><ping xmlns='urn:xmpp:ping'/></iq>");
+    assert.is(a.body.attrs.type, "terminate");
+    assert.is(a.body.attrs.condition, "remote-stream-error");
+    const error = a.body.getChild("error", "http://etherx.jabber.org/streams");
+    assert.ok(error?.getChild("not-authorized", "urn:ietf:params:xml:ns:xmpp-streams"), "a stanza before authentication (RFC 6120 §6.4)");
+  });
+});
+
 test("wait: a held request with nothing to carry is answered empty after `wait` seconds (bounded by max_wait)", async () => {
   await withServer((c) => { c.bosh.maxWaitSeconds = 1; }, async (_ts, url) => {
     const c = new BoshClient(url);

@@ -4,6 +4,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import WebSocket from "ws";
+import https from "node:https";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { startTestServer } from "../helpers/test-server.js";
 
 const REL_WS = "urn:xmpp:alt-connections:websocket";
@@ -52,6 +56,43 @@ test("behind a reverse proxy, host-meta names the configured public URL (https, 
     assert.match(body, new RegExp(`<Link rel='${REL_WS}' href='wss://chat\\.example\\.org/xmpp-websocket'/>`));
   } finally {
     await ts.stop();
+  }
+});
+
+function httpsGet(port: number, pathname: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // The certificate names localhost; the request goes to 127.0.0.1: not verified here.
+    https.get({ host: "127.0.0.1", port, path: pathname, rejectUnauthorized: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => { body += d; });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
+}
+
+test("with a certificate configured, the HTTP port speaks TLS: host-meta over https names wss:// and https://", async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-https-"));
+  try {
+    // A first start generates a certificate into the data directory; the second is configured with it.
+    await (await startTestServer({ dataDir })).stop();
+    const ts = await startTestServer({
+      dataDir,
+      configure: (c) => { c.tls.certFile = path.join(dataDir, "tls", "localhost.crt"); c.tls.keyFile = path.join(dataDir, "tls", "localhost.key"); },
+    });
+    try {
+      const port = ts.server.httpPort;
+      const meta = await httpsGet(port, "/.well-known/host-meta");
+      assert.is(meta.status, 200);
+      assert.match(meta.body, new RegExp(`href='wss://127\\.0\\.0\\.1:${port}/xmpp-websocket'`));
+      assert.match(meta.body, new RegExp(`href='https://127\\.0\\.0\\.1:${port}/http-bind'`));
+      const plain = await fetch(`http://127.0.0.1:${port}/.well-known/host-meta`).then(() => "answered", () => "refused");
+      assert.is(plain, "refused", "no plain HTTP on a TLS port");
+    } finally {
+      await ts.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
 

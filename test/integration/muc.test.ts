@@ -83,6 +83,11 @@ test("a persistent room's affiliations and ban outlive a restart; parley replay 
     assert.match(nurseWhy.stdout, /not a member of a members-only room/);
     const before = parley(["replay", "--data", dataDir, "--room", room, "--until", "1"]);
     assert.is(before.status, 0, before.stderr);
+    const rooms = parley(["muc", "list", "--data", dataDir]);
+    assert.is(rooms.status, 0, rooms.stderr);
+    assert.match(rooms.stdout, /garden@conference.localhost  persistent, public, created by romeo@localhost; juliet@localhost admin, tybalt@localhost outcast, romeo@localhost owner\n1 room\n/);
+    const shown = parley(["muc", "show", "garden@conference.localhost", "--data", dataDir]);
+    assert.match(shown.stdout, /tybalt@localhost: outcast/);
     const at = parley(["replay", "--data", dataDir, "--room", room]);
     assert.match(at.stdout, /persistent, public, members-only/);
     assert.match(at.stdout, /juliet@localhost: admin/);
@@ -145,6 +150,8 @@ test("[muc] limits: rooms per user, occupants per room, history kept", async () 
     await say(romeo, join(a, "Romeo"));
     await say(romeo, instant(a));
     assert.match(await say(romeo, join("b@conference.localhost", "Romeo")), /<resource-constraint[\s\S]*at most 1 rooms/, "a second room is refused");
+    const many = Array.from({ length: 11 }, (_, i) => `<invite to='guest${i}@localhost'/>`).join("");
+    assert.match(await say(romeo, `<message to='${a}' id='inv'><x xmlns='${MUC}#user'>${many}</x></message>`), /id='inv'[\s\S]*<policy-violation[\s\S]*At most 10 invitations/, "invites_per_message");
     for (const n of [1, 2, 3]) await say(romeo, `<message type='groupchat' to='${a}' id='m${n}'><body>line ${n}</body></message>`);
     const juliet = await client(ts, "juliet");
     const history = await say(juliet, join(a, "Juliet"));
@@ -186,6 +193,17 @@ test("the room's archive (XEP-0313 on the room's JID): stanza-ids by the room, q
     assert.match(info, /<feature var='urn:xmpp:mam:2'\/>/);
     const nurse = await client(ts, "nurse");
     assert.match(await say(nurse, `<iq type='set' id='q2' to='${room}'><query xmlns='urn:xmpp:mam:2'/></iq>`), /id='q2'[\s\S]*<forbidden/, "not a member");
+    // XEP-0425: a moderator retracts the first message; the archive keeps a tombstone; a non-moderator may not.
+    const moderate = (iqId: string, target: string) => `<iq type='set' id='${iqId}' to='${room}'><moderate id='${target}' xmlns='urn:xmpp:message-moderate:1'><retract xmlns='urn:xmpp:message-retract:1'/><reason>Spam</reason></moderate></iq>`;
+    assert.match(await say(nurse, moderate("m0", id as string)), /id='m0'[\s\S]*<forbidden/);
+    const retracted = await say(romeo, moderate("m1", id as string));
+    assert.match(retracted, new RegExp(`<retract xmlns='urn:xmpp:message-retract:1' id='${id}'><moderated xmlns='urn:xmpp:message-moderate:1' by='${room}/Romeo'>`), retracted);
+    assert.match(retracted, /<iq[^>]*id='m1'[^>]*type='result'|<iq[^>]*type='result'[^>]*id='m1'/);
+    const tomb = await say(romeo, `<iq type='set' id='q4' to='${room}'><query xmlns='urn:xmpp:mam:2'/></iq>`);
+    assert.match(tomb, /<retracted xmlns='urn:xmpp:message-retract:1' stamp='[^']+'><moderated[^>]*by='archive@conference.localhost\/Romeo'/, tomb);
+    assert.not.match(tomb, /<body>first/, `the retracted body is gone from the archive: ${tomb}`);
+    assert.match(tomb, /second/);
+    assert.match(await say(romeo, moderate("m2", "no-such-id")), /id='m2'[\s\S]*<item-not-found/);
     await say(romeo, `<iq type='set' id='d' to='${room}'><query xmlns='${MUC}#owner'><destroy/></query></iq>`);
     await say(romeo, join(room, "Romeo"));
     await say(romeo, instant(room));
@@ -226,6 +244,18 @@ test("private messages between occupants come from the sender's occupant JID; st
     // XEP-0410: a joined session's self-ping is answered by the room; a stranger's is not-acceptable.
     assert.match(await say(juliet, `<iq type='get' id='sp' to='${room}/Juliet'><ping xmlns='urn:xmpp:ping'/></iq>`), /<iq[^>]*type='result'[^>]*id='sp'|<iq[^>]*id='sp'[^>]*type='result'/);
     assert.match(await say(nurse, `<iq type='get' id='sp2' to='${room}/Nurse'><ping xmlns='urn:xmpp:ping'/></iq>`), /id='sp2'[\s\S]*<not-acceptable/);
+    // An IQ to another occupant goes to its session from the asker's occupant JID, and the answer comes back.
+    juliet.clear();
+    romeo.write(`<iq type='get' id='v1' to='${room}/Juliet'><query xmlns='jabber:iq:version'/></iq>`);
+    const asked = await juliet.waitFor(/<iq[^>]*type='get'[^>]*>/);
+    const fwd = /<iq[^>]*id='(muc-[^']+)'[^>]*>/.exec(asked)?.[1];
+    assert.ok(fwd, `forwarded with an id of the room's: ${asked}`);
+    assert.match(asked, new RegExp(`from='${room}/Montague'`), "from the asker's occupant JID");
+    romeo.clear();
+    juliet.write(`<iq type='result' id='${fwd}' to='${room}/Montague'><query xmlns='jabber:iq:version'><name>Balcony</name></query></iq>`);
+    const answer = await romeo.waitFor(/id='v1'/);
+    assert.match(answer, new RegExp(`<iq[^>]*from='${room}/Juliet'[^>]*>|<iq[^>]*id='v1'[^>]*from='${room}/Juliet'`), answer);
+    assert.match(answer, /Balcony/);
     romeo.destroy(); juliet.destroy(); nurse.destroy();
   } finally {
     await ts.stop();

@@ -72,7 +72,7 @@ key = ${JSON.stringify(o.cert.key)}
     assert.match(server.log(), /log level info → debug/);
     assert.match(server.log(), /connectionsPerAddress=2/);
     assert.match(server.log(), /domains added: example\.net/);
-    assert.match(server.log(), /"restartNeeded":"modulesEnabled","msg":"reload: these changes need a restart and were not applied"/, server.log().slice(-3000));
+    assert.match(server.log(), /"restartNeeded":"the muc and pubsub services of example\.net, modulesEnabled","msg":"reload: these changes need a restart and were not applied"/, server.log().slice(-3000));
 
     // The client connected before stays, and is served.
     await romeo.sync("after-reload");

@@ -6,11 +6,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import net from "node:net";
+import tls from "node:tls";
 import os from "node:os";
 import path from "node:path";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import type { ServerConfig } from "../../src/config.js";
+import { loadOrCreateSecret } from "../../src/server/server-secret.js";
+import { DIALBACK_SECRET, dialbackKey } from "../../src/s2s/dialback.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { parseStanzas } from "../helpers/xmpp-peer.js";
@@ -153,7 +156,13 @@ test("a subscription with a remote contact: subscribe, subscribed, roster pushes
     bob.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
     const roster = await bob.waitFor((s) => s.name === "iq" && s.attrs.id === "r1");
     assert.is(roster.getChild("query", "jabber:iq:roster")?.getChild("item")?.attrs.subscription, "from");
+    // Alice leaves and comes back: her server probes Bob's across s2s (RFC 6121 §4.3).
     alice.close();
+    const again = await User.login(a.port, "alice", "a.test", "laptop");
+    again.write("<presence/>");
+    const probed = await again.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work" && s.attrs.type === undefined);
+    assert.is(probed.getChildText("show"), "chat");
+    again.close();
     bob.close();
   } finally {
     await stop();
@@ -242,6 +251,69 @@ test("an s2s peer that sends stanzas without authenticating, or for a domain it 
   }
 });
 
+test("a peer that authenticated b.test: its stanzas are normalised; one from another domain, or to one not served here, ends the stream", async () => {
+  const { a, b, stop } = await twoServers();
+  try {
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<presence/>");
+    await alice.waitFor((s) => s.name === "presence" && s.attrs.from === "alice@a.test/home");
+    // A hand-made peer speaking for b.test, with the key b.test's own server will confirm (XEP-0220 §2.3).
+    const secret = loadOrCreateSecret(b.server.store.db, DIALBACK_SECRET);
+    const peer = async () => {
+      const plain = await RawClient.connect(a.server.s2s?.port as number);
+      const open = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='b.test' to='a.test' version='1.0'>";
+      plain.write(open);
+      await plain.waitFor(/<\/stream:features>/);
+      plain.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+      await plain.waitFor(/<proceed/);
+      const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect({ socket: plain.rawSocket, servername: "a.test", rejectUnauthorized: false }, () => resolve(s));
+        s.once("error", reject);
+      });
+      const raw = RawClient.wrap(socket);
+      raw.write(open);
+      const header = await raw.waitFor(/<\/stream:features>/);
+      const id = (/<stream:stream[^>]* id='([^']+)'/.exec(header) as RegExpExecArray)[1] as string;
+      raw.write(`<db:result from='b.test' to='a.test'>${dialbackKey(secret, "a.test", "b.test", id)}</db:result>`);
+      await raw.waitFor(/<result xmlns='jabber:server:dialback' from='a.test' to='b.test' type='valid'\/>/, 8000);
+      return raw;
+    };
+    const raw = await peer();
+    raw.write("<message from='Bob@B.TEST/Phone' to='Alice@A.Test/home' type='chat'><body>normalised</body></message>");
+    const got = await alice.waitFor((s) => message(s, "normalised"));
+    assert.is(got.attrs.from, "bob@b.test/Phone");
+    assert.is(got.attrs.to, "alice@a.test/home");
+    raw.write("<message from='eve@evil.test' to='alice@a.test/home' type='chat'><body>spoofed</body></message>");
+    assert.match(await raw.waitFor(/<\/stream:stream>/), /<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/);
+    assert.is(alice.stanzas().filter((s) => message(s, "spoofed")).length, 0);
+    raw.destroy();
+    // Relaying through a.test to a third domain is refused too.
+    const relay = await peer();
+    relay.write("<message from='bob@b.test' to='carol@c.test' type='chat'><body>relay</body></message>");
+    assert.match(await relay.waitFor(/<\/stream:stream>/), /<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/);
+    relay.destroy();
+    alice.close();
+  } finally {
+    await stop();
+  }
+});
+
+test("a remote user joins a room on the other server's MUC service; the room's domain authenticates its own stream (XEP-0045 across s2s)", async () => {
+  const { a, b, stop } = await twoServers();
+  const muc = `${a.server.config.muc.subdomain}.a.test`;
+  b.server.config.s2s.routes[muc] = `127.0.0.1:${a.server.s2s?.port as number}`;
+  try {
+    const bob = await User.login(b.port, "bob", "b.test", "work");
+    bob.write(`<presence to='garden@${muc}/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    const self = await bob.waitFor((s) => s.name === "presence" && s.attrs.from === `garden@${muc}/bob` && s.attrs.type === undefined);
+    assert.ok(self.getChild("x", "http://jabber.org/protocol/muc#user")?.getChildren("status").some((st) => st.attrs.code === "110"));
+    assert.equal(a.server.s2s?.outgoingAuth(), { [`${muc} b.test`]: "dialback" });
+    bob.close();
+  } finally {
+    await stop();
+  }
+});
+
 test("a blocked domain: stanzas to it bounce without a connection, its streams are refused (s2s.blocked_domains)", async () => {
   const { a, b, stop } = await twoServers();
   a.server.config.s2s.blockedDomains.push("b.test");
@@ -261,6 +333,27 @@ test("a blocked domain: stanzas to it bounce without a connection, its streams a
     bob.close();
   } finally {
     await stop();
+  }
+});
+
+test("XEP-0368 Direct TLS for servers: TLS from the first byte, ALPN xmpp-server, then dialback without STARTTLS", async () => {
+  const a = await startTestServer({ configure: (c) => { c.domains = ["a.test"]; c.s2s.directTlsPort = 0; } });
+  try {
+    const port = a.server.s2s?.directTlsPort as number;
+    assert.ok(port > 0);
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port, servername: "a.test", ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false }, () => resolve(s));
+      s.once("error", reject);
+    });
+    assert.is(socket.alpnProtocol, "xmpp-server");
+    const raw = RawClient.wrap(socket);
+    raw.write("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='b.test' to='a.test' version='1.0'>");
+    const features = await raw.waitFor(/<\/stream:features>/);
+    assert.match(features, /urn:xmpp:features:dialback/);
+    assert.not.match(features, /starttls/);
+    raw.destroy();
+  } finally {
+    await a.stop();
   }
 });
 

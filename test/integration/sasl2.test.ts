@@ -129,6 +129,13 @@ test("a wrong token is not-authorized; a token for another mechanism is refused"
     const { c: bare } = await open(ts);
     bare.write(`<authenticate xmlns='${SASL2}' mechanism='HT-SHA-256-NONE'><initial-response>${b64("romeo\0x")}</initial-response></authenticate>`);
     assert.match(await outcome(bare), /<malformed-request/);
+    // A malformed <authenticate/> (no mechanism) is answered in SASL2's form, and the stream goes on.
+    bare.clear();
+    bare.write(`<authenticate xmlns='${SASL2}'><initial-response>${plain("romeo", ROMEO.password)}</initial-response></authenticate>`);
+    assert.match(await outcome(bare), /<failure xmlns=['"]urn:xmpp:sasl:2['"]><malformed-request/);
+    bare.clear();
+    bare.write(authenticate("PLAIN", plain("romeo", ROMEO.password)));
+    assert.match(await outcome(bare), /<success/);
     bare.destroy();
   } finally {
     await ts.stop();

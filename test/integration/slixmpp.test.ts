@@ -18,49 +18,32 @@ import { saslFailureDelayMs } from "../../src/actors/session-machine.js";
 // Debian's interpreter: the package installs for it, not for other pythons on PATH.
 const PYTHON = "/usr/bin/python3";
 
-test("slixmpp: subscriptions both ways, messages, block/unblock and the push to a second resource", async () => {
+/** Runs one of test/clients' slixmpp scripts against a server process over STARTTLS; every step must be printed. */
+async function slixmppScript(file: string, steps: readonly string[]): Promise<void> {
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing: .ci/run installs python3-slixmpp`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-slixmpp-"));
   addUsers(dataDir, [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "bob the builder" }]);
   const ts = await spawnServer(dataDir, ["--require-encryption"]);
   try {
-    const script = path.join(repoRoot(), "test", "clients", "slixmpp_scenario.py");
+    const script = path.join(repoRoot(), "test", "clients", file);
     const child = spawn(PYTHON, [script, "127.0.0.1", String(ts.port)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
     child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     assert.is(code, 0, out);
-    for (const step of ["three sessions online", "subscription handshake both ways", "message alice -> bob", "pushed to the phone", "bounce with service-unavailable", "messages flow again"]) {
-      assert.match(out, step, `step missing: ${step}\n${out}`);
-    }
+    for (const step of steps) assert.match(out, step, `step missing: ${step}\n${out}`);
   } finally {
     await ts.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-});
+}
 
-test("slixmpp's XEP-0045 plugin: create and configure a room, join with history and subject, chat, change nickname, leave", async () => {
-  assert.ok(existsSync(PYTHON), `${PYTHON} is missing: .ci/run installs python3-slixmpp`);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-slixmpp-muc-"));
-  addUsers(dataDir, [{ jid: "alice@localhost", password: "wonderland" }, { jid: "bob@localhost", password: "bob the builder" }]);
-  const ts = await spawnServer(dataDir, ["--require-encryption"]);
-  try {
-    const script = path.join(repoRoot(), "test", "clients", "slixmpp_muc.py");
-    const child = spawn(PYTHON, [script, "127.0.0.1", String(ts.port)], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.is(code, 0, out);
-    for (const step of ["alice created and configured the room", "bob joined with history and subject", "groupchat bob -> alice", "bob changed his nickname", "both left"]) {
-      assert.match(out, step, `step missing: ${step}\n${out}`);
-    }
-  } finally {
-    await ts.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+test("slixmpp: subscriptions both ways, messages, block/unblock and the push to a second resource", () => slixmppScript("slixmpp_scenario.py",
+  ["three sessions online", "subscription handshake both ways", "message alice -> bob", "pushed to the phone", "bounce with service-unavailable", "messages flow again"]));
+
+test("slixmpp's XEP-0045 plugin: create and configure a room, join with history and subject, chat, change nickname, leave", () => slixmppScript("slixmpp_muc.py",
+  ["alice created and configured the room", "bob joined with history and subject", "groupchat bob -> alice", "bob changed his nickname", "both left"]));
 
 // slixmpp 1.8 left to choose: it binds only with tls-unique, undefined under TLS 1.3
 // (RFC 9266), so both -PLUS attempts are refused (malformed-request), then it sends

@@ -159,8 +159,9 @@ sessions_per_occupant = 2
 history_messages = 0
 max_rooms = 500
 archive = false
+invites_per_message = 2
 `), {});
-  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500, archive: false });
+  assert.equal(c.muc, { enabled: true, subdomain: "chat", roomsPerUser: 3, occupantsPerRoom: 50, sessionsPerOccupant: 2, historyMessages: 0, maxRooms: 500, archive: false, invitesPerMessage: 2 });
   assert.is(resolveConfig(file("muc-off.toml", "[muc]\nenabled = false\n"), {}).muc.enabled, false);
   assert.throws(() => resolveConfig(file("muc-bad.toml", "[muc]\nsubdomain = \"a.b\"\n"), {}), /muc\.subdomain/);
   assert.throws(() => resolveConfig(file("muc-zero.toml", "[muc]\noccupants_per_room = 0\n"), {}), /muc\.occupants_per_room/);
@@ -257,6 +258,7 @@ test("[s2s] and [s2s.routes]: listener, TLS policy, domains, limits and static r
   const c = resolveConfig(file("s2s.toml", `[s2s]
 bind = "0.0.0.0"
 port = 15269
+direct_tls_port = 15270
 require_tls = false
 insecure_domains = ["Lab.Example"]
 blocked_domains = ["spam.example"]
@@ -269,6 +271,7 @@ queue_limit = 20
   assert.is(c.s2s.host, "0.0.0.0");
   assert.equal(c.s2s.extraHosts, []);
   assert.is(c.s2s.port, 25269, "PARLEY_S2S_PORT overrides the file");
+  assert.is(c.s2s.directTlsPort, 15270);
   assert.is(c.s2s.requireTls, false);
   assert.equal(c.s2s.insecureDomains, ["lab.example"]);
   assert.equal(c.s2s.blockedDomains, ["spam.example"]);

@@ -121,7 +121,9 @@ export const httpUpload: ParleyModule = {
     const incomingDir = path.join(api.config.dataDir, INCOMING_DIR_NAME);
     const inProgress = new Set<string>();
     const now = () => api.now().getTime();
-    const baseUrl = () => config.publicUrl ?? api.config.http.publicUrl ?? `http://${hostForUrl(api.config.c2s.host)}:${api.httpPort()}`;
+    // The HTTP listener speaks TLS when a certificate is configured (src/net/websocket-listener.ts).
+    const scheme = api.config.tls.certFile !== undefined ? "https" : "http";
+    const baseUrl = () => config.publicUrl ?? api.config.http.publicUrl ?? `${scheme}://${hostForUrl(api.config.c2s.host)}:${api.httpPort()}`;
     const removeFile = (id: string) => {
       try {
         rmSync(path.join(dir, id), { force: true });

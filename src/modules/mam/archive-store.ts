@@ -267,6 +267,27 @@ export class ArchiveStore {
   // part of it. Holding the turn's transaction open for a sweep would only
   // delay when the rest of the turn's writes become visible to other processes.
 
+  /**
+   * One archived message of this owner by its id, or undefined; `replace`
+   * swaps its stanza (a MUC moderator's retraction leaves a tombstone,
+   * XEP-0425) inside the turn's transaction and drops it from full-text search.
+   */
+  byId(owner: string, id: string): ArchivedMessage | undefined {
+    const seq = this.ids.decode(id);
+    if (seq === undefined) return undefined;
+    const row = this.db.prepare(`SELECT ${COLUMNS} FROM mam_archive WHERE owner = ? AND seq = ?`).get(owner, seq) as Row | undefined;
+    return row ? this.message(row) : undefined;
+  }
+
+  replace(owner: string, id: string, stanza: string): boolean {
+    const seq = this.ids.decode(id);
+    if (seq === undefined) return false;
+    this.joinTurn();
+    const changed = this.db.prepare("UPDATE mam_archive SET stanza = ? WHERE owner = ? AND seq = ?").run(stanza, owner, seq).changes > 0;
+    if (changed && this.fulltext) this.db.prepare("DELETE FROM mam_fulltext WHERE rowid = ?").run(seq);
+    return changed;
+  }
+
   /** An account's whole archive (on account-deleted). */
   deleteOwner(owner: string): number {
     return this.deleteOwnerStmt.run(owner).changes;

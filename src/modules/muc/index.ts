@@ -88,7 +88,7 @@ function serviceInfo(archive: boolean): { identities: Identity[]; features: stri
   return {
     identities: [{ category: "conference", type: "text", name: "Chatrooms" }],
     features: [NS.discoInfo, NS.discoItems, NS_MUC, NS_COMMANDS, NS.ping, "http://jabber.org/protocol/muc#unique",
-      "http://jabber.org/protocol/muc#self-ping-optimization", NS_OCCUPANT_ID, ...(archive ? [MAM.ns, MAM.sid] : [])],
+      "http://jabber.org/protocol/muc#self-ping-optimization", NS_OCCUPANT_ID, ...(archive ? [MAM.ns, MAM.sid, "urn:xmpp:message-moderate:1"] : [])],
   };
 }
 
@@ -122,6 +122,12 @@ function roomArchive(api: ModuleApi): RoomArchive {
       return finElement(page);
     },
     form: () => queryForm(m.fulltext),
+    retract(room, id, tombstone) {
+      const item = store.byId(room, id);
+      const original = item ? parseFragment(item.stanza) : undefined;
+      if (!item || !original) return false;
+      return store.replace(room, id, serialize(tombstone(original), NS.client));
+    },
     drop: (room) => { store.deleteOwner(room); },
   };
 }
@@ -138,6 +144,7 @@ class MucService {
       maxOccupants: c.occupantsPerRoom,
       maxHistory: c.historyMessages,
       maxSessionsPerOccupant: c.sessionsPerOccupant,
+      maxInvitesPerMessage: c.invitesPerMessage,
       maxRoomsPerUser: c.roomsPerUser,
       send: (stanza) => api.route(stanza),
       now: () => api.now(),

@@ -26,6 +26,7 @@ export interface RoomHost {
   readonly maxOccupants: number;
   readonly maxHistory: number;
   readonly maxSessionsPerOccupant: number;
+  readonly maxInvitesPerMessage: number;
   send(stanza: XmlElement): void;
   now(): Date;
   isServiceAdmin(bareJid: string): boolean;
@@ -49,11 +50,15 @@ export interface RoomArchive {
   /** Answers a urn:xmpp:mam:2 query: result messages to `to`, then the <fin/> payload. */
   query(room: string, query: XmlElement, to: string): XmlElement;
   form(): XmlElement;
+  /** XEP-0425: the archived message with this stanza-id becomes `tombstone`; false when there is none. */
+  retract(room: string, id: string, tombstone: (original: XmlElement) => XmlElement): boolean;
   /** A destroyed room's archive goes with it. */
   drop(room: string): void;
 }
 const NS_MAM = "urn:xmpp:mam:2";
 export const NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0";
+const NS_MODERATE = "urn:xmpp:message-moderate:1";
+const NS_RETRACT = "urn:xmpp:message-retract:1";
 const NS_SID = "urn:xmpp:sid:0";
 
 interface Occupant {
@@ -467,6 +472,7 @@ export class Room {
     if (!this.state.config.allowInvites && sender?.role !== "moderator" && affiliation !== "owner" && affiliation !== "admin" && this.state.config.membersOnly) {
       fail("forbidden", "You may not invite to this room", "auth");
     }
+    if (invites.length > this.host.maxInvitesPerMessage) fail("policy-violation", `At most ${this.host.maxInvitesPerMessage} invitations a message`, "modify");
     const inviter = sender ? `${this.jid}/${sender.nick}` : from.bareString();
     for (const invite of invites) {
       const invitee = tryParseJid(invite.attrs.to ?? "");
@@ -508,7 +514,10 @@ export class Room {
 
   private iq(stanza: XmlElement, from: Jid, to: Jid): void {
     const type = stanza.attrs.type;
-    if (type === "result" || type === "error") return;
+    if (type === "result" || type === "error") {
+      if (to.resource !== "") this.iqAnswerToOccupant(stanza, from, to.resource);
+      return;
+    }
     const payload = stanza.firstElement();
     if (!payload || (type !== "get" && type !== "set")) fail("bad-request", "An IQ get or set with one payload", "modify");
     if (to.resource !== "") {
@@ -516,7 +525,7 @@ export class Room {
       const nick = this.nickOfSession.get(from.toString());
       if (nick === undefined) fail("not-acceptable", "You are not currently connected to this chat", "cancel");
       if (payload.is("ping", NS.ping) && nick === to.resource) return this.result(stanza);
-      fail("service-unavailable", undefined, "cancel");
+      return this.iqToOccupant(stanza, from, nick, to.resource);
     }
     const key = `${type} ${payload.ns} ${payload.name}`;
     switch (key) {
@@ -529,10 +538,40 @@ export class Room {
       case `set ${NS_ADMIN} query`: return this.adminSet(stanza, from, payload);
       case `get ${NS_MAM} query`: return this.mamForm(stanza, from);
       case `set ${NS_MAM} query`: return this.mamQuery(stanza, from, payload);
+      case `set ${NS_MODERATE} moderate`: return this.moderate(stanza, from, payload);
       case `get ${NS.register} query`: return this.registerGet(stanza, from);
       case `set ${NS.register} query`: return this.registerSet(stanza, from, payload);
       default: fail("service-unavailable", undefined, "cancel");
     }
+  }
+
+  /**
+   * As Prosody does (XEP-0045 does not say how): an IQ to an occupant's JID (a vCard, a version
+   * query) goes to its newest session, from the asker's occupant JID; the id
+   * carries who asked, so that the answer finds its way back.
+   */
+  private iqToOccupant(stanza: XmlElement, from: Jid, askerNick: string, nick: string): void {
+    const target = this.occupants.get(nick);
+    if (!target) fail("item-not-found", "No occupant has that nickname", "cancel");
+    const session = [...target.sessions.keys()].pop() as string;
+    const id = `muc-${Buffer.from(JSON.stringify([from.toString(), stanza.attrs.id ?? ""])).toString("base64url")}`;
+    this.host.send(stanza.withAttrs({ from: `${this.jid}/${askerNick}`, to: session, id }));
+  }
+
+  private iqAnswerToOccupant(stanza: XmlElement, from: Jid, nick: string): void {
+    const responder = this.nickOfSession.get(from.toString());
+    const id = stanza.attrs.id ?? "";
+    if (responder === undefined || !id.startsWith("muc-")) return;
+    let asker: unknown;
+    try {
+      asker = JSON.parse(Buffer.from(id.slice(4), "base64url").toString("utf8"));
+    } catch {
+      return;
+    }
+    if (!Array.isArray(asker) || typeof asker[0] !== "string" || typeof asker[1] !== "string") return;
+    // Only to a session that is still the occupant the answer is addressed to.
+    if (this.nickOfSession.get(asker[0]) !== nick) return;
+    this.host.send(stanza.withAttrs({ from: `${this.jid}/${responder}`, to: asker[0], id: asker[1] === "" ? undefined : asker[1] }));
   }
 
   private result(stanza: XmlElement, payload?: XmlElement): void {
@@ -548,7 +587,7 @@ export class Room {
     if (node !== undefined) fail("item-not-found", undefined, "cancel");
     const c = this.state.config;
     const features = [
-      NS_MUC, NS.register, "urn:xmpp:ping", NS_OCCUPANT_ID, ...(this.host.archive ? [NS_MAM, NS_SID] : []),
+      NS_MUC, NS.register, "urn:xmpp:ping", NS_OCCUPANT_ID, ...(this.host.archive ? [NS_MAM, NS_SID, NS_MODERATE] : []),
       c.persistent ? "muc_persistent" : "muc_temporary", c.public ? "muc_public" : "muc_hidden",
       c.membersOnly ? "muc_membersonly" : "muc_open", c.moderated ? "muc_moderated" : "muc_unmoderated",
       c.password !== "" ? "muc_passwordprotected" : "muc_unsecured", c.whois === "anyone" ? "muc_nonanonymous" : "muc_semianonymous",
@@ -574,6 +613,32 @@ export class Room {
   private mamQuery(stanza: XmlElement, from: Jid, query: XmlElement): void {
     this.mayReadArchive(from);
     this.result(stanza, (this.host.archive as RoomArchive).query(this.jid, query, from.toString()));
+  }
+
+  /**
+   * XEP-0425 §4: a moderator retracts a message: the archive keeps a tombstone
+   * in its place and every occupant is told, so clients hide it.
+   */
+  private moderate(stanza: XmlElement, from: Jid, moderate: XmlElement): void {
+    const moderator = this.occupantOfSession(from.toString());
+    if (moderator?.role !== "moderator") fail("forbidden", "Only moderators may moderate messages", "auth");
+    if (!moderate.getChild("retract", NS_RETRACT)) fail("feature-not-implemented", "Only retraction is supported", "cancel");
+    const id = moderate.attrs.id;
+    if (id === undefined || !this.host.archive) fail("item-not-found", "No such message in this room's archive", "cancel");
+    const reason = moderate.getChildText("reason", NS_MODERATE);
+    const moderated = el("moderated", NS_MODERATE, { by: `${this.jid}/${moderator.nick}` },
+      el("occupant-id", NS_OCCUPANT_ID, { id: this.host.occupantId(this.jid, moderator.bare) }));
+    const stamp = this.host.now().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const found = this.host.archive.retract(this.jid, id, (original) => el("message", NS.client, { type: "groupchat", from: original.attrs.from, id: original.attrs.id },
+      el("retracted", NS_RETRACT, { stamp }, moderated, reason === undefined ? undefined : el("reason", NS_MODERATE, {}, reason)),
+      ...original.getChildren("occupant-id", NS_OCCUPANT_ID)));
+    if (!found) fail("item-not-found", "No such message in this room's archive", "cancel");
+    this.history = this.history.filter((e) => e.stanza.getChild("stanza-id", NS_SID)?.attrs.id !== id);
+    this.broadcastMessage(el("message", NS.client, { type: "groupchat", from: this.jid, id: `retract-${id}` },
+      el("retract", NS_RETRACT, { id }, moderated, reason === undefined ? undefined : el("reason", NS_MODERATE, {}, reason)),
+      el("fallback", "urn:xmpp:fallback:0", { for: NS_RETRACT }),
+      el("body", NS.client, {}, `This message was retracted by a moderator${reason === undefined ? "" : `: ${reason}`}`)));
+    this.result(stanza);
   }
 
   private ownerGet(stanza: XmlElement, from: Jid): void {

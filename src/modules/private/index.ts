@@ -112,10 +112,53 @@ export const privateStorage: ParleyModule = {
       if (!keys.includes(key) && keys.length >= maxPrivateElements) {
         throw new StanzaError({ condition: "resource-constraint", text: `At most ${maxPrivateElements} elements are stored per account` });
       }
-      if (element.is("storage", NS_LEGACY_BOOKMARKS)) syncToPep(req.account, element);
+      if (element.is("storage", NS_LEGACY_BOOKMARKS)) {
+        guarded(() => syncToPep(req.account, element));
+      }
       api.joinTurn();
       store.set(req.account.bareJid, key, xml);
+      if (element.is("storage", NS_LEGACY_BOOKMARKS)) guarded(() => refreshLegacyPep(req.account));
       return null;
+    });
+
+    // XEP-0048 §3.2 kept bookmarks on PEP too (node storage:bookmarks, one item
+    // holding the whole <storage/>; Converse.js still does): a legacy PEP write
+    // becomes the XEP-0402 items, and while that node exists it is rewritten
+    // from them when they change. `syncing` keeps each bridge from answering
+    // the other's writes.
+    let syncing = false;
+    const guarded = (action: () => void) => {
+      if (syncing) return;
+      syncing = true;
+      try {
+        action();
+      } finally {
+        syncing = false;
+      }
+    };
+    const refreshLegacyPep = (account: Account) => {
+      if (!pepItems(account, NS_LEGACY_BOOKMARKS)) return; // nobody uses the legacy node
+      const raw = store.get<string>(account.bareJid, `storage ${NS_LEGACY_BOOKMARKS}`);
+      const storage = legacyBookmarks(account, raw === undefined ? undefined : parseFragment(raw)) ?? el("storage", NS_LEGACY_BOOKMARKS);
+      api.fire("pep/publish", { account, node: NS_LEGACY_BOOKMARKS, id: "current", payload: storage, options: new Map() });
+    };
+    api.hook("pep/published", (p) => {
+      if (p.node === NS_LEGACY_BOOKMARKS && p.payload?.is("storage", NS_LEGACY_BOOKMARKS)) {
+        const storage = p.payload;
+        guarded(() => {
+          try {
+            syncToPep(p.account, storage);
+          } catch (err) {
+            if (!(err instanceof StanzaError)) throw err;
+            api.log.info("legacy PEP bookmarks were not copied to XEP-0402", { account: p.account.bareJid, reason: err.message });
+          }
+        });
+      } else if (p.node === NS_BOOKMARKS) {
+        guarded(() => refreshLegacyPep(p.account));
+      }
+    });
+    api.hook("pep/retracted", (p) => {
+      if (p.node === NS_BOOKMARKS) guarded(() => refreshLegacyPep(p.account));
     });
 
     for (const type of ["get", "set"] as const) {

@@ -37,6 +37,8 @@ export interface ServiceContext {
   readonly audience: Audience;
   /** After an item is stored and its notifications are out (PEP: the `pep/published` hook). */
   readonly published?: (node: string, id: string, payload: XmlElement | undefined) => void;
+  /** After an item is retracted (PEP: the `pep/retracted` hook). */
+  readonly retracted?: (node: string, id: string) => void;
 }
 
 export interface Audience {
@@ -281,6 +283,7 @@ export class PubsubEngine {
       throw new StanzaError({ condition: "forbidden" });
     }
     this.items.retract(ctx.service, state.node, id);
+    ctx.retracted?.(state.node, id);
     const notify = action.attrs.notify === "1" || action.attrs.notify === "true";
     if (notify && state.config.notifyRetract) {
       ctx.audience.broadcast(state, this.eventOf(el("items", NS_PUBSUB_EVENT, { node: state.node }, el("retract", NS_PUBSUB_EVENT, { id }))));

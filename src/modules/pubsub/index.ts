@@ -162,12 +162,17 @@ export const pubsub: ParleyModule = {
       api.fire("pep/published", { account, node, id, payload });
     };
 
+    const retractedOn = (account: Account) => (node: string, id: string) => {
+      api.fire("pep/retracted", { account, node, id });
+    };
+
     const pepRequest = (type: "get" | "set") => (req: AccountIqRequest) => {
       const owner = req.account.bareJid;
       const ctx: ServiceContext = {
         service: owner, kind: "pep", requester: req.from, mayCreate: req.self, seesPresence: req.mayDiscover, audience: pepAudience(req.account),
         rosterGroups: req.account.roster.items.get(req.from.bareString())?.groups ?? [],
         published: publishedOn(req.account),
+        retracted: retractedOn(req.account),
       };
       const { result, after } = engine.handle(type, req.payload, ctx);
       if (after) req.afterReply(after);
@@ -249,22 +254,77 @@ export const pubsub: ParleyModule = {
         el("query", NS_DISCO_INFO, { node: key })));
     }, 200);
 
-    // The answer to that disco#info, sent by the resource to its own bare JID.
-    api.hook("pre-iq/bare", (e) => {
-      const type = e.stanza.attrs.type;
-      if ((type !== "result" && type !== "error") || !e.to.equals(e.account.jid)) return;
-      const full = e.from.toString();
+    /** A disco#info answer to a caps query: the features it names, or undefined when it answers nothing we asked. */
+    const capsAnswer = (stanza: XmlElement, from: Jid): ReadonlySet<string> | "handled" | undefined => {
+      const type = stanza.attrs.type;
+      if (type !== "result" && type !== "error") return undefined;
+      const full = from.toString();
       const asked = pending.get(full);
-      if (!asked) return;
-      const query = e.stanza.getChild("query", NS_DISCO_INFO);
-      if (type === "result" && query?.attrs.node !== asked.key) return;
+      if (!asked) return undefined;
+      const query = stanza.getChild("query", NS_DISCO_INFO);
+      if (type === "result" && query?.attrs.node !== asked.key) return undefined;
       pending.delete(full);
-      if (type === "error" || !query) return HANDLED;
+      if (type === "error" || !query) return "handled";
       const features: ReadonlySet<string> = new Set(query.getChildren("feature", NS_DISCO_INFO).map((f) => f.attrs.var ?? ""));
       // §5.4: only a verified hash is trusted for others who announce it.
       if (asked.hash === "sha-1" && capsHash(query) === asked.ver) caps.set(asked.key, features);
-      setFeatures(e.account.bareJid, e.from.resource, features);
-      sendLastItems(e.account, e.from.resource, features);
+      setFeatures(from.bareString(), from.resource, features);
+      return features;
+    };
+
+    // The answer to that disco#info, sent by the resource to its own bare JID.
+    api.hook("pre-iq/bare", (e) => {
+      if (!e.to.equals(e.account.jid)) return;
+      const features = capsAnswer(e.stanza, e.from);
+      if (features === undefined) return;
+      if (features !== "handled") sendLastItems(e.account, e.from.resource, features);
+      return HANDLED;
+    }, 200);
+
+    // Contacts at other servers (XEP-0163 §4.3.2 over server-to-server): their
+    // presence reaches the owner's account; unknown caps are asked from the
+    // owner's bare JID, once per hash, and the owner's last items follow.
+    const isLocal = (jid: Jid) => api.config.domains.includes(jid.domain);
+    const sendOwnLastItems = (account: Account, to: Jid, features: ReadonlySet<string>) => {
+      const wanted = notifyNodes(features);
+      const contact = to.bareString();
+      for (const n of engine.nodesOf(account.bareJid)) {
+        if (!wanted.has(n.node) || n.config.sendLastPublishedItem === "never") continue;
+        if (!mayAccess(n, contact, isContactSubscribed(account.roster, contact), account.roster.items.get(contact)?.groups)) continue;
+        const event = engine.lastItemEvent(n, "pep");
+        if (event) api.route(message(n, account.bareJid, to.toString(), event));
+      }
+    };
+    for (const hook of ["presence/bare", "presence/full"] as const) {
+      api.hook(hook, (e) => {
+        if (isLocal(e.from) || e.from.resource === "") return;
+        const contact = e.from.bareString();
+        const type = e.stanza.attrs.type;
+        if (type === "unavailable") return void forget(contact, e.from.resource);
+        if (type !== undefined) return;
+        const c = e.stanza.getChild("c", NS_CAPS);
+        const node = c?.attrs.node;
+        const ver = c?.attrs.ver;
+        if (!c || node === undefined || ver === undefined) return void setFeatures(contact, e.from.resource, new Set());
+        const key = `${node}#${ver}`;
+        const known = caps.get(key);
+        if (known) {
+          const before = featuresOf(contact, e.from.resource);
+          setFeatures(contact, e.from.resource, known);
+          if (before !== known) sendOwnLastItems(e.account, e.from, known);
+          return;
+        }
+        const full = e.from.toString();
+        if (pending.get(full)?.key === key) return;
+        pending.set(full, { key, ver, hash: c.attrs.hash });
+        api.route(el("iq", NS.client, { type: "get", id: "disco", from: e.account.bareJid, to: full }, el("query", NS_DISCO_INFO, { node: key })));
+      }, 200);
+    }
+    api.hook("iq/bare", (e) => {
+      if (isLocal(e.from)) return;
+      const features = capsAnswer(e.stanza, e.from);
+      if (features === undefined) return;
+      if (features !== "handled") sendOwnLastItems(e.account, e.from, features);
       return HANDLED;
     }, 200);
 
@@ -272,6 +332,7 @@ export const pubsub: ParleyModule = {
     const asOwner = (account: Account): ServiceContext => ({
       service: account.bareJid, kind: "pep", requester: account.jid, mayCreate: true, seesPresence: true, audience: pepAudience(account),
       published: publishedOn(account),
+      retracted: retractedOn(account),
     });
     api.hook("pep/publish", (p) => {
       const options = el("x", NS_DATA, { type: "submit" },

@@ -40,6 +40,13 @@ export const vcard: ParleyModule = {
     const store = api.store();
     const limit = api.config.pubsub.maxVcardBytes;
     const read = (jid: string) => store.get<StoredVcard>(jid, "vcard");
+    /** bare JID → its photo's hash ("" for none), for accounts with sessions. */
+    const hashes = new Map<string, string>();
+    const photoOf = (jid: string): string => {
+      let hash = hashes.get(jid);
+      if (hash === undefined) hashes.set(jid, (hash = read(jid)?.photoHash ?? ""));
+      return hash;
+    };
     api.addFeature("host", NS_VCARD);
 
     api.iq("get", "self", NS_VCARD, "vCard", (req) => {
@@ -61,6 +68,7 @@ export const vcard: ParleyModule = {
       const stored: StoredVcard = { xml, photoHash: photoHash(vcardEl) };
       api.joinTurn();
       store.set(jid, "vcard", stored);
+      if (hashes.has(jid)) hashes.set(jid, stored.photoHash);
       return stored;
     };
 
@@ -126,12 +134,21 @@ export const vcard: ParleyModule = {
     });
     api.addFeature("account", NS_CONVERSION);
 
-    // XEP-0153 §4.2: the server adds the photo hash the client did not announce.
-    api.hook("pre-presence/bare", (e) => {
-      if (e.addressed || e.stanza.attrs.type !== undefined || e.stanza.getChild("x", NS_VCARD_UPDATE)) return;
-      const stored = read(e.account.bareJid);
-      if (!stored) return;
-      e.stanza = e.stanza.withChildren(el("x", NS_VCARD_UPDATE, {}, el("photo", NS_VCARD_UPDATE, {}, ...(stored.photoHash === "" ? [] : [stored.photoHash]))));
-    }, 150);
+    // XEP-0153 §4.2: the server adds the photo's hash, or an empty <photo/> for
+    // none, to available presence whose client announced nothing (Prosody's
+    // mod_vcard_legacy does the same, directed presence to rooms included).
+    // The hash is kept in memory while the account has sessions: presence reads
+    // no database after the first.
+    for (const hook of ["pre-presence/bare", "pre-presence/full", "pre-presence/host"] as const) {
+      api.hook(hook, (e) => {
+        if (e.stanza.attrs.type !== undefined || e.stanza.getChild("x", NS_VCARD_UPDATE)) return;
+        const hash = photoOf(e.account.bareJid);
+        e.stanza = e.stanza.withChildren(el("x", NS_VCARD_UPDATE, {}, el("photo", NS_VCARD_UPDATE, {}, ...(hash === "" ? [] : [hash]))));
+      }, 150);
+    }
+    api.hook("resource-unbind", ({ account, session }) => {
+      if ([...account.sessions.values()].every((s) => s === session)) hashes.delete(account.bareJid);
+    });
+    api.hook("account-deleted", ({ jid }) => { hashes.delete(jid.bareString()); });
   },
 };

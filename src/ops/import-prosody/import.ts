@@ -255,10 +255,10 @@ function pepNodes(data: ProsodyDataDir, hostDir: string, user: string, owner: st
       const when = item.number("when");
       if (id === undefined) continue;
       // A republished id replaces the earlier one, as in Parley's store.
-      const at2 = new Date(Math.floor(when ?? Date.parse(at) / 1000) * 1000).toISOString();
+      const published = new Date(Math.floor(when ?? Date.parse(at) / 1000) * 1000).toISOString();
       const existing = items.findIndex((i) => i.id === id);
       if (existing >= 0) items.splice(existing, 1);
-      items.push({ id, publisher: jidOrUndefined(item.string("with") ?? owner)?.bareString() ?? owner, payload: serialize(payload), published: at2 });
+      items.push({ id, publisher: jidOrUndefined(item.string("with") ?? owner)?.bareString() ?? owner, payload: serialize(payload), published });
     }
     const keep = nodeConfig.maxItems === "max" ? config.pubsub.maxItems : Math.min(nodeConfig.maxItems, config.pubsub.maxItems);
     if (items.length > keep) skip(`${owner}: ${items.length - keep} older items of PEP node ${key} (beyond its max_items = ${keep})`);

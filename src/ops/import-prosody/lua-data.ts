@@ -40,8 +40,9 @@ export class LuaTable {
 }
 
 export class LuaDataError extends Error {
+  /** `line` 0: a well-formed file whose content is not what its store holds. */
   constructor(readonly file: string, readonly line: number, readonly reason: string) {
-    super(`${file}:${line}: ${reason}`);
+    super(line > 0 ? `${file}:${line}: ${reason}` : `${file}: ${reason}`);
     this.name = "LuaDataError";
   }
 }
