@@ -43,7 +43,7 @@ export interface SessionEnvironment {
   authFailuresFor(address: string, account: string | undefined): number;
   sessionClosed(sessionId: string): void;
   /** Stream features that feature modules add at this stage (RFC 6120 §4.3.2). */
-  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
+  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean, domain: string): XmlElement[];
   /** XEP-0077 before authentication: the reply to a jabber:iq:register IQ. */
   preAuthRegistration(domain: string, iq: XmlElement, address: string): XmlElement;
   /** XEP-0198, when offered (undefined: <enable/> and <resume/> fail). */

@@ -291,7 +291,7 @@ export const sessionMachine = setup({
         event.type === "xml.streamStart" && event.attrs["xml:lang"] ? event.attrs["xml:lang"] : context.lang,
     }),
     sendFeatures: ({ context }, params: { stage: FeatureStage }) => {
-      context.conn.sendStanza(streamFeatures(params.stage, context.env, context.conn));
+      context.conn.sendStanza(streamFeatures(params.stage, context.env, context.conn, context.domain));
     },
     rejectHeader: ({ context, event }) => {
       if (event.type !== "xml.streamStart") return;

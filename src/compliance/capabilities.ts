@@ -113,7 +113,7 @@ function componentItems(kernel: Kernel, requester: Jid, domain: string): DiscoIt
 function ask(kernel: Kernel, config: ServerConfig): Capabilities {
   const stage = (s: "pre-auth" | "post-auth") => {
     const features: XmlElement[] = [];
-    kernel.hooks.fire("stream-features", { stage: s, authenticating: s === "pre-auth", features });
+    kernel.hooks.fire("stream-features", { stage: s, authenticating: s === "pre-auth", features, domain: config.domains[0] ?? "localhost" });
     return featureNames(features);
   };
 

@@ -83,7 +83,8 @@ export function formatText(reports: readonly DomainReport[], caps: Capabilities,
   const lines: string[] = [];
   lines.push(`${SUITE.xep}: ${SUITE.title} (${SUITE.version}), server side, for ${source}`);
   lines.push(`modules: ${caps.modules.join(", ")}`);
-  lines.push(`listeners: ${Object.entries(caps.listeners).map(([name, at]) => `${name} ${at}`).join(", ")}; no component listener`);
+  const componentNote = caps.listeners.component === undefined ? "; no component listener (XEP-0114: configure a [[components.component]])" : "";
+  lines.push(`listeners: ${Object.entries(caps.listeners).map(([name, at]) => `${name} ${at}`).join(", ")}${componentNote}`);
   const needed = requiredSpecs();
   for (const r of reports) {
     lines.push("", r.domain);

@@ -200,7 +200,7 @@ export interface HookPayloads {
    * Stream features being offered (RFC 6120 §4.3.2): before authentication
    * (`authenticating`: SASL is on offer) or after it, beside bind.
    */
-  "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[] };
+  "stream-features": { readonly stage: "pre-auth" | "post-auth"; readonly authenticating: boolean; readonly features: XmlElement[]; /** The domain the stream is for (its header's `to`). */ readonly domain: string };
   /**
    * Publish on one of the account's PEP nodes as its owner would (XEP-0163 §3,
    * with publish-options, §7.1.5 of XEP-0060), for a module that bridges an

@@ -154,9 +154,9 @@ export class SessionServices implements SessionStarter {
     return this.deps.startSession(sessionId, conn, this);
   }
 
-  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[] {
+  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean, domain: string): XmlElement[] {
     const features: XmlElement[] = [];
-    this.deps.hooks.fire("stream-features", { stage, authenticating, features });
+    this.deps.hooks.fire("stream-features", { stage, authenticating, features, domain });
     return features;
   }
 

@@ -11,7 +11,7 @@ export interface FeatureSource {
   mechanismsFor(conn: StreamPort): string[];
   mayAuthenticate(conn: StreamPort): boolean;
   /** What feature modules add at this stage (the `stream-features` hook); `authenticating`: SASL is on offer here. */
-  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean): XmlElement[];
+  moduleFeatures(stage: "pre-auth" | "post-auth", authenticating: boolean, domain: string): XmlElement[];
   /** XEP-0388 §2.1: what <authentication/> offers inline (Bind2, FAST). */
   sasl2Inline(conn: StreamPort): XmlElement[];
 }
@@ -23,7 +23,7 @@ function limits(config: ServerConfig): XmlElement {
     el("idle-seconds", NS.streamLimits, {}, String(config.limits.idleSeconds)));
 }
 
-export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn: StreamPort): XmlElement {
+export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn: StreamPort, domain: string): XmlElement {
   if (stage === "pre-auth") {
     const mechanisms = source.mechanismsFor(conn);
     return el("features", NS.stream, {},
@@ -37,7 +37,7 @@ export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn:
       // XEP-0440: which channel bindings the -PLUS mechanisms can use here.
       mechanisms.some((m) => m.endsWith("-PLUS")) && el("sasl-channel-binding", NS.saslChannelBinding, {},
         ...Object.keys(conn.channelBindings()).map((type) => el("channel-binding", NS.saslChannelBinding, { type }))),
-      ...source.moduleFeatures(stage, mechanisms.length > 0),
+      ...source.moduleFeatures(stage, mechanisms.length > 0, domain),
       limits(source.config));
   }
   if (stage === "bound") {
@@ -49,6 +49,6 @@ export function streamFeatures(stage: FeatureStage, source: FeatureSource, conn:
     el("bind", NS.bind),
     // RFC 6121 Appendix E: the session IQ is a no-op kept for old clients.
     el("session", NS.session, {}, el("optional", NS.session)),
-    ...source.moduleFeatures(stage, false),
+    ...source.moduleFeatures(stage, false, domain),
     limits(source.config));
 }

@@ -9,6 +9,11 @@ import { StanzaError } from "../../xmpp/errors.js";
 import type { DiscoInfoBuild, DiscoItemsBuild } from "../../kernel/events.js";
 import type { ModuleApi, ParleyModule } from "../../kernel/module-api.js";
 import type { AccountIqRequest } from "../../kernel/events.js";
+import { parseJid } from "../../jid/jid.js";
+import { capsHash, NS_CAPS } from "../../xmpp/caps.js";
+
+/** XEP-0115 §4: the node names the software; a URI, and this one is ours alone. */
+export const CAPS_NODE = "urn:parley";
 
 function infoQuery(b: DiscoInfoBuild): XmlElement {
   if (b.node !== undefined && !b.nodeFound) throw new StanzaError({ condition: "item-not-found" });
@@ -63,6 +68,18 @@ export const disco: ParleyModule = {
       const build = { requester: req.from, domain: req.domain, node: req.payload.attrs.node, nodeFound: false, items: [] };
       api.fire("disco-items/host", build);
       return itemsQuery(build);
+    });
+    /** The domain's own disco#info, as an entity (the server) answers it to anyone. */
+    const hostInfo = (domain: string) => {
+      const build = { requester: parseJid(domain), domain, node: undefined, nodeFound: false, identities: [], features: new Set<string>(), extensions: [] };
+      api.fire("disco-info/host", build);
+      return infoQuery(build);
+    };
+    // XEP-0115 §6.3: the server's capabilities in its stream features, so a
+    // client that cached this hash needs no disco#info of the server.
+    api.hook("stream-features", ({ stage, features, domain }) => {
+      if (stage !== "pre-auth") return;
+      features.push(el("c", NS_CAPS, { hash: "sha-1", node: CAPS_NODE, ver: capsHash(hostInfo(domain)) }));
     });
     for (const target of ["self", "bare"] as const) {
       api.iq("get", target, NS.discoInfo, "query", accountInfo(api));
