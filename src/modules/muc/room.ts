@@ -372,7 +372,7 @@ export class Room {
     const kept = opts.type === "unavailable" ? (opts.extra ?? [])
       : (latest?.children.filter((c) => typeof c === "string" || (c.ns !== NS_MUC && c.ns !== NS_USER && c.ns !== NS_OCCUPANT_ID)) ?? []);
     const seeJid = self || this.canSeeJids(viewer);
-    const affiliation = this.affiliation(o.bare);
+    const affiliation = opts.affiliation ?? this.affiliation(o.bare);
     const role = opts.role ?? o.role;
     const actor = opts.actor === undefined ? undefined
       : el("actor", NS_USER, { nick: opts.actor.nick, jid: !self && viewer.role === "moderator" ? opts.actor.jid : undefined });
@@ -689,11 +689,14 @@ export class Room {
 
   /** §10.9: every occupant is told, with the reason and alternate venue; then the room is gone. */
   destroy(actor: string | undefined, reason: string | undefined, alternate: string | undefined, by: EventCause): void {
+    // The occupants are told their standing as it was (an owner leaves as owner): read it before the room goes.
+    const standing = new Map([...this.occupants.values()].map((o) => [o, this.affiliation(o.bare)] as const));
     this.execute({ kind: "destroy", actor, ...(reason === undefined ? {} : { reason }), ...(alternate === undefined ? {} : { alternate }) }, by);
     const d = el("destroy", NS_USER, { jid: alternate }, reason === undefined ? undefined : el("reason", NS_USER, {}, reason));
     for (const o of this.occupants.values()) {
       for (const s of o.sessions.keys()) {
-        this.host.send(this.presenceOf(o, o, s, { type: "unavailable", role: "none", self: true, onlySession: s, destroy: d }));
+        const affiliation = standing.get(o);
+        this.host.send(this.presenceOf(o, o, s, { type: "unavailable", role: "none", self: true, onlySession: s, destroy: d, ...(affiliation === undefined ? {} : { affiliation }) }));
       }
     }
     this.host.archive?.drop(this.jid);
@@ -856,6 +859,8 @@ interface PresenceOpts {
   actor?: { nick: string | undefined; jid: string };
   reason?: string;
   destroy?: XmlElement;
+  /** The affiliation to state, when it is not the room's current one (a destroyed room's). */
+  affiliation?: Affiliation;
   extra?: XmlElement[];
   onlySession?: string;
 }
