@@ -178,7 +178,8 @@ export const SPECS: readonly Spec[] = [
   { id: "XEP-0163", title: "Personal Eventing Protocol", url: xep("0163"),
     provider: [{ discoIdentity: { category: "pubsub", type: "pep" }, scope: "account" }],
     features: ["http://jabber.org/protocol/pubsub", ...["publish", "auto-create", "retrieve-items", "retract-items", "subscribe", "config-node", "delete-nodes",
-      "purge-nodes", "access-presence", "access-open", "access-whitelist", "item-ids", "last-published", "multi-items", "modify-affiliations"]
+      "purge-nodes", "access-presence", "access-open", "access-whitelist", "item-ids", "last-published", "multi-items", "modify-affiliations",
+      "auto-subscribe", "filtered-notifications", "access-roster"]
       .map((f) => `http://jabber.org/protocol/pubsub#${f}`)],
     implemented: { version: "1.2.2", status: "complete", note: "module pubsub: PEP on every account, auto-create and publish-options, +notify from XEP-0115 caps (hashes verified and cached; contacts at other servers asked over s2s), last items to a resource that announces interest; access models open, presence, roster (groups) and whitelist" } },
   { id: "XEP-0060", title: "Publish-Subscribe", url: xep("0060"),

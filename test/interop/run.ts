@@ -128,6 +128,8 @@ async function startParley(dir: string, host: string, logFile: string): Promise<
     // The framework registers three accounts per run and more for every low-level test, all from one address.
     `[registration]`, `allowed = true`, `per_address_per_hour = 100000`,
     `[limits]`, `connections_per_address = 10000`,
+    // PubSubIntegrationTest creates nodes at pubsub.localhost as an ordinary account.
+    `[pubsub]`, `creators = "local"`,
   ].join("\n") + "\n");
   const child = spawn(process.execPath, [PARLEY_BIN, "start", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
   const out = createWriteStream(logFile);

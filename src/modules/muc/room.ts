@@ -523,6 +523,10 @@ export class Room {
     if (to.resource !== "") {
       // XEP-0410: a self-ping is answered by the room for a joined session.
       const nick = this.nickOfSession.get(from.toString());
+      // §6.7: a non-occupant's disco request to an occupant is bad-request; other IQs (XEP-0410's self-ping) not-acceptable.
+      if (nick === undefined && (payload.is("query", NS.discoInfo) || payload.is("query", NS.discoItems))) {
+        fail("bad-request", "Only occupants may query an occupant (XEP-0045 §6.7)", "modify");
+      }
       if (nick === undefined) fail("not-acceptable", "You are not currently connected to this chat", "cancel");
       if (payload.is("ping", NS.ping) && nick === to.resource) return this.result(stanza);
       return this.iqToOccupant(stanza, from, nick, to.resource);
@@ -530,7 +534,7 @@ export class Room {
     const key = `${type} ${payload.ns} ${payload.name}`;
     switch (key) {
       case `get ${NS.discoInfo} query`: return this.result(stanza, this.discoInfo(from, payload.attrs.node));
-      case `get ${NS.discoItems} query`: return this.result(stanza, el("query", NS.discoItems, { node: payload.attrs.node }));
+      case `get ${NS.discoItems} query`: return this.result(stanza, this.discoItems(from, payload.attrs.node));
       case `get ${NS.ping} ping`: return this.result(stanza);
       case `get ${NS_OWNER} query`: return this.ownerGet(stanza, from);
       case `set ${NS_OWNER} query`: return this.ownerSet(stanza, from, payload);
@@ -576,6 +580,18 @@ export class Room {
 
   private result(stanza: XmlElement, payload?: XmlElement): void {
     this.host.send(el("iq", NS.client, { type: "result", id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from }, payload));
+  }
+
+  /**
+   * §6.5: the occupants' room JIDs, for a public room or to an occupant (as
+   * Prosody answers); nobody else learns who is there.
+   */
+  private discoItems(from: Jid, node: string | undefined): XmlElement {
+    if (node !== undefined) return el("query", NS.discoItems, { node });
+    const occupant = this.nickOfSession.has(from.toString());
+    const visible = this.state.config.public || occupant;
+    return el("query", NS.discoItems, {},
+      ...(visible ? [...this.occupants.values()].map((o) => el("item", NS.discoItems, { jid: `${this.jid}/${o.nick}`, name: o.nick })) : []));
   }
 
   private discoInfo(from: Jid, node: string | undefined): XmlElement {

@@ -26,8 +26,10 @@ const PEP_FEATURES = [
   `${NS_PUBSUB}#retract-items`, `${NS_PUBSUB}#subscribe`, `${NS_PUBSUB}#config-node`, `${NS_PUBSUB}#delete-nodes`,
   `${NS_PUBSUB}#purge-nodes`, `${NS_PUBSUB}#access-presence`, `${NS_PUBSUB}#access-open`, `${NS_PUBSUB}#access-whitelist`,
   `${NS_PUBSUB}#item-ids`, `${NS_PUBSUB}#last-published`, `${NS_PUBSUB}#multi-items`, `${NS_PUBSUB}#modify-affiliations`,
+  // XEP-0163 §1: contacts are subscribed by their presence subscription, and filtered by their +notify caps.
+  `${NS_PUBSUB}#auto-subscribe`, `${NS_PUBSUB}#filtered-notifications`, `${NS_PUBSUB}#access-roster`,
 ];
-const SERVICE_FEATURES = [...PEP_FEATURES.filter((f) => !f.endsWith("#auto-create")), `${NS_PUBSUB}#create-nodes`, `${NS_PUBSUB}#instant-nodes`, `${NS_PUBSUB}#retrieve-subscriptions`, `${NS_PUBSUB}#retrieve-affiliations`];
+const SERVICE_FEATURES = [...PEP_FEATURES.filter((f) => !/#(auto-create|auto-subscribe|filtered-notifications)$/.test(f)), `${NS_PUBSUB}#create-nodes`, `${NS_PUBSUB}#instant-nodes`, `${NS_PUBSUB}#retrieve-subscriptions`, `${NS_PUBSUB}#retrieve-affiliations`];
 
 function message(state: NodeState, from: string, to: string, event: XmlElement): XmlElement {
   return el("message", NS.client, { type: state.config.notificationType, from, to }, event);
@@ -185,6 +187,11 @@ export const pubsub: ParleyModule = {
       }
     }
     api.addIdentity("account", { category: "pubsub", type: "pep" });
+    // As Prosody's mod_pep: the server says it offers PEP in its own disco#info too,
+    // which is where clients (Smack's OMEMO, among others) look for it.
+    api.addIdentity("host", { category: "pubsub", type: "pep" });
+    api.addFeature("host", NS_PUBSUB);
+    api.addFeature("host", `${NS_PUBSUB}#publish`);
     for (const f of PEP_FEATURES) api.addFeature("account", f);
 
     // XEP-0163 §7 / XEP-0030: the PEP nodes the requester may see.
