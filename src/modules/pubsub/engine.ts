@@ -237,9 +237,14 @@ export class PubsubEngine {
     }
     const publisher = ctx.requester.bareString();
     if (!mayPublish(state, publisher)) throw new StanzaError({ condition: "forbidden" });
+    // XEP-0060 §7.1.3.6: a transient, notification-only node takes no item at all.
+    if (!state.config.persistItems && !state.config.deliverPayloads && item !== undefined) {
+      throw perr("bad-request", "item-forbidden", "This node is transient and notification-only: publish without an item");
+    }
     const id = item?.attrs.id ?? randomUUID();
     const stored: StoredItem = { id, publisher, payload: serialized };
-    this.items.publish(ctx.service, node, stored, this.now().toISOString(), this.maxItemsOf(state.config));
+    // §4.3: a transient node (persist_items false) notifies and keeps nothing.
+    if (state.config.persistItems) this.items.publish(ctx.service, node, stored, this.now().toISOString(), this.maxItemsOf(state.config));
     if (state.config.deliverNotifications) {
       ctx.audience.broadcast(state, this.eventOf(el("items", NS_PUBSUB_EVENT, { node }, this.itemElement(state, stored, NS_PUBSUB_EVENT, ctx.kind, state.config.deliverPayloads ? body : undefined))));
     }
