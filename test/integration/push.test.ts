@@ -12,6 +12,9 @@ import * as assert from "uvu/assert";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient, HEADER } from "../helpers/raw-client.js";
 import type { ServerConfig } from "../../src/config.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 
 const SM = "urn:xmpp:sm:3";
 const APP = "pushapp@localhost/service";
@@ -189,6 +192,33 @@ test("an app server that keeps refusing loses the registration after max_errors 
   juliet.destroy();
   app.destroy();
 }, (c) => { c.push.maxErrors = 2; c.push.includeBody = true; c.push.includeSender = true; }));
+
+test("registrations outlive a restart: after it, a message for the absent phone still wakes it", async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "parley-push-"));
+  try {
+    const first = await startTestServer({ accounts: ACCOUNTS, dataDir });
+    try {
+      const { c } = await phone(first.port, "romeo-phone");
+      c.write("</stream:stream>");
+      await c.waitClosed();
+    } finally {
+      await first.stop();
+    }
+    const again = await startTestServer({ dataDir });
+    try {
+      const app = await plain(again.port, "pushapp", "pushapp-pass", "service");
+      const juliet = await plain(again.port, "juliet", "juliet-pass", "balcony");
+      say(juliet, "after the restart");
+      assert.match(await nextPublish(app, 0), /<publish node=['"]romeo-phone['"]>/);
+      juliet.destroy();
+      app.destroy();
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
 
 test("bad enables are refused with the XEP's errors; registrations per account are bounded", () => withServer(async (ts) => {
   const romeo = await plain(ts.port, "romeo", "romeo-pass", "phone");

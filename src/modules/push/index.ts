@@ -148,6 +148,13 @@ export const push: ParleyModule = {
     /** Messages announced per registration since its device was last live: §7's message-count. */
     const counts = new Map<string, number>();
     let nextId = 0;
+    /**
+     * The accounts with a registration, so that a message for anyone else (nearly
+     * every message) costs a set lookup, not a query: read once at load, kept by
+     * this module's own appends and account deletions.
+     */
+    const withRegistrations = new Set((statement(api.db, "SELECT DISTINCT account FROM push_registrations").all() as { account: string }[]).map((r) => r.account));
+    const registrations = (account: string): Registration[] => (withRegistrations.has(account) ? registrationsOf(api, account) : []);
 
     const keyOf = (r: { account: string; service: string; node: string }) => `${r.account} ${r.service} ${r.node}`;
 
@@ -156,7 +163,10 @@ export const push: ParleyModule = {
       api.events.append(streamId, api.events.streamVersion(streamId), [{
         type, payload, meta: { by: resource === "" ? { kind: "server", reason: "push notifications" } : { kind: "user", resource }, at: api.now().toISOString() },
       }]);
+      if (registrationsOf(api, account).length > 0) withRegistrations.add(account);
+      else withRegistrations.delete(account);
     };
+    api.hook("account-deleted", ({ jid }) => { withRegistrations.delete(jid.bareString()); });
 
     const disable = (r: Registration, why: string) => {
       api.log.info("push registration dropped", { account: r.account, service: r.service, node: r.node, why });
@@ -201,7 +211,7 @@ export const push: ParleyModule = {
       const set = detached.get(bareJid);
       set?.delete(resource);
       if (set?.size === 0) detached.delete(bareJid);
-      for (const r of registrationsOf(api, bareJid)) if (r.resource === resource) counts.delete(keyOf(r));
+      for (const r of registrations(bareJid)) if (r.resource === resource) counts.delete(keyOf(r));
     };
     api.hook("session/resumed", ({ bareJid, resource }) => live(bareJid, resource));
     api.hook("resource-bind", ({ account, session }) => live(account.bareJid, session.resource));
@@ -251,7 +261,7 @@ export const push: ParleyModule = {
       errors.set(key, n);
       api.log.info("push notification failed", { account: r.account, service: r.service, node: r.node, why, errors: n });
       // §8: an app server that keeps refusing has forgotten the device: stop pushing to it.
-      if (n >= c.maxErrors && registrationsOf(api, r.account).some((x) => keyOf(x) === key)) disable(r, `${n} errors in a row (${why})`);
+      if (n >= c.maxErrors && registrations(r.account).some((x) => keyOf(x) === key)) disable(r, `${n} errors in a row (${why})`);
     };
 
     // The app server's answers come to the user's bare JID.
@@ -275,7 +285,7 @@ export const push: ParleyModule = {
     api.hook("message/delivered", ({ event }) => {
       const { account, stanza } = event;
       if (!isImportant(stanza)) return;
-      for (const r of registrationsOf(api, account.bareJid)) {
+      for (const r of registrations(account.bareJid)) {
         if (!reachable(account, r)) notify(account, r, stanza);
       }
     });
