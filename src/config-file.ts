@@ -180,6 +180,7 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     l.stanzasPerSecond = limits.integer("stanzas_per_second") ?? l.stanzasPerSecond;
     l.stanzaBurst = limits.integer("stanza_burst") ?? l.stanzaBurst;
     l.stanzasPerTurn = limits.integer("stanzas_per_turn") ?? l.stanzasPerTurn;
+    l.turnBudgetMs = limits.integer("turn_budget_ms") ?? l.turnBudgetMs;
     l.maxUnsentOutputBytes = limits.integer("max_unsent_output_bytes") ?? l.maxUnsentOutputBytes;
     l.handshakeTimeoutSeconds = limits.integer("handshake_timeout_seconds") ?? l.handshakeTimeoutSeconds;
     limits.rejectUnknown();

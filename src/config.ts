@@ -80,6 +80,13 @@ export interface ServerConfig {
      */
     stanzasPerTurn: number;
     /**
+     * Milliseconds of the event loop's time per turn spent handing stanzas
+     * over, past which IQ sets (which append events) wait for a later turn
+     * while messages and presence go on up to twice as long; 0: no time budget.
+     * Keeps chat routing quick while many clients write.
+     */
+    turnBudgetMs: number;
+    /**
      * Bytes written to one client connection that it has not yet read: what
      * waits in the socket's write buffer plus the output held for the commit
      * gate. Past it the client is not reading, and its stream is closed
@@ -420,6 +427,7 @@ export function defaultConfig(): ServerConfig {
       stanzasPerSecond: 500,
       stanzaBurst: 2000,
       stanzasPerTurn: 10,
+      turnBudgetMs: 4,
       maxUnsentOutputBytes: 8 * 1024 * 1024,
       handshakeTimeoutSeconds: 10,
     },
@@ -483,6 +491,8 @@ export function validateConfig(c: ServerConfig): ServerConfig {
     throw new ConfigError(c.tls.certFile === undefined ? "tls.certFile" : "tls.keyFile", "certFile and keyFile go together");
   }
   for (const [k, v] of Object.entries(c.limits)) {
+    // turnBudgetMs alone may be 0: no time budget per turn.
+    if (k === "turnBudgetMs" && v === 0) continue;
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`limits.${k}`, `${v} must be a positive integer`);
   }
   const mam = c.mam;

@@ -49,6 +49,22 @@
 //   everything held.
 // A database that is not a WAL file (":memory:", a rollback journal) is
 // committed with its own setting and released at once.
+//
+// Output that depends on nothing waiting to be durable need not wait at all.
+// While the kernel handles one stanza from a client it names the streams whose
+// state the handling reads (OutputCauses: the sender's account, the recipient
+// accounts the router hands it to, any stream appended to meanwhile); output
+// written then is *free* when none of those streams has a write in the open
+// turn or in a commit not yet durable, no write without a stream (a module's
+// table: the archive, offline storage) is pending, and nothing else was
+// touched (a component, the host, a remote server: those mark the output as
+// depending on everything). Free output is written at once (net/connection.ts,
+// behind whatever that connection already has held, so a stream keeps its
+// order). So a chat message between two users whose accounts nobody is
+// changing does not wait for the fdatasync of other users' roster changes;
+// it reveals nothing that a crash could take back. Output written outside such
+// a handling (timers, session negotiation, s2s, modules' own sends) is never
+// free: it waits as above.
 import fs from "node:fs";
 import type { Database } from "better-sqlite3";
 import { WalCheckpointer, type WalCheckpointerOptions } from "./wal-checkpointer.js";
@@ -80,6 +96,29 @@ export interface CommitGateMetrics {
   outputWait(seconds: number): void;
 }
 
+/**
+ * What the output being produced depends on, as the kernel says while it
+ * handles one stanza (see the top of this file). Nested scopes add to the outer one.
+ */
+export interface OutputCauses {
+  /** Runs `fn` with the output it produces depending on `stream`'s state (and on whatever it touches). */
+  within<T>(stream: string, fn: () => T): T;
+  /** The output being produced also depends on this stream's state. */
+  touch(stream: string): void;
+  /** The output being produced may depend on anything: it waits for every earlier commit. */
+  touchAll(): void;
+}
+
+/** Where there is no gate (every append commits and syncs itself). */
+export const NO_OUTPUT_CAUSES: OutputCauses = { within: (_stream, fn) => fn(), touch() {}, touchAll() {} };
+
+interface Scope {
+  readonly streams: Set<string>;
+  all: boolean;
+  /** The last answer of `free`, until the scope or the gate's writes change. */
+  free: boolean | undefined;
+}
+
 interface Waiting {
   /** Released once this many commits are durable. */
   upTo: number;
@@ -88,7 +127,7 @@ interface Waiting {
   since: number;
 }
 
-export class CommitGate {
+export class CommitGate implements OutputCauses {
   private open = false;
   private scheduled = false;
   private failed = false;
@@ -112,6 +151,14 @@ export class CommitGate {
   /** performance.now() when the current turn's first write or hold came. */
   private turnStarted = 0;
   private metrics: CommitGateMetrics | undefined;
+  /** The handling in progress and what its output depends on; undefined outside one. */
+  private scope: Scope | undefined;
+  /** Streams appended to in the open turn, and whether anything without a stream was written in it. */
+  private readonly turnStreams = new Set<string>();
+  private turnUnnamed = false;
+  /** Each stream's newest commit, while it is not yet durable; the newest commit with unnamed writes. */
+  private readonly streamCommit = new Map<string, number>();
+  private unnamedCommit = 0;
 
   constructor(private readonly db: Database, private readonly hooks: CommitGateHooks, options: CommitGateOptions = {}) {
     this.fdatasync = options.fdatasync ?? fs.fdatasync;
@@ -134,10 +181,69 @@ export class CommitGate {
     return this.turns;
   }
 
-  /** Called before an append: opens the turn's transaction if none is open. */
-  beginWrite(): void {
-    // Inside a caller's own transaction (a batch of registrations), the append is part of it.
-    if (!this.open && this.db.inTransaction) return;
+  within<T>(stream: string, fn: () => T): T {
+    if (this.scope) {
+      this.touch(stream);
+      return fn();
+    }
+    this.scope = { streams: new Set([stream]), all: false, free: undefined };
+    try {
+      return fn();
+    } finally {
+      this.scope = undefined;
+    }
+  }
+
+  touch(stream: string): void {
+    const scope = this.scope;
+    if (!scope || scope.streams.has(stream)) return;
+    scope.streams.add(stream);
+    scope.free = undefined;
+  }
+
+  touchAll(): void {
+    if (this.scope) this.scope.all = true;
+  }
+
+  /**
+   * Whether output written now depends on nothing waiting to be durable: it
+   * may be written at once instead of being held (see the top of this file).
+   */
+  get free(): boolean {
+    const scope = this.scope;
+    if (!scope || scope.all || this.failed) return false;
+    if (scope.free !== undefined) return scope.free;
+    let free = !this.turnUnnamed && this.unnamedCommit <= this.durable;
+    if (free) {
+      for (const s of scope.streams) {
+        if (this.turnStreams.has(s) || (this.streamCommit.get(s) ?? 0) > this.durable) {
+          free = false;
+          break;
+        }
+      }
+    }
+    scope.free = free;
+    return free;
+  }
+
+  /**
+   * Called before a write: opens the turn's transaction if none is open.
+   * `stream`: the event stream appended to; none for a module's own tables.
+   */
+  beginWrite(stream?: string): void {
+    if (this.scope) {
+      if (stream === undefined) this.scope.all = true;
+      else this.touch(stream);
+      this.scope.free = undefined;
+    }
+    // Inside a caller's own transaction (a batch of registrations), the append is
+    // part of it; output cannot tell when that commits, so it depends on everything.
+    if (!this.open && this.db.inTransaction) {
+      this.touchAll();
+      return;
+    }
+    if (stream === undefined) this.turnUnnamed = true;
+    else this.turnStreams.add(stream);
     if (!this.open) {
       // exec, not a prepared statement: SQLite applies this pragma when it is compiled.
       if (this.wal) this.db.exec("PRAGMA synchronous = NORMAL");
@@ -209,10 +315,15 @@ export class CommitGate {
         return;
       }
       this.committed++;
+      for (const s of this.turnStreams) this.streamCommit.set(s, this.committed);
+      if (this.turnUnnamed) this.unnamedCommit = this.committed;
       this.checkpointer?.start();
       if (this.wal) this.db.exec("PRAGMA synchronous = FULL");
       else this.durable = this.committed; // not WAL: the COMMIT synced (or there is no disk)
     }
+    this.turnStreams.clear();
+    this.turnUnnamed = false;
+    if (this.durable >= this.committed) this.streamCommit.clear();
     this.metrics?.turn((ended - this.turnStarted) / 1000, committing);
     const releases = this.held;
     this.held = [];
@@ -261,6 +372,7 @@ export class CommitGate {
   }
 
   private releaseDurable(): void {
+    for (const [s, commit] of this.streamCommit) if (commit <= this.durable) this.streamCommit.delete(s);
     while (this.waiting.length > 0 && (this.waiting[0] as Waiting).upTo <= this.durable) {
       const { releases, since } = this.waiting.shift() as Waiting;
       this.metrics?.outputWait((performance.now() - since) / 1000);

@@ -6,7 +6,7 @@
 // (busy_timeout covers the brief locks). In the server, appends of one
 // event-loop turn share a transaction and nothing is sent to a client before
 // it commits (commit-gate.ts); elsewhere each append commits on its own.
-import type { CommitGate } from "./commit-gate.js";
+import { NO_OUTPUT_CAUSES, type CommitGate, type OutputCauses } from "./commit-gate.js";
 import Database from "better-sqlite3";
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import { migrate } from "./migrations.js";
@@ -180,14 +180,25 @@ export class EventStore {
    * same fsync, before the turn's output leaves. Without a commit gate (tools,
    * unit tests) it does nothing and such a write commits on its own.
    */
-  joinTurn(): void {
-    this.gate?.beginWrite();
+  /** `stream`: the stream (or account) the write is about, if one is (commit-gate.ts, free output). */
+  joinTurn(stream?: string): void {
+    this.gate?.beginWrite(stream);
   }
 
   /** Runs `release` once the writes made so far are durable (at once without a commit gate, where each commits itself). */
   /** The commit gate's turn (0 without one): output of one turn is released together. */
   get turn(): number {
     return this.gate?.turn ?? 0;
+  }
+
+  /** Whether output written now depends on nothing waiting to be durable (commit-gate.ts): true without a gate. */
+  get outputFree(): boolean {
+    return this.gate ? this.gate.free : true;
+  }
+
+  /** What output depends on, for the kernel to name while it handles a stanza (commit-gate.ts). */
+  get outputCauses(): OutputCauses {
+    return this.gate ?? NO_OUTPUT_CAUSES;
   }
 
   whenDurable(release: () => void): void {
@@ -230,7 +241,7 @@ export class EventStore {
   append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] {
     if (events.length === 0) return [];
     // Inside the gate's open transaction this is a savepoint: a conflict undoes only this append.
-    this.gate?.beginWrite();
+    this.gate?.beginWrite(streamId);
     const stored = this.appendTx.immediate(streamId, expectedVersion, events);
     for (const l of this.listeners) l(stored);
     return stored;

@@ -11,6 +11,7 @@ import type { AccountRuntime } from "./account.js";
 import type { InboundStanza, OutboundStanza } from "./events.js";
 import type { KernelServices } from "./services.js";
 import { dispatchAccountIq } from "./iq-dispatch.js";
+import { accountStreamId } from "../events/types.js";
 import { deliverIq, deliverMessage, deliverPresence } from "./delivery.js";
 
 type RoutableName = "message" | "presence" | "iq";
@@ -32,6 +33,11 @@ export function addressKind(to: Jid): AddressKind {
 export function dispatchOutbound(k: KernelServices, account: AccountRuntime, resource: string, sent: XmlElement, parsedTo: Jid | undefined): void {
   const session = account.sessions.get(resource);
   if (!session || !isRoutable(sent.name)) return;
+  // Its output depends on the sender's account and on whatever the handling touches (commit-gate.ts).
+  k.causes.within(accountStreamId(account.bareJid), () => handleOutbound(k, account, session, sent, parsedTo));
+}
+
+function handleOutbound(k: KernelServices, account: AccountRuntime, session: NonNullable<ReturnType<AccountRuntime["sessions"]["get"]>>, sent: XmlElement, parsedTo: Jid | undefined): void {
   const stanza = withoutForgedDelays(k, sent);
   const to = parsedTo ?? account.jid;
   const event: OutboundStanza = { stanza, from: session.jid, to, addressed: parsedTo !== undefined, account, session };

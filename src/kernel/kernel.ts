@@ -6,6 +6,7 @@ import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
 import type { EventStore } from "../events/store.js";
 import { accountStreamId, type EventCause } from "../events/types.js";
+import type { OutputCauses } from "../events/commit-gate.js";
 import { AccountCommandHandler, type Versioned } from "../accounts/command-handler.js";
 import type { AccountCommand, AccountEffect, AccountStreamState } from "../accounts/decider/index.js";
 import { accountStreamStateAt, foldStoredInPlace, loadAccountStreamState, type MutableAccountStreamState } from "../projections/account-snapshots.js";
@@ -58,10 +59,17 @@ export class Kernel implements KernelServices {
   readonly components = new Map<string, ComponentDestination>();
   private readonly handler: AccountCommandHandler;
 
+  /** The store's gate, read when used: the server gives the store its gate after the kernel is made. */
+  readonly causes: OutputCauses = {
+    within: (stream, fn) => this.deps.store.outputCauses.within(stream, fn),
+    touch: (stream) => this.deps.store.outputCauses.touch(stream),
+    touchAll: () => this.deps.store.outputCauses.touchAll(),
+  };
+
   constructor(private readonly deps: KernelDeps) {
     this.config = deps.config;
     this.log = deps.log;
-    this.router = new Router(deps.defaultDomain, deps.log);
+    this.router = new Router(deps.defaultDomain, deps.log, this.causes);
     this.handler = new AccountCommandHandler({
       load: (bareJid) => this.foldStream(bareJid),
       append: (bareJid, expectedVersion, events) => deps.store.append(accountStreamId(bareJid), expectedVersion, events),
@@ -141,11 +149,11 @@ export class Kernel implements KernelServices {
         }
       },
       sessionData: <T>(initial: () => T) => new SessionSlot<T>(initial),
-      store: () => new SqliteModuleStore(k.db, name),
+      store: () => new SqliteModuleStore(k.db, name, (account) => k.deps.store.joinTurn(accountStreamId(account))),
       db: k.db,
-      joinTurn: () => k.deps.store.joinTurn(),
+      joinTurn: (account) => k.deps.store.joinTurn(account === undefined ? undefined : accountStreamId(account)),
       whenDurable: (release) => k.deps.store.whenDurable(release),
-      output: { hold: (release) => k.deps.store.whenDurable(release), get turn() { return k.deps.store.turn; } },
+      output: { hold: (release) => k.deps.store.whenDurable(release), get turn() { return k.deps.store.turn; }, get free() { return k.deps.store.outputFree; } },
       httpRoute: (route) => { k.httpRoutes.push(route); },
       httpPort: () => k.deps.httpPort?.() ?? k.config.http.port,
       accounts: this.commands,
@@ -197,6 +205,7 @@ export class Kernel implements KernelServices {
    */
   accountDeleted(bareJid: string, seq: number, streamVersion: number): void {
     const rosterBefore = this.foldStream(bareJid, streamVersion).state.roster;
+    this.deps.store.joinTurn();
     deleteAccountFromModuleStores(this.db, bareJid);
     this.hooks.fire("account-deleted", { jid: parseJid(bareJid), rosterBefore });
     this.db.prepare(`INSERT INTO kernel_cursors (name, seq) VALUES (?, ?)

@@ -127,8 +127,13 @@ export interface ModuleApi {
    * so it costs no fsync of its own and is durable before any output of the
    * turn leaves. A plain write outside that transaction commits by itself (one
    * fsync each, synchronous=FULL); inside it, it already rides along.
+   * `account`: the bare JID whose data the write is (its archive, its offline
+   * messages), so that output about other accounts need not wait for this
+   * write's fdatasync (commit-gate.ts, free output); without it, every output
+   * of the turn waits. Every write a module makes while the server runs must
+   * come after a joinTurn, or output could reveal it before it is durable.
    */
-  joinTurn(): void;
+  joinTurn(account?: string): void;
   /**
    * Runs `release` once every write made so far (joinTurn's included) is
    * durable: an answer given outside XMPP (an HTTP response) waits for it

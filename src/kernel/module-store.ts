@@ -16,7 +16,8 @@ export class SqliteModuleStore implements ModuleStore {
   private readonly deleteStmt: Statement<[string, string, string]>;
   private readonly keysStmt: Statement<[string, string], { key: string }>;
 
-  constructor(db: Database, private readonly module: string) {
+  /** `joinTurn`: called before each write with the account it is about (the commit gate's turn; a no-op for tools). */
+  constructor(db: Database, private readonly module: string, private readonly joinTurn: (account: string) => void = () => {}) {
     this.getStmt = db.prepare("SELECT value FROM module_store WHERE module = ? AND account = ? AND key = ?");
     this.setStmt = db.prepare(`INSERT INTO module_store (module, account, key, value) VALUES (?, ?, ?, ?)
       ON CONFLICT (module, account, key) DO UPDATE SET value = excluded.value`);
@@ -30,10 +31,12 @@ export class SqliteModuleStore implements ModuleStore {
   }
 
   set(account: string, key: string, value: unknown): void {
+    this.joinTurn(account);
     this.setStmt.run(this.module, account, key, JSON.stringify(value));
   }
 
   delete(account: string, key: string): void {
+    this.joinTurn(account);
     this.deleteStmt.run(this.module, account, key);
   }
 

@@ -7,6 +7,8 @@ import type { XmlElement } from "../xml/element.js";
 import { tryParseJid, type Jid } from "../jid/jid.js";
 import { errorReply, type StanzaErrorSpec } from "../xmpp/errors.js";
 import type { Logger } from "../util/logger.js";
+import { accountStreamId } from "../events/types.js";
+import { NO_OUTPUT_CAUSES, type OutputCauses } from "../events/commit-gate.js";
 
 export type DestinationKind = "local host" | "component" | "remote";
 
@@ -27,7 +29,7 @@ export class Router {
   private readonly table = new Map<string, Destination>();
   private remote: Destination;
 
-  constructor(private readonly defaultDomain: string, private readonly log: Logger) {
+  constructor(private readonly defaultDomain: string, private readonly log: Logger, private readonly causes: OutputCauses = NO_OUTPUT_CAUSES) {
     this.remote = {
       kind: "remote",
       accept: (stanza, to) => this.bounce(stanza, { condition: "remote-server-not-found", text: `${to.domain} is not served here` }),
@@ -71,7 +73,12 @@ export class Router {
 
   /** Sends a stanza to an already parsed address. */
   routeTo(stanza: XmlElement, to: Jid): void {
-    (this.table.get(to.domain) ?? this.remote).accept(stanza, to);
+    const destination = this.table.get(to.domain) ?? this.remote;
+    // What the output of this handling now depends on: the recipient account's
+    // state, or, for the host, a component or a remote server, anything.
+    if (destination.kind === "local host" && to.local !== "") this.causes.touch(accountStreamId(to.bareString()));
+    else this.causes.touchAll();
+    destination.accept(stanza, to);
   }
 
   bounce(stanza: XmlElement, error: StanzaErrorSpec, from?: string): void {

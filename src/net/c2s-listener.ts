@@ -253,6 +253,7 @@ export class C2sListener {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
       stanzasPerTurn: limits.stanzasPerTurn,
+      turnBudgetMs: limits.turnBudgetMs,
       maxUnsentOutputBytes: limits.maxUnsentOutputBytes,
       handshakeTimeoutMs: limits.handshakeTimeoutSeconds * 1000,
     }, {

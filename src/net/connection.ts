@@ -20,6 +20,8 @@ export interface OutputGate {
   hold(release: () => void): void;
   /** Changes at every end of turn: output written in different turns is released separately. */
   readonly turn: number;
+  /** Output written now depends on nothing waiting to be durable: it may leave at once (commit-gate.ts). */
+  readonly free: boolean;
 }
 
 export interface ConnectionLimits {
@@ -27,6 +29,8 @@ export interface ConnectionLimits {
   maxDepth: number;
   /** Stanzas handed to the session per event-loop turn (stanza-pacer.ts). */
   stanzasPerTurn: number;
+  /** The event loop's milliseconds per turn past which IQ sets wait for a later turn (stanza-pacer.ts; 0: none). */
+  turnBudgetMs: number;
   /** Output the client has not read (socket buffer plus output held by the gate) before it counts as not reading (unsent-output.ts). */
   maxUnsentOutputBytes: number;
   /** Milliseconds a TLS handshake after STARTTLS may take (limits.handshakeTimeoutSeconds); unused on WebSocket. */
@@ -48,6 +52,9 @@ export interface ConnectionEvents {
   notReading(unsent: number): void;
   debug(message: string): void;
 }
+
+/** The `turn` of a batch of free output (commit-gate.ts), written at the end of the task, not held. */
+const FREE = -1;
 
 interface OutputBatch {
   turn: number;
@@ -93,7 +100,7 @@ export class Connection implements StreamPort {
     this.pacer = new StanzaPacer(listener, limits.stanzasPerTurn, {
       hold: () => this.reads.hold("backlog"),
       release: () => this.reads.release("backlog"),
-    });
+    }, limits.turnBudgetMs);
     this.parser = new XmlStreamParser(this.pacer, limits);
     this.output = new UnsentOutput(limits.maxUnsentOutputBytes, () => this.socket.writableLength, (unsent) => this.notReading(unsent));
     this.socket = socket;
@@ -206,20 +213,36 @@ export class Connection implements StreamPort {
     if (!this.output.hold(bytes)) return;
     const socket = this.socket;
     let batch = this.batch;
-    if (!batch || batch.turn !== this.gate.turn || batch.socket !== socket) {
-      const fresh: OutputBatch = { turn: this.gate.turn, socket, chunks: [], bytes: 0 };
+    // Output that depends on nothing waiting to be durable leaves at the end of
+    // this task (a microtask: what one read produces still leaves in one write),
+    // unless output held earlier is still waiting: a stream keeps its order.
+    const free = this.heldBatches === 0 && this.gate.free;
+    if (!batch || batch.socket !== socket || (free ? batch.turn !== FREE : batch.turn !== this.gate.turn)) {
+      const fresh: OutputBatch = { turn: free ? FREE : this.gate.turn, socket, chunks: [], bytes: 0 };
       this.batch = batch = fresh;
       // The socket written to, not this.socket: STARTTLS may replace it within the turn.
-      this.gate.hold(() => {
+      const release = () => {
         if (this.batch === fresh) this.batch = undefined;
         this.output.released(fresh.bytes);
         if (this.abandoned || socket.destroyed) return;
         socket.write(fresh.chunks.length === 1 ? fresh.chunks[0] as string : fresh.chunks.join(""));
-      });
+      };
+      if (free) {
+        queueMicrotask(release);
+      } else {
+        this.heldBatches++;
+        this.gate.hold(() => {
+          this.heldBatches--;
+          release();
+        });
+      }
     }
     batch.chunks.push(data);
     batch.bytes += bytes;
   }
+
+  /** Batches of output waiting for the gate: while there are any, nothing is written ahead of them. */
+  private heldBatches = 0;
 
   /** Bytes written to this connection that the kernel has not taken yet (held for the gate, or in the socket's buffer). */
   get unsentBytes(): number {

@@ -7,6 +7,20 @@
 // order, with the transport's reads paused (so at most about one read's worth
 // is ever buffered), and continues on a later turn (setImmediate: after the
 // commit of this turn has been started, and after other sockets were polled).
+//
+// The turn as a whole has a time budget too (limits.turn_budget_ms), shared by
+// every connection of the process, because the event loop is shared: once the
+// loop has spent that long handing stanzas over in this turn, IQ sets (the
+// stanzas that append events: roster, blocking, configuration) wait for a
+// later turn, while messages, presence and IQ gets/results still go through
+// up to twice the budget. So a chat message read in the same turn as twenty
+// roster changes is decided first, its turn ends a few milliseconds later, and
+// its delivery does not wait for all twenty to be decided and committed. Each
+// stream keeps its own order (RFC 6120 §10.1: a message behind a waiting IQ set
+// waits with it); only stanzas of different streams, which have no order
+// between them, are reordered. The waiting streams resume in arrival order,
+// the light ones first, and every turn hands over at least one IQ set, so
+// writes are slowed under a flood of chat, never starved.
 import type { StreamError, StreamListener, StreamStartInfo } from "../xml/stream-parser.js";
 import type { XmlElement } from "../xml/element.js";
 
@@ -41,19 +55,82 @@ function currentTurn(): number {
   return clock;
 }
 
+/** An IQ set: the kind of stanza that appends events, which waits first when the turn is over its budget. */
+function isWrite(input: Input): boolean {
+  return input.kind === "stanza" && input.el.name === "iq" && input.el.attrs.type === "set";
+}
+
+/**
+ * The loop's time budget per turn, shared by every pacer of the process: how
+ * long this turn has spent handing stanzas over, and the pacers waiting for a
+ * later turn, resumed from one setImmediate in arrival order.
+ */
+class TurnClock {
+  private turn = -1;
+  private spentMs = 0;
+  private readonly waiting: StanzaPacer[] = [];
+  private armed = false;
+
+  /** Whether an input may be handed over now under a budget of `budgetMs` (0: no time budget). */
+  admits(write: boolean, budgetMs: number): boolean {
+    if (budgetMs <= 0) return true;
+    this.refresh();
+    return this.spentMs < (write ? budgetMs : 2 * budgetMs);
+  }
+
+  charge(ms: number): void {
+    this.refresh();
+    this.spentMs += ms;
+  }
+
+  wait(pacer: StanzaPacer): void {
+    this.waiting.push(pacer);
+    if (this.armed) return;
+    this.armed = true;
+    setImmediate(this.resume);
+  }
+
+  private refresh(): void {
+    const now = currentTurn();
+    if (now !== this.turn) {
+      this.turn = now;
+      this.spentMs = 0;
+    }
+  }
+
+  private readonly resume = (): void => {
+    this.armed = false;
+    const waiting = this.waiting.splice(0);
+    // Light input first (it is cheap and someone is waiting to read it), then
+    // writes; the first write of the turn goes through whatever the clock says.
+    for (const p of waiting) p.resume(false, false);
+    let forced = false;
+    for (const p of waiting) forced = p.resume(!forced, true) || forced;
+    for (const p of waiting) p.settle();
+  };
+}
+
+const TURNS = new TurnClock();
+
 export class StanzaPacer implements StreamListener {
   private readonly backlog: Input[] = [];
   private turn = -1;
   private used = 0;
-  private armed = false;
+  private queued = false;
   private stopped = false;
 
+  /**
+   * `perTurn`: this stream's stanzas per turn; `budgetMs`: the loop's time per
+   * turn past which IQ sets wait (limits.turn_budget_ms; 0: none).
+   */
   constructor(
     private readonly session: StreamListener,
     private readonly perTurn: number,
     private readonly reads: BacklogReads,
+    private readonly budgetMs = 0,
   ) {
     if (!Number.isInteger(perTurn) || perTurn < 1) throw new Error(`stanzas per turn must be a positive whole number, not ${perTurn}`);
+    if (!Number.isFinite(budgetMs) || budgetMs < 0) throw new Error(`the turn budget must be zero or more milliseconds, not ${budgetMs}`);
   }
 
   streamStart(attrs: Record<string, string>, info: StreamStartInfo): void {
@@ -112,16 +189,20 @@ export class StanzaPacer implements StreamListener {
 
   private take(input: Input): void {
     if (this.stopped) return;
-    if (this.backlog.length === 0 && this.admit(input)) {
+    if (this.backlog.length === 0 && this.admit(input, false)) {
       this.deliver(input);
       return;
     }
     if (this.backlog.push(input) === 1) this.reads.hold();
-    this.arm();
+    this.enqueue();
   }
 
-  /** Whether `input` may go to the session in this turn; a stanza uses up one of the turn's budget. */
-  private admit(input: Input): boolean {
+  /**
+   * Whether `input` may go to the session in this turn: within this stream's
+   * stanza budget and the loop's time budget (`force`: the turn's one write
+   * that goes through anyway). A stanza uses up one of the stream's budget.
+   */
+  private admit(input: Input, force: boolean): boolean {
     if (input.kind !== "stanza") return true;
     const now = currentTurn();
     if (now !== this.turn) {
@@ -129,31 +210,54 @@ export class StanzaPacer implements StreamListener {
       this.used = 0;
     }
     if (this.used >= this.perTurn) return false;
+    if (!force && !TURNS.admits(isWrite(input), this.budgetMs)) return false;
     this.used++;
     return true;
   }
 
-  private arm(): void {
-    if (this.armed) return;
-    this.armed = true;
-    setImmediate(this.drain);
+  private enqueue(): void {
+    if (this.queued) return;
+    this.queued = true;
+    TURNS.wait(this);
   }
 
-  private readonly drain = (): void => {
-    this.armed = false;
+  /**
+   * Called by the turn clock on a later turn: hands over what the budgets
+   * allow, only light input when `writes` is false; `force`: the first
+   * write may pass the time budget. True if a write went through on it.
+   */
+  resume(force: boolean, writes: boolean): boolean {
+    let forced = false;
     while (!this.stopped && this.backlog.length > 0) {
       const next = this.backlog[0] as Input;
-      if (!this.admit(next)) {
-        this.arm();
-        return;
-      }
+      if (!writes && isWrite(next)) return forced;
+      const useForce = force && !forced && isWrite(next);
+      if (!this.admit(next, useForce)) return forced;
+      if (useForce) forced = true;
       this.backlog.shift();
       this.deliver(next);
     }
-    if (this.backlog.length === 0) this.reads.release();
-  };
+    return forced;
+  }
+
+  /** After a resume: waits for another turn if anything is left, else lets the transport read again. */
+  settle(): void {
+    this.queued = false;
+    if (this.stopped) return;
+    if (this.backlog.length > 0) this.enqueue();
+    else this.reads.release();
+  }
 
   private deliver(input: Input): void {
+    const started = performance.now();
+    try {
+      this.handOver(input);
+    } finally {
+      if (input.kind === "stanza") TURNS.charge(performance.now() - started);
+    }
+  }
+
+  private handOver(input: Input): void {
     switch (input.kind) {
       case "start": this.session.streamStart(input.attrs, input.info); break;
       case "stanza": this.session.stanza(input.el, input.size); break;

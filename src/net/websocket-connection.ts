@@ -82,7 +82,7 @@ export class WebSocketConnection implements StreamPort {
     this.pacer = new StanzaPacer(listener, limits.stanzasPerTurn, {
       hold: () => this.reads.hold("backlog"),
       release: () => this.reads.release("backlog"),
-    });
+    }, limits.turnBudgetMs);
     this.parser = new XmlStreamParser(this.pacer, limits);
     this.parser.write(WRAPPER);
     ws.on("message", (data, isBinary) => {

@@ -135,6 +135,7 @@ export class WebSocketListener {
       maxStanzaBytes: limits.maxStanzaBytes,
       maxDepth: limits.maxDepth,
       stanzasPerTurn: limits.stanzasPerTurn,
+      turnBudgetMs: limits.turnBudgetMs,
       maxUnsentOutputBytes: limits.maxUnsentOutputBytes,
       handshakeTimeoutMs: limits.handshakeTimeoutSeconds * 1000,
     }, {

@@ -218,4 +218,46 @@ test("checkpoints run on the worker thread: the WAL's frames reach the database 
   store.close();
 });
 
+// Output that depends on nothing waiting to be durable (the causes a handling names).
+test("free output: a handling whose streams have nothing pending is free; one that reads a stream written this turn or in an unsynced commit is not", async () => {
+  const { store, gate, syncs } = setup();
+  const insert = store.db.prepare("INSERT INTO t VALUES (?)");
+  const append = (stream: string, n: number) => { gate.beginWrite(stream); insert.run(n); };
+  assert.not.ok(gate.free, "outside a handling, output is never free");
+  assert.ok(gate.within("account:a", () => gate.free), "nothing written anywhere: free");
+  append("account:c", 1); // c's roster change, in this turn
+  assert.ok(gate.within("account:a", () => { gate.touch("account:b"); return gate.free; }), "a to b does not read c's stream");
+  assert.not.ok(gate.within("account:a", () => { gate.touch("account:c"); return gate.free; }), "a to c reads c's stream, written in the open turn");
+  await endOfTurn();
+  assert.is(syncs.length, 1);
+  assert.not.ok(gate.within("account:c", () => gate.free), "c's commit is not durable yet");
+  assert.ok(gate.within("account:b", () => gate.free), "b's is untouched");
+  syncs[0]?.done(null);
+  assert.ok(gate.within("account:c", () => gate.free), "free once c's commit is durable");
+  gate.flush();
+  store.close();
+});
+
+test("free output: an append inside the handling, a write without a stream, or touching everything makes its output wait", async () => {
+  const { store, gate, syncs, write } = setup();
+  const insert = store.db.prepare("INSERT INTO t VALUES (?)");
+  assert.not.ok(gate.within("account:a", () => { gate.beginWrite("account:a"); insert.run(1); return gate.free; }), "its own append");
+  await endOfTurn();
+  syncs[0]?.done(null);
+  assert.not.ok(gate.within("account:a", () => { gate.touchAll(); return gate.free; }), "a component, the host or a remote server");
+  assert.ok(gate.within("account:a", () => gate.free));
+  write(2); // a module's table (the archive): no stream
+  assert.not.ok(gate.within("account:b", () => gate.free), "an unnamed write pending: nothing is free");
+  await endOfTurn();
+  assert.not.ok(gate.within("account:b", () => gate.free), "until its commit is durable");
+  syncs[1]?.done(null);
+  assert.ok(gate.within("account:b", () => gate.free));
+  // Nested handlings add to the outer one.
+  gate.beginWrite("account:x");
+  insert.run(3);
+  assert.not.ok(gate.within("account:a", () => { gate.within("account:x", () => undefined); return gate.free; }), "the inner handling's stream counts for the outer one");
+  gate.flush();
+  store.close();
+});
+
 test.run();

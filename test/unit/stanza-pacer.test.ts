@@ -77,6 +77,43 @@ test("a budget that is not a positive whole number is refused", () => {
   assert.throws(() => new StanzaPacer(r.listener, 0, r.backlog), /positive whole number/);
 });
 
+test("past the loop's time budget, IQ sets wait for a later turn while messages still go through; each stream keeps its order", async () => {
+  // Each IQ set costs 3 ms of the loop's time here; the budget is 4 ms a turn.
+  const busy = (ms: number) => { const until = performance.now() + ms; while (performance.now() < until) { /* the decision's work */ } };
+  const seen: string[] = [];
+  const listener = (costMs: number): StreamListener => ({
+    streamStart: () => {},
+    stanza: (e) => { seen.push(e.attrs.id ?? "?"); if (e.attrs.type === "set") busy(costMs); },
+    streamEnd: () => {},
+    error: () => {},
+  });
+  const reads = { hold: () => {}, release: () => {} };
+  const writer = new StanzaPacer(listener(3), 10, reads, 4);
+  const other = new StanzaPacer(listener(3), 10, reads, 4);
+  const chatter = new StanzaPacer(listener(0), 10, reads, 4);
+  // The clock is the process's: let whatever earlier tests left for later turns be handed over first.
+  for (let i = 0; i < 3; i++) await nextTurn();
+  for (let i = 0; i < 4; i++) writer.stanza(el("iq", NS.client, { id: `set${i}`, type: "set" }), 10);
+  other.stanza(el("iq", NS.client, { id: "other-set", type: "set" }), 10);
+  other.stanza(el("message", NS.client, { id: "other-msg" }), 10);
+  chatter.stanza(el("message", NS.client, { id: "chat" }), 10);
+  assert.equal(seen, ["set0", "set1", "chat"], `two sets use up the budget; the other stream's set waits, the message goes on: ${seen.join(" ")}`);
+  await nextTurn();
+  // The light stream goes first on the next turn only if its head is light: other's head is a set, so its message waits behind it.
+  assert.ok(seen.includes("set2") || seen.includes("other-set"), `a later turn hands over at least one set: ${seen.join(" ")}`);
+  while (writer.pending > 0 || other.pending > 0) await nextTurn();
+  assert.ok(seen.indexOf("other-set") < seen.indexOf("other-msg"), "a message behind a waiting set on the same stream waits with it");
+  assert.equal(seen.filter((id) => id.startsWith("set")), ["set0", "set1", "set2", "set3"], "in order");
+});
+
+test("a budget of 0 ms: no time budget, only the per-stream count", () => {
+  const r = recorder();
+  const pacer = new StanzaPacer(r.listener, 10, r.backlog, 0);
+  for (let i = 0; i < 10; i++) pacer.stanza(el("iq", NS.client, { id: `s${i}`, type: "set" }), 10);
+  assert.is(r.seen.length, 10);
+  assert.throws(() => new StanzaPacer(r.listener, 10, r.backlog, -1), /zero or more milliseconds/);
+});
+
 test("ReadSwitch: reads resume only when neither the throttle nor the backlog holds them", () => {
   const calls: string[] = [];
   const s = new ReadSwitch(() => calls.push("pause"), () => calls.push("resume"));

@@ -22,7 +22,8 @@ export class LastActivityStore {
   private readonly pending = new Map<string, { at: string; status: string | null }>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly db: Database, private readonly flushMs = 1000) {
+  /** `joinTurn`: called before each write with the account it is about (the commit gate's turn). */
+  constructor(private readonly db: Database, private readonly joinTurn: (account?: string) => void, private readonly flushMs = 1000) {
     this.upsert = db.prepare(`INSERT INTO last_activity (account, at, status) VALUES (?, ?, ?)
       ON CONFLICT (account) DO UPDATE SET at = excluded.at, status = excluded.status`);
     this.select = db.prepare("SELECT at, status FROM last_activity WHERE account = ?");
@@ -43,6 +44,7 @@ export class LastActivityStore {
 
   forget(account: string): void {
     this.pending.delete(account);
+    this.joinTurn(account);
     this.remove.run(account);
   }
 
@@ -53,6 +55,8 @@ export class LastActivityStore {
     if (this.pending.size === 0) return;
     const batch = [...this.pending];
     this.pending.clear();
+    // One write for all of them: in the turn's transaction, every output of this turn waits for it.
+    this.joinTurn();
     this.db.transaction(() => {
       for (const [account, { at, status }] of batch) this.upsert.run(account, at, status);
     })();
@@ -62,7 +66,7 @@ export class LastActivityStore {
 export const lastActivity: ParleyModule = {
   name: "last",
   load(api) {
-    const store = new LastActivityStore(api.db);
+    const store = new LastActivityStore(api.db, (account) => api.joinTurn(account));
     const startedAt = api.now();
     api.iq("get", "host", NS_LAST, "query", () =>
       el("query", NS_LAST, { seconds: String(Math.floor((api.now().getTime() - startedAt.getTime()) / 1000)) }));

@@ -23,7 +23,7 @@ export const offline: ParleyModule = {
   name: "offline",
   load(api) {
     const { offlineMessagesPerAccount, offlineMessagesPerSender, offlineBytesPerAccount } = api.config.limits;
-    const store = new OfflineStore(api.db, { perAccount: offlineMessagesPerAccount, perSender: offlineMessagesPerSender, bytesPerAccount: offlineBytesPerAccount });
+    const store = new OfflineStore(api.db, { perAccount: offlineMessagesPerAccount, perSender: offlineMessagesPerSender, bytesPerAccount: offlineBytesPerAccount }, (account) => api.joinTurn(account));
     api.hook("message/offline", ({ account, stanza, from }) => {
       if (!isStorable(stanza)) return HANDLED; // a chat state alone is not worth keeping, nor an error
       try {
@@ -42,13 +42,13 @@ export const offline: ParleyModule = {
         const original = parseFragment(stored.stanza);
         if (!original) {
           api.log.error("dropping unparsable offline message", { account: account.bareJid, id: stored.id });
-          store.remove(stored.id);
+          store.remove(account.bareJid, stored.id);
           continue;
         }
         // XEP-0191 §3.5: blocked since it was stored: it is not delivered now either.
         const sender = tryParseJid(stored.sender);
         if (sender && isBlocked(account.roster, sender)) {
-          store.remove(stored.id);
+          store.remove(account.bareJid, stored.id);
           continue;
         }
         // Removed only once handed to a resource that is still there (in this turn's
@@ -56,7 +56,7 @@ export const offline: ParleyModule = {
         const delivered = account.deliver(session.resource, original.withChildren(
           el("delay", NS.delay, { from: account.jid.domain, stamp: stored.storedAt })));
         if (!delivered) break;
-        store.remove(stored.id);
+        store.remove(account.bareJid, stored.id);
       }
     });
     // A deleted account's messages must not reach whoever registers the name next.

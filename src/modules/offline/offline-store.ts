@@ -31,7 +31,8 @@ export class OfflineStore {
   private readonly deleteStmt: Statement<[number]>;
   private readonly deleteAllStmt: Statement<[string]>;
 
-  constructor(db: Database, private readonly limits: OfflineLimits) {
+  /** `joinTurn`: called before each write with the account it is about (the commit gate's turn; a no-op for tools). */
+  constructor(db: Database, private readonly limits: OfflineLimits, private readonly joinTurn: (account: string) => void = () => {}) {
     this.usageStmt = db.prepare("SELECT count(*) AS n, sum(bytes) AS bytes FROM offline_messages WHERE account = ?");
     this.fromSenderStmt = db.prepare("SELECT count(*) AS n FROM offline_messages WHERE account = ? AND sender = ?");
     this.insertStmt = db.prepare("INSERT INTO offline_messages (account, sender, stanza, stored_at, bytes) VALUES (?, ?, ?, ?, ?)");
@@ -50,6 +51,7 @@ export class OfflineStore {
     if ((this.fromSenderStmt.get(account, sender)?.n ?? 0) >= this.limits.perSender) {
       throw new OfflineStoreFull(account, `${this.limits.perSender} messages from one sender`);
     }
+    this.joinTurn(account);
     this.insertStmt.run(account, sender, stanza, storedAt, bytes);
   }
 
@@ -62,11 +64,14 @@ export class OfflineStore {
     return this.selectStmt.all(account);
   }
 
-  remove(id: number): void {
+  /** Removes one of `account`'s stored messages. */
+  remove(account: string, id: number): void {
+    this.joinTurn(account);
     this.deleteStmt.run(id);
   }
 
   deleteAll(account: string): void {
+    this.joinTurn(account);
     this.deleteAllStmt.run(account);
   }
 }

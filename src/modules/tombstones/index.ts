@@ -25,13 +25,14 @@ export const tombstones: ParleyModule = {
       const row = select.get(account) as { deletedAt: string } | undefined;
       if (!row) return false;
       if (days > 0 && Date.parse(row.deletedAt) + days * 86_400_000 < api.now().getTime()) {
+        api.joinTurn(account);
         remove.run(account);
         return false;
       }
       return true;
     };
 
-    api.hook("account-deleted", ({ jid }) => { insert.run(jid.bareString(), api.now().toISOString()); });
+    api.hook("account-deleted", ({ jid }) => { api.joinTurn(); insert.run(jid.bareString(), api.now().toISOString()); });
     api.hook("user-registering", ({ jid, refuse }) => {
       if (hasTombstone(jid.bareString())) refuse(`${jid.bareString()} belonged to an account that was deleted; choose another name`);
     });

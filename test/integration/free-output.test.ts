@@ -1,0 +1,102 @@
+// Output that depends on nothing waiting to be durable leaves at once
+// (src/events/commit-gate.ts, "free output"): while one user's roster change
+// waits for its fdatasync, a chat message between two other users is
+// delivered without waiting for it; a message from the user whose change is
+// pending, a message that is archived (XEP-0313), and anything behind held
+// output on the recipient's own stream still wait. Over real sockets, with the
+// server's fdatasync made slow.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import fs from "node:fs";
+import { RawClient } from "../helpers/raw-client.js";
+import { startTestServer, type TestServer } from "../helpers/test-server.js";
+import { DEFAULT_MODULES } from "../../src/config.js";
+
+const SLOW_MS = 600;
+const ACCOUNTS = ["alice", "bob", "carol"].map((u) => ({ jid: `${u}@localhost`, password: `${u}-pw` }));
+
+// The commit gate takes fs.fdatasync when it is made: every fdatasync of this
+// process's servers answers SLOW_MS late while `slow` is set.
+const realFdatasync = fs.fdatasync;
+let slow = false;
+(fs as { fdatasync: unknown }).fdatasync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) =>
+  realFdatasync(fd, (err) => (slow ? setTimeout(() => done(err), SLOW_MS) : done(err)));
+test.after(() => { (fs as { fdatasync: unknown }).fdatasync = realFdatasync; });
+
+async function online(ts: TestServer): Promise<Record<string, RawClient>> {
+  const out: Record<string, RawClient> = {};
+  for (const { jid, password } of ACCOUNTS) {
+    const user = jid.split("@")[0] as string;
+    const c = await RawClient.connect(ts.port);
+    await c.login(user, password, "phone");
+    c.write("<presence/>");
+    await c.sync(`ready-${user}`);
+    c.clear();
+    out[user] = c;
+  }
+  return out;
+}
+
+const blockIq = (id: string, who: string) => `<iq type='set' id='${id}'><block xmlns='urn:xmpp:blocking'><item jid='${who}@elsewhere.example'/></block></iq>`;
+const chat = (to: string, body: string) => `<message to='${to}@localhost/phone' type='chat' id='${body}'><body>${body}</body></message>`;
+
+/** Milliseconds from now until `pattern` shows up on `c`. */
+async function after(c: RawClient, pattern: RegExp, since: number): Promise<number> {
+  await c.waitFor(pattern, 5000);
+  return performance.now() - since;
+}
+
+test("a message between users nobody is changing does not wait for another user's fdatasync; the changing user's own message does", async () => {
+  const ts = await startTestServer({
+    accounts: ACCOUNTS,
+    // Without the archive: a routed message then writes nothing.
+    configure: (c) => { c.modulesEnabled = DEFAULT_MODULES.filter((m) => m !== "mam"); },
+  });
+  const { alice, bob, carol } = await online(ts) as Record<"alice" | "bob" | "carol", RawClient>;
+  try {
+    slow = true;
+    const t0 = performance.now();
+    carol.write(blockIq("carol-block", "spammer") + chat("alice", "from-carol"));
+    alice.write(chat("bob", "from-alice"));
+    const [alicesMessage, carolsResult, carolsMessage] = await Promise.all([
+      after(bob, /<body>from-alice<\/body>/, t0),
+      after(carol, /id='carol-block'/, t0),
+      after(alice, /<body>from-carol<\/body>/, t0),
+    ]);
+    assert.ok(carolsResult >= SLOW_MS * 0.9, `carol's block result came after ${carolsResult.toFixed(0)} ms, before its fdatasync`);
+    assert.ok(alicesMessage < SLOW_MS / 2, `alice's message took ${alicesMessage.toFixed(0)} ms: it waited for carol's fdatasync`);
+    assert.ok(carolsMessage >= SLOW_MS * 0.9, `carol's message came after ${carolsMessage.toFixed(0)} ms: ahead of her block, which may yet be lost`);
+
+    // Bob's own stream keeps its order: his block result is held, so alice's next message waits behind it.
+    bob.clear();
+    const t1 = performance.now();
+    bob.write(blockIq("bob-block", "troll"));
+    await new Promise((r) => setTimeout(r, 50));
+    alice.write(chat("bob", "second-from-alice"));
+    const second = await after(bob, /<body>second-from-alice<\/body>/, t1);
+    assert.ok(second >= SLOW_MS * 0.9, `alice's second message overtook bob's held block result (${second.toFixed(0)} ms)`);
+    assert.ok(bob.text.indexOf("id='bob-block'") < bob.text.indexOf("second-from-alice"), "bob's stream: the block result first, then the message");
+  } finally {
+    slow = false;
+    for (const c of [alice, bob, carol]) c.destroy();
+    await ts.stop();
+  }
+});
+
+test("an archived message (XEP-0313) is delivered only once its archive row is durable", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS });
+  const { alice, bob, carol } = await online(ts) as Record<"alice" | "bob" | "carol", RawClient>;
+  try {
+    slow = true;
+    const t0 = performance.now();
+    alice.write(chat("bob", "archived"));
+    const took = await after(bob, /<body>archived<\/body>/, t0);
+    assert.ok(took >= SLOW_MS * 0.9, `the archived message arrived after ${took.toFixed(0)} ms, before its archive row was durable`);
+  } finally {
+    slow = false;
+    for (const c of [alice, bob, carol]) c.destroy();
+    await ts.stop();
+  }
+});
+
+test.run();
