@@ -108,12 +108,26 @@ export class WebSocketConnection implements StreamPort {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
     const bytes = Buffer.byteLength(text);
     if (!this.output.hold(bytes)) return;
-    // Held, like TCP output, until the turn's events are durable; the order is kept.
-    this.gate.hold(() => {
+    const release = () => {
       this.output.released(bytes);
       if (!this.abandoned && this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+    };
+    // Output that depends on nothing waiting to be durable leaves at the end of the
+    // task (commit-gate.ts, free output), unless earlier output is still held.
+    if (this.held === 0 && this.gate.free) {
+      queueMicrotask(release);
+      return;
+    }
+    // Held, like TCP output, until the turn's events are durable; the order is kept.
+    this.held++;
+    this.gate.hold(() => {
+      this.held--;
+      release();
     });
   }
+
+  /** Frames waiting for the gate: while there are any, nothing is sent ahead of them. */
+  private held = 0;
 
   /** Bytes sent on this WebSocket that the kernel has not taken yet (held for the gate, or buffered). */
   get unsentBytes(): number {
