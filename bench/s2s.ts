@@ -24,17 +24,15 @@ export type S2sPair = "parley-parley" | "prosody-prosody" | "parley-prosody";
 
 interface Federated { name: string; c2sPort: number; pid: number; stop(): Promise<void> }
 
-/** CPU seconds of the pair so far; a server that died mid-run is named, not an ENOENT from /proc. */
-function pairCpu(servers: readonly Federated[]): number {
-  let sum = 0;
-  for (const s of servers) {
+/** CPU seconds of each server so far; a server that died mid-run is named, not an ENOENT from /proc. */
+function serversCpu(servers: readonly Federated[]): number[] {
+  return servers.map((s) => {
     try {
-      sum += cpuSeconds(s.pid);
+      return cpuSeconds(s.pid);
     } catch {
       throw new Error(`${s.name} (pid ${s.pid}) exited during the run`);
     }
-  }
-  return sum;
+  });
 }
 
 /** The server processes alive now: killed if the bench exits without stopping them (an uncaught error). */
@@ -164,11 +162,14 @@ export async function runS2s(pair: S2sPair, pairs: number, window: number, secon
     for (let i = 0; i < pairsOf.length; i++) for (let w = 0; w < window; w++) sendFrom(i);
     await sleep(1000);
     phase.measuring = true;
-    const cpu0 = pairCpu(servers);
+    const cpu0 = serversCpu(servers);
+    const generator0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const wall = (performance.now() - t0) / 1000;
-    const cpu = pairCpu(servers) - cpu0;
+    const [aCpu, bCpu] = serversCpu(servers).map((c, i) => c - (cpu0[i] as number)) as [number, number];
+    const cpu = aCpu + bCpu;
+    const generator = process.cpuUsage(generator0);
     phase.measuring = false;
     phase.running = false;
     const deadline = Date.now() + 10_000;
@@ -179,6 +180,11 @@ export async function runS2s(pair: S2sPair, pairs: number, window: number, secon
       servers_cpu_s_per_10k: (cpu / delivered) * 10_000,
       latency_p50_ms: percentile(sorted, 50),
       latency_p99_ms: percentile(sorted, 99),
+      // Which side limits: a.bench is Parley in the mixed pair, b.bench Prosody.
+      a_server_cores: aCpu / wall,
+      b_server_cores: bCpu / wall,
+      // The load generator's own CPU: near 1 core, it and not the servers would be the limit.
+      generator_cores: (generator.user + generator.system) / 1e6 / wall,
       lost: sent - received,
     };
   } finally {
