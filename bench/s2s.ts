@@ -67,7 +67,10 @@ async function startParley(domain: string, users: number, s2sPort: number, peer:
     const input = Array.from({ length: users }, (_, i) => `u${i}@${domain} ${PASSWORD}`).join("\n") + "\n";
     const add = spawnSync(process.execPath, [PARLEY_BIN, "adduser", "--batch", "--config", config], { input, encoding: "utf8" });
     if (add.status !== 0) throw new Error(`parley adduser --batch failed: ${add.stderr}`);
-    const child = spawn(process.execPath, [PARLEY_BIN, "start", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
+    // PARLEY_BENCH_PROFILE=DIR: a V8 CPU profile of each Parley process, as for the other scenarios.
+    const profile = process.env.PARLEY_BENCH_PROFILE;
+    const node = profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profile)}`] : [];
+    const child = spawn(process.execPath, [...node, PARLEY_BIN, "start", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     child.stderr?.setEncoding("utf8").on("data", (d: string) => { log = (log + d).slice(-4000); });
     const stop = () => stopChild(child).finally(() => rmSync(dir, { recursive: true, force: true }));
