@@ -8,7 +8,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
-import { parley, prosody, type PreparedServer, type ServerFactory } from "./servers.js";
+import { ensureProsody, parley, prosody, type PreparedServer, type ServerFactory } from "./servers.js";
 import { SCENARIOS, FULL_SIZES, QUICK_SIZES, accountsFor, type Metrics, type Scenario } from "./scenarios.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -78,44 +78,62 @@ async function main(): Promise<number> {
 
   const records: RunRecord[] = [];
   const versions: Record<string, string> = {};
+  const report = (record: RunRecord) => {
+    records.push(record);
+    process.stderr.write(`${record.scenario} ${record.server} run ${record.run}: ${record.error ?? Object.entries(record.metrics ?? {}).map(([k, v]) => `${k}=${fmt(v)}`).join(" ")}\n`);
+  };
+  const measure = async (scenario: Scenario, server: string, run: number, body: () => Promise<Metrics>) => {
+    const record: RunRecord = { scenario: scenario.name, server, run };
+    try {
+      record.metrics = await body();
+    } catch (err) {
+      record.error = (err as Error).message;
+    }
+    report(record);
+  };
   for (const scenario of scenarios) {
     for (let run = 1; run <= runs; run++) {
       // Alternate which server goes first, so neither always gets the warmer machine.
-      const order = run % 2 === 1 ? factories : [...factories].reverse();
-      for (const f of order) {
+      const entries: { name: string; go: () => Promise<void> }[] = [];
+      for (const f of factories) {
         if (scenario.runAlone) {
-          // Parley's own log: nothing to compare with on Prosody's side.
-          if (f.name !== "parley") continue;
-          versions[f.name] ??= "this checkout (its own server process)";
-          const record: RunRecord = { scenario: scenario.name, server: f.name, run };
-          try {
-            record.metrics = await scenario.runAlone(sizes);
-          } catch (err) {
-            record.error = (err as Error).message;
-          }
-          records.push(record);
-          process.stderr.write(`${scenario.name} ${f.name} run ${run}: ${record.error ?? Object.entries(record.metrics ?? {}).map(([k, v]) => `${k}=${fmt(v)}`).join(" ")}\n`);
+          // Scenarios that make their own servers (history: Parley's own log; s2s: a pair of each).
+          if (!(scenario.aloneOn ?? ["parley"]).includes(f.name)) continue;
+          const runAlone = scenario.runAlone.bind(scenario);
+          entries.push({ name: f.name, go: () => measure(scenario, f.name, run, () => runAlone(sizes, f.name)) });
           continue;
         }
-        const server = await (prepared.get(f.name) as PreparedServer).launch(scenario.modern ? { modern: true } : undefined);
-        versions[f.name] = server.version;
-        const record: RunRecord = { scenario: scenario.name, server: f.name, run };
-        try {
-          record.metrics = await scenario.run(server, sizes);
-        } catch (err) {
-          record.error = (err as Error).message;
-        } finally {
-          await server.stop();
-        }
-        records.push(record);
-        process.stderr.write(`${scenario.name} ${f.name} run ${run}: ${record.error ?? Object.entries(record.metrics ?? {}).map(([k, v]) => `${k}=${fmt(v)}`).join(" ")}\n`);
+        entries.push({
+          name: f.name, go: async () => {
+            const server = await (prepared.get(f.name) as PreparedServer).launch(scenario.modern ? { modern: true } : undefined);
+            versions[f.name] = server.version;
+            try {
+              await measure(scenario, f.name, run, () => scenario.run(server, sizes));
+            } finally {
+              await server.stop();
+            }
+          },
+        });
       }
+      for (const extra of scenario.extras ?? []) entries.push({ name: extra.name, go: () => measure(scenario, extra.name, run, () => extra.run(sizes)) });
+      for (const entry of run % 2 === 1 ? entries : entries.reverse()) await entry.go();
+    }
+  }
+  if (scenarios.some((s) => s.runAlone)) versions.parley ??= "this checkout (its own server processes)";
+  if (scenarios.some((s) => s.extras?.length) || (factories.includes(prosody) && scenarios.some((s) => s.aloneOn?.includes("prosody")))) {
+    try {
+      versions.prosody ??= ensureProsody();
+    } catch (err) {
+      versions.prosody ??= `unavailable: ${(err as Error).message}`;
     }
   }
 
   // The table: one row per metric, medians with min–max, and the ratio to Prosody.
   const lines: string[] = [];
-  const header = ["scenario", "metric", ...factories.map((f) => `${f.name} median (min–max)`), ...(factories.length > 1 ? ["parley / prosody"] : [])];
+  // Extra columns (the s2s scenario's Parley–Prosody pair) after the ratio; "—" for scenarios without them.
+  const extras = [...new Set(scenarios.flatMap((s) => (s.extras ?? []).map((e) => e.name)))];
+  const header = ["scenario", "metric", ...factories.map((f) => `${f.name} median (min–max)`), ...(factories.length > 1 ? ["parley / prosody"] : []),
+    ...extras.map((e) => `${e} median (min–max)`)];
   lines.push(`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`);
   const table: Record<string, Record<string, Record<string, Summary>>> = {};
   for (const scenario of scenarios) {
@@ -133,7 +151,14 @@ async function main(): Promise<number> {
       }
       const r = (medians[0] as number) / (medians[1] as number);
       const ratio = factories.length > 1 ? [Number.isFinite(r) ? `${r.toFixed(2)}×` : "—"] : [];
-      lines.push(`| ${[scenario.name, metric, ...cells, ...ratio].join(" | ")} |`);
+      const extraCells = extras.map((name) => {
+        const vals = records.filter((r) => r.scenario === scenario.name && r.server === name && r.metrics).map((r) => (r.metrics as Metrics)[metric] as number);
+        if (vals.length === 0) return "—";
+        const s = summarize(vals);
+        ((table[scenario.name] ??= {})[metric] ??= {})[name] = s;
+        return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
+      });
+      lines.push(`| ${[scenario.name, metric, ...cells, ...ratio, ...extraCells].join(" | ")} |`);
     }
   }
   const failures = records.filter((r) => r.error);

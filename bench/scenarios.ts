@@ -53,7 +53,14 @@ export interface Scenario {
    * A scenario of Parley's own that makes its own data directory and server
    * (history): run instead of `run`, once per run, without a prepared server.
    */
-  runAlone?(sizes: ScenarioSizes): Promise<Metrics>;
+  runAlone?(sizes: ScenarioSizes, server: "parley" | "prosody"): Promise<Metrics>;
+  /** The servers runAlone measures; Parley only when absent (history is Parley's own log). */
+  aloneOn?: readonly ("parley" | "prosody")[];
+  /**
+   * Measurements beside the servers' own columns, run once per run whether or
+   * not `--vs prosody` is given: the s2s scenario's Parley–Prosody pair.
+   */
+  extras?: readonly { name: string; run(sizes: ScenarioSizes): Promise<Metrics> }[];
 }
 
 const PASSWORD = "bench-password";
@@ -633,9 +640,12 @@ export const muc: Scenario = {
   },
 };
 
+// The parley column is a Parley–Parley pair, the prosody column (with --vs prosody)
+// a Prosody–Prosody pair, and beside them a Parley–Prosody pair: 100 users on
+// each side at full size, messages both ways.
 export const s2s: Scenario = {
   name: "s2s",
-  describe: "pairs of users on two federated Parley servers (STARTTLS, dialback) exchange chat messages, a bounded number in flight per sender",
+  describe: "pairs of users on two federated servers (STARTTLS, dialback) exchange chat messages, a bounded number in flight per sender: Parley–Parley, Prosody–Prosody (--vs prosody) and Parley–Prosody",
   headline: [
     { metric: "messages_per_s", higherIsBetter: true },
     { metric: "latency_p99_ms", higherIsBetter: false },
@@ -643,7 +653,9 @@ export const s2s: Scenario = {
   run() {
     return Promise.reject(new Error("the s2s scenario makes its own two servers (runAlone)"));
   },
-  runAlone: (sizes) => runS2s(sizes.messagePairs * 2, sizes.messageWindow, sizes.seconds),
+  aloneOn: ["parley", "prosody"],
+  runAlone: (sizes, server) => runS2s(server === "parley" ? "parley-parley" : "prosody-prosody", sizes.messagePairs * 2, sizes.messageWindow, sizes.seconds),
+  extras: [{ name: "parley-prosody", run: (sizes) => runS2s("parley-prosody", sizes.messagePairs * 2, sizes.messageWindow, sizes.seconds) }],
 };
 
 export const SCENARIOS: readonly Scenario[] = [message, login, presence, idle, events, history, pep, modern, muc, s2s];

@@ -62,7 +62,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: () => string, ms = 30_000): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, log: () => string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before listening: ${log()}`);
@@ -77,7 +77,7 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string,
   }
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
@@ -161,7 +161,7 @@ export function ensureProsody(): string {
 }
 
 /** Prosody 0.12's internal_hashed record: SCRAM-SHA-1 keys in hex, the salt used as a raw string. */
-function prosodyAccountFile(password: string, iterations: number): Promise<string> {
+export function prosodyAccountFile(password: string, iterations: number): Promise<string> {
   const salt = randomUUID();
   return new Promise((resolve, reject) => {
     pbkdf2(password, salt, iterations, 20, "sha1", (err, salted) => {

@@ -8,11 +8,9 @@
 // saying so (apt-get install prosody).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { readFileSync, existsSync } from "node:fs";
+import { startFederatingProsody, type FederatingProsody } from "../helpers/prosody-s2s.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { parseStanzas } from "../helpers/xmpp-peer.js";
@@ -21,90 +19,14 @@ import type { XmlElement } from "../../src/xml/element.js";
 const PASSWORD = "secret-password";
 const PROSODY_DOMAIN = "prosody.test";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+async function startProsody(): Promise<FederatingProsody> {
+  return startFederatingProsody({
+    domain: PROSODY_DOMAIN,
+    setup: (config) => {
+      const reg = spawnSync("prosodyctl", ["--config", config, "register", "juliet", PROSODY_DOMAIN, PASSWORD], { encoding: "utf8" });
+      if (reg.status !== 0) throw new Error(`prosodyctl register: ${reg.stderr}`);
+    },
   });
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: () => string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`prosody exited with ${child.exitCode}: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => { s.destroy(); resolve(true); });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`prosody does not listen on ${port}: ${log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface Prosody {
-  c2sPort: number;
-  s2sPort: number;
-  logFile: string;
-  stop(): Promise<void>;
-}
-
-async function startProsody(): Promise<Prosody> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-prosody-s2s-"));
-  mkdirSync(path.join(dir, "data"));
-  mkdirSync(path.join(dir, "certs"));
-  const cert = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-    "-keyout", path.join(dir, "certs", "p.key"), "-out", path.join(dir, "certs", "p.crt"),
-    "-subj", `/CN=${PROSODY_DOMAIN}`, "-addext", `subjectAltName=DNS:${PROSODY_DOMAIN}`], { encoding: "utf8" });
-  if (cert.status !== 0) throw new Error(`openssl: ${cert.stderr}`);
-  const [c2sPort, s2sPort] = [await freePort(), await freePort()];
-  const logFile = path.join(dir, "prosody.log");
-  const config = path.join(dir, "prosody.cfg.lua");
-  writeFileSync(config, `-- written by Parley's s2s-prosody test
-pidfile = "${dir}/prosody.pid"
-data_path = "${dir}/data"
-run_as_root = true
-interfaces = { "127.0.0.1" }
-c2s_ports = { ${c2sPort} }
-c2s_direct_tls_ports = { }
-s2s_ports = { ${s2sPort} }
-s2s_direct_tls_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "blocklist"; }
-modules_disabled = { "offline"; }
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-s2s_require_encryption = true
-s2s_secure_auth = false
-authentication = "internal_plain"
-storage = "internal"
-log = { debug = "${logFile}" }
-ssl = { certificate = "${dir}/certs/p.crt"; key = "${dir}/certs/p.key" }
-VirtualHost "${PROSODY_DOMAIN}"
-`);
-  const reg = spawnSync("prosodyctl", ["--config", config, "register", "juliet", PROSODY_DOMAIN, PASSWORD], { encoding: "utf8" });
-  if (reg.status !== 0) throw new Error(`prosodyctl register: ${reg.stderr}`);
-  const child = spawn("prosody", ["--config", config, "-F"], { stdio: ["ignore", "ignore", "pipe"], cwd: dir });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => { stderr = (stderr + d).slice(-4000); });
-  await waitForPort(c2sPort, child, () => stderr);
-  return {
-    c2sPort, s2sPort, logFile,
-    stop: () => new Promise<void>((resolve) => {
-      const done = () => {
-        rmSync(dir, { recursive: true, force: true });
-        resolve();
-      };
-      if (child.exitCode !== null) return done();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      child.once("exit", () => { clearTimeout(timer); done(); });
-      child.kill("SIGTERM");
-    }),
-  };
 }
 
 const header = (domain: string) =>
