@@ -8,6 +8,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
+import WebSocket from "ws";
 import { RawClient } from "../helpers/raw-client.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { DEFAULT_MODULES } from "../../src/config.js";
@@ -95,6 +96,54 @@ test("an archived message (XEP-0313) is delivered only once its archive row is d
   } finally {
     slow = false;
     for (const c of [alice, bob, carol]) c.destroy();
+    await ts.stop();
+  }
+});
+
+/** Bob over WebSocket (RFC 7395): logged in and bound as bob@localhost/web; `arrived` has every frame with its time. */
+async function bobOverWebSocket(ts: TestServer): Promise<{ ws: WebSocket; arrived: { at: number; text: string }[] }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${ts.server.httpPort}/xmpp-websocket`, "xmpp");
+  const arrived: { at: number; text: string }[] = [];
+  ws.on("message", (d) => arrived.push({ at: performance.now(), text: String(d) }));
+  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  const until = async (pattern: RegExp) => {
+    for (let i = 0; i < 100 && !arrived.some((m) => pattern.test(m.text)); i++) await new Promise((r) => setTimeout(r, 20));
+    if (!arrived.some((m) => pattern.test(m.text))) throw new Error(`bob over WebSocket: nothing matched ${pattern}`);
+  };
+  const open = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>";
+  ws.send(open);
+  await until(/<stream:features/);
+  ws.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0bob\0bob-pw").toString("base64")}</auth>`);
+  await until(/<success/);
+  arrived.length = 0;
+  ws.send(open);
+  await until(/<stream:features/);
+  ws.send("<iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>web</resource></bind></iq>");
+  await until(/id='bind'/);
+  ws.send("<iq xmlns='jabber:client' type='get' id='ready'><ping xmlns='urn:xmpp:ping'/></iq>");
+  await until(/id='ready'/);
+  arrived.length = 0;
+  return { ws, arrived };
+}
+
+test("over WebSocket too: a message between users nobody is changing does not wait for another user's fdatasync", async () => {
+  const ts = await startTestServer({ accounts: ACCOUNTS, configure: (c) => { c.modulesEnabled = DEFAULT_MODULES.filter((m) => m !== "mam"); } });
+  const { alice, carol } = await online(ts) as Record<"alice" | "carol", RawClient>;
+  const bob = await bobOverWebSocket(ts);
+  try {
+    slow = true;
+    const t0 = performance.now();
+    carol.write(blockIq("carol-block", "spammer"));
+    alice.write("<message to='bob@localhost/web' type='chat'><body>to-the-browser</body></message>");
+    const carolsResult = await after(carol, /id='carol-block'/, t0);
+    const message = bob.arrived.find((m) => m.text.includes("to-the-browser"));
+    assert.ok(message, "the message reached bob's WebSocket");
+    assert.ok(message.at - t0 < SLOW_MS / 2, `it took ${(message.at - t0).toFixed(0)} ms: it waited for carol's fdatasync`);
+    assert.ok(carolsResult >= SLOW_MS * 0.9, `carol's result came after ${carolsResult.toFixed(0)} ms, before its fdatasync`);
+  } finally {
+    slow = false;
+    bob.ws.close();
+    for (const c of [alice, carol]) c.destroy();
     await ts.stop();
   }
 });
