@@ -44,6 +44,7 @@ const requested: string[] = [];
 const refused: string[] = [];
 const websockets: string[] = [];
 let wsSent = "";
+let loggedIn = false;
 const pageErrors: string[] = [];
 let shot = 0;
 
@@ -257,7 +258,15 @@ test("alice logs in with the form; Converse finds the WebSocket through host-met
   await p.locator("#converse-login-password").fill(ALICE.password);
   await p.locator("converse-login-form button[type=submit]").click();
   const contact = p.locator(`converse-roster a.open-chat[data-jid='${BOB.jid}']`);
-  await contact.waitFor({ timeout: WAIT_MS });
+  try {
+    await contact.waitFor({ timeout: WAIT_MS });
+  } catch (err) {
+    await screenshot("login-failed");
+    const feedback = (await p.locator(".conn-feedback").allInnerTexts()).filter((t) => t.trim() !== "");
+    // Converse asks for a connection URL when host-meta named no wss:// endpoint.
+    const askedForUrl = (await p.locator("#converse-conn-url").count()) > 0;
+    throw new Error(`no roster after logging in; Converse says: ${JSON.stringify(feedback)}${askedForUrl ? ", and asks for a connection URL" : ""}; requests: ${requested.filter((r) => !r.includes(pageOrigin)).join(", ")}`, { cause: err });
+  }
   assert.match(await contact.innerText(), /Bob/);
   // bob is online: his presence reached Converse.
   await p.locator(`converse-roster li[data-status='online']:has(a.open-chat[data-jid='${BOB.jid}'])`).waitFor({ timeout: WAIT_MS });
@@ -266,9 +275,11 @@ test("alice logs in with the form; Converse finds the WebSocket through host-met
   assert.equal(websockets, [`wss://${DOMAIN}/xmpp-websocket`], "Converse connected over the WebSocket that host-meta named");
   assert.match(wsSent, new RegExp(`<open [^>]*to="${DOMAIN}"`), "RFC 7395 §3.4: the stream opened over it");
   assert.ok(!requested.some((r) => r.includes("/http-bind")), "no BOSH");
+  loggedIn = true;
 });
 
 test("alice writes to bob in Converse; bob receives it; bob's reply shows in alice's chat", async () => {
+  assert.ok(loggedIn, "alice is not logged in: see the first test");
   const p = page!;
   await p.locator(`converse-roster a.open-chat[data-jid='${BOB.jid}']`).click();
   const chat = p.locator(`converse-chat[jid='${BOB.jid}']`);
@@ -287,6 +298,7 @@ test("alice writes to bob in Converse; bob receives it; bob's reply shows in ali
 });
 
 test("alice uploads a PNG from Converse (XEP-0363): bob gets its URL, the same bytes come back, Converse shows the image", async () => {
+  assert.ok(loggedIn, "alice is not logged in: see the first test");
   const p = page!;
   const image = png(48, 32, [200, 30, 90]);
   const chat = p.locator(`converse-chat[jid='${BOB.jid}']`);
@@ -306,6 +318,7 @@ test("alice uploads a PNG from Converse (XEP-0363): bob gets its URL, the same b
     return el !== undefined && el.complete && el.naturalWidth > 0;
   }, url, { timeout: WAIT_MS });
   assert.is(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth), 48);
+  assert.ok(requested.includes(`PUT ${url}`) && requested.includes(`GET ${url}`), "the browser itself PUT the file to Parley and fetched it back");
   await screenshot("image");
 });
 
