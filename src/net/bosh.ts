@@ -257,8 +257,10 @@ export class BoshSession implements StreamPort {
    * §9.2: the client's `ack` is the highest rid whose response it has, all earlier ones too;
    * no `ack` means it has every response so far. Those responses are forgotten (§14.3 keeps
    * only the unacknowledged). A lower `ack` than the last rid answered means a response may
-   * be lost: the next response goes at once, with `report` and `time`. False for an `ack`
-   * that is not a number below this request's rid.
+   * be lost: the next response goes at once (§9.2 MAY) with `report`, ack + 1, and `time`, the
+   * ms since that response went (§9.2 SHOULD), once per rid and only for a response still
+   * buffered (the client can resend only those, §14.3). False for an `ack` that is not a
+   * number below this request's rid (bad-request, §17.2).
    */
   private acknowledged(body: XmlElement, rid: number): boolean {
     const text = body.attrs.ack;
