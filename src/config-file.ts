@@ -292,6 +292,10 @@ export function applyConfigTable(config: ServerConfig, table: Table, source: str
     b.maxHold = hold ?? b.maxHold;
     b.inactivitySeconds = positive(bosh.integer("inactivity_seconds"), "bosh.inactivity_seconds", source) ?? b.inactivitySeconds;
     b.pollingSeconds = positive(bosh.integer("polling_seconds"), "bosh.polling_seconds", source) ?? b.pollingSeconds;
+    // XEP-0124 §7.2 and its schema: `maxpause` is an xs:unsignedShort.
+    const pause = bosh.integer("max_pause_seconds");
+    if (pause !== undefined && (pause < 0 || pause > 65535)) throw new ConfigError(`bosh.max_pause_seconds (${source})`, `must be 0 (no pauses) to 65535, got ${pause}`);
+    b.maxPauseSeconds = pause ?? b.maxPauseSeconds;
     b.maxRequestBytes = positive(bosh.integer("max_request_bytes"), "bosh.max_request_bytes", source) ?? b.maxRequestBytes;
     b.sessionsPerAddress = positive(bosh.integer("sessions_per_address"), "bosh.sessions_per_address", source) ?? b.sessionsPerAddress;
     bosh.rejectUnknown();

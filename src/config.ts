@@ -286,6 +286,8 @@ export interface BoshConfig {
   inactivitySeconds: number;
   /** The shortest interval between empty requests of a polling session (`polling`, §11). */
   pollingSeconds: number;
+  /** The longest pause a client may ask for (`maxpause`, §10); 0: pauses are not offered. */
+  maxPauseSeconds: number;
   /** Bytes of one request's body. */
   maxRequestBytes: number;
   /** BOSH sessions one address may have open (they outlive their HTTP connections). */
@@ -463,7 +465,7 @@ export function defaultConfig(): ServerConfig {
       domain: "upload.{domain}", maxFileBytes: 100 * 1024 * 1024, quotaBytesPerUser: 1024 * 1024 * 1024, totalQuotaBytes: 0,
       expireDays: 30, allowedTypes: [], slotSeconds: 300, slotsPerUserPerHour: 100,
     },
-    bosh: { enabled: true, maxWaitSeconds: 60, maxHold: 1, inactivitySeconds: 60, pollingSeconds: 2, maxRequestBytes: 260 * 1024, sessionsPerAddress: 20 },
+    bosh: { enabled: true, maxWaitSeconds: 60, maxHold: 1, inactivitySeconds: 60, pollingSeconds: 2, maxPauseSeconds: 120, maxRequestBytes: 260 * 1024, sessionsPerAddress: 20 },
   };
 }
 

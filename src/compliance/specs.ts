@@ -168,7 +168,7 @@ export const SPECS: readonly Spec[] = [
     implemented: { version: "1.6.0", status: "complete", note: "module disco: the server's caps (sha-1 over the domain's disco#info) in its stream features (§6.3); module pubsub: clients' caps verified and cached for PEP's +notify" } },
   { id: "XEP-0124", title: "Bidirectional-streams Over Synchronous HTTP (BOSH)", url: xep("0124"),
     provider: [{ listener: "bosh" }],
-    implemented: { version: "1.11.2", status: "partial", note: "at /http-bind on the HTTP port: wait, hold, requests, inactivity, polling, rid order and replay, terminate; no pause, no acks, no multiple streams per session" } },
+    implemented: { version: "1.11.2", status: "partial", note: "at /http-bind on the HTTP port: wait, hold, requests, inactivity, polling, rid order and replay, terminate, pause (maxpause), acknowledgements with report; no multiple streams per session" } },
   { id: "XEP-0153", title: "vCard-Based Avatars", url: xep("0153"),
     provider: [{ discoFeature: "vcard-temp", scope: "host" }],
     implemented: { status: "complete", note: "module vcard: the photo's hash (or an empty photo) in the user's available presence when the client announces none, kept in step with the PEP avatar (XEP-0398)" } },

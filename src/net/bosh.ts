@@ -4,9 +4,11 @@
 // http://jabber.org/protocol/httpbind with an increasing `rid`; the server
 // holds up to `hold` of them and answers the oldest when it has something to
 // send, or after `wait` seconds empty (§7, §8). Limits (`[bosh]`): wait,
-// hold, inactivity and polling are the client's asks bounded by ours; a
-// request's body size; sessions per address; the output a session has not
-// fetched (limits.max_unsent_output_bytes, as for the other transports).
+// hold, inactivity and polling are the client's asks bounded by ours, and so
+// is a pause (§10, `maxpause`); a request's body size; sessions per address;
+// the output a session has not fetched (limits.max_unsent_output_bytes, as
+// for the other transports); the responses kept for a resent rid (§14.3: at
+// most `requests`, fewer once the client acknowledges them, §9.2).
 // Output is released to responses by the commit gate, as on every transport.
 import type http from "node:http";
 import { randomBytes } from "node:crypto";
@@ -80,6 +82,12 @@ function xboshAttr(body: XmlElement, name: string): string | undefined {
   return undefined;
 }
 
+/** A response as sent, and when (for §9.2's `time`). */
+interface Sent {
+  readonly text: string;
+  readonly sentAt: number;
+}
+
 interface Held {
   readonly rid: number;
   res: http.ServerResponse;
@@ -88,6 +96,8 @@ interface Held {
 
 interface Waiting {
   readonly rid: number;
+  /** The seconds of a pause request (§10). */
+  readonly pause: number | undefined;
   readonly body: XmlElement;
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
@@ -108,6 +118,10 @@ interface Negotiated {
   readonly requests: number;
   readonly inactivity: number;
   readonly polling: number;
+  /** §7.2 `maxpause`; 0: not announced, so a client may not pause (§10). */
+  readonly maxPause: number;
+  /** §7.1: the creation request said ack='1', so acknowledgements are used both ways (§9). */
+  readonly acks: boolean;
   readonly to: string;
   readonly lang: string | undefined;
 }
@@ -122,7 +136,16 @@ export class BoshSession implements StreamPort {
   private readonly waiting = new Map<number, Waiting>();
   private readonly held: Held[] = [];
   /** Responses already sent, by rid, to answer a repeated request the same way (§14.3). */
-  private readonly answered = new Map<number, string>();
+  private readonly answered = new Map<number, Sent>();
+  /** The rid of the last request answered, and the last pause request's answer (not buffered, §14.3). */
+  private lastAnsweredRid = 0;
+  private pauseAnswer: (Sent & { readonly rid: number; readonly seconds: number }) | undefined;
+  /** §10: the inactivity allowed until the next request, when the client paused. */
+  private pausedFor: number | undefined;
+  /** §9.2: a response the client has not acknowledged, to report on the next response. */
+  private report: { readonly rid: number; readonly sentAt: number } | undefined;
+  /** The highest rid reported so far: each is reported once, so a client ignoring reports cannot make every request return at once. */
+  private reportedRid = 0;
   private readonly queue: string[] = [];
   private queueBytes = 0;
   private readonly output: UnsentOutput;
@@ -167,24 +190,44 @@ export class BoshSession implements StreamPort {
     if (this.finished) return reply(res, terminateBody("item-not-found"));
     this.lastActivity = Date.now();
     this.stopInactivity();
+    // §10: the next request ends a pause.
+    this.pausedFor = undefined;
     if (rid < this.nextRid) {
       // §14.3: a request repeated after a broken connection gets the same answer.
       const before = this.answered.get(rid);
-      if (before !== undefined) return reply(res, before);
-      // A held request sent again (its connection broke): the answer goes on the new one.
+      if (before !== undefined) {
+        reply(res, before.text);
+        return this.startInactivityIfIdle();
+      }
+      // The pause request again (its answer was lost): the same empty answer, and the pause
+      // holds if nothing came after it.
+      if (this.pauseAnswer?.rid === rid) {
+        if (rid === this.nextRid - 1) this.pausedFor = this.pauseAnswer.seconds;
+        reply(res, this.pauseAnswer.text);
+        return this.startInactivityIfIdle();
+      }
+      // §14.3: a held request sent again (its connection broke): the old one gets a
+      // recoverable error (§17.3), the answer goes on the new one.
       const held = this.held.find((h) => h.rid === rid);
       if (held) {
-        reply(held.res, `<body xmlns='${NS_HTTPBIND}'/>`);
+        reply(held.res, `<body xmlns='${NS_HTTPBIND}' type='error'/>`);
         held.res = res;
         this.watch(held, req, res);
         return;
       }
+      // §14.3: no longer buffered (acknowledged, or older than `requests` responses).
       return this.terminate("item-not-found", res);
     }
-    if (rid >= this.nextRid + this.negotiated.requests) return this.terminate("item-not-found", res);
+    const pause = this.pauseAsked(body);
+    if (typeof pause === "string") return this.terminate(pause, res);
+    // §11: a pause or terminate request may be one more than `requests`.
+    const extra = pause !== undefined || body.attrs.type === "terminate" ? 1 : 0;
+    // §14.2: a rid beyond the window.
+    if (rid >= this.nextRid + this.negotiated.requests + extra) return this.terminate("item-not-found", res);
     // §11: no more requests at once than `requests`.
-    if (this.held.length + this.waiting.size + 1 > this.negotiated.requests) return this.terminate("policy-violation", res);
-    this.waiting.set(rid, { rid, body, req, res });
+    if (this.held.length + this.waiting.size + 1 > this.negotiated.requests + extra) return this.terminate("policy-violation", res);
+    if (this.negotiated.acks && !this.acknowledged(body, rid)) return this.terminate("bad-request", res);
+    this.waiting.set(rid, { rid, pause, body, req, res });
     while (!this.finished) {
       const next = this.waiting.get(this.nextRid);
       if (!next) break;
@@ -194,6 +237,46 @@ export class BoshSession implements StreamPort {
     }
     this.flush();
     this.startInactivityIfIdle();
+  }
+
+  /**
+   * §10: the seconds a request asks to pause for, or the terminal condition for a bad ask:
+   * not a number is bad-request (§17.2); more than `maxpause`, or any pause when none was
+   * announced ("the client MUST NOT send a 'pause' attribute"), breaks the session's rules,
+   * which is policy-violation (§17.2; §10 itself says only what happens within the limit).
+   */
+  private pauseAsked(body: XmlElement): number | TerminalCondition | undefined {
+    const text = body.attrs.pause;
+    if (text === undefined) return undefined;
+    if (!/^\d{1,5}$/.test(text)) return "bad-request";
+    const seconds = Number(text);
+    return seconds > this.negotiated.maxPause ? "policy-violation" : seconds;
+  }
+
+  /**
+   * §9.2: the client's `ack` is the highest rid whose response it has, all earlier ones too;
+   * no `ack` means it has every response so far. Those responses are forgotten (§14.3 keeps
+   * only the unacknowledged). A lower `ack` than the last rid answered means a response may
+   * be lost: the next response goes at once (§9.2 MAY) with `report`, ack + 1, and `time`, the
+   * ms since that response went (§9.2 SHOULD), once per rid and only for a response still
+   * buffered (the client can resend only those, §14.3). False for an `ack` that is not a
+   * number below this request's rid (bad-request, §17.2).
+   */
+  private acknowledged(body: XmlElement, rid: number): boolean {
+    const text = body.attrs.ack;
+    if (text !== undefined && !/^\d{1,16}$/.test(text)) return false;
+    const ack = text === undefined ? rid - 1 : Number(text);
+    if (ack >= rid) return false;
+    for (const acked of this.answered.keys()) if (acked <= ack) this.answered.delete(acked);
+    const missing = ack + 1;
+    if (ack < this.lastAnsweredRid && missing > this.reportedRid) {
+      const sent = this.answered.get(missing) ?? (this.pauseAnswer?.rid === missing ? this.pauseAnswer : undefined);
+      if (sent !== undefined) {
+        this.report = { rid: missing, sentAt: sent.sentAt };
+        this.reportedRid = missing;
+      }
+    }
+    return true;
   }
 
   /** The creation request: the stream starts (XEP-0206 §5), and the request is held for its features. */
@@ -219,12 +302,16 @@ export class BoshSession implements StreamPort {
     const { body, req, res, rid } = w;
     const empty = body.getChildren().length === 0;
     const terminate = body.attrs.type === "terminate";
-    // §11: a polling session (hold 0) may not send empty requests more often than `polling`.
-    if (empty && !terminate && this.negotiated.hold === 0) {
+    const pause = terminate || this.ending !== undefined ? undefined : w.pause;
+    // §10: a request after a pause (one that came before it but waited for its rid) ends it.
+    this.pausedFor = undefined;
+    // §12: a polling session (hold 0) may not send empty requests more often than `polling` (§11: a pause may).
+    if (empty && !terminate && pause === undefined && this.negotiated.hold === 0) {
       const now = Date.now();
       if (now - this.lastEmptyAt < this.negotiated.polling * 1000) return this.terminate("policy-violation", res);
       this.lastEmptyAt = now;
     }
+    if (pause !== undefined) return this.pause(rid, pause, body, res);
     this.hold(rid, req, res);
     this.deliver(body);
     // XEP-0206 §5: after SASL success the client asks for a new stream.
@@ -236,7 +323,27 @@ export class BoshSession implements StreamPort {
     }
   }
 
+  /**
+   * §10: a pause request. Every held request is answered at once (the oldest carrying what is
+   * queued), then the pause request itself, with no payloads (what the session sends meanwhile
+   * waits for the next request). Until the next request the session may be idle `seconds`
+   * instead of `inactivity`. Its answer is not buffered as the others are (§14.3).
+   */
+  private pause(rid: number, seconds: number, body: XmlElement, res: http.ServerResponse): void {
+    this.deliver(body);
+    this.pausedFor = seconds;
+    while (this.held.length > 0) this.answer(this.held[0] as Held);
+    // The stream ended meanwhile: the oldest answer said terminate; so does this one.
+    if (this.ending !== undefined) return reply(res, terminateBody(this.ending.condition));
+    const text = this.bodyText(rid, "", {});
+    this.pauseAnswer = { rid, seconds, text, sentAt: Date.now() };
+    this.lastAnsweredRid = rid;
+    reply(res, text);
+  }
+
   private hold(rid: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+    // A held request is activity: no inactivity runs meanwhile (§10).
+    this.stopInactivity();
     const held: Held = { rid, res, timer: undefined };
     // §7.1 `wait`: answered empty when nothing came for this long.
     held.timer = setTimeout(() => this.answer(held), this.negotiated.wait * 1000);
@@ -263,7 +370,8 @@ export class BoshSession implements StreamPort {
 
   /** Sends what is queued on the oldest held request, while there is something to send or more held than `hold`. */
   private flush(): void {
-    while (this.held.length > 0 && (this.queue.length > 0 || this.ending !== undefined || this.held.length > this.negotiated.hold)) {
+    // §9.2: a report goes on the next response at once.
+    while (this.held.length > 0 && (this.queue.length > 0 || this.ending !== undefined || this.report !== undefined || this.held.length > this.negotiated.hold)) {
       this.answer(this.held[0] as Held);
     }
     if (this.ending !== undefined && this.held.length === 0 && this.waiting.size === 0 && !this.creationPending()) this.finish();
@@ -289,7 +397,7 @@ export class BoshSession implements StreamPort {
       // §13: the answer to the client's terminate says terminate, with whatever came before the close.
       text = terminateBody(undefined, content);
     } else {
-      const attrs: Record<string, string> = { xmlns: NS_HTTPBIND, "xmlns:stream": NS.stream };
+      const attrs: Record<string, string> = {};
       if (!this.creationAnswered) {
         // §7.2 and XEP-0206 §5: the session creation response.
         const n = this.negotiated;
@@ -299,24 +407,49 @@ export class BoshSession implements StreamPort {
           from: this.from || n.to, authid: this.authid, secure: "false",
           "xmpp:version": "1.0", "xmlns:xmpp": NS_XBOSH, "xmpp:restartlogic": "true",
         });
+        // §7.2: pauses are offered up to this (§10).
+        if (n.maxPause > 0) attrs.maxpause = String(n.maxPause);
       }
-      const attrText = Object.entries(attrs).map(([k, v]) => ` ${k}='${v.replace(/&/g, "&amp;").replace(/'/g, "&apos;").replace(/</g, "&lt;")}'`).join("");
-      text = `<body${attrText}>${content}</body>`;
+      if (this.report !== undefined) {
+        // §9.2: the first response the client has not acknowledged, and how long ago it went.
+        attrs.report = String(this.report.rid);
+        attrs.time = String(Date.now() - this.report.sentAt);
+        this.report = undefined;
+      }
+      text = this.bodyText(held.rid, content, attrs);
     }
     this.creationAnswered = true;
-    this.answered.set(held.rid, text);
-    for (const rid of this.answered.keys()) if (rid <= held.rid - this.negotiated.requests) this.answered.delete(rid);
+    const sentAt = Date.now();
+    this.answered.set(held.rid, { text, sentAt });
+    this.lastAnsweredRid = held.rid;
+    // §14.3: the buffer holds at most `requests` responses (with acks, only unacknowledged ones: §9.2).
+    while (this.answered.size > this.negotiated.requests) this.answered.delete(Math.min(...this.answered.keys()));
     reply(held.res, text);
     this.startInactivityIfIdle();
   }
 
+  /** A <body/> answering `rid`, with `ack` when acknowledgements are on (§9.1). */
+  private bodyText(rid: number, content: string, extra: Record<string, string>): string {
+    const attrs: Record<string, string> = { xmlns: NS_HTTPBIND, "xmlns:stream": NS.stream, ...extra };
+    if (this.negotiated.acks) {
+      // §7.2: the creation response carries the creation request's rid. §9.1: later ones the
+      // highest rid received with every one below it (later ones may wait for a gap), unless
+      // that is the rid being answered.
+      const highest = this.nextRid - 1;
+      if (!this.creationAnswered) attrs.ack = String(rid);
+      else if (highest !== rid) attrs.ack = String(highest);
+    }
+    const attrText = Object.entries(attrs).map(([k, v]) => ` ${k}='${v.replace(/&/g, "&amp;").replace(/'/g, "&apos;").replace(/</g, "&lt;")}'`).join("");
+    return `<body${attrText}>${content}</body>`;
+  }
+
   private startInactivityIfIdle(): void {
     if (this.finished || this.held.length > 0 || this.waiting.size > 0 || this.inactivityTimer) return;
-    // §7.1 `inactivity`: no request for this long and the session is gone.
+    // §7.2 `inactivity` (§10): no request for this long and the session is gone; after a pause, the pause's length.
     this.inactivityTimer = setTimeout(() => {
       this.inactivityTimer = undefined;
       this.finish();
-    }, this.negotiated.inactivity * 1000);
+    }, (this.pausedFor ?? this.negotiated.inactivity) * 1000);
     this.inactivityTimer.unref();
   }
 
@@ -516,8 +649,8 @@ export class BoshEndpoint {
     const wait = Math.max(1, Math.min(asked("wait", c.maxWaitSeconds), c.maxWaitSeconds));
     const hold = Math.min(asked("hold", 1), c.maxHold);
     const negotiated: Negotiated = {
-      wait, hold, requests: hold + 1, inactivity: c.inactivitySeconds, polling: c.pollingSeconds, to,
-      lang: body.attrs["xml:lang"],
+      wait, hold, requests: hold + 1, inactivity: c.inactivitySeconds, polling: c.pollingSeconds,
+      maxPause: c.maxPauseSeconds, acks: body.attrs.ack === "1", to, lang: body.attrs["xml:lang"],
     };
     const sid = randomBytes(18).toString("base64url");
     const sessionId = newSessionId();

@@ -2,7 +2,8 @@
 // a whole login (SASL, restart, bind) feeding the same session machine as
 // TCP, messages both ways with a TCP client (one of them arriving on a held
 // long poll), and the session rules a client would run into: wait, hold and
-// requests, rid order and replay, terminate, inactivity, polling, errors.
+// requests, rid order and replay, terminate, inactivity, polling, pause,
+// acknowledgements, errors.
 // (Neither @xmpp/client nor slixmpp has a BOSH transport, so the client is
 // this file's own, speaking the XEPs' examples.)
 import { test } from "uvu";
@@ -17,7 +18,9 @@ const XBOSH = "urn:xmpp:xbosh";
 const ROMEO = { jid: "romeo@localhost", password: "wherefore art thou" };
 const JULIET = { jid: "juliet@localhost", password: "a rose by any name" };
 
-interface Answer { status: number; body: XmlElement; ms: number }
+interface Answer { status: number; body: XmlElement; text: string; ms: number }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class BoshClient {
   sid = "";
@@ -27,8 +30,9 @@ class BoshClient {
   async raw(text: string): Promise<Answer> {
     const t0 = Date.now();
     const res = await fetch(this.url, { method: "POST", body: text, headers: { "content-type": "text/xml; charset=utf-8" } });
-    const body = parseStanzas(await res.text())[0] as XmlElement;
-    return { status: res.status, body, ms: Date.now() - t0 };
+    const answer = await res.text();
+    const body = parseStanzas(answer)[0] as XmlElement;
+    return { status: res.status, body, text: answer, ms: Date.now() - t0 };
   }
 
   /** A request with the next rid (or the one given). */
@@ -54,8 +58,8 @@ class BoshClient {
   }
 
   /** XEP-0206 §5: SASL PLAIN, the restart, resource binding. */
-  async login(user: string, password: string, resource: string): Promise<string> {
-    const created = await this.create();
+  async login(user: string, password: string, resource: string, extra?: string): Promise<string> {
+    const created = await this.create(extra);
     assert.ok(created.body.getChildren().some((e) => e.name === "features"), "the creation response carries the stream features");
     const plain = Buffer.from(`\0${user}\0${password}`).toString("base64");
     const success = await this.until((e) => e.name === "success" || e.name === "failure",
@@ -90,6 +94,8 @@ test("log in over BOSH and exchange messages with a TCP client; a held request c
     assert.is(b.attrs.requests, "2", "hold + 1");
     assert.ok(Number(b.attrs.inactivity) > 0 && Number(b.attrs.polling) > 0);
     assert.is(b.attrs["xmpp:version"], "1.0", "XEP-0206 §5");
+    assert.is(b.attrs.maxpause, "120", "§7.2: pauses offered, up to max_pause_seconds");
+    assert.is(b.attrs.ack, undefined, "§7.2: no acknowledgements unless the client asked (ack='1')");
     const terminated = await romeo.send("", " type='terminate'");
     assert.is(terminated.body.attrs.type, "terminate");
 
@@ -156,6 +162,16 @@ test("rid: a repeated request gets the same answer; one beyond the window ends t
     assert.ok(first.getChild("not-authorized"), "a wrong password");
     const again = await c.send(auth, "", rid);
     assert.ok(again.body.getChildren().some((e) => e.name === "failure"), "§14.3: the same response, replayed, not a second attempt");
+    // A held request sent again (its connection broke, say): the first copy gets a recoverable
+    // error (§14.3, §17.3), the second the answer.
+    const heldRid = c.rid;
+    const firstCopy = c.send();
+    await sleep(200);
+    const secondCopy = c.send("", "", heldRid);
+    assert.is((await firstCopy).body.attrs.type, "error");
+    const pong = c.send("<iq xmlns='jabber:client' type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    assert.is((await secondCopy).body.attrs.type, undefined, "the second copy is answered normally");
+    await pong;
     const far = await c.send("", "", c.rid + 10);
     assert.is(far.body.attrs.type, "terminate");
     assert.is(far.body.attrs.condition, "item-not-found");
@@ -215,6 +231,93 @@ test("inactivity: a session that sends no request for `inactivity` seconds is go
     assert.is(late.body.attrs.condition, "item-not-found");
     for (let i = 0; i < 20 && ts.server.connections.summary().byTransport.bosh > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.is(ts.server.connections.summary().byTransport.bosh, 0, "its XMPP session ended too");
+  });
+});
+
+test("pause (§10): held requests answered at once, the session outlives inactivity, the next request ends the pause", async () => {
+  await withServer((c) => { c.bosh.inactivitySeconds = 1; c.bosh.maxPauseSeconds = 4; }, async (_ts, url) => {
+    const romeo = new BoshClient(url);
+    assert.is(await romeo.login("romeo", ROMEO.password, "tab"), "romeo@localhost/tab");
+    const juliet = await Peer.login(_ts.port, "juliet", JULIET.password, "balcony");
+    try {
+      const held = romeo.send();
+      await sleep(200);
+      const paused = await romeo.send("", " pause='3'");
+      const answered = await held;
+      assert.ok(answered.ms < 2000, `the held request came back with the pause (${answered.ms} ms), not after wait (5 s)`);
+      assert.is(paused.body.attrs.type, undefined, JSON.stringify(paused.body.attrs));
+      assert.is(paused.body.getChildren().length, 0, "the pause's answer carries no payloads");
+      // While the page changes, Juliet writes; it waits for Romeo's next request.
+      juliet.write("<message to='romeo@localhost/tab' type='chat' id='away'><body>Art thou there?</body></message>");
+      await sleep(2000); // twice inactivity, within the pause
+      const back = await romeo.send();
+      assert.is(back.body.attrs.type, undefined, "the session survived the pause");
+      assert.ok(back.ms < 1000, `what came during the pause goes on the first request (${back.ms} ms)`);
+      assert.is(back.body.getChildren().find((e) => e.name === "message")?.getChildText("body"), "Art thou there?");
+      // That request ended the pause: inactivity is one second again.
+      await sleep(1600);
+      assert.is((await romeo.send()).body.attrs.condition, "item-not-found", "normal inactivity is back");
+    } finally {
+      juliet.close();
+    }
+  });
+});
+
+test("pause: above maxpause is policy-violation; not a number is bad-request; max_pause_seconds = 0 offers none", async () => {
+  await withServer((c) => { c.bosh.maxPauseSeconds = 10; }, async (_ts, url) => {
+    const c = new BoshClient(url);
+    assert.is((await c.create()).body.attrs.maxpause, "10");
+    const refused = await c.send("", " pause='11'");
+    assert.is(refused.body.attrs.type, "terminate");
+    assert.is(refused.body.attrs.condition, "policy-violation");
+    assert.is((await c.send()).body.attrs.condition, "item-not-found", "the session is over");
+    const d = new BoshClient(url);
+    await d.create();
+    assert.is((await d.send("", " pause='soon'")).body.attrs.condition, "bad-request");
+  });
+  await withServer((c) => { c.bosh.maxPauseSeconds = 0; }, async (_ts, url) => {
+    const c = new BoshClient(url);
+    assert.is((await c.create()).body.attrs.maxpause, undefined, "no maxpause announced");
+    assert.is((await c.send("", " pause='5'")).body.attrs.condition, "policy-violation", "§10: a client MUST NOT pause then");
+  });
+});
+
+test("acknowledgements (§9): ack on responses, report and time for a lost one, a resent rid gets the same response until acknowledged", async () => {
+  await withServer(undefined, async (_ts, url) => {
+    const c = new BoshClient(url);
+    const creationRid = c.rid;
+    const created = await c.create(" wait='2' hold='1' ack='1'");
+    assert.is(created.body.attrs.ack, String(creationRid), "§7.2: the creation response acknowledges the creation request");
+    // r1 is held; r2 (the client has not had r1's answer, so it acknowledges only the creation) releases it.
+    const r1 = c.rid;
+    const first = c.send();
+    await sleep(200);
+    const r2 = c.rid;
+    const second = c.send("", ` ack='${creationRid}'`);
+    const one = await first;
+    assert.is(one.body.attrs.ack, String(r2), "§9.1: r1's answer says r2 has arrived");
+    const two = await second;
+    assert.ok(two.ms >= 1500, `r2 was held for wait (${two.ms} ms)`);
+    assert.is(two.body.attrs.ack, undefined, "§9.1: no ack when it would be the rid answered");
+    // The client says it has r1's answer only: the server reports r2's, at once (wait is 2 s).
+    await sleep(300);
+    const three = await c.send("", ` ack='${r1}'`);
+    assert.ok(three.ms < 1000, `answered at once (${three.ms} ms)`);
+    assert.is(three.body.attrs.report, String(r2), "§9.2: the first response not acknowledged");
+    assert.ok(Number(three.body.attrs.time) >= 300 && Number(three.body.attrs.time) < 5000, `§9.2: ms since it was sent: ${three.body.attrs.time}`);
+    // §14.3: resending r2 (exactly as it was) gets the same response.
+    const again = await c.send("", ` ack='${creationRid}'`, r2);
+    assert.is(again.text, two.text, "the buffered copy, byte for byte");
+    // A bad ack is bad-request (on a fresh session); here, r4 without ack acknowledges
+    // everything, so r2's answer is forgotten and resending it is item-not-found.
+    const four = c.send();
+    await sleep(200);
+    const gone = await c.send("", ` ack='${creationRid}'`, r2);
+    assert.is(gone.body.attrs.condition, "item-not-found", "acknowledged responses are not kept");
+    assert.is((await four).body.attrs.type, "terminate");
+    const d = new BoshClient(url);
+    await d.create(" wait='2' hold='1' ack='1'");
+    assert.is((await d.send("", " ack='later'")).body.attrs.condition, "bad-request");
   });
 });
 

@@ -316,14 +316,17 @@ max_wait_seconds = 30
 max_hold = 2
 inactivity_seconds = 90
 polling_seconds = 5
+max_pause_seconds = 30
 max_request_bytes = 100000
 sessions_per_address = 3
 `), {});
-  assert.equal(c.bosh, { enabled: false, maxWaitSeconds: 30, maxHold: 2, inactivitySeconds: 90, pollingSeconds: 5, maxRequestBytes: 100000, sessionsPerAddress: 3 });
+  assert.equal(c.bosh, { enabled: false, maxWaitSeconds: 30, maxHold: 2, inactivitySeconds: 90, pollingSeconds: 5, maxPauseSeconds: 30, maxRequestBytes: 100000, sessionsPerAddress: 3 });
   const fails = (text: string, key: RegExp) => assert.throws(() => resolveConfig(file("bad-bosh.toml", text), {}),
     (e: unknown) => e instanceof ConfigError && key.test(e.message), text);
   fails(`[bosh]\nmax_wait_seconds = 0\n`, /bosh\.max_wait_seconds/);
   fails(`[bosh]\nmax_hold = -1\n`, /bosh\.max_hold/);
+  fails(`[bosh]\nmax_pause_seconds = -1\n`, /bosh\.max_pause_seconds/);
+  fails(`[bosh]\nmax_pause_seconds = 70000\n`, /bosh\.max_pause_seconds .*65535/);
   fails(`[bosh]\nwait = 5\n`, /bosh\.wait .*not a known setting/);
 });
 
