@@ -108,7 +108,7 @@ export class IncomingStream {
     if (!socket?.encrypted) return false;
     const peer = socket.getPeerCertificate(true);
     if (Object.keys(peer).length === 0) return false;
-    const verified = chainVerifies(peerChain(peer), this.d.anchors()) && certificateNames(peer, domain);
+    const verified = chainVerifies(peerChain(peer), this.d.anchors()) && certificateNames(peer.raw, domain);
     if (!verified) this.d.log.debug("s2s peer certificate does not verify for its domain", { stream: this.id, domain });
     return verified;
   }

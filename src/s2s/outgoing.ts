@@ -18,6 +18,7 @@ import type { S2sConfig } from "../config.js";
 import { S2sStream, NS_DIALBACK, type S2sStreamLimits } from "./stream.js";
 import { dialbackKey } from "./dialback.js";
 import { resolveS2s, type S2sTarget } from "./resolve.js";
+import { certificateNames } from "./certificate.js";
 
 export type VerifyOutcome = "valid" | "invalid" | "error";
 export type OutgoingState = "connecting" | "negotiating" | "tls" | "sasl" | "restarting" | "authenticating" | "ready" | "closed";
@@ -39,6 +40,13 @@ export interface OutgoingDeps {
   /** The stream is gone: after `ready` (failure undefined) or before it. */
   closed(stream: OutgoingStream, failure: FailureCondition | undefined): void;
 }
+
+/**
+ * Node's own check knows DNS-IDs only and would mark a certificate naming the
+ * domain by xmppAddr or SRV-ID unauthorized: `authorized` is left to the chain,
+ * and certificateNames (RFC 6120 §13.7.1.2) judges the names.
+ */
+const namesCheckedLater = (): undefined => undefined;
 
 export class OutgoingStream {
   state: OutgoingState = "connecting";
@@ -136,7 +144,7 @@ export class OutgoingStream {
   private connect(t: S2sTarget): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
       const socket = t.directTls
-        ? tls.connect({ host: t.host, port: t.port, servername: this.d.remote, ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false, ca: this.d.ca, ...this.d.credentials })
+        ? tls.connect({ host: t.host, port: t.port, servername: this.d.remote, ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false, checkServerIdentity: namesCheckedLater, ca: this.d.ca, ...this.d.credentials })
         : net.connect({ host: t.host, port: t.port });
       socket.once(t.directTls ? "secureConnect" : "connect", () => {
         socket.off("error", reject);
@@ -165,13 +173,16 @@ export class OutgoingStream {
     stream.openStream({ from: this.d.local, to: this.d.remote });
   }
 
-  /** secureDomains: the certificate must verify and name the domain (RFC 6125, XEP-0178 §2); the others are authenticated by dialback. */
+  /** secureDomains: the certificate must verify and name the domain (RFC 6120 §13.7.1.2, RFC 6125, XEP-0178 §2); the others are authenticated by dialback. */
   private certificateAcceptable(socket: tls.TLSSocket): boolean {
     if (!this.d.config.secureDomains.includes(this.d.remote)) return true;
     const cert = socket.getPeerCertificate();
-    const identity = cert && Object.keys(cert).length > 0 ? tls.checkServerIdentity(this.d.remote, cert) : new Error("no certificate");
-    if (socket.authorized && identity === undefined) return true;
-    this.fail("remote-server-not-found", `the certificate of ${this.d.remote} does not verify: ${String(socket.authorizationError ?? identity?.message)}`);
+    const named = cert?.raw !== undefined && certificateNames(cert.raw, this.d.remote);
+    if (socket.authorized && named) return true;
+    const problem = socket.authorizationError === null || socket.authorizationError === undefined
+      ? cert?.raw === undefined ? "no certificate" : `it names neither the xmppAddr ${this.d.remote}, nor _xmpp-server.${this.d.remote}, nor the DNS name`
+      : String(socket.authorizationError);
+    this.fail("remote-server-not-found", `the certificate of ${this.d.remote} does not verify: ${problem}`);
     return false;
   }
 
@@ -180,7 +191,7 @@ export class OutgoingStream {
     if (!stream) return;
     if (e.is("features", NS.stream)) return this.features(e);
     if (e.is("proceed", NS.tls) && this.state === "tls") {
-      stream.startTls({ client: { servername: this.d.remote, rejectUnauthorized: false, ca: this.d.ca, ALPNProtocols: ["xmpp-server"], ...this.d.credentials } }).then((socket) => {
+      stream.startTls({ client: { servername: this.d.remote, rejectUnauthorized: false, checkServerIdentity: namesCheckedLater, ca: this.d.ca, ALPNProtocols: ["xmpp-server"], ...this.d.credentials } }).then((socket) => {
         if (this.state === "closed") return;
         if (!this.certificateAcceptable(socket)) return;
         this.state = "negotiating";
