@@ -6,7 +6,11 @@
 //   connecting → negotiating (→ tls → negotiating) → authenticating → ready → closed
 // A stream that fails before `ready` bounces what waited: remote-server-not-found
 // when the domain cannot be resolved, reached or refuses us, remote-server-timeout
-// when it stops answering (RFC 6120 §8.3.3.15, §8.3.3.16).
+// when it stops answering (RFC 6120 §8.3.3.15, §8.3.3.16). Once ready, a stream
+// quiet for s2s.ping_interval_seconds sends a ping (XEP-0199 §4.2); one whose
+// ping gets no answer within s2s.ping_timeout_seconds is dead: closed, and the
+// stanzas written since the peer last answered, or waiting, bounce
+// remote-server-timeout.
 import net from "node:net";
 import tls from "node:tls";
 import { el, type XmlElement } from "../xml/element.js";
@@ -19,6 +23,8 @@ import { S2sStream, NS_DIALBACK, type S2sStreamLimits } from "./stream.js";
 import { dialbackKey } from "./dialback.js";
 import { resolveS2s, type S2sTarget } from "./resolve.js";
 import { certificateNames } from "./certificate.js";
+import { PING_ID_PREFIX, isKeepalive, pingRequest } from "./ping.js";
+import { randomBytes } from "node:crypto";
 
 export type VerifyOutcome = "valid" | "invalid" | "error";
 export type OutgoingState = "connecting" | "negotiating" | "tls" | "sasl" | "restarting" | "authenticating" | "ready" | "closed";
@@ -58,7 +64,23 @@ export class OutgoingStream {
   /** db:verify requests by stream id, waiting for their answers. */
   private readonly verifies = new Map<string, { key: string; sent: boolean; done: (outcome: VerifyOutcome) => void }>();
   private deadline: NodeJS.Timeout | undefined;
+  /** Wakes for the idle close and the next ping. */
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Last stanza written that was not a ping or an answer to one (the idle close counts from it). */
+  private lastUsed = Date.now();
+  /** Last ping sent: a stream pings again an interval after its last use or ping, whichever is later. */
+  private lastPing = 0;
+  /** The ping waiting for its answer, and the timer that declares the peer dead. */
+  private pending: { id: string; timer: NodeJS.Timeout } | undefined;
+  /**
+   * Stanzas written since the peer last answered a ping (at most s2s.queueLimit):
+   * bounced if the next ping goes unanswered, since nothing says the peer read
+   * them. When it is full a ping goes out at once, and further stanzas wait in
+   * `queue` for its answer.
+   */
+  private unconfirmed: XmlElement[] = [];
+  /** Pings sent and answered (tests, status). */
+  readonly pings = { sent: 0, answered: 0 };
   /** TCP connected: a failure from now on is the peer not answering. */
   private reached = false;
 
@@ -76,10 +98,19 @@ export class OutgoingStream {
     resolveS2s(this.d.remote, this.d.config.routes).then((targets) => this.tryTargets(targets), (err: Error) => this.fail("remote-server-not-found", err.message));
   }
 
-  /** Queues while connecting (bounded: s2s.queueLimit), writes once ready. */
+  private get pingsOn(): boolean {
+    return this.d.config.pingIntervalSeconds > 0;
+  }
+
+  /** Queues while connecting (bounded: s2s.queueLimit), writes once ready (unless a full record of unconfirmed stanzas waits for a ping's answer). */
   send(stanza: XmlElement): void {
-    if (this.state === "ready" && this.stream) {
+    if (this.state === "ready" && this.stream && !this.waitingForAnswer()) {
+      if (isKeepalive(stanza)) return this.stream.send(stanza);
+      this.lastUsed = Date.now();
       this.stream.send(stanza);
+      if (!this.pingsOn) return;
+      this.unconfirmed.push(stanza);
+      if (this.unconfirmed.length >= this.d.config.queueLimit) this.ping();
       return;
     }
     if (this.state === "closed") {
@@ -91,6 +122,36 @@ export class OutgoingStream {
       return;
     }
     this.queue.push(stanza);
+  }
+
+  /** Whether writes wait: the record of unconfirmed stanzas is full and its ping unanswered. */
+  private waitingForAnswer(): boolean {
+    return this.pending !== undefined && this.unconfirmed.length >= this.d.config.queueLimit;
+  }
+
+  /** XEP-0199 §4.2: a ping from our domain to theirs; its answer arrives on their stream to us (S2sService hands it to pingAnswered). */
+  private ping(): void {
+    const stream = this.stream;
+    if (!stream || this.state !== "ready" || this.pending) return;
+    const id = PING_ID_PREFIX + randomBytes(8).toString("hex");
+    const seconds = this.d.config.pingTimeoutSeconds;
+    const timer = setTimeout(() => this.fail("remote-server-timeout", `${this.d.remote} did not answer a ping within ${seconds} s`), seconds * 1000);
+    timer.unref();
+    this.pending = { id, timer };
+    this.lastPing = Date.now();
+    this.pings.sent++;
+    stream.send(pingRequest(this.d.local, this.d.remote, id));
+  }
+
+  /** The answer (result or error) to a ping: the peer read everything written before it. False when `id` is not the ping waiting. */
+  pingAnswered(id: string): boolean {
+    if (this.pending?.id !== id) return false;
+    clearTimeout(this.pending.timer);
+    this.pending = undefined;
+    this.pings.answered++;
+    this.unconfirmed = [];
+    for (const s of this.queue.splice(0)) this.send(s);
+    return true;
   }
 
   /** XEP-0220 §2.3.1: asks the remote (authoritative) server whether it made `key` for a stream of ours. */
@@ -115,6 +176,7 @@ export class OutgoingStream {
     for (const [id, v] of this.verifies) {
       if (v.sent) continue;
       v.sent = true;
+      this.lastUsed = Date.now();
       this.stream?.send(el("verify", NS_DIALBACK, { from: this.d.local, to: this.d.remote, id }, v.key));
     }
   }
@@ -273,9 +335,10 @@ export class OutgoingStream {
     this.authenticatedBy = by;
     if (this.deadline) clearTimeout(this.deadline);
     this.d.log.info("s2s stream authenticated", { from: this.d.local, to: this.d.remote, direction: "outgoing", by });
-    for (const s of this.queue.splice(0)) this.stream?.send(s);
+    this.lastUsed = Date.now();
+    for (const s of this.queue.splice(0)) this.send(s);
     this.sendVerifies();
-    this.scheduleIdle(this.d.config.idleSeconds * 1000);
+    this.scheduleIdle();
   }
 
   private result(r: XmlElement): void {
@@ -285,16 +348,29 @@ export class OutgoingStream {
     this.fail("remote-server-not-found", `${this.d.remote} did not accept our dialback key (${r.attrs.type ?? "no type"})`);
   }
 
-  private scheduleIdle(ms: number): void {
-    this.idleTimer = setTimeout(() => {
-      const stream = this.stream;
-      if (!stream || this.state !== "ready") return;
-      const idleFor = Date.now() - stream.lastActivity;
-      const limit = this.d.config.idleSeconds * 1000;
-      if (idleFor < limit) return this.scheduleIdle(limit - idleFor);
+  /**
+   * One timer for both: the stream closes once it has carried no stanza but
+   * pings and their answers for s2s.idle_seconds, and pings once it has been
+   * quiet (no use, no ping) for s2s.ping_interval_seconds.
+   */
+  private scheduleIdle(): void {
+    const now = Date.now();
+    const closeAt = this.lastUsed + this.d.config.idleSeconds * 1000;
+    if (now >= closeAt) {
       this.d.log.debug("closing an idle s2s stream", { remote: this.d.remote });
-      this.closeNow();
-    }, ms);
+      return this.closeNow();
+    }
+    let wake = closeAt;
+    if (this.pingsOn && !this.pending) {
+      const pingAt = Math.max(this.lastUsed, this.lastPing) + this.d.config.pingIntervalSeconds * 1000;
+      if (now >= pingAt) this.ping();
+      else wake = Math.min(wake, pingAt);
+    }
+    // While a ping waits, its own timer decides; the next look is an interval on.
+    if (this.pending) wake = Math.min(wake, now + this.d.config.pingIntervalSeconds * 1000);
+    this.idleTimer = setTimeout(() => {
+      if (this.state === "ready") this.scheduleIdle();
+    }, Math.max(wake - now, 10));
     this.idleTimer.unref();
   }
 
@@ -320,17 +396,24 @@ export class OutgoingStream {
 
   private fail(condition: FailureCondition, text: string): void {
     if (this.state === "closed") return;
-    this.d.log.warn("s2s stream failed", { from: this.d.local, to: this.d.remote, condition, reason: text });
-    const queued = this.queue.splice(0);
+    this.d.log.warn("s2s stream failed", { from: this.d.local, to: this.d.remote, condition, reason: text, unconfirmed: this.unconfirmed.length, queued: this.queue.length });
+    // RFC 6120 §8.3.3.15: what the peer may never have read comes back to its senders.
+    const undelivered = [...this.unconfirmed, ...this.queue.splice(0)];
+    this.unconfirmed = [];
     this.finish(condition);
     this.stream?.destroy();
-    for (const s of queued) this.d.bounce(s, { condition, text });
+    for (const s of undelivered) this.d.bounce(s, { condition, text });
   }
 
   private finish(failure: FailureCondition | undefined): void {
     this.state = "closed";
     if (this.deadline) clearTimeout(this.deadline);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.pending) clearTimeout(this.pending.timer);
+    this.pending = undefined;
+    this.unconfirmed = [];
+    // Stanzas held for a ping's answer when the stream ended without one were never written.
+    for (const s of this.queue.splice(0)) this.d.bounce(s, { condition: "remote-server-timeout", text: `the stream to ${this.d.remote} closed before it answered a ping` });
     for (const v of [...this.verifies.values()]) v.done("error");
     this.d.closed(this, failure);
   }
