@@ -246,7 +246,7 @@ export interface S2sConfig {
   connectTimeoutSeconds: number;
   /** An outgoing stream that sent no stanza (pings and their answers aside) for this long is closed; an incoming one that received none, too. */
   idleSeconds: number;
-  /** XEP-0199 §4.2: an outgoing stream quiet for this long sends a ping; 0: no pings. */
+  /** XEP-0199 §4.3: an outgoing stream quiet for this long sends a ping; 0: no pings. */
   pingIntervalSeconds: number;
   /** A ping unanswered for this long: the stream is dead, what it carried since the last answer bounces remote-server-timeout. */
   pingTimeoutSeconds: number;

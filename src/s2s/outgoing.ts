@@ -7,7 +7,7 @@
 // A stream that fails before `ready` bounces what waited: remote-server-not-found
 // when the domain cannot be resolved, reached or refuses us, remote-server-timeout
 // when it stops answering (RFC 6120 §8.3.3.15, §8.3.3.16). Once ready, a stream
-// quiet for s2s.ping_interval_seconds sends a ping (XEP-0199 §4.2); one whose
+// quiet for s2s.ping_interval_seconds sends a ping (XEP-0199 §4.3); one whose
 // ping gets no answer within s2s.ping_timeout_seconds is dead: closed, and the
 // stanzas written since the peer last answered, or waiting, bounce
 // remote-server-timeout.
@@ -129,7 +129,7 @@ export class OutgoingStream {
     return this.pending !== undefined && this.unconfirmed.length >= this.d.config.queueLimit;
   }
 
-  /** XEP-0199 §4.2: a ping from our domain to theirs; its answer arrives on their stream to us (S2sService hands it to pingAnswered). */
+  /** XEP-0199 §4.3: a ping from our domain to theirs; its answer arrives on their stream to us (S2sService hands it to pingAnswered). */
   private ping(): void {
     const stream = this.stream;
     if (!stream || this.state !== "ready" || this.pending) return;
@@ -355,24 +355,26 @@ export class OutgoingStream {
    */
   private scheduleIdle(): void {
     const now = Date.now();
+    const again = (ms: number) => {
+      this.idleTimer = setTimeout(() => {
+        if (this.state === "ready") this.scheduleIdle();
+      }, Math.max(ms, 10));
+      this.idleTimer.unref();
+    };
+    // A ping waiting decides first: its timer fails the stream, its answer clears the way for the idle close.
+    if (this.pending) return again(1000);
     const closeAt = this.lastUsed + this.d.config.idleSeconds * 1000;
     if (now >= closeAt) {
       this.d.log.debug("closing an idle s2s stream", { remote: this.d.remote });
       return this.closeNow();
     }
-    let wake = closeAt;
-    if (this.pingsOn && !this.pending) {
-      const pingAt = Math.max(this.lastUsed, this.lastPing) + this.d.config.pingIntervalSeconds * 1000;
-      if (now >= pingAt) this.ping();
-      else wake = Math.min(wake, pingAt);
-    }
-    // While a ping waits, its own timer decides; the next look is an interval on.
-    if (this.pending) wake = Math.min(wake, now + this.d.config.pingIntervalSeconds * 1000);
-    this.idleTimer = setTimeout(() => {
-      if (this.state === "ready") this.scheduleIdle();
-    }, Math.max(wake - now, 10));
-    this.idleTimer.unref();
+    if (!this.pingsOn) return again(closeAt - now);
+    const pingAt = Math.max(this.lastUsed, this.lastPing) + this.d.config.pingIntervalSeconds * 1000;
+    if (now < pingAt) return again(Math.min(closeAt, pingAt) - now);
+    this.ping();
+    again(1000);
   }
+
 
   /** Closes the stream (idle, shutdown, or the peer closed its side). */
   closeNow(): void {
@@ -390,6 +392,8 @@ export class OutgoingStream {
 
   private socketClosed(): void {
     if (this.state === "closed") return;
+    // Lost while a ping waited: the peer had stopped answering, and what it may not have read bounces.
+    if (this.state === "ready" && this.pending) return this.fail("remote-server-timeout", `the connection to ${this.d.remote} was lost while a ping waited for its answer`);
     if (this.state === "ready") return this.finish(undefined);
     this.fail("remote-server-timeout", `the connection to ${this.d.remote} closed before it was authenticated`);
   }

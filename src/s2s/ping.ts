@@ -1,4 +1,4 @@
-// XEP-0199 §4.2 server-to-server pings: what Parley sends on an outgoing stream
+// XEP-0199 §4.3 server-to-server pings: what Parley sends on an outgoing stream
 // that has been quiet, how their answers are told apart from every other
 // stanza (an id prefix: the answer comes back on the peer's own stream to us,
 // RFC 6120 §8.2, not on the stream the ping went out on), and which stanzas
@@ -22,7 +22,7 @@ function domainOnly(address: string | undefined): string | undefined {
 
 /**
  * A ping from one server to another, or an answer to one (an empty result, or
- * an error: XEP-0199 §4.2 allows service-unavailable), between bare domains.
+ * an error: XEP-0199 §4.3 allows service-unavailable), between bare domains.
  * Such stanzas say the link is alive; they are not use of it.
  */
 export function isKeepalive(s: XmlElement): boolean {

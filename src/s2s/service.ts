@@ -130,7 +130,7 @@ export class S2sService {
     return out;
   }
 
-  /** XEP-0199 §4.2 pings of each outgoing stream, sent and answered (tests, status). */
+  /** XEP-0199 §4.3 pings of each outgoing stream, sent and answered (tests, status). */
   outgoingPings(): Record<string, { sent: number; answered: number }> {
     const out: Record<string, { sent: number; answered: number }> = {};
     for (const [k, o] of this.outgoing) out[k] = { ...o.pings };

@@ -1,4 +1,4 @@
-// XEP-0199 §4.2 pings on idle server-to-server streams: a peer that
+// XEP-0199 §4.3 pings on idle server-to-server streams: a peer that
 // authenticates by dialback and then goes silent is found dead within
 // s2s.ping_timeout_seconds and what was sent to it bounces remote-server-timeout
 // (RFC 6120 §8.3.3.15); between two Parleys the pings are answered (over the

@@ -62,7 +62,7 @@ test("stanzas change namespace at the s2s edge, their jabber:client children too
 
 const stanza = (xml: string) => parseStanzas(xml)[0] as NonNullable<ReturnType<typeof parseStanzas>[0]>;
 
-test("XEP-0199 §4.2: a server ping and its answers between bare domains are keepalives; anything else between servers or users is use", () => {
+test("XEP-0199 §4.3: a server ping and its answers between bare domains are keepalives; anything else between servers or users is use", () => {
   const ping = pingRequest("a.test", "b.test", `${PING_ID_PREFIX}1`);
   assert.is(serialize(ping), `<iq xmlns='jabber:client' type='get' from='a.test' to='b.test' id='${PING_ID_PREFIX}1'><ping xmlns='urn:xmpp:ping'/></iq>`);
   assert.ok(isKeepalive(ping));
