@@ -1,5 +1,6 @@
 // XEP-0199 §4.3 pings on idle server-to-server streams: a peer that
-// authenticates by dialback and then goes silent is found dead within
+// authenticates by dialback and then goes silent (a raw socket, or a Parley
+// process stopped with SIGSTOP) is found dead within
 // s2s.ping_timeout_seconds and what was sent to it bounces remote-server-timeout
 // (RFC 6120 §8.3.3.15); between two Parleys the pings are answered (over the
 // other server's own stream, RFC 6120 §8.2), keep the stream up, reach no
@@ -7,9 +8,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { ServerConfig } from "../../src/config.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { PASSWORD, User, twoServers } from "../helpers/s2s-pair.js";
+import { spawnServer } from "../helpers/server-process.js";
 
 const STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
@@ -131,6 +136,44 @@ test("past queue_limit unconfirmed stanzas a ping goes out at once and later sta
     assert.not.ok(peer.text().includes(">three<"), "the third waited for the ping's answer and was never written");
   } finally {
     await stop();
+  }
+});
+
+test("a Parley that stops answering (its process SIGSTOPped): the next ping goes unanswered and a message sent meanwhile bounces remote-server-timeout", async () => {
+  const a = await startTestServer({
+    accounts: [{ jid: "alice@a.test", password: PASSWORD }],
+    configure: (c) => {
+      c.domains = ["a.test"];
+      c.s2s.pingIntervalSeconds = 1;
+      c.s2s.pingTimeoutSeconds = 3;
+    },
+  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-s2s-stop-"));
+  writeFileSync(path.join(dir, "b.toml"), `domains = ["b.test"]\nlog_level = "info"\n[s2s.routes]\n"a.test" = "127.0.0.1:${a.server.s2s?.port as number}"\n`);
+  const b = await spawnServer(path.join(dir, "data"), ["--config", path.join(dir, "b.toml")]);
+  let stopped = false;
+  try {
+    const bPort = Number(/"s2s":"127\.0\.0\.1:(\d+)"/.exec(b.log())?.[1]);
+    a.server.config.s2s.routes["b.test"] = `127.0.0.1:${bPort}`;
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    alice.write("<message to='nobody@b.test' id='w0'><body>warm up</body></message>");
+    const pings = () => a.server.s2s?.outgoingPings()["a.test b.test"] ?? { sent: 0, answered: 0 };
+    await until("b.test answers a ping", () => pings().answered >= 1, 8000);
+    b.child.kill("SIGSTOP");
+    stopped = true;
+    await until("a ping waits for its answer", () => pings().sent > pings().answered, 4000);
+    const pinged = Date.now();
+    alice.write("<message to='bob@b.test' id='s1' type='chat'><body>to a frozen server</body></message>");
+    const bounce = await alice.waitFor(bounced("s1"), 6000);
+    assert.ok(bounce.getChild("error")?.getChild("remote-server-timeout", STANZAS), bounce.toString());
+    assert.ok(Date.now() - pinged < 4500, `bounced ${Date.now() - pinged} ms after the ping (timeout 3 s)`);
+    assert.equal(a.server.s2s?.outgoingStates(), {});
+    alice.close();
+  } finally {
+    if (stopped) b.child.kill("SIGCONT");
+    await b.stop();
+    await a.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
