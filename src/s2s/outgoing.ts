@@ -9,8 +9,8 @@
 // when it stops answering (RFC 6120 §8.3.3.15, §8.3.3.16). Once ready, a stream
 // quiet for s2s.ping_interval_seconds sends a ping (XEP-0199 §4.3); one whose
 // ping gets no answer within s2s.ping_timeout_seconds is dead: closed, and the
-// stanzas written since the peer last answered, or waiting, bounce
-// remote-server-timeout.
+// stanzas written since the peer last answered (up to s2s.queueLimit of them)
+// bounce remote-server-timeout.
 import net from "node:net";
 import tls from "node:tls";
 import { el, type XmlElement } from "../xml/element.js";
@@ -75,10 +75,12 @@ export class OutgoingStream {
   /**
    * Stanzas written since the peer last answered a ping (at most s2s.queueLimit):
    * bounced if the next ping goes unanswered, since nothing says the peer read
-   * them. When it is full a ping goes out at once, and further stanzas wait in
-   * `queue` for its answer.
+   * them. When it is full a ping goes out at once; stanzas written before its
+   * answer are counted in `unrecorded` only (memory stays bounded, and a burst
+   * is never held back), and a failure logs how many.
    */
   private unconfirmed: XmlElement[] = [];
+  private unrecorded = 0;
   /** Pings sent and answered (tests, status). */
   readonly pings = { sent: 0, answered: 0 };
   /** TCP connected: a failure from now on is the peer not answering. */
@@ -102,14 +104,15 @@ export class OutgoingStream {
     return this.d.config.pingIntervalSeconds > 0;
   }
 
-  /** Queues while connecting (bounded: s2s.queueLimit), writes once ready (unless a full record of unconfirmed stanzas waits for a ping's answer). */
+  /** Queues while connecting (bounded: s2s.queueLimit), writes once ready. */
   send(stanza: XmlElement): void {
-    if (this.state === "ready" && this.stream && !this.waitingForAnswer()) {
+    if (this.state === "ready" && this.stream) {
       if (isKeepalive(stanza)) return this.stream.send(stanza);
       this.lastUsed = Date.now();
       this.stream.send(stanza);
       if (!this.pingsOn) return;
-      this.unconfirmed.push(stanza);
+      if (this.unconfirmed.length < this.d.config.queueLimit) this.unconfirmed.push(stanza);
+      else this.unrecorded++;
       if (this.unconfirmed.length >= this.d.config.queueLimit) this.ping();
       return;
     }
@@ -122,11 +125,6 @@ export class OutgoingStream {
       return;
     }
     this.queue.push(stanza);
-  }
-
-  /** Whether writes wait: the record of unconfirmed stanzas is full and its ping unanswered. */
-  private waitingForAnswer(): boolean {
-    return this.pending !== undefined && this.unconfirmed.length >= this.d.config.queueLimit;
   }
 
   /** XEP-0199 §4.3: a ping from our domain to theirs; its answer arrives on their stream to us (S2sService hands it to pingAnswered). */
@@ -150,7 +148,7 @@ export class OutgoingStream {
     this.pending = undefined;
     this.pings.answered++;
     this.unconfirmed = [];
-    for (const s of this.queue.splice(0)) this.send(s);
+    this.unrecorded = 0;
     return true;
   }
 
@@ -375,7 +373,6 @@ export class OutgoingStream {
     again(1000);
   }
 
-
   /** Closes the stream (idle, shutdown, or the peer closed its side). */
   closeNow(): void {
     if (this.state === "closed") return;
@@ -400,7 +397,8 @@ export class OutgoingStream {
 
   private fail(condition: FailureCondition, text: string): void {
     if (this.state === "closed") return;
-    this.d.log.warn("s2s stream failed", { from: this.d.local, to: this.d.remote, condition, reason: text, unconfirmed: this.unconfirmed.length, queued: this.queue.length });
+    this.d.log.warn("s2s stream failed", { from: this.d.local, to: this.d.remote, condition, reason: text,
+      bounced: this.unconfirmed.length + this.queue.length, unrecorded: this.unrecorded });
     // RFC 6120 §8.3.3.15: what the peer may never have read comes back to its senders.
     const undelivered = [...this.unconfirmed, ...this.queue.splice(0)];
     this.unconfirmed = [];
@@ -416,8 +414,6 @@ export class OutgoingStream {
     if (this.pending) clearTimeout(this.pending.timer);
     this.pending = undefined;
     this.unconfirmed = [];
-    // Stanzas held for a ping's answer when the stream ended without one were never written.
-    for (const s of this.queue.splice(0)) this.d.bounce(s, { condition: "remote-server-timeout", text: `the stream to ${this.d.remote} closed before it answered a ping` });
     for (const v of [...this.verifies.values()]) v.done("error");
     this.d.closed(this, failure);
   }
