@@ -528,6 +528,10 @@ function readS2s(t: Reader, config: ServerConfig, source: string, resolve: (p: s
   if (ca !== undefined) s.caFile = ca;
   s.connectTimeoutSeconds = positive(t.integer("connect_timeout_seconds"), "s2s.connect_timeout_seconds", source) ?? s.connectTimeoutSeconds;
   s.idleSeconds = positive(t.integer("idle_seconds"), "s2s.idle_seconds", source) ?? s.idleSeconds;
+  const pingInterval = t.integer("ping_interval_seconds");
+  if (pingInterval !== undefined && pingInterval < 0) throw new ConfigError(`s2s.ping_interval_seconds (${source})`, `must be 0 (no pings) or more, got ${pingInterval}`);
+  s.pingIntervalSeconds = pingInterval ?? s.pingIntervalSeconds;
+  s.pingTimeoutSeconds = positive(t.integer("ping_timeout_seconds"), "s2s.ping_timeout_seconds", source) ?? s.pingTimeoutSeconds;
   s.queueLimit = positive(t.integer("queue_limit"), "s2s.queue_limit", source) ?? s.queueLimit;
   s.connectionsPerAddress = positive(t.integer("connections_per_address"), "s2s.connections_per_address", source) ?? s.connectionsPerAddress;
   s.stanzasPerSecond = positive(t.integer("stanzas_per_second"), "s2s.stanzas_per_second", source) ?? s.stanzasPerSecond;

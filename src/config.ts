@@ -251,8 +251,12 @@ export interface S2sConfig {
   routes: Record<string, string>;
   /** Seconds to resolve, connect, negotiate TLS and authenticate an outgoing stream before its stanzas bounce. */
   connectTimeoutSeconds: number;
-  /** An outgoing stream that sent nothing for this long is closed; an incoming one that received nothing, too. */
+  /** An outgoing stream that sent no stanza (pings and their answers aside) for this long is closed; an incoming one that received none, too. */
   idleSeconds: number;
+  /** XEP-0199 §4.3: an outgoing stream quiet for this long sends a ping; 0: no pings. */
+  pingIntervalSeconds: number;
+  /** A ping unanswered for this long: the stream is dead, what it carried since the last answer bounces remote-server-timeout. */
+  pingTimeoutSeconds: number;
   /** Stanzas waiting per remote domain while its stream connects; more bounce resource-constraint. */
   queueLimit: number;
   /** Incoming s2s connections from one address. */
@@ -458,7 +462,7 @@ export function defaultConfig(): ServerConfig {
     muc: { enabled: true, subdomain: "conference", roomsPerUser: 100, occupantsPerRoom: 1000, sessionsPerOccupant: 10, historyMessages: 20, maxRooms: 10_000, archive: true, invitesPerMessage: 10 },
     s2s: {
       enabled: true, host: "127.0.0.1", extraHosts: ["::1"], port: 5269, requireTls: true, insecureDomains: [], secureDomains: [],
-      blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, queueLimit: 500,
+      blockedDomains: [], routes: {}, connectTimeoutSeconds: 10, idleSeconds: 300, pingIntervalSeconds: 60, pingTimeoutSeconds: 30, queueLimit: 500,
       connectionsPerAddress: 10, stanzasPerSecond: 2000, stanzaBurst: 5000, maxBackoffSeconds: 300,
     },
     upload: {
@@ -548,8 +552,9 @@ function validateS2s(s: S2sConfig): void {
   }
   for (const [k, v] of [["connectTimeoutSeconds", s.connectTimeoutSeconds], ["idleSeconds", s.idleSeconds], ["queueLimit", s.queueLimit],
     ["connectionsPerAddress", s.connectionsPerAddress], ["stanzasPerSecond", s.stanzasPerSecond], ["stanzaBurst", s.stanzaBurst],
-    ["maxBackoffSeconds", s.maxBackoffSeconds]] as const) {
+    ["maxBackoffSeconds", s.maxBackoffSeconds], ["pingTimeoutSeconds", s.pingTimeoutSeconds]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`s2s.${k}`, `${v} must be a positive integer`);
   }
+  if (!Number.isInteger(s.pingIntervalSeconds) || s.pingIntervalSeconds < 0) throw new ConfigError("s2s.pingIntervalSeconds", `${s.pingIntervalSeconds} must be 0 (no pings) or a positive integer`);
   for (const [domain, target] of Object.entries(s.routes)) parseHostPort(target, `s2s.routes.${domain}`);
 }

@@ -1,10 +1,13 @@
 // Whether a peer's TLS certificate verifies against the trust anchors (s2s.ca_file,
-// else Node's bundled roots) and names a domain (RFC 6125 DNS-ID, as RFC 6120
-// §13.7.1.2 allows; XEP-0178 §2). The chain is checked here rather than through
-// the TLS socket's `authorized`: a TLSSocket wrapped around an accepted socket
-// (STARTTLS) does not compute it.
+// else Node's bundled roots) and names a domain (RFC 6120 §13.7.1.2, XEP-0178 §2):
+// an xmppAddr, an SRV-ID _xmpp-server.<domain> or a DNS-ID (RFC 6125 §6.4, §6.5),
+// read from the certificate's DER (san.ts). The chain is checked here rather than
+// through the TLS socket's `authorized`: a TLSSocket wrapped around an accepted
+// socket (STARTTLS) does not compute it.
 import { X509Certificate } from "node:crypto";
-import { checkServerIdentity, rootCertificates, type DetailedPeerCertificate, type PeerCertificate } from "node:tls";
+import { domainToASCII } from "node:url";
+import { rootCertificates, type DetailedPeerCertificate } from "node:tls";
+import { subjectAltNames } from "./san.js";
 
 /** The certificates of a PEM bundle. */
 export function parseBundle(pem: string): X509Certificate[] {
@@ -48,6 +51,47 @@ export function chainVerifies(chain: readonly X509Certificate[], anchors: readon
   return false;
 }
 
-export function certificateNames(peer: PeerCertificate, domain: string): boolean {
-  return checkServerIdentity(domain, peer) === undefined;
+/** A domain in A-labels, lower case, without a trailing dot (RFC 6125 §6.2.1: names compare in their ASCII form); "" when it is not one. */
+function ascii(name: string): string {
+  return domainToASCII(name.replace(/\.$/, ""));
+}
+
+/**
+ * RFC 6125 §6.4.3: a DNS-ID matches the domain exactly, or is "*.rest" whose
+ * wildcard stands for exactly one whole leftmost label ("*.example.org" names
+ * a.example.org, not example.org nor a.b.example.org). A wildcard over a single
+ * label ("*.org") or inside a label ("a*.example.org") names nothing.
+ */
+export function dnsIdMatches(dnsId: string, domain: string): boolean {
+  const target = ascii(domain);
+  if (target === "") return false;
+  if (!dnsId.startsWith("*.")) return ascii(dnsId) === target;
+  const rest = ascii(dnsId.slice(2));
+  if (rest === "" || !rest.includes(".") || rest.includes("*")) return false;
+  const dot = target.indexOf(".");
+  return dot > 0 && target.slice(dot + 1) === rest;
+}
+
+/**
+ * Whether the certificate (DER) names `domain` as an XMPP server: an
+ * id-on-xmppAddr of the domain (RFC 6120 §13.7.1.4), an SRV-ID
+ * "_xmpp-server.<domain>" (RFC 6125 §6.5.1, no wildcards), or a DNS-ID; the
+ * subject's CN only when the certificate has none of these nor another
+ * subjectAltName (RFC 6125 §6.4.4). A certificate that does not parse names nothing.
+ */
+export function certificateNames(der: Uint8Array, domain: string): boolean {
+  const target = ascii(domain);
+  if (target === "") return false;
+  let names;
+  try {
+    names = subjectAltNames(der);
+  } catch {
+    return false;
+  }
+  if (names.xmppAddr.some((a) => ascii(a) === target)) return true;
+  if (names.srv.some((s) => s.toLowerCase().startsWith("_xmpp-server.") && ascii(s.slice("_xmpp-server.".length)) === target)) return true;
+  if (names.dns.some((d) => dnsIdMatches(d, domain))) return true;
+  if (names.dns.length + names.xmppAddr.length + names.srv.length > 0 || names.other) return false;
+  const subject = new X509Certificate(der).subject;
+  return subject.split("\n").some((line) => line.startsWith("CN=") && dnsIdMatches(line.slice(3), domain));
 }

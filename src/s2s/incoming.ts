@@ -16,6 +16,7 @@ import type { Logger } from "../util/logger.js";
 import type { S2sConfig } from "../config.js";
 import { S2sStream, NS_DIALBACK, NS_DIALBACK_FEATURE, NS_SERVER, renamespace } from "./stream.js";
 import { dialbackKeyValid } from "./dialback.js";
+import { isKeepalive } from "./ping.js";
 import type { VerifyOutcome } from "./outgoing.js";
 
 export interface IncomingDeps {
@@ -55,6 +56,8 @@ export class IncomingStream {
   private readonly pairs = new Set<string>();
   private readonly unauthTimer: NodeJS.Timeout;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Last element received that was not a ping or a ping's answer (XEP-0199 §4.2): those keep no stream from its idle close. */
+  private lastUsed = Date.now();
   private gone = false;
   /** Dialback requests waiting for their verification. */
   private pending = 0;
@@ -85,7 +88,7 @@ export class IncomingStream {
 
   private scheduleIdle(ms: number): void {
     this.idleTimer = setTimeout(() => {
-      const idleFor = Date.now() - this.stream.lastActivity;
+      const idleFor = Date.now() - this.lastUsed;
       const limit = this.d.config.idleSeconds * 1000;
       if (idleFor < limit) return this.scheduleIdle(limit - idleFor);
       this.stream.close();
@@ -108,7 +111,7 @@ export class IncomingStream {
     if (!socket?.encrypted) return false;
     const peer = socket.getPeerCertificate(true);
     if (Object.keys(peer).length === 0) return false;
-    const verified = chainVerifies(peerChain(peer), this.d.anchors()) && certificateNames(peer, domain);
+    const verified = chainVerifies(peerChain(peer), this.d.anchors()) && certificateNames(peer.raw, domain);
     if (!verified) this.d.log.debug("s2s peer certificate does not verify for its domain", { stream: this.id, domain });
     return verified;
   }
@@ -138,6 +141,7 @@ export class IncomingStream {
   }
 
   element(e: XmlElement): void {
+    if (!(e.ns === NS_SERVER && isKeepalive(e))) this.lastUsed = Date.now();
     if (e.is("starttls", NS.tls)) return this.startTls();
     if (e.is("auth", NS.sasl)) return this.saslExternal(e);
     if (e.is("result", NS_DIALBACK)) return void this.dialbackResult(e);

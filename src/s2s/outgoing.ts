@@ -6,7 +6,11 @@
 //   connecting → negotiating (→ tls → negotiating) → authenticating → ready → closed
 // A stream that fails before `ready` bounces what waited: remote-server-not-found
 // when the domain cannot be resolved, reached or refuses us, remote-server-timeout
-// when it stops answering (RFC 6120 §8.3.3.15, §8.3.3.16).
+// when it stops answering (RFC 6120 §8.3.3.15, §8.3.3.16). Once ready, a stream
+// quiet for s2s.ping_interval_seconds sends a ping (XEP-0199 §4.3); one whose
+// ping gets no answer within s2s.ping_timeout_seconds is dead: closed, and the
+// stanzas written since the peer last answered (up to s2s.queueLimit of them)
+// bounce remote-server-timeout.
 import net from "node:net";
 import tls from "node:tls";
 import { el, type XmlElement } from "../xml/element.js";
@@ -18,6 +22,9 @@ import type { S2sConfig } from "../config.js";
 import { S2sStream, NS_DIALBACK, type S2sStreamLimits } from "./stream.js";
 import { dialbackKey } from "./dialback.js";
 import { resolveS2s, type S2sTarget } from "./resolve.js";
+import { certificateNames } from "./certificate.js";
+import { PING_ID_PREFIX, isKeepalive, pingRequest } from "./ping.js";
+import { randomBytes } from "node:crypto";
 
 export type VerifyOutcome = "valid" | "invalid" | "error";
 export type OutgoingState = "connecting" | "negotiating" | "tls" | "sasl" | "restarting" | "authenticating" | "ready" | "closed";
@@ -40,6 +47,13 @@ export interface OutgoingDeps {
   closed(stream: OutgoingStream, failure: FailureCondition | undefined): void;
 }
 
+/**
+ * Node's own check knows DNS-IDs only and would mark a certificate naming the
+ * domain by xmppAddr or SRV-ID unauthorized: `authorized` is left to the chain,
+ * and certificateNames (RFC 6120 §13.7.1.2) judges the names.
+ */
+const namesCheckedLater = (): undefined => undefined;
+
 export class OutgoingStream {
   state: OutgoingState = "connecting";
   /** How the stream authenticated, once it did. */
@@ -50,7 +64,25 @@ export class OutgoingStream {
   /** db:verify requests by stream id, waiting for their answers. */
   private readonly verifies = new Map<string, { key: string; sent: boolean; done: (outcome: VerifyOutcome) => void }>();
   private deadline: NodeJS.Timeout | undefined;
+  /** Wakes for the idle close and the next ping. */
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Last stanza written that was not a ping or an answer to one (the idle close counts from it). */
+  private lastUsed = Date.now();
+  /** Last ping sent: a stream pings again an interval after its last use or ping, whichever is later. */
+  private lastPing = 0;
+  /** The ping waiting for its answer, and the timer that declares the peer dead. */
+  private pending: { id: string; timer: NodeJS.Timeout } | undefined;
+  /**
+   * Stanzas written since the peer last answered a ping (at most s2s.queueLimit):
+   * bounced if the next ping goes unanswered, since nothing says the peer read
+   * them. When it is full a ping goes out at once; stanzas written before its
+   * answer are counted in `unrecorded` only (memory stays bounded, and a burst
+   * is never held back), and a failure logs how many.
+   */
+  private unconfirmed: XmlElement[] = [];
+  private unrecorded = 0;
+  /** Pings sent and answered (tests, status). */
+  readonly pings = { sent: 0, answered: 0 };
   /** TCP connected: a failure from now on is the peer not answering. */
   private reached = false;
 
@@ -68,10 +100,20 @@ export class OutgoingStream {
     resolveS2s(this.d.remote, this.d.config.routes).then((targets) => this.tryTargets(targets), (err: Error) => this.fail("remote-server-not-found", err.message));
   }
 
+  private get pingsOn(): boolean {
+    return this.d.config.pingIntervalSeconds > 0;
+  }
+
   /** Queues while connecting (bounded: s2s.queueLimit), writes once ready. */
   send(stanza: XmlElement): void {
     if (this.state === "ready" && this.stream) {
+      if (isKeepalive(stanza)) return this.stream.send(stanza);
+      this.lastUsed = Date.now();
       this.stream.send(stanza);
+      if (!this.pingsOn) return;
+      if (this.unconfirmed.length < this.d.config.queueLimit) this.unconfirmed.push(stanza);
+      else this.unrecorded++;
+      if (this.unconfirmed.length >= this.d.config.queueLimit) this.ping();
       return;
     }
     if (this.state === "closed") {
@@ -83,6 +125,31 @@ export class OutgoingStream {
       return;
     }
     this.queue.push(stanza);
+  }
+
+  /** XEP-0199 §4.3: a ping from our domain to theirs; its answer arrives on their stream to us (S2sService hands it to pingAnswered). */
+  private ping(): void {
+    const stream = this.stream;
+    if (!stream || this.state !== "ready" || this.pending) return;
+    const id = PING_ID_PREFIX + randomBytes(8).toString("hex");
+    const seconds = this.d.config.pingTimeoutSeconds;
+    const timer = setTimeout(() => this.fail("remote-server-timeout", `${this.d.remote} did not answer a ping within ${seconds} s`), seconds * 1000);
+    timer.unref();
+    this.pending = { id, timer };
+    this.lastPing = Date.now();
+    this.pings.sent++;
+    stream.send(pingRequest(this.d.local, this.d.remote, id));
+  }
+
+  /** The answer (result or error) to a ping: the peer read everything written before it. False when `id` is not the ping waiting. */
+  pingAnswered(id: string): boolean {
+    if (this.pending?.id !== id) return false;
+    clearTimeout(this.pending.timer);
+    this.pending = undefined;
+    this.pings.answered++;
+    this.unconfirmed = [];
+    this.unrecorded = 0;
+    return true;
   }
 
   /** XEP-0220 §2.3.1: asks the remote (authoritative) server whether it made `key` for a stream of ours. */
@@ -107,6 +174,7 @@ export class OutgoingStream {
     for (const [id, v] of this.verifies) {
       if (v.sent) continue;
       v.sent = true;
+      this.lastUsed = Date.now();
       this.stream?.send(el("verify", NS_DIALBACK, { from: this.d.local, to: this.d.remote, id }, v.key));
     }
   }
@@ -136,7 +204,7 @@ export class OutgoingStream {
   private connect(t: S2sTarget): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
       const socket = t.directTls
-        ? tls.connect({ host: t.host, port: t.port, servername: this.d.remote, ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false, ca: this.d.ca, ...this.d.credentials })
+        ? tls.connect({ host: t.host, port: t.port, servername: this.d.remote, ALPNProtocols: ["xmpp-server"], rejectUnauthorized: false, checkServerIdentity: namesCheckedLater, ca: this.d.ca, ...this.d.credentials })
         : net.connect({ host: t.host, port: t.port });
       socket.once(t.directTls ? "secureConnect" : "connect", () => {
         socket.off("error", reject);
@@ -165,13 +233,16 @@ export class OutgoingStream {
     stream.openStream({ from: this.d.local, to: this.d.remote });
   }
 
-  /** secureDomains: the certificate must verify and name the domain (RFC 6125, XEP-0178 §2); the others are authenticated by dialback. */
+  /** secureDomains: the certificate must verify and name the domain (RFC 6120 §13.7.1.2, RFC 6125, XEP-0178 §2); the others are authenticated by dialback. */
   private certificateAcceptable(socket: tls.TLSSocket): boolean {
     if (!this.d.config.secureDomains.includes(this.d.remote)) return true;
     const cert = socket.getPeerCertificate();
-    const identity = cert && Object.keys(cert).length > 0 ? tls.checkServerIdentity(this.d.remote, cert) : new Error("no certificate");
-    if (socket.authorized && identity === undefined) return true;
-    this.fail("remote-server-not-found", `the certificate of ${this.d.remote} does not verify: ${String(socket.authorizationError ?? identity?.message)}`);
+    const named = cert?.raw !== undefined && certificateNames(cert.raw, this.d.remote);
+    if (socket.authorized && named) return true;
+    const problem = socket.authorizationError === null || socket.authorizationError === undefined
+      ? cert?.raw === undefined ? "no certificate" : `it names neither the xmppAddr ${this.d.remote}, nor _xmpp-server.${this.d.remote}, nor the DNS name`
+      : String(socket.authorizationError);
+    this.fail("remote-server-not-found", `the certificate of ${this.d.remote} does not verify: ${problem}`);
     return false;
   }
 
@@ -180,7 +251,7 @@ export class OutgoingStream {
     if (!stream) return;
     if (e.is("features", NS.stream)) return this.features(e);
     if (e.is("proceed", NS.tls) && this.state === "tls") {
-      stream.startTls({ client: { servername: this.d.remote, rejectUnauthorized: false, ca: this.d.ca, ALPNProtocols: ["xmpp-server"], ...this.d.credentials } }).then((socket) => {
+      stream.startTls({ client: { servername: this.d.remote, rejectUnauthorized: false, checkServerIdentity: namesCheckedLater, ca: this.d.ca, ALPNProtocols: ["xmpp-server"], ...this.d.credentials } }).then((socket) => {
         if (this.state === "closed") return;
         if (!this.certificateAcceptable(socket)) return;
         this.state = "negotiating";
@@ -262,9 +333,10 @@ export class OutgoingStream {
     this.authenticatedBy = by;
     if (this.deadline) clearTimeout(this.deadline);
     this.d.log.info("s2s stream authenticated", { from: this.d.local, to: this.d.remote, direction: "outgoing", by });
-    for (const s of this.queue.splice(0)) this.stream?.send(s);
+    this.lastUsed = Date.now();
+    for (const s of this.queue.splice(0)) this.send(s);
     this.sendVerifies();
-    this.scheduleIdle(this.d.config.idleSeconds * 1000);
+    this.scheduleIdle();
   }
 
   private result(r: XmlElement): void {
@@ -274,17 +346,31 @@ export class OutgoingStream {
     this.fail("remote-server-not-found", `${this.d.remote} did not accept our dialback key (${r.attrs.type ?? "no type"})`);
   }
 
-  private scheduleIdle(ms: number): void {
-    this.idleTimer = setTimeout(() => {
-      const stream = this.stream;
-      if (!stream || this.state !== "ready") return;
-      const idleFor = Date.now() - stream.lastActivity;
-      const limit = this.d.config.idleSeconds * 1000;
-      if (idleFor < limit) return this.scheduleIdle(limit - idleFor);
+  /**
+   * One timer for both: the stream closes once it has carried no stanza but
+   * pings and their answers for s2s.idle_seconds, and pings once it has been
+   * quiet (no use, no ping) for s2s.ping_interval_seconds.
+   */
+  private scheduleIdle(): void {
+    const now = Date.now();
+    const again = (ms: number) => {
+      this.idleTimer = setTimeout(() => {
+        if (this.state === "ready") this.scheduleIdle();
+      }, Math.max(ms, 10));
+      this.idleTimer.unref();
+    };
+    // A ping waiting decides first: its timer fails the stream, its answer clears the way for the idle close.
+    if (this.pending) return again(1000);
+    const closeAt = this.lastUsed + this.d.config.idleSeconds * 1000;
+    if (now >= closeAt) {
       this.d.log.debug("closing an idle s2s stream", { remote: this.d.remote });
-      this.closeNow();
-    }, ms);
-    this.idleTimer.unref();
+      return this.closeNow();
+    }
+    if (!this.pingsOn) return again(closeAt - now);
+    const pingAt = Math.max(this.lastUsed, this.lastPing) + this.d.config.pingIntervalSeconds * 1000;
+    if (now < pingAt) return again(Math.min(closeAt, pingAt) - now);
+    this.ping();
+    again(1000);
   }
 
   /** Closes the stream (idle, shutdown, or the peer closed its side). */
@@ -303,23 +389,31 @@ export class OutgoingStream {
 
   private socketClosed(): void {
     if (this.state === "closed") return;
+    // Lost while a ping waited: the peer had stopped answering, and what it may not have read bounces.
+    if (this.state === "ready" && this.pending) return this.fail("remote-server-timeout", `the connection to ${this.d.remote} was lost while a ping waited for its answer`);
     if (this.state === "ready") return this.finish(undefined);
     this.fail("remote-server-timeout", `the connection to ${this.d.remote} closed before it was authenticated`);
   }
 
   private fail(condition: FailureCondition, text: string): void {
     if (this.state === "closed") return;
-    this.d.log.warn("s2s stream failed", { from: this.d.local, to: this.d.remote, condition, reason: text });
-    const queued = this.queue.splice(0);
+    this.d.log.warn("s2s stream failed", { from: this.d.local, to: this.d.remote, condition, reason: text,
+      bounced: this.unconfirmed.length + this.queue.length, unrecorded: this.unrecorded });
+    // RFC 6120 §8.3.3.15: what the peer may never have read comes back to its senders.
+    const undelivered = [...this.unconfirmed, ...this.queue.splice(0)];
+    this.unconfirmed = [];
     this.finish(condition);
     this.stream?.destroy();
-    for (const s of queued) this.d.bounce(s, { condition, text });
+    for (const s of undelivered) this.d.bounce(s, { condition, text });
   }
 
   private finish(failure: FailureCondition | undefined): void {
     this.state = "closed";
     if (this.deadline) clearTimeout(this.deadline);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.pending) clearTimeout(this.pending.timer);
+    this.pending = undefined;
+    this.unconfirmed = [];
     for (const v of [...this.verifies.values()]) v.done("error");
     this.d.closed(this, failure);
   }

@@ -18,6 +18,7 @@ import { listenOn, listenAlso, closeAll, portOf } from "../net/c2s-listener.js";
 import { S2sStream, type S2sStreamLimits } from "./stream.js";
 import { OutgoingStream, type FailureCondition, type VerifyOutcome } from "./outgoing.js";
 import { IncomingStream } from "./incoming.js";
+import { pingAnswer } from "./ping.js";
 
 export interface S2sServiceDeps {
   readonly config: ServerConfig;
@@ -127,6 +128,26 @@ export class S2sService {
     const out: Record<string, string> = {};
     for (const [k, o] of this.outgoing) if (o.authenticatedBy) out[k] = o.authenticatedBy;
     return out;
+  }
+
+  /** XEP-0199 §4.3 pings of each outgoing stream, sent and answered (tests, status). */
+  outgoingPings(): Record<string, { sent: number; answered: number }> {
+    const out: Record<string, { sent: number; answered: number }> = {};
+    for (const [k, o] of this.outgoing) out[k] = { ...o.pings };
+    return out;
+  }
+
+  /**
+   * A stanza from an authenticated incoming stream. The answer to one of our
+   * pings comes this way (RFC 6120 §8.2: the peer sends on its own stream) and
+   * goes to the outgoing stream that pinged; one that matches no ping waiting
+   * (late, or made up) is dropped: it is for no user.
+   */
+  private routeIncoming(s: XmlElement): void {
+    const answer = pingAnswer(s);
+    if (answer === undefined) return this.d.router.route(s);
+    const stream = this.outgoing.get(`${answer.local} ${answer.remote}`);
+    if (!stream?.pingAnswered(answer.id)) this.d.log.debug("dropping an answer to no ping waiting", { from: s.attrs.from, to: s.attrs.to, id: answer.id });
   }
 
   /** The "remote local" pairs authenticated on incoming streams. */
@@ -280,7 +301,7 @@ export class S2sService {
       isLocal: (domain) => this.served(domain),
       blocked: (domain) => this.blocked(domain),
       verify: (local, remote, id, key) => this.verify(local, remote, id, key),
-      route: (s) => this.d.router.route(s),
+      route: (s) => this.routeIncoming(s),
       authenticated: () => {},
       closed: (i) => this.incoming.delete(i),
     });

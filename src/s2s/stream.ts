@@ -63,10 +63,7 @@ export class S2sStream {
   private readonly bucket: TokenBucket;
   private batch: { turn: number; socket: net.Socket; chunks: string[] } | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
-  /** Milliseconds timestamp of the last bytes received or stanza written (idle sweeps read it). */
-  lastActivity = Date.now();
   private readonly onData = (chunk: Buffer) => {
-    this.lastActivity = Date.now();
     this.parser.write(chunk);
   };
   private readonly onClose = () => {
@@ -218,7 +215,6 @@ export class S2sStream {
 
   /** A stanza from the kernel (jabber:client) or a stream-level element. */
   send(el: XmlElement): void {
-    this.lastActivity = Date.now();
     this.write(serialize(renamespace(el, NS.client, this.contentNs), this.contentNs));
   }
 

@@ -91,6 +91,9 @@ test("Parley and Prosody federate: subscriptions both ways, messages, presence, 
         // Prosody finds `localhost` by its address record: port 5269 (RFC 6120 §3.2.2).
         c.s2s.port = 5269;
         c.s2s.routes = { [PROSODY_DOMAIN]: `127.0.0.1:${prosody.s2sPort}` };
+        // XEP-0199 §4.3: pings on the quiet stream, which Prosody answers on its own stream to us.
+        c.s2s.pingIntervalSeconds = 1;
+        c.s2s.pingTimeoutSeconds = 5;
       },
     });
     const romeo = await User.login(parley.port, "romeo", "localhost", "orchard");
@@ -122,6 +125,14 @@ test("Parley and Prosody federate: subscriptions both ways, messages, presence, 
     // Presence changes flow.
     juliet.write("<presence><show>away</show></presence>");
     await romeo.waitFor("Juliet away", (s) => s.name === "presence" && s.getChildText("show") === "away");
+
+    // Quiet for a second: Parley pings prosody.test; the answer, on Prosody's stream, is matched and the stream stays.
+    const pings = () => parley?.server.s2s?.outgoingPings()[`localhost ${PROSODY_DOMAIN}`];
+    const deadline = Date.now() + 8000;
+    while ((pings()?.answered ?? 0) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((pings()?.answered ?? 0) >= 1, `Prosody answered no ping: ${JSON.stringify(pings())}`);
+    assert.is(parley.server.s2s?.outgoingStates()[`localhost ${PROSODY_DOMAIN}`], "ready");
+    assert.equal(romeo.stanzas().filter((s) => (s.attrs.id ?? "").startsWith("s2s-ping-")), [], "no ping answer reaches a user");
 
     // Romeo blocks Juliet: her messages no longer reach him and she is told (XEP-0191 §3.5).
     romeo.write(`<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='juliet@${PROSODY_DOMAIN}'/></block></iq>`);

@@ -7,78 +7,14 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import net from "node:net";
 import tls from "node:tls";
-import os from "node:os";
-import path from "node:path";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import type { ServerConfig } from "../../src/config.js";
 import { loadOrCreateSecret } from "../../src/server/server-secret.js";
 import { DIALBACK_SECRET, dialbackKey } from "../../src/s2s/dialback.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
+import { PASSWORD, User, twoServers } from "../helpers/s2s-pair.js";
+import { testCa, xmppAddr, dnsId } from "../helpers/test-ca.js";
 import { RawClient } from "../helpers/raw-client.js";
-import { parseStanzas } from "../helpers/xmpp-peer.js";
 import type { XmlElement } from "../../src/xml/element.js";
-
-const PASSWORD = "secret-password";
-const header = (domain: string) =>
-  `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
-
-class User {
-  private constructor(readonly raw: RawClient, readonly jid: string) {}
-
-  static async login(port: number, user: string, domain: string, resource: string): Promise<User> {
-    const raw = await RawClient.connect(port);
-    raw.write(header(domain));
-    await raw.waitFor(/<\/stream:features>/);
-    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${PASSWORD}`).toString("base64")}</auth>`);
-    const outcome = await raw.waitFor(/<success|<failure/);
-    if (!/<success/.test(outcome)) throw new Error(`login failed: ${outcome}`);
-    raw.clear();
-    raw.write(header(domain));
-    await raw.waitFor(/<\/stream:features>/);
-    raw.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-    const text = await raw.waitFor(/<jid>([^<]+)<\/jid>/);
-    raw.clear();
-    return new User(raw, (/<jid>([^<]+)<\/jid>/.exec(text) as RegExpExecArray)[1] as string);
-  }
-
-  write(xml: string): void {
-    this.raw.write(xml);
-  }
-
-  stanzas(): XmlElement[] {
-    return parseStanzas(this.raw.text);
-  }
-
-  /** Waits for a stanza matching `pick`, within `ms`. */
-  async waitFor(pick: (s: XmlElement) => boolean, ms = 8000): Promise<XmlElement> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = this.stanzas().find(pick);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`${this.jid}: nothing matching within ${ms} ms; received: ${this.raw.text}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  close(): void {
-    this.raw.destroy();
-  }
-}
-
-async function twoServers(): Promise<{ a: TestServer; b: TestServer; stop(): Promise<void> }> {
-  const configure = (domain: string) => (c: ServerConfig) => {
-    c.domains = [domain];
-    c.s2s.connectTimeoutSeconds = 3;
-  };
-  const a = await startTestServer({ accounts: [{ jid: "alice@a.test", password: PASSWORD }], configure: configure("a.test") });
-  const b = await startTestServer({ accounts: [{ jid: "bob@b.test", password: PASSWORD }], configure: configure("b.test") });
-  const aPort = a.server.s2s?.port as number;
-  const bPort = b.server.s2s?.port as number;
-  a.server.config.s2s.routes["b.test"] = `127.0.0.1:${bPort}`;
-  b.server.config.s2s.routes["a.test"] = `127.0.0.1:${aPort}`;
-  return { a, b, async stop() { await a.stop(); await b.stop(); } };
-}
 
 const message = (s: XmlElement, body: string) => s.name === "message" && s.getChildText("body") === body;
 
@@ -357,57 +293,56 @@ test("XEP-0368 Direct TLS for servers: TLS from the first byte, ALPN xmpp-server
   }
 });
 
-/** A test CA and a certificate from it per domain (serverAuth and clientAuth: each server is the other's TLS client too). */
-function testCa(domains: readonly string[]): { dir: string; ca: string; files: Record<string, { cert: string; key: string }> } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-s2s-ca-"));
-  const run = (...args: string[]) => {
-    const r = spawnSync("openssl", args, { encoding: "utf8", cwd: dir });
-    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
-  };
-  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Parley Test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-  const files: Record<string, { cert: string; key: string }> = {};
-  for (const d of domains) {
-    writeFileSync(path.join(dir, `${d}.ext`), `subjectAltName=DNS:${d}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`);
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${d}.key`, "-out", `${d}.csr`, "-subj", `/CN=${d}`);
-    run("x509", "-req", "-in", `${d}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", `${d}.crt`, "-extfile", `${d}.ext`);
-    files[d] = { cert: path.join(dir, `${d}.crt`), key: path.join(dir, `${d}.key`) };
-  }
-  return { dir, ca: path.join(dir, "ca.crt"), files };
-}
-
-test("with certificates from a trusted CA, servers authenticate each other with SASL EXTERNAL instead of dialback (XEP-0178)", async () => {
-  const pki = testCa(["a.test", "b.test"]);
+/** Two servers with certificates from one CA that each trusts, and each requiring the other's to verify (RFC 6125). */
+async function certifiedServers(sans: (domain: string) => string[]): Promise<{ a: TestServer; b: TestServer; stop(): Promise<void> }> {
+  const ca = testCa();
   const configure = (domain: string, other: string) => (c: ServerConfig) => {
+    const issued = ca.issue(domain, "Parley test server", sans(domain));
     c.domains = [domain];
-    c.tls.certFile = pki.files[domain]?.cert;
-    c.tls.keyFile = pki.files[domain]?.key;
-    c.s2s.caFile = pki.ca;
-    // And the peer's certificate must verify on the streams we open (RFC 6125).
+    c.tls.certFile = issued.cert;
+    c.tls.keyFile = issued.key;
+    c.s2s.caFile = ca.ca;
     c.s2s.secureDomains = [other];
   };
   const a = await startTestServer({ accounts: [{ jid: "alice@a.test", password: PASSWORD }], configure: configure("a.test", "b.test") });
   const b = await startTestServer({ accounts: [{ jid: "bob@b.test", password: PASSWORD }], configure: configure("b.test", "a.test") });
   a.server.config.s2s.routes["b.test"] = `127.0.0.1:${b.server.s2s?.port as number}`;
   b.server.config.s2s.routes["a.test"] = `127.0.0.1:${a.server.s2s?.port as number}`;
+  return { a, b, async stop() { await a.stop(); await b.stop(); ca.remove(); } };
+}
+
+/** Alice and Bob exchange a message each way; both streams authenticated by SASL EXTERNAL. */
+async function exchangeOverSaslExternal(a: TestServer, b: TestServer): Promise<void> {
+  const alice = await User.login(a.port, "alice", "a.test", "home");
+  const bob = await User.login(b.port, "bob", "b.test", "work");
+  bob.write("<presence/>");
+  await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+  alice.write("<message to='bob@b.test' type='chat'><body>certified</body></message>");
+  const got = await bob.waitFor((s) => message(s, "certified"));
+  assert.is(got.attrs.from, "alice@a.test/home");
+  bob.write("<message to='alice@a.test/home' type='chat'><body>likewise</body></message>");
+  await alice.waitFor((s) => message(s, "likewise"));
+  assert.equal(a.server.s2s?.outgoingAuth(), { "a.test b.test": "sasl-external" });
+  assert.equal(b.server.s2s?.outgoingAuth(), { "b.test a.test": "sasl-external" });
+  alice.close();
+  bob.close();
+}
+
+test("with certificates from a trusted CA, servers authenticate each other with SASL EXTERNAL instead of dialback (XEP-0178)", async () => {
+  const { a, b, stop } = await certifiedServers((d) => [dnsId(d)]);
   try {
-    const alice = await User.login(a.port, "alice", "a.test", "home");
-    const bob = await User.login(b.port, "bob", "b.test", "work");
-    bob.write("<presence/>");
-    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
-    alice.write("<message to='bob@b.test' type='chat'><body>certified</body></message>");
-    const got = await bob.waitFor((s) => message(s, "certified"));
-    assert.is(got.attrs.from, "alice@a.test/home");
-    bob.write("<message to='alice@a.test/home' type='chat'><body>likewise</body></message>");
-    await alice.waitFor((s) => message(s, "likewise"));
-    assert.equal(a.server.s2s?.outgoingAuth(), { "a.test b.test": "sasl-external" });
-    assert.equal(b.server.s2s?.outgoingAuth(), { "b.test a.test": "sasl-external" });
-    alice.close();
-    bob.close();
+    await exchangeOverSaslExternal(a, b);
   } finally {
-    await a.stop();
-    await b.stop();
-    rmSync(pki.dir, { recursive: true, force: true });
+    await stop();
+  }
+});
+
+test("certificates naming their servers by xmppAddr only (no DNS name, a CN that is not the domain): SASL EXTERNAL still (RFC 6120 §13.7.1.4)", async () => {
+  const { a, b, stop } = await certifiedServers((d) => [xmppAddr(d)]);
+  try {
+    await exchangeOverSaslExternal(a, b);
+  } finally {
+    await stop();
   }
 });
 

@@ -264,6 +264,8 @@ insecure_domains = ["Lab.Example"]
 blocked_domains = ["spam.example"]
 connect_timeout_seconds = 3
 queue_limit = 20
+ping_interval_seconds = 0
+ping_timeout_seconds = 5
 
 [s2s.routes]
 "Example.net" = "192.0.2.1:5269"
@@ -277,10 +279,14 @@ queue_limit = 20
   assert.equal(c.s2s.blockedDomains, ["spam.example"]);
   assert.is(c.s2s.connectTimeoutSeconds, 3);
   assert.is(c.s2s.queueLimit, 20);
+  assert.is(c.s2s.pingIntervalSeconds, 0, "0: no pings");
+  assert.is(c.s2s.pingTimeoutSeconds, 5);
   assert.equal(c.s2s.routes, { "example.net": "192.0.2.1:5269" });
   const fails = (toml: string, pattern: RegExp) => assert.throws(() => resolveConfig(file("bad-s2s.toml", toml), {}), (e: Error) => e instanceof ConfigError && pattern.test(e.message));
   fails(`[s2s.routes]\n"example.net" = "nowhere"\n`, /s2s\.routes\.example\.net .*host:port/);
   fails(`[s2s]\nqueue_limit = 0\n`, /s2s\.queue_limit .*positive/);
+  fails(`[s2s]\nping_interval_seconds = -1\n`, /s2s\.ping_interval_seconds .*0 \(no pings\) or more/);
+  fails(`[s2s]\nping_timeout_seconds = 0\n`, /s2s\.ping_timeout_seconds .*positive/);
   fails(`[s2s]\nrequire_tsl = true\n`, /s2s\.require_tsl .*not a known setting/);
 });
 

@@ -6,6 +6,8 @@ import * as assert from "uvu/assert";
 import { dialbackKey, dialbackKeyValid } from "../../src/s2s/dialback.js";
 import { resolveS2s, type SrvLookup } from "../../src/s2s/resolve.js";
 import { renamespace } from "../../src/s2s/stream.js";
+import { PING_ID_PREFIX, isKeepalive, pingAnswer, pingRequest } from "../../src/s2s/ping.js";
+import { parseStanzas } from "../helpers/xmpp-peer.js";
 import { el } from "../../src/xml/element.js";
 import { serialize } from "../../src/xml/serialize.js";
 
@@ -56,6 +58,28 @@ test("stanzas change namespace at the s2s edge, their jabber:client children too
   const out = renamespace(m, "jabber:client", "jabber:server");
   assert.is(serialize(out, "jabber:server"), "<message to='b@b.test'><body>hi</body><x xmlns='urn:example'><y/></x></message>");
   assert.is(renamespace(el("a", "urn:x"), "jabber:client", "jabber:server").ns, "urn:x");
+});
+
+const stanza = (xml: string) => parseStanzas(xml)[0] as NonNullable<ReturnType<typeof parseStanzas>[0]>;
+
+test("XEP-0199 §4.3: a server ping and its answers between bare domains are keepalives; anything else between servers or users is use", () => {
+  const ping = pingRequest("a.test", "b.test", `${PING_ID_PREFIX}1`);
+  assert.is(serialize(ping), `<iq xmlns='jabber:client' type='get' from='a.test' to='b.test' id='${PING_ID_PREFIX}1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  assert.ok(isKeepalive(ping));
+  assert.ok(isKeepalive(stanza("<iq type='result' from='b.test' to='a.test' id='x'/>")));
+  assert.ok(isKeepalive(stanza("<iq type='error' from='b.test' to='a.test' id='x'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")));
+  assert.not.ok(isKeepalive(stanza("<iq type='get' from='alice@a.test/r' to='b.test' id='x'><ping xmlns='urn:xmpp:ping'/></iq>")), "a user's ping is use");
+  assert.not.ok(isKeepalive(stanza("<iq type='result' from='b.test' to='a.test' id='x'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")));
+  assert.not.ok(isKeepalive(stanza("<iq type='get' from='b.test' to='a.test' id='x'><query xmlns='jabber:iq:version'/></iq>")));
+  assert.not.ok(isKeepalive(stanza("<message from='b.test' to='a.test'><body>hi</body></message>")));
+});
+
+test("an answer to one of our pings: result or error, our id prefix, to a bare local domain", () => {
+  assert.equal(pingAnswer(stanza(`<iq type='result' from='b.test' to='a.test' id='${PING_ID_PREFIX}7'/>`)), { local: "a.test", remote: "b.test", id: `${PING_ID_PREFIX}7` });
+  assert.equal(pingAnswer(stanza(`<iq type='error' from='B.Test' to='a.test' id='${PING_ID_PREFIX}7'/>`))?.remote, "b.test");
+  assert.is(pingAnswer(stanza("<iq type='result' from='b.test' to='a.test' id='other'/>")), undefined, "not our prefix: routed as usual");
+  assert.is(pingAnswer(stanza(`<iq type='result' from='b.test' to='alice@a.test/r' id='${PING_ID_PREFIX}7'/>`)), undefined, "to a user: not ours");
+  assert.is(pingAnswer(stanza(`<iq type='get' from='b.test' to='a.test' id='${PING_ID_PREFIX}7'><ping xmlns='urn:xmpp:ping'/></iq>`)), undefined);
 });
 
 test.run();
