@@ -65,7 +65,7 @@ function isWrite(input: Input): boolean {
  * long this turn has spent handing stanzas over, and the pacers waiting for a
  * later turn, resumed from one setImmediate in arrival order.
  */
-class TurnClock {
+export class TurnClock {
   private turn = -1;
   private spentMs = 0;
   private readonly waiting: StanzaPacer[] = [];
@@ -110,6 +110,7 @@ class TurnClock {
   };
 }
 
+/** The process's clock: every connection's pacer shares it, as they share the event loop. */
 const TURNS = new TurnClock();
 
 export class StanzaPacer implements StreamListener {
@@ -121,13 +122,15 @@ export class StanzaPacer implements StreamListener {
 
   /**
    * `perTurn`: this stream's stanzas per turn; `budgetMs`: the loop's time per
-   * turn past which IQ sets wait (limits.turn_budget_ms; 0: none).
+   * turn past which IQ sets wait (limits.turn_budget_ms; 0: none); `clock`: the
+   * process's (tests give their own).
    */
   constructor(
     private readonly session: StreamListener,
     private readonly perTurn: number,
     private readonly reads: BacklogReads,
     private readonly budgetMs = 0,
+    private readonly clock: TurnClock = TURNS,
   ) {
     if (!Number.isInteger(perTurn) || perTurn < 1) throw new Error(`stanzas per turn must be a positive whole number, not ${perTurn}`);
     if (!Number.isFinite(budgetMs) || budgetMs < 0) throw new Error(`the turn budget must be zero or more milliseconds, not ${budgetMs}`);
@@ -210,7 +213,7 @@ export class StanzaPacer implements StreamListener {
       this.used = 0;
     }
     if (this.used >= this.perTurn) return false;
-    if (!force && !TURNS.admits(isWrite(input), this.budgetMs)) return false;
+    if (!force && !this.clock.admits(isWrite(input), this.budgetMs)) return false;
     this.used++;
     return true;
   }
@@ -218,7 +221,7 @@ export class StanzaPacer implements StreamListener {
   private enqueue(): void {
     if (this.queued) return;
     this.queued = true;
-    TURNS.wait(this);
+    this.clock.wait(this);
   }
 
   /**
@@ -253,7 +256,7 @@ export class StanzaPacer implements StreamListener {
     try {
       this.handOver(input);
     } finally {
-      if (input.kind === "stanza") TURNS.charge(performance.now() - started);
+      if (input.kind === "stanza") this.clock.charge(performance.now() - started);
     }
   }
 
