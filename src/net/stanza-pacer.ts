@@ -55,10 +55,19 @@ function currentTurn(): number {
   return clock;
 }
 
-/** An IQ set: the kind of stanza that appends events, which waits first when the turn is over its budget. */
+/**
+ * An IQ set: the kind of stanza that appends events, which waits first when
+ * the turn is over its budget. Resource binding (RFC 6120 §7) and the legacy
+ * session IQ are sets that append nothing: a login is not made to wait.
+ */
 function isWrite(input: Input): boolean {
-  return input.kind === "stanza" && input.el.name === "iq" && input.el.attrs.type === "set";
+  if (input.kind !== "stanza" || input.el.name !== "iq" || input.el.attrs.type !== "set") return false;
+  const payload = input.el.getChildren()[0];
+  return payload === undefined || (payload.ns !== NS_BIND && payload.ns !== NS_SESSION);
 }
+
+const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
+const NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session";
 
 /**
  * The loop's time budget per turn, shared by every pacer of the process: how

@@ -9,7 +9,7 @@ import { RawClient } from "../helpers/raw-client.js";
 import { startTestServer } from "../helpers/test-server.js";
 import { accountStreamId, type NewEvent } from "../../src/events/types.js";
 
-const SUBSCRIBERS = 1_300; // more than two batches of the presence module's 500
+const SUBSCRIBERS = 1_300; // thirteen batches of the presence module's 100
 const ONLINE = new Map([[0, "first"], [650, "middle"], [SUBSCRIBERS - 1, "last"]]);
 
 test("a broadcast to 1,300 subscribers reaches each online one exactly once; a newer one replaces the rest of an older one, in order", async () => {
@@ -69,7 +69,7 @@ test("a broadcast to 1,300 subscribers reaches each online one exactly once; a n
       if (got.length === 2) assert.match(got[0] as string, /<status>busy<\/status>/);
     }
     // Both stanzas came in one read and were handled in one turn: only the first
-    // batch of 500 had the 'busy' before 'off' replaced it (bounded work per turn).
+    // batch of 100 had the 'busy' before 'off' replaced it (bounded work per turn).
     assert.equal(fans.map((c) => fromStar(c).length), [2, 1, 1], "first batch: both; later batches: only the newer");
     for (const c of [...fans, star]) c.destroy();
   } finally {

@@ -48,7 +48,7 @@ type BroadcastInFlight = SessionSlot<{ generation: number }>;
  * order it sent them, and the ones the older had not reached yet get only the
  * newer (the current presence).
  */
-const BROADCAST_PER_TURN = 500;
+const BROADCAST_PER_TURN = 100;
 
 /** To the user's available resources (the sender included) and to the subscribers. */
 function broadcast(api: ModuleApi, directed: DirectedTo, inFlight: BroadcastInFlight, account: Account, session: ResourceSession, stanza: XmlElement): void {
