@@ -36,16 +36,17 @@ export class User {
   }
 
   stanzas(): XmlElement[] {
-    return parseStanzas(this.raw.text);
+    // Prosody's stream header carries the content namespace; what follows parses the same way.
+    return parseStanzas(this.raw.text.replace(/^<\?xml[^>]*>\s*<stream:stream[^>]*>/, ""));
   }
 
-  /** Waits for a stanza matching `pick`, within `ms`. */
-  async waitFor(pick: (s: XmlElement) => boolean, ms = 8000): Promise<XmlElement> {
+  /** Waits for a stanza matching `pick`, within `ms`; `what` names it in the error. */
+  async waitFor(pick: (s: XmlElement) => boolean, ms = 8000, what = "nothing matching"): Promise<XmlElement> {
     const deadline = Date.now() + ms;
     for (;;) {
       const found = this.stanzas().find(pick);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`${this.jid}: nothing matching within ${ms} ms; received: ${this.raw.text}`);
+      if (Date.now() > deadline) throw new Error(`${this.jid}: ${what} within ${ms} ms; received: ${this.raw.text}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
