@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../test/helpers/free-port.js";
 import { fileURLToPath } from "node:url";
 
 export interface Account {
@@ -50,17 +51,7 @@ export interface ServerFactory {
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const PARLEY_BIN = path.join(REPO, "bin", "parley.js");
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function waitForPort(port: number, child: ChildProcess, log: () => string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -8,17 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "./free-port.js";
 
 // Prosody finds a peer by its SRV/A records only. For domains named in
 // `s2s_routes` this plugin answers with a fixed address instead, as Parley's

@@ -5,22 +5,12 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { freePort } from "./free-port.js";
 
 export function prosodyBinary(): string | undefined {
   const found = spawnSync("sh", ["-c", "command -v prosody"], { encoding: "utf8" });
   const bin = found.stdout.trim();
   return found.status === 0 && bin !== "" ? bin : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ProsodyProcess {

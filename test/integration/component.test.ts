@@ -10,17 +10,10 @@ import net from "node:net";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { handshakeDigest } from "../../src/modules/component/index.js";
+import { freePort } from "../helpers/free-port.js";
 
 const SECRET = "a-component-secret-of-some-length";
 const ACCOUNTS = [{ jid: "romeo@localhost", password: "romeo-pass" }];
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function withServer(body: (ts: TestServer, componentPort: number) => Promise<void>): Promise<void> {
   const port = await freePort();
