@@ -326,6 +326,43 @@ test("the generated paths cover every state and every transition of the model, i
   assert.ok(paths.size < 40, `${paths.size} paths`);
 });
 
+/** A header of ours, then the stream error, then the close: what RFC 6120 §4.9.1.2 asks of an error before the peer's header. */
+async function headerThenError(raw: RawClient, condition: string): Promise<void> {
+  await raw.waitFor(/<\/stream:stream>/);
+  await raw.waitClosed();
+  assert.match(raw.text, new RegExp(`^<\\?xml version='1.0'\\?><stream:stream xmlns='jabber:server' [^>]*>${streamError(condition).source}`));
+}
+
+// Found by the model (path CONNECT → SEND_GARBAGE): the listener sent the stream error with no stream header before it.
+test("regression: an error before the peer's header (bad XML, the unauthenticated timeout, bad XML after TLS) follows a header of ours (RFC 6120 §4.9.1.2)", async () => {
+  const ts = await startTestServer({ configure: (c) => { c.domains = [LOCAL]; } });
+  const port = ts.server.s2s?.port as number;
+  try {
+    const garbage = await RawClient.connect(port);
+    garbage.write("<<<>>>");
+    await headerThenError(garbage, "not-well-formed");
+    // After TLS the peer owes a new header (RFC 6120 §5.4.3.3); bad XML instead gets a new header of ours first.
+    const plain = await RawClient.connect(port);
+    plain.write(header());
+    await plain.waitFor(/<\/stream:features>/);
+    plain.write(`<starttls xmlns='${NS_TLS}'/>`);
+    await plain.waitFor(/<proceed/);
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ socket: plain.rawSocket, servername: LOCAL, rejectUnauthorized: false }, () => resolve(s));
+      s.once("error", reject);
+    });
+    const secure = RawClient.wrap(socket);
+    secure.write("<<<>>>");
+    await headerThenError(secure, "not-well-formed");
+    // Read when a stream is accepted: the next one is closed after a second.
+    ts.server.config.limits.unauthenticatedTimeoutSeconds = 1;
+    const silent = await RawClient.connect(port);
+    await headerThenError(silent, "connection-timeout");
+  } finally {
+    await ts.stop();
+  }
+});
+
 test.after(() => ca.remove());
 
 test.run();
