@@ -134,7 +134,7 @@ function actions(world: World): Record<S2sModelEvent["type"], () => Promise<void
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  /** RFC 6120 §4.9.1.1, §4.9.1.2: our header (even when the error comes first), the error, </stream:stream>, then the connection closed. */
+  /** RFC 6120 §4.9.1.1, §4.9.1.2: our header (even for an error before the peer's), the error, </stream:stream>, then the connection closed. */
   const closedWith = async (condition: string) => {
     await waitFor(streamError(condition));
     await waitFor(/<\/stream:stream>/);
