@@ -101,6 +101,8 @@ export class IncomingStream {
   private headerTo: string | undefined;
   /** SASL succeeded on this connection: not offered again after the restart. */
   private saslDone = false;
+  /** Our header for the current stream went out (a new stream after TLS or SASL needs its own). */
+  private opened = false;
 
   /**
    * RFC 6120 §13.7.1.2, XEP-0178 §2: the peer's TLS certificate verified (the
@@ -125,6 +127,7 @@ export class IncomingStream {
     if (to !== undefined) reply.from = to;
     if (from !== undefined) reply.to = from;
     this.stream.openStream(reply);
+    this.opened = true;
     // RFC 6120 §4.8.2, §4.9.3.10: the content namespace of an s2s stream is jabber:server.
     if (defaultNs !== NS_SERVER) return this.fail("invalid-namespace", "a server-to-server stream is in jabber:server");
     if (to !== undefined && !this.d.isLocal(to)) return this.fail("host-unknown", `${to} is not served here`);
@@ -157,6 +160,7 @@ export class IncomingStream {
   private startTls(): void {
     if (this.stream.secure) return this.fail("policy-violation", "TLS is already in place");
     this.stream.write(`<proceed xmlns='${NS.tls}'/>`);
+    this.opened = false;
     this.stream.startTls({ server: this.d.tlsContext }).catch((err: Error) => {
       this.d.log.debug("s2s TLS failed", { stream: this.id, error: err.message });
       this.stream.destroy();
@@ -189,6 +193,7 @@ export class IncomingStream {
     this.stream.send(el("success", NS.sasl));
     // RFC 6120 §6.4.6: the peer opens a new stream on the same connection.
     this.stream.resetParser();
+    this.opened = false;
     this.d.authenticated(from, to);
   }
 
@@ -268,6 +273,9 @@ export class IncomingStream {
 
   fail(condition: StreamErrorCondition, text: string): void {
     this.d.log.info("closing an s2s stream", { stream: this.id, condition, reason: text });
+    // RFC 6120 §4.9.1.2: an error before the peer's header (bad XML, a timeout) still follows a header of ours.
+    if (!this.opened) this.stream.openStream({ id: this.id });
+    this.opened = true;
     this.stream.fail(condition, text);
   }
 
