@@ -62,9 +62,11 @@
 // behind whatever that connection already has held, so a stream keeps its
 // order). So a chat message between two users whose accounts nobody is
 // changing does not wait for the fdatasync of other users' roster changes;
-// it reveals nothing that a crash could take back. Output written outside such
-// a handling (timers, session negotiation, s2s, modules' own sends) is never
-// free: it waits as above.
+// it reveals nothing that a crash could take back. When nothing at all is
+// waiting to be durable (no open turn, every commit synced), all output is
+// free, a handling or not. Otherwise output written outside a handling
+// (timers, session negotiation, s2s, modules' own sends) is not free: it
+// waits as above.
 import fs from "node:fs";
 import type { Database } from "better-sqlite3";
 import { WalCheckpointer, type WalCheckpointerOptions } from "./wal-checkpointer.js";
@@ -210,8 +212,11 @@ export class CommitGate implements OutputCauses {
    * may be written at once instead of being held (see the top of this file).
    */
   get free(): boolean {
+    if (this.failed) return false;
+    // Nothing written that is not yet durable, anywhere: whatever output shows is on disk.
+    if (!this.open && this.durable >= this.committed && !this.db.inTransaction) return true;
     const scope = this.scope;
-    if (!scope || scope.all || this.failed) return false;
+    if (!scope || scope.all) return false;
     if (scope.free !== undefined) return scope.free;
     let free = !this.turnUnnamed && this.unnamedCommit <= this.durable;
     if (free) {

@@ -223,9 +223,10 @@ test("free output: a handling whose streams have nothing pending is free; one th
   const { store, gate, syncs } = setup();
   const insert = store.db.prepare("INSERT INTO t VALUES (?)");
   const append = (stream: string, n: number) => { gate.beginWrite(stream); insert.run(n); };
-  assert.not.ok(gate.free, "outside a handling, output is never free");
+  assert.ok(gate.free, "nothing waiting to be durable: any output is free, in a handling or not");
   assert.ok(gate.within("account:a", () => gate.free), "nothing written anywhere: free");
   append("account:c", 1); // c's roster change, in this turn
+  assert.not.ok(gate.free, "outside a handling, with a write pending, output is not free");
   assert.ok(gate.within("account:a", () => { gate.touch("account:b"); return gate.free; }), "a to b does not read c's stream");
   assert.not.ok(gate.within("account:a", () => { gate.touch("account:c"); return gate.free; }), "a to c reads c's stream, written in the open turn");
   await endOfTurn();
@@ -244,13 +245,18 @@ test("free output: an append inside the handling, a write without a stream, or t
   assert.not.ok(gate.within("account:a", () => { gate.beginWrite("account:a"); insert.run(1); return gate.free; }), "its own append");
   await endOfTurn();
   syncs[0]?.done(null);
-  assert.not.ok(gate.within("account:a", () => { gate.touchAll(); return gate.free; }), "a component, the host or a remote server");
-  assert.ok(gate.within("account:a", () => gate.free));
+  assert.ok(gate.within("account:a", () => { gate.touchAll(); return gate.free; }), "touching everything, with nothing pending anywhere: free");
+  gate.beginWrite("account:z");
+  insert.run(9);
+  assert.not.ok(gate.within("account:a", () => { gate.touchAll(); return gate.free; }), "a component, the host or a remote server, with z's write pending");
+  assert.ok(gate.within("account:a", () => gate.free), "z's write does not concern a");
+  await endOfTurn();
+  syncs[1]?.done(null);
   write(2); // a module's table (the archive): no stream
   assert.not.ok(gate.within("account:b", () => gate.free), "an unnamed write pending: nothing is free");
   await endOfTurn();
   assert.not.ok(gate.within("account:b", () => gate.free), "until its commit is durable");
-  syncs[1]?.done(null);
+  syncs[2]?.done(null);
   assert.ok(gate.within("account:b", () => gate.free));
   // Nested handlings add to the outer one.
   gate.beginWrite("account:x");
