@@ -236,11 +236,9 @@ export class CommitGate implements OutputCauses {
    * `stream`: the event stream appended to; none for a module's own tables.
    */
   beginWrite(stream?: string): void {
-    if (this.scope) {
-      if (stream === undefined) this.scope.all = true;
-      else this.touch(stream);
-      this.scope.free = undefined;
-    }
+    // The handling's output depends on its own write; an unnamed one makes nothing free (turnUnnamed).
+    if (stream !== undefined) this.touch(stream);
+    if (this.scope) this.scope.free = undefined;
     // Inside a caller's own transaction (a batch of registrations), the append is
     // part of it; output cannot tell when that commits, so it depends on everything.
     if (!this.open && this.db.inTransaction) {

@@ -6,7 +6,7 @@
 // (busy_timeout covers the brief locks). In the server, appends of one
 // event-loop turn share a transaction and nothing is sent to a client before
 // it commits (commit-gate.ts); elsewhere each append commits on its own.
-import { NO_OUTPUT_CAUSES, type CommitGate, type OutputCauses } from "./commit-gate.js";
+import type { CommitGate, OutputCauses } from "./commit-gate.js";
 import Database from "better-sqlite3";
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import { migrate } from "./migrations.js";
@@ -77,7 +77,7 @@ export const IMPORT_BATCH = 50_000;
 /** SQLite's page cache during an import, in KiB (part of the import's bounded memory). */
 const IMPORT_CACHE_KIB = 64 * 1024;
 
-export class EventStore {
+export class EventStore implements OutputCauses {
   private readonly projections: Projection[] = [];
   private readonly listeners: ((events: StoredEvent[]) => void)[] = [];
   private gate: CommitGate | undefined;
@@ -196,9 +196,18 @@ export class EventStore {
     return this.gate ? this.gate.free : true;
   }
 
-  /** What output depends on, for the kernel to name while it handles a stanza (commit-gate.ts). */
-  get outputCauses(): OutputCauses {
-    return this.gate ?? NO_OUTPUT_CAUSES;
+  // What output depends on, named by the kernel while it handles a stanza
+  // (OutputCauses, commit-gate.ts); without a gate every append syncs itself.
+  within<T>(stream: string, fn: () => T): T {
+    return this.gate ? this.gate.within(stream, fn) : fn();
+  }
+
+  touch(stream: string): void {
+    this.gate?.touch(stream);
+  }
+
+  touchAll(): void {
+    this.gate?.touchAll();
   }
 
   whenDurable(release: () => void): void {

@@ -7,7 +7,7 @@ import type { XmlElement } from "../xml/element.js";
 import { NS } from "../xmpp/namespaces.js";
 import { tryParseJid, type Jid } from "../jid/jid.js";
 import type { AddressKind, StanzaHookName } from "./hooks.js";
-import type { AccountRuntime } from "./account.js";
+import type { AccountRuntime, ResourceSession } from "./account.js";
 import type { InboundStanza, OutboundStanza } from "./events.js";
 import type { KernelServices } from "./services.js";
 import { dispatchAccountIq } from "./iq-dispatch.js";
@@ -37,7 +37,7 @@ export function dispatchOutbound(k: KernelServices, account: AccountRuntime, res
   k.causes.within(accountStreamId(account.bareJid), () => handleOutbound(k, account, session, sent, parsedTo));
 }
 
-function handleOutbound(k: KernelServices, account: AccountRuntime, session: NonNullable<ReturnType<AccountRuntime["sessions"]["get"]>>, sent: XmlElement, parsedTo: Jid | undefined): void {
+function handleOutbound(k: KernelServices, account: AccountRuntime, session: ResourceSession, sent: XmlElement, parsedTo: Jid | undefined): void {
   const stanza = withoutForgedDelays(k, sent);
   const to = parsedTo ?? account.jid;
   const event: OutboundStanza = { stanza, from: session.jid, to, addressed: parsedTo !== undefined, account, session };

@@ -59,16 +59,13 @@ export class Kernel implements KernelServices {
   readonly components = new Map<string, ComponentDestination>();
   private readonly handler: AccountCommandHandler;
 
-  /** The store's gate, read when used: the server gives the store its gate after the kernel is made. */
-  readonly causes: OutputCauses = {
-    within: (stream, fn) => this.deps.store.outputCauses.within(stream, fn),
-    touch: (stream) => this.deps.store.outputCauses.touch(stream),
-    touchAll: () => this.deps.store.outputCauses.touchAll(),
-  };
+  /** The store, which passes them to its commit gate (given after the kernel is made). */
+  readonly causes: OutputCauses;
 
   constructor(private readonly deps: KernelDeps) {
     this.config = deps.config;
     this.log = deps.log;
+    this.causes = deps.store;
     this.router = new Router(deps.defaultDomain, deps.log, this.causes);
     this.handler = new AccountCommandHandler({
       load: (bareJid) => this.foldStream(bareJid),
