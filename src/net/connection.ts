@@ -24,6 +24,36 @@ export interface OutputGate {
   readonly free: boolean;
 }
 
+/**
+ * One connection's output, in order: output that depends on nothing waiting to
+ * be durable (the gate's `free`, commit-gate.ts) leaves at the end of the task
+ * (a microtask: what one read produces still leaves together), unless earlier
+ * output of this connection is still held by the gate; the rest waits for it.
+ */
+export class OrderedOutput {
+  private held = 0;
+
+  constructor(private readonly gate: OutputGate) {}
+
+  /** Whether output written now may leave at the end of this task. */
+  get free(): boolean {
+    return this.held === 0 && this.gate.free;
+  }
+
+  /** Runs `release` at the end of the task when `free`, else once the gate releases it, after what this connection has held. */
+  release(release: () => void, free = this.free): void {
+    if (free) {
+      queueMicrotask(release);
+      return;
+    }
+    this.held++;
+    this.gate.hold(() => {
+      this.held--;
+      release();
+    });
+  }
+}
+
 export interface ConnectionLimits {
   maxStanzaBytes: number;
   maxDepth: number;
@@ -65,6 +95,7 @@ interface OutputBatch {
 
 export class Connection implements StreamPort {
   private readonly parser: XmlStreamParser;
+  private readonly ordered: OrderedOutput;
   private readonly pacer: StanzaPacer;
   private socket: Socket;
   private closing = false;
@@ -101,6 +132,7 @@ export class Connection implements StreamPort {
       hold: () => this.reads.hold("backlog"),
       release: () => this.reads.release("backlog"),
     }, limits.turnBudgetMs);
+    this.ordered = new OrderedOutput(gate);
     this.parser = new XmlStreamParser(this.pacer, limits);
     this.output = new UnsentOutput(limits.maxUnsentOutputBytes, () => this.socket.writableLength, (unsent) => this.notReading(unsent));
     this.socket = socket;
@@ -213,10 +245,8 @@ export class Connection implements StreamPort {
     if (!this.output.hold(bytes)) return;
     const socket = this.socket;
     let batch = this.batch;
-    // Output that depends on nothing waiting to be durable leaves at the end of
-    // this task (a microtask: what one read produces still leaves in one write),
-    // unless output held earlier is still waiting: a stream keeps its order.
-    const free = this.heldBatches === 0 && this.gate.free;
+    // Free output is batched apart from held output, and leaves first (OrderedOutput).
+    const free = this.ordered.free;
     if (!batch || batch.socket !== socket || (free ? batch.turn !== FREE : batch.turn !== this.gate.turn)) {
       const fresh: OutputBatch = { turn: free ? FREE : this.gate.turn, socket, chunks: [], bytes: 0 };
       this.batch = batch = fresh;
@@ -227,22 +257,11 @@ export class Connection implements StreamPort {
         if (this.abandoned || socket.destroyed) return;
         socket.write(fresh.chunks.length === 1 ? fresh.chunks[0] as string : fresh.chunks.join(""));
       };
-      if (free) {
-        queueMicrotask(release);
-      } else {
-        this.heldBatches++;
-        this.gate.hold(() => {
-          this.heldBatches--;
-          release();
-        });
-      }
+      this.ordered.release(release, free);
     }
     batch.chunks.push(data);
     batch.bytes += bytes;
   }
-
-  /** Batches of output waiting for the gate: while there are any, nothing is written ahead of them. */
-  private heldBatches = 0;
 
   /** Bytes written to this connection that the kernel has not taken yet (held for the gate, or in the socket's buffer). */
   get unsentBytes(): number {

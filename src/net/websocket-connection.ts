@@ -10,7 +10,7 @@ import { serialize } from "../xml/serialize.js";
 import type { StreamPort } from "../actors/stream-port.js";
 import { NS } from "../xmpp/namespaces.js";
 import { streamErrorElement, type StreamErrorCondition } from "../xmpp/errors.js";
-import { NOT_READING_GRACE_MS, type ConnectionLimits, type OutputGate } from "./connection.js";
+import { NOT_READING_GRACE_MS, OrderedOutput, type ConnectionLimits, type OutputGate } from "./connection.js";
 import { UnsentOutput, NOT_READING } from "./unsent-output.js";
 import type { PortObserver } from "./port-observer.js";
 
@@ -43,6 +43,7 @@ export class WebSocketConnection implements StreamPort {
   /** Over the unsent-output cap: held output is dropped, not sent. */
   private abandoned = false;
   private readonly output: UnsentOutput;
+  private readonly ordered: OrderedOutput;
   private readonly pacer: StanzaPacer;
   private readonly reads = new ReadSwitch(() => this.ws.pause(), () => {
     if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
@@ -83,6 +84,7 @@ export class WebSocketConnection implements StreamPort {
       hold: () => this.reads.hold("backlog"),
       release: () => this.reads.release("backlog"),
     }, limits.turnBudgetMs);
+    this.ordered = new OrderedOutput(gate);
     this.parser = new XmlStreamParser(this.pacer, limits);
     this.parser.write(WRAPPER);
     ws.on("message", (data, isBinary) => {
@@ -112,22 +114,9 @@ export class WebSocketConnection implements StreamPort {
       this.output.released(bytes);
       if (!this.abandoned && this.ws.readyState === this.ws.OPEN) this.ws.send(text);
     };
-    // Output that depends on nothing waiting to be durable leaves at the end of the
-    // task (commit-gate.ts, free output), unless earlier output is still held.
-    if (this.held === 0 && this.gate.free) {
-      queueMicrotask(release);
-      return;
-    }
-    // Held, like TCP output, until the turn's events are durable; the order is kept.
-    this.held++;
-    this.gate.hold(() => {
-      this.held--;
-      release();
-    });
+    // Like TCP output: free output at once, the rest once its turn's events are durable, in order.
+    this.ordered.release(release);
   }
-
-  /** Frames waiting for the gate: while there are any, nothing is sent ahead of them. */
-  private held = 0;
 
   /** Bytes sent on this WebSocket that the kernel has not taken yet (held for the gate, or buffered). */
   get unsentBytes(): number {
