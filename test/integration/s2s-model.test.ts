@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { createTestModel } from "xstate/graph";
 import type { SnapshotFrom } from "xstate";
 import { s2sModel, type S2sModelEvent, type ListenerHolds } from "../model/s2s-model.js";
-import { pathsCoveringEveryTransition } from "../model/transition-paths.js";
+import { pathsCoveringEveryTransition, replayPath } from "../model/transition-paths.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { PASSWORD, User } from "../helpers/s2s-pair.js";
@@ -302,13 +302,7 @@ for (const [name, path] of paths) {
     try {
       alice.write("<presence/>");
       await alice.waitFor((s) => s.name === "presence" && s.attrs.from === `alice@${LOCAL}/home`);
-      const exec = actions(world);
-      const states = Object.fromEntries(
-        Object.keys(s2sModel.states).map((k) => [`s2s-peer.${k}`, (s: Snapshot) => checkListener(world, s)]));
-      await path.test({
-        states,
-        events: Object.fromEntries(Object.entries(exec).map(([type, run]) => [type, () => run()])),
-      });
+      await replayPath(path, s2sModel, (s: Snapshot) => checkListener(world, s), actions(world));
     } finally {
       world.peer?.destroy();
       alice.close();

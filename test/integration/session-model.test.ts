@@ -11,7 +11,7 @@ import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { c2sModel, type ModelEvent } from "../model/c2s-model.js";
 import { RawClient, HEADER } from "../helpers/raw-client.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
-import { pathsCoveringEveryTransition } from "../model/transition-paths.js";
+import { pathsCoveringEveryTransition, replayPath } from "../model/transition-paths.js";
 import { digest, hmac, preparePassword } from "../../src/sasl/credentials.js";
 
 type Snapshot = SnapshotFrom<typeof c2sModel>;
@@ -143,13 +143,7 @@ for (const [name, path] of paths) {
   test(`session path: ${name || "(initial)"}`, async () => {
     const world: World = { ts: await startTestServer({ accounts: [ACCOUNT] }) };
     try {
-      const exec = actions(world);
-      const states = Object.fromEntries(
-        Object.keys(c2sModel.states).map((k) => [`c2s-client.${k}`, (s: Snapshot) => checkServer(world, s)]));
-      await path.test({
-        states,
-        events: Object.fromEntries(Object.entries(exec).map(([type, run]) => [type, () => run()])),
-      });
+      await replayPath(path, c2sModel, (s: Snapshot) => checkServer(world, s), actions(world));
     } finally {
       world.client?.destroy();
       await world.ts.stop();

@@ -51,3 +51,20 @@ export function pathsCoveringEveryTransition<S extends Snapshot<unknown> & { val
   }
   return { paths, allTransitions, covered, reachedStates };
 }
+
+/**
+ * Replays one path against the system under test: `check` at every state of
+ * the model (xstate/graph names them `<machine id>.<state>`), `actions[type]`
+ * for each event.
+ */
+export async function replayPath<S>(
+  path: { test(params: { states: Record<string, (s: S) => Promise<void> | void>; events: Record<string, () => Promise<void> | void> }): Promise<unknown> | unknown },
+  machine: { readonly id: string; readonly states: Record<string, unknown> },
+  check: (s: S) => Promise<void> | void,
+  actions: Record<string, () => Promise<void> | void>,
+): Promise<void> {
+  await path.test({
+    states: Object.fromEntries(Object.keys(machine.states).map((k) => [`${machine.id}.${k}`, check])),
+    events: Object.fromEntries(Object.entries(actions).map(([type, run]) => [type, () => run()])),
+  });
+}
