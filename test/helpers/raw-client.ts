@@ -79,12 +79,16 @@ export class RawClient {
     }
   }
 
-  /** PLAIN login, stream restart and bind; returns the bound full JID. */
-  /** `streamOpen`: the stream header was already sent and the features received. */
-  async login(user: string, password: string, resource?: string, options: { streamOpen?: boolean } = {}): Promise<string> {
+  /**
+   * PLAIN login, stream restart and bind; returns the bound full JID.
+   * `streamOpen`: the stream header was already sent and the features received;
+   * `domain`: the server's domain the headers name (localhost).
+   */
+  async login(user: string, password: string, resource?: string, options: { streamOpen?: boolean; domain?: string } = {}): Promise<string> {
+    const domain = options.domain ?? "localhost";
     if (!options.streamOpen) {
       this.clear();
-      this.write(HEADER());
+      this.write(HEADER(domain));
       await this.waitFor(/<\/stream:features>/);
     }
     const plain = Buffer.from(`\0${user}\0${password}`).toString("base64");
@@ -92,7 +96,7 @@ export class RawClient {
     const outcome = await this.waitFor(/<success|<failure[\s\S]*<\/failure>/);
     if (!/<success/.test(outcome)) throw new Error(`authentication failed: ${outcome}`);
     this.received = "";
-    this.write(HEADER());
+    this.write(HEADER(domain));
     await this.waitFor(/<\/stream:features>/);
     const res = resource ? `<resource>${resource}</resource>` : "";
     this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${res}</bind></iq>`);

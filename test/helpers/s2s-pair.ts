@@ -9,26 +9,13 @@ import { RawClient } from "./raw-client.js";
 import { parseStanzas } from "./xmpp-peer.js";
 
 export const PASSWORD = "secret-password";
-const header = (domain: string) =>
-  `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
 
 export class User {
   private constructor(readonly raw: RawClient, readonly jid: string) {}
 
   static async login(port: number, user: string, domain: string, resource: string): Promise<User> {
     const raw = await RawClient.connect(port);
-    raw.write(header(domain));
-    await raw.waitFor(/<\/stream:features>/);
-    raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${PASSWORD}`).toString("base64")}</auth>`);
-    const outcome = await raw.waitFor(/<success|<failure/);
-    if (!/<success/.test(outcome)) throw new Error(`login failed: ${outcome}`);
-    raw.clear();
-    raw.write(header(domain));
-    await raw.waitFor(/<\/stream:features>/);
-    raw.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-    const text = await raw.waitFor(/<jid>([^<]+)<\/jid>/);
-    raw.clear();
-    return new User(raw, (/<jid>([^<]+)<\/jid>/.exec(text) as RegExpExecArray)[1] as string);
+    return new User(raw, await raw.login(user, PASSWORD, resource, { domain }));
   }
 
   write(xml: string): void {

@@ -19,7 +19,7 @@ import path from "node:path";
 import { crc32, deflateSync } from "node:zlib";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
-import { RawClient, HEADER } from "../helpers/raw-client.js";
+import { RawClient } from "../helpers/raw-client.js";
 import { repoRoot } from "../helpers/paths.js";
 
 const DOMAIN = "parley.test";
@@ -125,28 +125,11 @@ function png(w: number, h: number, rgb: [number, number, number]): Buffer {
   return Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
 }
 
-/** A raw client of parley.test over TCP: PLAIN login and bind, as RawClient.login does for localhost. */
+/** A raw client of parley.test over TCP: PLAIN login and bind. */
 async function loginRaw(user: string, password: string, resource: string): Promise<{ client: RawClient; jid: string }> {
   const client = await RawClient.connect(ts!.port);
-  client.write(HEADER(DOMAIN));
-  await client.waitFor(/<\/stream:features>/);
-  client.clear();
-  const jid = await loginAfterHeader(client, user, password, resource);
+  const jid = await client.login(user, password, resource, { domain: DOMAIN });
   return { client, jid };
-}
-
-async function loginAfterHeader(client: RawClient, user: string, password: string, resource: string): Promise<string> {
-  const plain = Buffer.from(`\0${user}\0${password}`).toString("base64");
-  client.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`);
-  const outcome = await client.waitFor(/<success|<failure[\s\S]*<\/failure>/);
-  if (!/<success/.test(outcome)) throw new Error(`${user} could not log in: ${outcome}`);
-  client.clear();
-  client.write(HEADER(DOMAIN));
-  await client.waitFor(/<\/stream:features>/);
-  client.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-  const bound = await client.waitFor(/<jid>([^<]+)<\/jid>/);
-  client.clear();
-  return (/<jid>([^<]+)<\/jid>/.exec(bound) as RegExpExecArray)[1] as string;
 }
 
 /** GET over https from Parley's listener, naming `host` as a browser would (SNI and Host); the test certificate is not verified. */

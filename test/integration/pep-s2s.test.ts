@@ -6,55 +6,23 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import type { ServerConfig } from "../../src/config.js";
 import type { XmlElement } from "../../src/xml/element.js";
-import { startTestServer } from "../helpers/test-server.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { twoServers, User } from "../helpers/s2s-pair.js";
 import { parseStanzas } from "../helpers/xmpp-peer.js";
 
-const PASSWORD = "secret-password";
 const FEATURES = ["http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/tune+notify"];
 const NODE = "https://parley.example/s2s-test";
 const VER = createHash("sha1").update(`client/pc//test<${FEATURES.map((f) => `${f}<`).join("")}`).digest("base64");
 const CAPS = `<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='${NODE}' ver='${VER}'/>`;
 
-async function login(port: number, user: string, domain: string, resource: string) {
-  const raw = await RawClient.connect(port);
-  const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
-  raw.write(header);
-  await raw.waitFor(/<\/stream:features>/);
-  raw.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${PASSWORD}`).toString("base64")}</auth>`);
-  await raw.waitFor(/<success/);
-  raw.clear();
-  raw.write(header);
-  await raw.waitFor(/<\/stream:features>/);
-  raw.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-  await raw.waitFor(/<jid>/);
-  raw.clear();
-  const waitFor = async (pick: (s: XmlElement) => boolean, ms = 8000): Promise<XmlElement> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = parseStanzas(raw.text).find(pick);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`${user}@${domain}: nothing matching within ${ms} ms; received: ${raw.text}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { raw, waitFor, write: (xml: string) => raw.write(xml) };
-}
-
 const tune = (s: XmlElement, title: string) => s.name === "message" &&
   s.getChild("event", "http://jabber.org/protocol/pubsub#event")?.getChild("items")?.getChild("item")?.getChild("tune", "http://jabber.org/protocol/tune")?.getChildText("title") === title;
 
 test("a remote contact's caps are asked from the owner's bare JID; the owner's tune reaches it, and the last one when it comes back", async () => {
-  const configure = (domain: string) => (c: ServerConfig) => { c.domains = [domain]; c.s2s.connectTimeoutSeconds = 3; };
-  const a = await startTestServer({ accounts: [{ jid: "alice@a.test", password: PASSWORD }], configure: configure("a.test") });
-  const b = await startTestServer({ accounts: [{ jid: "bob@b.test", password: PASSWORD }], configure: configure("b.test") });
-  a.server.config.s2s.routes["b.test"] = `127.0.0.1:${b.server.s2s?.port as number}`;
-  b.server.config.s2s.routes["a.test"] = `127.0.0.1:${a.server.s2s?.port as number}`;
+  const { a, b, stop } = await twoServers();
   try {
-    const alice = await login(a.port, "alice", "a.test", "home");
-    const bob = await login(b.port, "bob", "b.test", "work");
+    const alice = await User.login(a.port, "alice", "a.test", "home");
+    const bob = await User.login(b.port, "bob", "b.test", "work");
     alice.write("<presence/>");
     bob.write("<presence/>");
     // Mutual subscription: Alice sees Bob's presence (and so his caps), Bob may see her PEP.
@@ -89,11 +57,10 @@ test("a remote contact's caps are asked from the owner's bare JID; the owner's t
     bob.write(`<presence>${CAPS}</presence>`);
     await bob.waitFor((s) => tune(s, "Verona"));
     assert.not.ok(parseStanzas(bob.raw.text).some((s) => s.name === "iq" && s.attrs.from === "alice@a.test"), "the verified hash was not asked again");
-    alice.raw.destroy();
-    bob.raw.destroy();
+    alice.close();
+    bob.close();
   } finally {
-    await a.stop();
-    await b.stop();
+    await stop();
   }
 });
 
