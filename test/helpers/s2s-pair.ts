@@ -43,6 +43,15 @@ export class User {
   }
 }
 
+/** Alice on a.test and Bob on b.test logged in, Bob available (so a chat message to his bare JID is delivered, RFC 6121 §8.5.2.1.1). */
+export async function aliceAndAvailableBob(a: TestServer, b: TestServer): Promise<{ alice: User; bob: User }> {
+  const alice = await User.login(a.port, "alice", "a.test", "home");
+  const bob = await User.login(b.port, "bob", "b.test", "work");
+  bob.write("<presence/>");
+  await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+  return { alice, bob };
+}
+
 export async function twoServers(also: (c: ServerConfig) => void = () => {}): Promise<{ a: TestServer; b: TestServer; stop(): Promise<void> }> {
   const configure = (domain: string) => (c: ServerConfig) => {
     c.domains = [domain];

@@ -13,7 +13,7 @@ import path from "node:path";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { ServerConfig } from "../../src/config.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
-import { PASSWORD, User, twoServers } from "../helpers/s2s-pair.js";
+import { PASSWORD, User, aliceAndAvailableBob, twoServers } from "../helpers/s2s-pair.js";
 import { spawnServer } from "../helpers/server-process.js";
 
 const STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
@@ -186,10 +186,7 @@ test("between two Parleys pings are answered over the other server's stream: the
     c.s2s.pingTimeoutSeconds = 2;
   });
   try {
-    const alice = await User.login(a.port, "alice", "a.test", "home");
-    const bob = await User.login(b.port, "bob", "b.test", "work");
-    bob.write("<presence/>");
-    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+    const { alice, bob } = await aliceAndAvailableBob(a, b);
     alice.write("<message to='bob@b.test' type='chat'><body>first</body></message>");
     await bob.waitFor((s) => s.name === "message" && s.getChildText("body") === "first");
     // b.test's stream to a.test opened to deliver the presence probe answers, or opens now for this one.
@@ -220,10 +217,7 @@ test("pings do not keep an unused stream open: it closes after idle_seconds, and
     c.s2s.idleSeconds = 3;
   });
   try {
-    const alice = await User.login(a.port, "alice", "a.test", "home");
-    const bob = await User.login(b.port, "bob", "b.test", "work");
-    bob.write("<presence/>");
-    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+    const { alice, bob } = await aliceAndAvailableBob(a, b);
     alice.write("<message to='bob@b.test' type='chat'><body>once</body></message>");
     await bob.waitFor((s) => s.name === "message" && s.getChildText("body") === "once");
     await until("a ping answered", () => (a.server.s2s?.outgoingPings()["a.test b.test"]?.answered ?? 0) >= 1, 4000);

@@ -11,7 +11,7 @@ import type { ServerConfig } from "../../src/config.js";
 import { loadOrCreateSecret } from "../../src/server/server-secret.js";
 import { DIALBACK_SECRET, dialbackKey } from "../../src/s2s/dialback.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
-import { PASSWORD, User, twoServers } from "../helpers/s2s-pair.js";
+import { PASSWORD, User, aliceAndAvailableBob, twoServers } from "../helpers/s2s-pair.js";
 import { testCa, xmppAddr, dnsId } from "../helpers/test-ca.js";
 import { RawClient } from "../helpers/raw-client.js";
 import type { XmlElement } from "../../src/xml/element.js";
@@ -21,11 +21,7 @@ const message = (s: XmlElement, body: string) => s.name === "message" && s.getCh
 test("a message crosses to the other server over an authenticated TLS stream, and the answer comes back", async () => {
   const { a, b, stop } = await twoServers();
   try {
-    const alice = await User.login(a.port, "alice", "a.test", "home");
-    const bob = await User.login(b.port, "bob", "b.test", "work");
-    // Available, so a chat message to the bare JID is delivered rather than stored (RFC 6121 §8.5.2.1.1).
-    bob.write("<presence/>");
-    await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+    const { alice, bob } = await aliceAndAvailableBob(a, b);
     alice.write("<message to='Bob@B.TEST' type='chat' id='m1'><body>hello bob</body></message>");
     const got = await bob.waitFor((s) => message(s, "hello bob"));
     assert.is(got.attrs.from, "alice@a.test/home");
@@ -313,10 +309,7 @@ async function certifiedServers(sans: (domain: string) => string[]): Promise<{ a
 
 /** Alice and Bob exchange a message each way; both streams authenticated by SASL EXTERNAL. */
 async function exchangeOverSaslExternal(a: TestServer, b: TestServer): Promise<void> {
-  const alice = await User.login(a.port, "alice", "a.test", "home");
-  const bob = await User.login(b.port, "bob", "b.test", "work");
-  bob.write("<presence/>");
-  await bob.waitFor((s) => s.name === "presence" && s.attrs.from === "bob@b.test/work");
+  const { alice, bob } = await aliceAndAvailableBob(a, b);
   alice.write("<message to='bob@b.test' type='chat'><body>certified</body></message>");
   const got = await bob.waitFor((s) => message(s, "certified"));
   assert.is(got.attrs.from, "alice@a.test/home");
