@@ -84,15 +84,21 @@ test("a message between users nobody is changing does not wait for another user'
   }
 });
 
-test("an archived message (XEP-0313) is delivered only once its archive row is durable", async () => {
+test("an archived message (XEP-0313) is delivered only once its archive row is durable; a roster read by someone else does not wait for it", async () => {
   const ts = await startTestServer({ accounts: ACCOUNTS });
   const { alice, bob, carol } = await online(ts) as Record<"alice" | "bob" | "carol", RawClient>;
   try {
     slow = true;
     const t0 = performance.now();
     alice.write(chat("bob", "archived"));
-    const took = await after(bob, /<body>archived<\/body>/, t0);
+    // Once the archive rows' fdatasync is under way: they are alice's and bob's (joinTurn(owner)),
+    // and carol's roster is not about them.
+    await new Promise((r) => setTimeout(r, 100));
+    const t1 = performance.now();
+    carol.write("<iq type='get' id='carol-roster'><query xmlns='jabber:iq:roster'/></iq>");
+    const [took, roster] = await Promise.all([after(bob, /<body>archived<\/body>/, t0), after(carol, /id='carol-roster'/, t1)]);
     assert.ok(took >= SLOW_MS * 0.9, `the archived message arrived after ${took.toFixed(0)} ms, before its archive row was durable`);
+    assert.ok(roster < SLOW_MS / 2, `carol's roster took ${roster.toFixed(0)} ms: it waited for the archive's fdatasync`);
   } finally {
     slow = false;
     for (const c of [alice, bob, carol]) c.destroy();

@@ -115,7 +115,8 @@ export class ArchiveStore {
   /** `fulltext`: index bodies for search (FTS5); off, bodies are not indexed and searches find nothing. */
   constructor(
     private readonly db: Database,
-    private readonly joinTurn: () => void,
+    /** Called before a write on the stanza path with the archive's owner (commit-gate.ts: output about others need not wait for it). */
+    private readonly joinTurn: (owner: string) => void,
     private readonly ids: ArchiveIds,
     private readonly fulltext = true,
   ) {
@@ -147,7 +148,7 @@ export class ArchiveStore {
     this.lastStamp ??= this.maxStampStmt.get()?.s ?? 0;
     const stamp = Math.max(Math.floor(now / 1000) * 1000, this.lastStamp);
     this.lastStamp = stamp;
-    this.joinTurn();
+    this.joinTurn(m.owner);
     const { lastInsertRowid } = this.insertStmt.run(
       m.owner, m.other.bareString(), m.other.resource, stamp, m.direction, m.stanza, m.originId ?? null);
     if (this.fulltext && m.body !== undefined && m.body.trim() !== "") this.fulltextStmt.run(lastInsertRowid, m.body);
@@ -282,7 +283,7 @@ export class ArchiveStore {
   replace(owner: string, id: string, stanza: string): boolean {
     const seq = this.ids.decode(id);
     if (seq === undefined) return false;
-    this.joinTurn();
+    this.joinTurn(owner);
     const changed = this.db.prepare("UPDATE mam_archive SET stanza = ? WHERE owner = ? AND seq = ?").run(stanza, owner, seq).changes > 0;
     if (changed && this.fulltext) this.db.prepare("DELETE FROM mam_fulltext WHERE rowid = ?").run(seq);
     return changed;

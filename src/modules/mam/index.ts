@@ -58,7 +58,7 @@ export const mam: ParleyModule = {
   name: "mam",
   load(api) {
     const config = api.config.mam;
-    const store = new ArchiveStore(api.db, () => api.joinTurn(), new ArchiveIds(loadOrCreateSecret(api.db, ARCHIVE_ID_KEY, 16)), config.fulltext);
+    const store = new ArchiveStore(api.db, (owner) => api.joinTurn(owner), new ArchiveIds(loadOrCreateSecret(api.db, ARCHIVE_ID_KEY, 16)), config.fulltext);
     const prefsStore = api.store();
     const defaults: MamPrefs = { default: config.defaultPolicy, always: [], never: [] };
     // Preferences are read on every message: cached per running account actor

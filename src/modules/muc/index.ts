@@ -99,7 +99,7 @@ function serviceInfo(archive: boolean): { identities: Identity[]; features: stri
  */
 function roomArchive(api: ModuleApi): RoomArchive {
   const m = api.config.mam;
-  const store = new ArchiveStore(api.db, () => api.joinTurn(), new ArchiveIds(loadOrCreateSecret(api.db, ARCHIVE_ID_KEY, 16)), m.fulltext);
+  const store = new ArchiveStore(api.db, (owner) => api.joinTurn(owner), new ArchiveIds(loadOrCreateSecret(api.db, ARCHIVE_ID_KEY, 16)), m.fulltext);
   const limits = { defaultPageSize: m.defaultPageSize, maxPageSize: m.maxPageSize, fulltext: m.fulltext };
   return {
     append(room, nick, stanza) {
