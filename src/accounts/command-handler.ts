@@ -23,8 +23,12 @@ export interface Versioned<S> {
 export interface AccountCommandHandlerDeps {
   /** The account's state and version, folded from its stream. */
   load(bareJid: string): Versioned<AccountStreamState>;
-  /** Appends to the account's stream last seen at `expectedVersion`; throws ConcurrencyError if it moved. */
-  append(bareJid: string, expectedVersion: number, events: NewEvent[]): StoredEvent[];
+  /**
+   * Appends to the account's stream last seen at `expectedVersion`; throws
+   * ConcurrencyError if it moved. `stateBefore`: the state at that version
+   * (read only; the snapshot writer may start from it, SnapshotOffer).
+   */
+  append(bareJid: string, expectedVersion: number, events: NewEvent[], stateBefore: AccountStreamState): StoredEvent[];
   /** The state after the stored events (accountDecider's evolve over them, or the actor's own fold). */
   fold(state: AccountStreamState, stored: readonly StoredEvent[]): AccountStreamState;
   /** The time of a decision, ISO-8601 UTC. */
@@ -83,7 +87,7 @@ export class AccountCommandHandler {
     const context = { account: bareJid, now: this.deps.now(), by, limits: this.deps.limits, ...(correlationId !== undefined ? { correlationId } : {}) };
     const decision = accountDecider.decide(command, current.state, context);
     if (decision.events.length === 0) return { state: current.state, version: current.version, events: [], effects: decision.effects };
-    const stored = this.deps.append(bareJid, current.version, decision.events);
+    const stored = this.deps.append(bareJid, current.version, decision.events, current.state);
     const last = stored[stored.length - 1];
     return {
       state: this.deps.fold(current.state, stored),

@@ -178,6 +178,11 @@ export class CommitGate implements OutputCauses {
     this.metrics = metrics;
   }
 
+  /** Whether the turn's transaction is open: a write now joins it, and only a fatal failure undoes it. */
+  get inTurn(): boolean {
+    return this.open;
+  }
+
   /** Increases at every end of turn: transports start a new batch of held output when it changes. */
   get turn(): number {
     return this.turns;

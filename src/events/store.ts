@@ -10,6 +10,7 @@ import type { CommitGate, OutputCauses } from "./commit-gate.js";
 import Database from "better-sqlite3";
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import { migrate } from "./migrations.js";
+import { isoTimestamp } from "../util/iso-time.js";
 import type { EventMeta, NewEvent, StoredEvent } from "./types.js";
 
 export type { StoredEvent, NewEvent, EventMeta } from "./types.js";
@@ -72,6 +73,8 @@ const RANGE_SQL = "SELECT * FROM events WHERE stream_id = ? AND stream_version >
 
 /** Rows read per page when a pass writes on the connection it reads from. */
 const PAGE = 5000;
+/** Streams whose version the store remembers from its own appends; past this, it forgets them all and starts again. */
+const KNOWN_VERSIONS = 100_000;
 /** Events per transaction of a streamed import. */
 export const IMPORT_BATCH = 50_000;
 /** SQLite's page cache during an import, in KiB (part of the import's bounded memory). */
@@ -93,6 +96,17 @@ export class EventStore implements OutputCauses {
   private readonly rowAt: Statement<[string, number], EventRow>;
   private readonly pageRows: Statement<[number, number], EventRow>;
   private readonly prepared = new Map<string, Statement>();
+  /**
+   * Each stream's version after this store's own last append to it, when that
+   * append cannot be undone (it committed, or it is in the commit gate's turn,
+   * whose failure stops the process). An append whose expected version matches
+   * skips the max() query: the log only grows, so the stream is at that
+   * version or, if another connection appended since, beyond it, and then the
+   * insert at expected + 1 breaks UNIQUE(stream_id, stream_version) and is
+   * reported as the same ConcurrencyError. Any other expected version is
+   * checked against the log as before.
+   */
+  private readonly knownVersions = new Map<string, number>();
 
   private constructor(readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO events
@@ -109,9 +123,11 @@ export class EventStore implements OutputCauses {
     this.pageRows = db.prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     // Built once: better-sqlite3 wraps the function anew on every db.transaction() call.
     this.appendTx = db.transaction((streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] => {
-      const actual = this.streamVersion(streamId);
-      if (actual !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion, actual);
-      const recordedAt = new Date().toISOString();
+      if (this.knownVersions.get(streamId) !== expectedVersion) {
+        const actual = this.streamVersion(streamId);
+        if (actual !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion, actual);
+      }
+      const recordedAt = isoTimestamp();
       const out: StoredEvent[] = [];
       let version = expectedVersion;
       for (const e of events) {
@@ -249,9 +265,22 @@ export class EventStore implements OutputCauses {
    */
   append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] {
     if (events.length === 0) return [];
+    // Inside a caller's own transaction the append may yet be rolled back with it: its version is not remembered.
+    const callersTransaction = this.db.inTransaction && !(this.gate?.inTurn ?? false);
     // Inside the gate's open transaction this is a savepoint: a conflict undoes only this append.
     this.gate?.beginWrite(streamId);
-    const stored = this.appendTx.immediate(streamId, expectedVersion, events);
+    let stored: StoredEvent[];
+    try {
+      stored = this.appendTx.immediate(streamId, expectedVersion, events);
+    } catch (err) {
+      this.knownVersions.delete(streamId);
+      throw err;
+    }
+    if (callersTransaction) this.knownVersions.delete(streamId);
+    else {
+      if (this.knownVersions.size >= KNOWN_VERSIONS) this.knownVersions.clear();
+      this.knownVersions.set(streamId, (stored[stored.length - 1] as StoredEvent).streamVersion);
+    }
     for (const l of this.listeners) l(stored);
     return stored;
   }
@@ -407,6 +436,7 @@ export class EventStore implements OutputCauses {
    * leaves a partial log that `import` refuses and `rm` mends).
    */
   startImport(batch = IMPORT_BATCH): EventImport {
+    this.knownVersions.clear();
     if (this.db.inTransaction) throw new Error("an import cannot run inside another transaction");
     if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
     return new EventImport(this.db, this.projections, batch);

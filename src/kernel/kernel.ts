@@ -1,6 +1,8 @@
 // The kernel: the hook bus, the router, the account commands, and the module
 // loader. It knows no feature module by name: the server hands it the list
 // that `modules_enabled` names, and each module gets a ModuleApi of its own.
+import { isoTimestamp } from "../util/iso-time.js";
+import type { SnapshotOffer } from "../projections/account-snapshots.js";
 import type { Database } from "better-sqlite3";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../util/logger.js";
@@ -27,6 +29,8 @@ export interface KernelDeps {
   readonly config: ServerConfig;
   readonly log: Logger;
   readonly store: EventStore;
+  /** The snapshot writer (registerStandardProjections): the account actors offer it the state they append from. */
+  readonly snapshots?: SnapshotOffer;
   readonly defaultDomain: string;
   accountExists(bareJid: string): boolean;
   /** Runs `action` as an event of the account's actor. */
@@ -69,10 +73,14 @@ export class Kernel implements KernelServices {
     this.router = new Router(deps.defaultDomain, deps.log, this.causes);
     this.handler = new AccountCommandHandler({
       load: (bareJid) => this.foldStream(bareJid),
-      append: (bareJid, expectedVersion, events) => deps.store.append(accountStreamId(bareJid), expectedVersion, events),
+      append: (bareJid, expectedVersion, events, stateBefore) => {
+        const stream = accountStreamId(bareJid);
+        const append = () => deps.store.append(stream, expectedVersion, events);
+        return deps.snapshots ? deps.snapshots.appendingFrom(stream, expectedVersion, stateBefore, append) : append();
+      },
       // In place, on the actor's own copy: the per-event cost does not grow with the roster.
       fold: (state, stored) => foldStoredInPlace(state as MutableAccountStreamState, stored),
-      now: () => this.now().toISOString(),
+      now: () => isoTimestamp(this.now().getTime()),
       limits: { rosterItems: deps.config.limits.rosterItems, blockedItems: deps.config.limits.blockedItems },
     });
     this.commands = {

@@ -97,9 +97,9 @@ export class ParleyServer {
       warn: (message) => log.warn(message),
     });
     this.store.useCommitGate(this.commitGate);
-    registerStandardProjections(this.store);
+    const snapshots = registerStandardProjections(this.store);
     this.kernel = new Kernel({
-      config, log, store: this.store, defaultDomain: this.defaultDomain,
+      config, log, store: this.store, snapshots, defaultDomain: this.defaultDomain,
       accountExists: (bare) => this.directory.exists(bare),
       continueInAccount: (bare, run) => this.account(bare).send({ type: "account.continue", run }),
       withRunningAccount: (bare, action) => {

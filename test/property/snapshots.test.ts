@@ -11,7 +11,11 @@ import fc from "fast-check";
 import { EventStore } from "../../src/events/store.js";
 import { accountStreamId, type StoredEvent } from "../../src/events/types.js";
 import { registerStandardProjections } from "../../src/projections/index.js";
-import { loadAccountState, stateAtVersion, snapshotAtOrBefore, accountStreamStateAt, loadAccountStreamState } from "../../src/projections/account-snapshots.js";
+import {
+  loadAccountState, stateAtVersion, snapshotAtOrBefore, accountStreamStateAt, loadAccountStreamState,
+  cloneAccountStreamState, foldStoredInPlace, type MutableAccountStreamState,
+} from "../../src/projections/account-snapshots.js";
+import { initialAccountStreamState } from "../../src/accounts/decider/index.js";
 import { foldStream } from "../../src/accounts/decider/index.js";
 import { evolveAccountStream } from "../../src/roster/roster-evolve.js";
 import { emptyRosterState, type RosterState } from "../../src/roster/roster-types.js";
@@ -92,6 +96,35 @@ test("snapshot + tail = full fold = projection, at every version, for snapshot i
       const before = snapshotRows(store);
       store.rebuildProjections();
       assert.equal(snapshotRows(store), before, "a rebuild writes the same snapshots");
+    } finally {
+      store.close();
+    }
+  }), settings);
+});
+
+test("snapshots written from the state the appender offers (as the account actors do) are the rows a fold of the log writes", () => {
+  fc.assert(fc.property(fc.array(stepArbitrary(USERS.length), { minLength: 10, maxLength: 60 }), fc.integer({ min: 1, max: 7 }), (steps, every) => {
+    const store = EventStore.open(":memory:");
+    try {
+      const snapshots = registerStandardProjections(store, [], { snapshotEvery: every });
+      // Each user's state kept in memory and folded in place after each append, as the kernel keeps an actor's.
+      const live = new Map<string, { state: MutableAccountStreamState; version: number }>();
+      for (const a of historyOf(USERS, steps)) {
+        const streamId = accountStreamId(a.user);
+        const mine = live.get(a.user) ?? { state: cloneAccountStreamState(initialAccountStreamState), version: 0 };
+        const stored = snapshots.appendingFrom(streamId, mine.version, mine.state, () => store.append(streamId, mine.version, a.events));
+        foldStoredInPlace(mine.state, stored);
+        mine.version = stored[stored.length - 1]?.streamVersion ?? mine.version;
+        live.set(a.user, mine);
+      }
+      const written = snapshotRows(store);
+      const due = [...live.values()].some((l) => l.version >= every);
+      assert.is(written.length > 0, due, "snapshots were written where a stream reached a multiple of the interval");
+      const report = verifySnapshots(store);
+      assert.ok(report.ok, report.differences.join("; "));
+      // A rebuild folds every snapshot from the log alone.
+      store.rebuildProjections();
+      assert.equal(snapshotRows(store), written, `the offered state's snapshots vs the fold's (every ${every})`);
     } finally {
       store.close();
     }

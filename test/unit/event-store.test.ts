@@ -112,6 +112,41 @@ test("a stale expected version is a ConcurrencyError and writes nothing", () => 
   store.close();
 });
 
+test("another connection's append since this store's last one is still a ConcurrencyError (the remembered version is only a shortcut)", () => {
+  const file = tempFile();
+  const server = EventStore.open(file);
+  const cli = EventStore.open(file);
+  server.append("s:a", 0, [ev("One", {})]);
+  cli.append("s:a", 1, [ev("Two", {})]);
+  try {
+    server.append("s:a", 1, [ev("Three", {})]);
+    assert.unreachable("should have thrown");
+  } catch (err) {
+    assert.instance(err, ConcurrencyError);
+    assert.match((err as Error).message, /s:a is at version 2, not 1/);
+  }
+  assert.equal(server.readStream("s:a").map((e) => e.type), ["One", "Two"]);
+  server.append("s:a", 2, [ev("Three", {})]);
+  assert.is(cli.streamVersion("s:a"), 3);
+  cli.close();
+  server.close();
+});
+
+test("an append rolled back with its caller's transaction leaves no gap: the version it reached is not trusted", () => {
+  const store = EventStore.open(tempFile());
+  store.append("s:a", 0, [ev("One", {})]);
+  assert.throws(() => store.db.transaction(() => {
+    store.append("s:a", 1, [ev("Two", {})]);
+    throw new Error("the caller's batch failed");
+  })(), /batch failed/);
+  assert.is(store.streamVersion("s:a"), 1);
+  // Version 2 was never stored: appending after it would leave a hole in the stream.
+  assert.throws(() => store.append("s:a", 2, [ev("Three", {})]), (err: unknown) => err instanceof ConcurrencyError && /at version 1, not 2/.test((err as Error).message));
+  store.append("s:a", 1, [ev("Two again", {})]);
+  assert.equal(store.readStream("s:a").map((e) => e.streamVersion), [1, 2]);
+  store.close();
+});
+
 test("a projection that fails rolls the whole append back; listeners hear only of commits", () => {
   const store = EventStore.open(tempFile());
   const heard: number[] = [];
