@@ -2,6 +2,7 @@
 // returns its figures; the server's CPU and memory come from /proc, the load
 // generator's own CPU from process.cpuUsage, so a saturated generator shows.
 import { performance } from "node:perf_hooks";
+import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { LoadClient, hasId } from "./load-client.js";
 import { cpuSeconds, residentBytes, type Account, type ServerUnderTest } from "./servers.js";
@@ -114,14 +115,34 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** Measures the server's and the generator's CPU over a window. */
+/**
+ * The machine's CPU time so far, all cores, from /proc/stat (Linux): the total
+ * and the part stolen by the hypervisor for other guests. On a shared VM a
+ * run with much steal is slower for reasons outside the server.
+ */
+function machineTicks(): { total: number; steal: number } | undefined {
+  try {
+    const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    const first8 = fields.slice(0, 8);
+    if (first8.length < 8 || first8.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: first8.reduce((a, b) => a + b, 0), steal: first8[7] as number };
+  } catch {
+    return undefined;
+  }
+}
+
 function cpuMeter(pid: number) {
   const server0 = cpuSeconds(pid);
   const gen0 = process.cpuUsage();
+  const ticks0 = machineTicks();
   const t0 = performance.now();
   return () => {
     const wall = (performance.now() - t0) / 1000;
     const gen = process.cpuUsage(gen0);
-    return { wall, server: cpuSeconds(pid) - server0, generator: (gen.user + gen.system) / 1e6 };
+    const ticks = machineTicks();
+    const stealPct = ticks && ticks0 && ticks.total > ticks0.total ? (100 * (ticks.steal - ticks0.steal)) / (ticks.total - ticks0.total) : NaN;
+    return { wall, server: cpuSeconds(pid) - server0, generator: (gen.user + gen.system) / 1e6, stealPct };
   };
 }
 
@@ -195,6 +216,7 @@ export const message: Scenario = {
       latency_p99_ms: percentile(sorted, 99),
       lost: sent - received,
       generator_cores: cpu.generator / cpu.wall,
+      cpu_steal_pct: cpu.stealPct,
     };
   },
 };
@@ -425,6 +447,7 @@ export const events: Scenario = {
       routing_p99_ms: percentile(sorted, 99),
       routing_max_ms: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : NaN,
       generator_cores: cpu.generator / cpu.wall,
+      cpu_steal_pct: cpu.stealPct,
     };
   },
 };
@@ -518,6 +541,7 @@ export const modern: Scenario = {
       latency_p99_ms: percentile(sorted, 99),
       lost: sent - received,
       generator_cores: cpu.generator / cpu.wall,
+      cpu_steal_pct: cpu.stealPct,
     };
   },
 };
