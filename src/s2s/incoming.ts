@@ -235,6 +235,9 @@ export class IncomingStream {
     const originating = v.attrs.to?.toLowerCase();
     const id = v.attrs.id;
     if (receiving === undefined || originating === undefined || id === undefined) return this.fail("improper-addressing", "db:verify needs from, to and id");
+    // As for db:result: with s2s.require_tls nothing but STARTTLS is offered on a plain stream (RFC 6120 §5.3.1),
+    // and an answer about our keys is not given in the clear either.
+    if (this.tlsMissing(receiving)) return this.fail("policy-violation", "TLS is required before dialback");
     if (!this.d.isLocal(originating)) {
       this.stream.send(el("verify", NS_DIALBACK, { from: originating, to: receiving, id, type: "error" },
         el("error", NS.client, { type: "cancel" }, el("item-not-found", NS.stanzas))));

@@ -197,6 +197,13 @@ function actions(world: World): Record<S2sModelEvent["type"], () => Promise<void
       await closedWith("policy-violation");
       assert.equal(world.authoritative.verifies, [], "nothing was verified for a stream without TLS");
     },
+    VERIFY_BEFORE_TLS: async () => {
+      // A real key of a.test's, asked about in the clear: no answer, valid or not, leaves before TLS.
+      const secret = loadOrCreateSecret(world.ts.server.store.db, DIALBACK_SECRET);
+      send(`<db:verify from='${PEER}' to='${LOCAL}' id='s1'>${dialbackKey(secret, PEER, LOCAL, "s1")}</db:verify>`);
+      await closedWith("policy-violation");
+      assert.not.match(since(), /<verify /, "no db:verify answer on a plain stream");
+    },
     STANZA_BEFORE_TLS: async () => {
       const text = body();
       send(`<message from='romeo@${PEER}' to='alice@${LOCAL}/home' type='chat'><body>${text}</body></message>`);

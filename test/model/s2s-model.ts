@@ -10,8 +10,8 @@
 // RFC 6120 §5.3.1 says only that with TLS mandatory-to-negotiate nothing but
 // STARTTLS is advertised; it names no error for acting before TLS. The code
 // answers a stanza with not-authorized (§4.9.3.12: data before the stream is
-// authenticated) and a db:result with policy-violation (§4.9.3.18: local
-// policy, s2s.require_tls), and the model says so.
+// authenticated) and a db:result or db:verify with policy-violation
+// (§4.9.3.18: local policy, s2s.require_tls), and the model says so.
 import { setup } from "xstate";
 
 export type S2sModelEvent =
@@ -23,6 +23,7 @@ export type S2sModelEvent =
   | { type: "STARTTLS" }
   | { type: "STARTTLS_AGAIN" }
   | { type: "DIALBACK_BEFORE_TLS" }
+  | { type: "VERIFY_BEFORE_TLS" }
   | { type: "STANZA_BEFORE_TLS" }
   | { type: "DIALBACK_VALID" }
   | { type: "DIALBACK_INVALID" }
@@ -57,6 +58,7 @@ export const s2sModel = setup({ types: { events: {} as S2sModelEvent } }).create
         // <proceed/>, TLS, a new header; features: dialback, no STARTTLS again (§5.4.3.3).
         STARTTLS: "secureStream",
         DIALBACK_BEFORE_TLS: "closedByServer", // policy-violation, and no verification asked
+        VERIFY_BEFORE_TLS: "closedByServer", // policy-violation, and no answer about the key
         STANZA_BEFORE_TLS: "closedByServer", // not-authorized
         SEND_GARBAGE: "closedByServer",
         CLOSE_STREAM: "closedByPeer",
