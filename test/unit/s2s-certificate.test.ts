@@ -3,7 +3,9 @@
 // DNS-ID entries, and the DER reader behind them (src/s2s/san.ts).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
 import { certificateNames, dnsIdMatches } from "../../src/s2s/certificate.js";
+import { certificateProblems } from "../../src/net/certificates.js";
 import { subjectAltNames, DerError } from "../../src/s2s/san.js";
 import { testCa, xmppAddr, srvId, dnsId, type TestCa } from "../helpers/test-ca.js";
 
@@ -20,6 +22,12 @@ test("an xmppAddr-only certificate names its domain (RFC 6120 §13.7.1.4), not a
   assert.ok(certificateNames(der, "A.Test"), "domains compare case-insensitively");
   assert.not.ok(certificateNames(der, "b.test"));
   assert.not.ok(certificateNames(der, "cn.test"), "RFC 6125 §6.4.4: no CN fallback when the certificate has a subjectAltName");
+});
+
+test("the start-up check counts an xmppAddr or SRV-ID as covering the domain, and still names a domain the certificate leaves out", () => {
+  const xmpp = readFileSync(ca.issue("xmpp-covers", "cn.test", [xmppAddr("a.test"), srvId("_xmpp-server.b.test")]).cert, "utf8");
+  assert.equal(certificateProblems(xmpp, ["a.test", "b.test"]), []);
+  assert.equal(certificateProblems(xmpp, ["a.test", "c.test"]), ["does not cover the domain c.test"]);
 });
 
 test("a wrong xmppAddr names nothing else; a user JID as xmppAddr does not name its domain", () => {
