@@ -16,7 +16,9 @@ const ACCOUNTS = [
 
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: "127.0.0.1", port, path, headers }, (res) => {
+    // A connection per request (agent: false): Node's default agent keeps the socket alive, and reusing it
+    // after the parse below took longer than the server's keep-alive timeout (5 s) was a read ECONNRESET.
+    http.get({ host: "127.0.0.1", port, path, headers, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => { body += d; });
