@@ -84,6 +84,11 @@ test("a scrape after real traffic parses as OpenMetrics and counts what happened
     assert.ok((sample(families, "parley_offline_bytes") ?? 0) > 0);
     assert.ok((sample(families, "parley_database_bytes", { file: "database" }) ?? 0) > 0);
     assert.ok((sample(families, "process_resident_memory_bytes") ?? 0) > 0);
+    // Counts are totals: a second scrape with no traffic between says the same, neither doubled nor lost.
+    const again = parseOpenMetrics((await get(ts.server.httpPort, "/metrics")).body);
+    for (const [name, labels] of [["parley_events_appended_total", { type: "RosterItemSet" }], ["parley_stanzas_received_total", { transport: "tcp", kind: "iq" }]] as const) {
+      assert.is(sample(again, name, labels), sample(families, name, labels), `${name} on a second scrape`);
+    }
     romeo.destroy();
     const health = await get(ts.server.httpPort, "/health");
     assert.is(health.status, 200);
