@@ -265,19 +265,19 @@ export class EventStore implements OutputCauses {
    */
   append(streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] {
     if (events.length === 0) return [];
-    // Inside a caller's own transaction the append may yet be rolled back with it: its version is not remembered.
-    const callersTransaction = this.db.inTransaction && !(this.gate?.inTurn ?? false);
     // Inside the gate's open transaction this is a savepoint: a conflict undoes only this append.
     this.gate?.beginWrite(streamId);
+    // The version reached is remembered only if nothing can undo the append: it commits on its own, or
+    // in the gate's turn; a caller's own transaction may yet roll it back.
+    const lasting = !this.db.inTransaction || (this.gate?.inTurn ?? false);
     let stored: StoredEvent[];
     try {
       stored = this.appendTx.immediate(streamId, expectedVersion, events);
-    } catch (err) {
+    } finally {
+      // A failed append (a conflict) leaves nothing remembered; a lasting one its new version.
       this.knownVersions.delete(streamId);
-      throw err;
     }
-    if (callersTransaction) this.knownVersions.delete(streamId);
-    else {
+    if (lasting) {
       if (this.knownVersions.size >= KNOWN_VERSIONS) this.knownVersions.clear();
       this.knownVersions.set(streamId, (stored[stored.length - 1] as StoredEvent).streamVersion);
     }
