@@ -114,7 +114,6 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-/** Measures the server's and the generator's CPU over a window. */
 /**
  * The machine's CPU time so far, all cores, from /proc/stat (Linux): the total
  * and the part stolen by the hypervisor for other guests. On a shared VM a
@@ -132,6 +131,7 @@ function machineTicks(): { total: number; steal: number } | undefined {
   }
 }
 
+/** Measures the server's and the generator's CPU, and the machine's steal, over a window. */
 function cpuMeter(pid: number) {
   const server0 = cpuSeconds(pid);
   const gen0 = process.cpuUsage();
