@@ -1042,6 +1042,14 @@ export const sessionMachine = setup({
       exit: "withdrawDeliverySink",
       on: {
         "xml.stanza": [
+          // Stanzas first: they are nearly all of the traffic, and no nonza below is in jabber:client.
+          { guard: "isSessionRequest", actions: ["countInbound", "replySessionResult"] },
+          {
+            guard: "isBindRequest",
+            actions: ["countInbound", { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } }],
+          },
+          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: ["countInbound", "replyStanzaProblem"] },
+          { guard: "isRoutableStanza", actions: ["countInbound", "routeOutbound"] },
           // XEP-0198 nonzas (§3 enable, §4 acks); none of them is counted.
           { guard: and(["isSmEnable", "smOffered", not("smEnabled")]), actions: ["enableStreamManagement", "announceStreamManagement"] },
           { guard: and(["isSmRequest", "smEnabled"]), actions: "sendAck" },
@@ -1055,13 +1063,6 @@ export const sessionMachine = setup({
           // XEP-0352 §5.
           { guard: and(["isCsiInactive", "csiOffered"]), actions: "clientInactive" },
           { guard: and(["isCsiActive", "csiOffered"]), actions: "clientActive" },
-          { guard: "isSessionRequest", actions: ["countInbound", "replySessionResult"] },
-          {
-            guard: "isBindRequest",
-            actions: ["countInbound", { type: "replyIqError", params: { condition: "not-allowed", text: "A resource is already bound to this stream" } }],
-          },
-          { guard: and(["isRoutableStanza", "isMalformedStanza"]), actions: ["countInbound", "replyStanzaProblem"] },
-          { guard: "isRoutableStanza", actions: ["countInbound", "routeOutbound"] },
           {
             target: "closing",
             actions: { type: "sendStreamError", params: { condition: "unsupported-stanza-type", text: "Only message, presence and iq are allowed here" } },
