@@ -32,7 +32,7 @@ export function openExisting(dataDir: string | undefined, readonly: boolean): Ev
 }
 
 /** Tables the read-only commands use that a database written by an older Parley lacks until it is migrated. */
-const HISTORY_TABLES = ["account_snapshots", "event_subjects"];
+const HISTORY_TABLES = ["account_snapshots"];
 
 function requireSchema(store: EventStore, file: string): void {
   const present = new Set((store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));

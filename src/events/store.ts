@@ -11,6 +11,8 @@ import Database from "better-sqlite3";
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import { migrate } from "./migrations.js";
 import { isoTimestamp } from "../util/iso-time.js";
+import { SubjectIndex } from "./subject-index.js";
+import { subjectsOf } from "../projections/event-subjects.js";
 import type { EventMeta, NewEvent, StoredEvent } from "./types.js";
 
 export type { StoredEvent, NewEvent, EventMeta } from "./types.js";
@@ -77,6 +79,8 @@ const PAGE = 5000;
 const KNOWN_VERSIONS = 100_000;
 /** Events per transaction of a streamed import. */
 export const IMPORT_BATCH = 50_000;
+/** Events per transaction of the subject index when an import has finished. */
+const IMPORT_SUBJECTS_BATCH = 20_000;
 /** SQLite's page cache during an import, in KiB (part of the import's bounded memory). */
 const IMPORT_CACHE_KIB = 64 * 1024;
 
@@ -95,6 +99,7 @@ export class EventStore implements OutputCauses {
   private readonly firstAfterTime: Statement<[string, number, string], { v: number }>;
   private readonly rowAt: Statement<[string, number], EventRow>;
   private readonly pageRows: Statement<[number, number], EventRow>;
+  private readonly tailRows: Statement<[number, number, string], { seq: number; type: string; payload: string }>;
   private readonly prepared = new Map<string, Statement>();
   /**
    * Each stream's version after this store's own last append to it, when that
@@ -108,7 +113,14 @@ export class EventStore implements OutputCauses {
    */
   private readonly knownVersions = new Map<string, number>();
 
-  private constructor(readonly db: Db) {
+  /**
+   * The log indexed by contact, kept behind the log in a database of its own
+   * (subject-index.ts): the server's worker thread, or import and rebuild, catch it up.
+   */
+  readonly subjects: SubjectIndex;
+
+  private constructor(readonly db: Db, subjects?: SubjectIndex) {
+    this.subjects = subjects ?? SubjectIndex.open(":memory:");
     this.insert = db.prepare(`INSERT INTO events
       (stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
@@ -121,6 +133,8 @@ export class EventStore implements OutputCauses {
     this.firstAfterTime = db.prepare("SELECT stream_version AS v FROM events WHERE stream_id = ? AND stream_version > ? AND recorded_at > ? ORDER BY stream_version LIMIT 1");
     this.rowAt = db.prepare("SELECT * FROM events WHERE stream_id = ? AND stream_version = ?");
     this.pageRows = db.prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+    // The log after the subject index's mark, by seq (+ keeps SQLite off the stream index, which would walk the whole stream).
+    this.tailRows = db.prepare("SELECT seq, type, payload FROM events WHERE seq > ? AND seq <= ? AND +stream_id = ? ORDER BY seq");
     // Built once: better-sqlite3 wraps the function anew on every db.transaction() call.
     this.appendTx = db.transaction((streamId: string, expectedVersion: number, events: NewEvent[]): StoredEvent[] => {
       if (this.knownVersions.get(streamId) !== expectedVersion) {
@@ -178,7 +192,15 @@ export class EventStore implements OutputCauses {
       db.pragma("foreign_keys = ON");
       migrate(db);
     }
-    return new EventStore(db);
+    let subjects: SubjectIndex;
+    try {
+      subjects = SubjectIndex.open(file, { readonly });
+      if (!readonly) subjects.reconcile(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new EventStore(db, subjects);
   }
 
   /**
@@ -340,16 +362,25 @@ export class EventStore implements OutputCauses {
   }
 
   /**
-   * Sequence numbers of the stream's events about any of `jids` (the
-   * event_subjects index, migrations/007; '*' = events touching everyone),
-   * with afterSeq < seq <= untilSeq, in order.
+   * Sequence numbers of the stream's events about any of `jids` ('*' = events
+   * touching everyone), with afterSeq < seq <= untilSeq, in order: the subject
+   * index's rows up to its mark (subject-index.ts), then the log's events
+   * after the mark, read here. The same answer however far behind the index is.
    */
   subjectSeqs(streamId: string, jids: readonly string[], afterSeq = 0, untilSeq = Number.MAX_SAFE_INTEGER): number[] {
     if (jids.length === 0) return [];
-    const rows = this.cached(`SELECT DISTINCT seq FROM event_subjects
-      WHERE stream_id = ? AND jid IN (${jids.map(() => "?").join(",")}) AND seq > ? AND seq <= ? ORDER BY seq`)
-      .all(streamId, ...jids, afterSeq, untilSeq) as { seq: number }[];
-    return rows.map((r) => r.seq);
+    const { seqs, through } = this.subjects.indexedSeqs(streamId, jids, afterSeq, untilSeq);
+    if (untilSeq <= through) return seqs;
+    const wanted = new Set(jids);
+    for (const r of this.tailRows.iterate(Math.max(afterSeq, through), untilSeq, streamId)) {
+      if (subjectsOf({ type: r.type, payload: JSON.parse(r.payload) as unknown }).some((j) => wanted.has(j))) seqs.push(r.seq);
+    }
+    return seqs;
+  }
+
+  /** Brings the subject index up to the log's committed events, in-process (tools; the server has a thread for it). */
+  indexSubjects(): number {
+    return this.subjects.catchUpAll(this.db);
   }
 
   /**
@@ -392,6 +423,8 @@ export class EventStore implements OutputCauses {
   /** Empty every projection and replay the whole log into them, in one transaction. */
   rebuildProjections(): void {
     this.db.transaction(() => this.replayIntoProjections()).immediate();
+    this.subjects.reset();
+    this.indexSubjects();
   }
 
   private replayIntoProjections(): void {
@@ -439,10 +472,12 @@ export class EventStore implements OutputCauses {
     this.knownVersions.clear();
     if (this.db.inTransaction) throw new Error("an import cannot run inside another transaction");
     if (this.lastSeq() !== 0) throw new Error("the database already has events; import needs an empty one");
-    return new EventImport(this.db, this.projections, batch);
+    this.subjects.reset();
+    return new EventImport(this.db, this.projections, batch, this.subjects);
   }
 
   close(): void {
+    this.subjects.close();
     this.db.close();
   }
 
@@ -464,9 +499,9 @@ export class EventStore implements OutputCauses {
 }
 
 /**
- * The event_subjects rows of the events in the log, in SQL: the backfill of
- * migrations/007_event_subjects.sql, and what `verify` checks the rows
- * written by the subjects projection (src/projections/event-subjects.ts) against.
+ * The event_subjects rows of the events in the log, in SQL: what `verify`
+ * checks the subject index (subject-index.ts, whose rows subjectsOf in
+ * src/projections/event-subjects.ts computes) against.
  */
 export const SUBJECTS_OF_EVENTS = `
   SELECT stream_id, json_extract(payload, '$.jid') AS jid, seq FROM events
@@ -486,7 +521,8 @@ export class EventImport {
 
   private readonly cacheSize: number;
 
-  constructor(private readonly db: Db, private readonly projections: readonly Projection[], private readonly batch: number) {
+  constructor(private readonly db: Db, private readonly projections: readonly Projection[], private readonly batch: number,
+    private readonly subjects: SubjectIndex) {
     this.insert = db.prepare(`INSERT INTO events
       (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -514,6 +550,8 @@ export class EventImport {
       if (this.inBatch > 0) this.commit();
       this.done = true;
       this.db.pragma(`cache_size = ${this.cacheSize}`);
+      // The index by contact, from the imported log, in large transactions of its own database.
+      while (this.subjects.catchUp(this.db, IMPORT_SUBJECTS_BATCH) > 0);
     }
     return this.count;
   }
@@ -523,6 +561,7 @@ export class EventImport {
     this.done = true;
     if (this.db.inTransaction) this.db.exec("ROLLBACK");
     this.db.pragma(`cache_size = ${this.cacheSize}`);
+    this.subjects.reset();
     if (this.count === this.inBatch) return;
     this.db.transaction(() => {
       for (const p of this.projections) p.reset(this.db);

@@ -6,7 +6,6 @@ import type { EventStore, Projection } from "../events/store.js";
 import { accountsProjection } from "./accounts.js";
 import { rosterProjection } from "./roster.js";
 import { accountSnapshots, DEFAULT_SNAPSHOT_EVERY, type SnapshotOffer } from "./account-snapshots.js";
-import { eventSubjectsProjection } from "./event-subjects.js";
 import { MODULE_PROJECTIONS } from "../modules/projections.js";
 
 export const STANDARD_PROJECTIONS: readonly Projection[] = [accountsProjection, rosterProjection];
@@ -17,15 +16,14 @@ export interface StandardProjectionOptions {
 }
 
 /**
- * The accounts and roster projections, the subject index (event-subjects.ts),
- * the account snapshots (account-snapshots.ts), the feature modules' own
+ * The accounts and roster projections, the account snapshots (account-snapshots.ts), the feature modules' own
  * (src/modules/projections.ts) and any `extra`, in that order. Returns the
  * snapshot writer, to which an appender that holds the state it appends from
  * may offer it (the kernel does).
  */
 export function registerStandardProjections(store: EventStore, extra: readonly Projection[] = [], options: StandardProjectionOptions = {}): SnapshotOffer {
   const snapshots = accountSnapshots(store, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
-  for (const p of [...STANDARD_PROJECTIONS, eventSubjectsProjection, snapshots, ...MODULE_PROJECTIONS, ...extra]) {
+  for (const p of [...STANDARD_PROJECTIONS, snapshots, ...MODULE_PROJECTIONS, ...extra]) {
     store.registerProjection(p);
   }
   return snapshots;

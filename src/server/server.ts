@@ -14,6 +14,8 @@ import type { AccountRef } from "../actors/account-types.js";
 import { createAccountMachine } from "../actors/account-machine.js";
 import { Supervisor } from "../actors/supervisor.js";
 import { CommitGate } from "../events/commit-gate.js";
+import { SubjectIndexer } from "../events/subject-indexer.js";
+import { subjectIndexFile } from "../events/subject-index.js";
 import { Kernel } from "../kernel/kernel.js";
 import { localHostDestination } from "../kernel/local-host.js";
 import { enabledModules } from "../modules/index.js";
@@ -67,6 +69,8 @@ export class ParleyServer {
   private readonly sessions: SessionRegistry;
   private readonly sessionServices: SessionServices;
   private tailTimer: NodeJS.Timeout | undefined;
+  /** The thread that keeps the log's index by contact behind the log (none for an in-memory log). */
+  private readonly subjectIndexer: SubjectIndexer | undefined;
   /** Every open client connection: the connection log lines, status and metrics. */
   readonly connections: ConnectionTracker;
   readonly startedAt = new Date();
@@ -97,6 +101,8 @@ export class ParleyServer {
       warn: (message) => log.warn(message),
     });
     this.store.useCommitGate(this.commitGate);
+    const file = databasePath(config);
+    if (subjectIndexFile(file) !== undefined) this.subjectIndexer = new SubjectIndexer(file, { problem: (message) => log.warn(message) });
     const snapshots = registerStandardProjections(this.store);
     this.kernel = new Kernel({
       config, log, store: this.store, snapshots, defaultDomain: this.defaultDomain,
@@ -213,6 +219,7 @@ export class ParleyServer {
     server.kernel.hooks.fire("server-started", {});
     server.tailTimer = setInterval(() => server.directory.catchUp(), 1000);
     server.tailTimer.unref();
+    server.subjectIndexer?.start();
     log.info("Parley started", {
       domains: config.domains.join(","), c2s: `${config.c2s.host}:${server.c2sPort}`,
       directTls: `${config.c2s.host}:${server.directTlsPort}`,
@@ -366,6 +373,7 @@ export class ParleyServer {
     this.actors.stopAll();
     this.kernel.hooks.fire("server-stopping", {});
     this.commitGate.flush();
+    await this.subjectIndexer?.stop();
     this.store.close();
     await this.commitGate.threadsStopped();
     this.log.info("Parley stopped");

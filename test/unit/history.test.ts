@@ -1,13 +1,15 @@
 // The index-backed debugging queries (src/replay/history.ts) give the same
 // answers as the list-based functions of src/replay/replay.ts over the whole
 // stream, at random points (sequence numbers and times), for random
-// histories and snapshot intervals; the subject index equals its SQL
-// definition, also when filled by migration 007 on an older database; a
+// histories, snapshot intervals and however far behind the log the subject
+// index is; the subject index equals its SQL definition, is rebuilt from the
+// log of an older database (whose copy migration 098 drops), and is made a
+// prefix of the log again when the log lost a tail or is another log; a
 // streamed import is in order and all or nothing.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -26,7 +28,7 @@ import { ROSTER_EVENT_TYPES } from "../../src/roster/roster-types.js";
 import { historyOf, stepArbitrary, type Step } from "../property/account-history.js";
 
 const USERS = ["alice@localhost", "bob@localhost", "carol@localhost"];
-const settings: fc.Parameters<[Step[], number, number[]]> = { numRuns: 80, seed: 7395 };
+const settings: fc.Parameters<[Step[], number, number[], number]> = { numRuns: 80, seed: 7395 };
 
 const dirs: string[] = [];
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -55,15 +57,20 @@ function storeWith(steps: readonly Step[], every: number, clockStepsBack = false
 
 const seqsOf = (events: readonly StoredEvent[]) => events.map((e) => e.seq);
 
-test("replay --until, --diff and --explain through snapshots and indexes = the same over the whole stream", () => {
+test("replay --until, --diff and --explain through snapshots and indexes = the same over the whole stream, however far the subject index has got", () => {
   fc.assert(fc.property(
     fc.array(stepArbitrary(USERS.length), { minLength: 10, maxLength: 50 }),
     fc.integer({ min: 1, max: 6 }),
     fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 4, maxLength: 4 }),
-    (steps, every, raw) => {
+    fc.integer({ min: 0, max: 200 }),
+    (steps, every, raw, indexed) => {
       const store = storeWith(steps, every);
       try {
         const last = store.lastSeq();
+        // The index behind the log, as in a server whose indexing thread has not caught up: queries read the rest from the log.
+        store.subjects.reset();
+        store.subjects.catchUp(store.db, indexed % (last + 2));
+        assert.is(store.subjects.through, Math.min(indexed % (last + 2), last));
         const all = [...store.readAll()];
         const points: LogPoint[] = [
           ...raw.map((r) => ({ seq: r % (last + 2) })),
@@ -149,7 +156,7 @@ test("verify notices a tampered subject index", () => {
   const store = storeWith([{ kind: "command", command: { kind: "block", owner: 0, contact: 1 } }], 3);
   try {
     assert.ok(verifySubjects(store).ok);
-    store.db.exec("DELETE FROM event_subjects WHERE (stream_id, jid, seq) IN (SELECT stream_id, jid, seq FROM event_subjects LIMIT 1)");
+    store.subjects.db.exec("DELETE FROM event_subjects WHERE (stream_id, jid, seq) IN (SELECT stream_id, jid, seq FROM event_subjects LIMIT 1)");
     const report = verifySubjects(store);
     assert.not.ok(report.ok);
     assert.match(report.differences.join(" "), /1 rows of the log missing/);
@@ -158,7 +165,7 @@ test("verify notices a tampered subject index", () => {
   }
 });
 
-test("migration 007 fills the subject index of a database that had events before it", () => {
+test("a database with the subject index in it (migrations 007 to 097) gets it rebuilt from the log in its own file; 098 drops the old copy", () => {
   const source = EventStore.open(":memory:");
   registerStandardProjections(source);
   const versions = new Map<string, number>();
@@ -172,21 +179,79 @@ test("migration 007 fills the subject index of a database that had events before
     const stored = source.append(accountStreamId(a.user), versions.get(a.user) ?? 0, a.events);
     versions.set(a.user, stored[stored.length - 1]?.streamVersion ?? 0);
   }
-  const want = source.db.prepare("SELECT stream_id, jid, seq FROM event_subjects ORDER BY 1, 2, 3").all();
-  assert.ok(want.length > 5);
-  // A database at migration 006, with the same events in it, then migrated to the current schema.
-  const db = new Database(":memory:");
-  const upTo6 = mkdtempSync(path.join(os.tmpdir(), "parley-mig6-"));
-  dirs.push(upTo6);
-  for (const f of readdirSync(migrationsDir()).filter((f) => Number.parseInt(f, 10) <= 6)) copyFileSync(path.join(migrationsDir(), f), path.join(upTo6, f));
-  migrate(db, upTo6);
+  // A database at migration 097, with the same events in it: migration 007 filled its event_subjects.
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-mig97-"));
+  dirs.push(dir);
+  const upTo = (n: number): string => {
+    const d = path.join(dir, `migrations-${n}`);
+    mkdirSync(d);
+    for (const f of readdirSync(migrationsDir()).filter((f) => Number.parseInt(f, 10) <= n)) copyFileSync(path.join(migrationsDir(), f), path.join(d, f));
+    return d;
+  };
+  const file = path.join(dir, "parley.sqlite");
+  const db = new Database(file);
+  migrate(db, upTo(6));
   const insert = db.prepare("INSERT INTO events (seq, stream_id, stream_version, type, schema_version, payload, meta, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   for (const e of source.readAll()) insert.run(e.seq, e.streamId, e.streamVersion, e.type, e.schemaVersion, JSON.stringify(e.payload), JSON.stringify(e.meta), e.recordedAt);
-  const applied = migrate(db);
-  assert.ok(applied.some((m) => m.name === "007_event_subjects.sql"));
-  assert.equal(db.prepare("SELECT stream_id, jid, seq FROM event_subjects ORDER BY 1, 2, 3").all(), want);
+  assert.ok(migrate(db, upTo(97)).some((m) => m.name === "007_event_subjects.sql"));
+  const old = db.prepare("SELECT stream_id, jid, seq FROM event_subjects ORDER BY 1, 2, 3").all();
+  assert.ok(old.length > 5);
   db.close();
-  source.close();
+  const store = EventStore.open(file);
+  try {
+    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    assert.not.ok(tables.includes("event_subjects"), "098 dropped the copy inside the log's database");
+    const alice = accountStreamId(USERS[0] as string);
+    const before = store.subjectSeqs(alice, [USERS[2] as string, "*"]);
+    assert.ok(before.length >= 2, "answered from the log before anything is indexed");
+    assert.is(store.indexSubjects(), store.lastSeq());
+    assert.equal(store.subjects.db.prepare("SELECT stream_id, jid, seq FROM event_subjects ORDER BY 1, 2, 3").all(), old);
+    assert.equal(store.subjectSeqs(alice, [USERS[2] as string, "*"]), before);
+    assert.ok(verifySubjects(store).ok);
+  } finally {
+    store.close();
+    source.close();
+  }
+});
+
+test("opened for writing, a log makes its subject index a prefix of it again: a lost tail is trimmed, another log's index starts over", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "parley-reconcile-"));
+  dirs.push(dir);
+  const file = path.join(dir, "parley.sqlite");
+  const store = EventStore.open(file);
+  registerStandardProjections(store);
+  let version = 0;
+  for (let i = 0; i < 6; i++) {
+    version = (store.append("account:a@x", version, [{ type: "ContactsBlocked", payload: { jids: [`c${i}@x`] }, meta: { by: { kind: "user", resource: "r" }, at: "2026-12-03T12:00:00.000Z" } }]).at(-1) as StoredEvent).streamVersion;
+  }
+  assert.is(store.indexSubjects(), 6);
+  store.close();
+  // A power loss took the log's last two transactions, not the index's: the index is ahead.
+  const raw = new Database(file);
+  raw.exec("DELETE FROM events WHERE seq > 4");
+  raw.close();
+  const again = EventStore.open(file);
+  try {
+    assert.is(again.subjects.through, 4);
+    assert.equal(again.subjects.db.prepare("SELECT seq FROM event_subjects ORDER BY seq").all().map((r) => (r as { seq: number }).seq), [1, 2, 3, 4]);
+    assert.ok(verifySubjects(again).ok);
+  } finally {
+    again.close();
+  }
+  // Another log under the same name (a copy put back): the event the mark names differs, so the index starts over.
+  const other = new Database(file);
+  other.exec("UPDATE events SET stream_id = 'account:b@x' WHERE seq = 4");
+  other.close();
+  const third = EventStore.open(file);
+  try {
+    assert.is(third.subjects.through, 0);
+    assert.equal(third.subjectSeqs("account:b@x", ["c3@x"]), [4], "answered from the log meanwhile");
+    third.indexSubjects();
+    assert.ok(verifySubjects(third).ok);
+    assert.equal(third.subjectSeqs("account:b@x", ["c3@x"]), [4]);
+  } finally {
+    third.close();
+  }
 });
 
 test("the snapshot projection reads through the connection its append runs on (it sees that append's uncommitted rows)", () => {
@@ -227,7 +292,7 @@ test("on a database from before the history tables, the read-only commands say h
   const db = new Database(path.join(dir, "parley.sqlite"));
   migrate(db, upTo5);
   db.close();
-  assert.throws(() => openExisting(dir, true), /predates the account_snapshots and event_subjects table\(s\): start the server on it or run 'parley rebuild'/);
+  assert.throws(() => openExisting(dir, true), /predates the account_snapshots table\(s\): start the server on it or run 'parley rebuild'/);
   openExisting(dir, false).close();
   openExisting(dir, true).close();
 });
@@ -260,9 +325,10 @@ test("a streamed import in small batches gives the same tables as appends; a bad
   }
   run.abort();
   assert.is(target.lastSeq(), 0, "nothing of the failed import is left");
-  for (const t of ["roster_items", "account_snapshots", "event_subjects", "accounts"]) {
+  for (const t of ["roster_items", "account_snapshots", "accounts"]) {
     assert.is((target.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n, 0, t);
   }
+  assert.is((target.subjects.db.prepare("SELECT count(*) AS n FROM event_subjects").get() as { n: number }).n, 0, "event_subjects");
   assert.is(target.importEvents(events), events.length);
   const reference = storeWith([
     { kind: "command", command: { kind: "rosterSet", owner: 0, contact: 1, name: "A" } },
@@ -270,10 +336,13 @@ test("a streamed import in small batches gives the same tables as appends; a bad
     { kind: "command", command: { kind: "presence", from: 1, to: 0, type: "subscribe" } },
   ], 2);
   try {
-    for (const t of ["roster_items", "roster_pending_in", "roster_versions", "blocklist", "event_subjects", "accounts"]) {
+    for (const t of ["roster_items", "roster_pending_in", "roster_versions", "blocklist", "accounts"]) {
       const q = `SELECT * FROM ${t} ORDER BY 1, 2`;
       assert.equal(target.db.prepare(q).all(), reference.db.prepare(q).all(), t);
     }
+    const subjects = "SELECT stream_id, jid, seq FROM event_subjects ORDER BY 1, 2, 3";
+    assert.is(target.subjects.through, target.lastSeq(), "the import indexed everything it wrote");
+    assert.equal(target.subjects.db.prepare(subjects).all(), reference.subjects.db.prepare(subjects).all(), "event_subjects");
     // The reference's times were rewritten after its appends: compare the snapshots' states.
     const q = "SELECT stream_id, stream_version, max_seq, state FROM account_snapshots ORDER BY 1, 2";
     assert.equal(target.db.prepare(q).all(), reference.db.prepare(q).all());
